@@ -1,0 +1,173 @@
+"""Command line: `somaxlint [check] PATH...`, `somaxlint explain PATH...`,
+`somaxlint rules [CODE]`.
+
+Exit status: 0 no findings (at or above --fail-on), 1 findings or inputs
+that could not be parsed, 2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+from linter import __version__
+
+COMMANDS = ("check", "explain", "rules")
+FORMATS = ("text", "json")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # exit status 2, argparse's convention too
+        raise UsageError(message)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to lint; - reads standard input")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .somaxlint.yaml or [tool.somaxlint] in pyproject.toml)")
+    parser.add_argument("--kernel", metavar="VERSION", help="Linux version of the nodes, e.g. 5.15 (overrides `kernel`)")
+    parser.add_argument("--kubernetes", metavar="VERSION", help="Kubernetes version, e.g. 1.29 (overrides `kubernetes`)")
+    parser.add_argument("--format", default="text", help="output format")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
+    parser.add_argument("--max-file-size", type=int, metavar="BYTES", help="largest input file read (default 16 MiB)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="somaxlint", description="Find listen backlogs truncated by a pod's net.core.somaxconn.")
+    parser.add_argument("--version", action="version", version=f"somaxlint {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="lint manifests and nginx configs (the default command)")
+    _common(check)
+    check.add_argument("--select", action="append", default=None, metavar="RULE", help="only these rules (code or name; repeatable, comma-separated)")
+    check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (code or name)")
+    check.add_argument("--fail-on", choices=("info", "warning", "error"), default="info", help="lowest severity that makes the exit status 1 (default: info, any finding)")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+
+    explain = sub.add_parser("explain", help="show, per listening socket, how its accept queue limit is worked out")
+    _common(explain)
+
+    rules = sub.add_parser("rules", help="list the rules, or show one rule's documentation")
+    rules.add_argument("rule", nargs="?", help="rule code or name")
+    rules.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    return parser
+
+
+def _split(values: Optional[List[str]]) -> Optional[List[str]]:
+    if values is None:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "check")
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "rules":
+            return _rules(args)
+        return _lint(args)
+    except UsageError as exc:
+        sys.stderr.write(f"somaxlint: error: {exc}\n")
+        return 2
+    except BrokenPipeError:  # `somaxlint ... | head`
+        return 1
+
+
+def _settings(args):
+    from linter.config import ConfigError, load_settings, parse_kubernetes, set_kernel
+
+    cwd = os.getcwd()
+    try:
+        settings = load_settings(args.config, cwd)
+        if args.kernel:
+            set_kernel(settings, args.kernel)
+        if args.kubernetes:
+            settings.kubernetes = parse_kubernetes(args.kubernetes)
+    except ConfigError as exc:
+        raise UsageError(f"configuration: {exc}") from None
+    if args.max_file_size:
+        settings.max_file_bytes = args.max_file_size
+    if getattr(args, "select", None) is not None:
+        settings.select = _split(args.select)
+    if getattr(args, "ignore", None):
+        settings.ignore.extend(_split(args.ignore))
+    return settings
+
+
+def _open_output(args):
+    if args.output:
+        return open(args.output, "w", encoding="utf-8", newline="\n")
+    return sys.stdout
+
+
+def _lint(args) -> int:
+    from linter.discover import InputError
+    from linter.engine import exit_status, run
+
+    if args.command == "check" and args.format not in FORMATS:
+        raise UsageError(f"--format: choose from {', '.join(FORMATS)}")
+    if args.command == "explain" and args.format not in ("text", "json"):
+        raise UsageError("--format: choose from text, json")
+    settings = _settings(args)
+    paths = args.paths or ["."]
+    stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
+    try:
+        result = run(paths, settings, os.getcwd(), stdin_bytes)
+    except InputError as exc:
+        raise UsageError(str(exc)) from None
+
+    out = _open_output(args)
+    try:
+        if args.command == "explain":
+            from linter.report import explain
+
+            if args.format == "json":
+                explain.write_json(result.model, out)
+            else:
+                explain.write_text(result.model, out)
+            return 1 if any(f.rule == "SMX000" for f in result.findings) else 0
+        if args.format == "json":
+            from linter.report import json_report
+
+            json_report.write(result.findings, result.summary, out)
+        else:
+            from linter.report import text
+
+            colour = args.color == "always" or (
+                args.color == "auto" and out is sys.stdout and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            )
+            text.write(result.findings, out, colour)
+            sys.stderr.write(_summary_line(result) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return exit_status(result.findings, args.fail_on)
+
+
+def _summary_line(result) -> str:
+    counts = {}
+    for f in result.findings:
+        counts[f.severity] = counts.get(f.severity, 0) + 1
+    found = ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "info") if s in counts)
+    return f"somaxlint: {result.summary.text()}; {found or 'no findings'}"
+
+
+def _rules(args) -> int:
+    from linter import rulebook
+
+    if args.rule:
+        try:
+            rule = rulebook.find_rule(args.rule)
+        except KeyError:
+            raise UsageError(f"unknown rule {args.rule!r} (see `somaxlint rules`)") from None
+        sys.stdout.write(rulebook.render_rule(rule, args.format))
+        return 0
+    sys.stdout.write(rulebook.render_catalogue(args.format))
+    return 0

@@ -1,0 +1,123 @@
+"""The pipeline, in its one direction:
+
+discover -> load -> model -> check -> filter -> (report, in the CLI)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from linter.discover import InputFile, Skipped, discover, read_input
+from linter.findings import SEVERITY_RANK, Finding
+from linter.load import LoadedFile, LoadError, load_bytes
+from linter.model import Model, build_model
+from linter.rulebook import Rule, all_rules
+from linter.settings import Settings
+
+
+@dataclass
+class Summary:
+    files: int = 0
+    skipped_not_kubernetes: int = 0
+    skipped_other: int = 0
+    unparsable: int = 0
+    skipped: List[Skipped] = field(default_factory=list)
+
+    def text(self) -> str:
+        return (
+            f"{self.files} files, {self.skipped_not_kubernetes + self.skipped_other} skipped "
+            f"({self.skipped_not_kubernetes} not Kubernetes or nginx), {self.unparsable} unparsable"
+        )
+
+
+@dataclass
+class Result:
+    findings: List[Finding]
+    model: Model
+    summary: Summary
+    files: List[LoadedFile]
+
+
+def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> LoadedFile:
+    try:
+        data = read_input(f, max_bytes, stdin_bytes)
+    except (OSError, ValueError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return LoadedFile(f, f.kind or "yaml", errors=[LoadError(f"cannot read: {message}", 1, 1)])
+    return load_bytes(f, data)
+
+
+def rule_enabled(rule: Rule, settings: Settings) -> bool:
+    def named(idents):
+        return any(i.upper() == rule.code or i.lower() == rule.name for i in idents)
+
+    if settings.select is not None and not named(settings.select):
+        return False
+    return not named(settings.ignore)
+
+
+def is_kubernetes_or_cni(loaded: LoadedFile) -> bool:
+    from linter.load.positioned import YMap
+
+    for doc in loaded.documents:
+        root = doc.root
+        if isinstance(root, YMap) and (
+            ("apiVersion" in root and "kind" in root) or (loaded.kind == "json" and ("plugins" in root or "type" in root))
+        ):
+            return True
+    return False
+
+
+def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_bytes: Optional[bytes] = None) -> Result:
+    cwd = cwd or os.getcwd()
+    inputs, skipped, roots = discover(paths, cwd, settings.exclude)
+    loaded = [load_file(f, settings.max_file_bytes, stdin_bytes) for f in inputs]
+
+    summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
+    for f in loaded:
+        if f.not_applicable:
+            summary.skipped_other += 1
+            summary.skipped.append(Skipped(f.input.display, f.not_applicable))
+        elif f.errors:
+            summary.files += 1
+            summary.unparsable += 1
+        elif f.kind in ("yaml", "json") and not is_kubernetes_or_cni(f):
+            summary.skipped_not_kubernetes += 1
+            summary.skipped.append(Skipped(f.input.display, "not Kubernetes"))
+        else:
+            summary.files += 1
+
+    model = build_model(loaded, settings, roots, cwd)
+    findings: List[Finding] = []
+    for rule in all_rules():
+        if not rule_enabled(rule, settings):
+            continue
+        override = settings.severity.get(rule.code) or settings.severity.get(rule.name)
+        for finding in rule.check(model):
+            if override:
+                finding.severity = override
+            findings.append(finding)
+    findings = dedupe(sorted(findings, key=Finding.sort_key))
+    return Result(findings, model, summary, loaded)
+
+
+def dedupe(findings: List[Finding]) -> List[Finding]:
+    out = []
+    seen = set()
+    for f in findings:
+        key = (f.rule, f.location, f.message)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(f)
+    return out
+
+
+def exit_status(findings: List[Finding], fail_on: str) -> int:
+    threshold = SEVERITY_RANK[fail_on]
+    for f in findings:
+        if f.rule == "SMX000" or SEVERITY_RANK.get(f.severity, 2) >= threshold:
+            return 1
+    return 0

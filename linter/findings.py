@@ -1,0 +1,79 @@
+"""What the check stage hands to the filter and report stages.
+
+A finding names its rule, a primary location and every other fact it
+combined (related locations), plus the assumptions it rests on.  Nothing
+here computes facts; it only carries them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+SEVERITIES = ("info", "warning", "error")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in an input file.  Lines and columns count from 1.
+
+    ``path`` is the path as it will be displayed (relative to the current
+    directory where possible, ``<stdin>`` for standard input).
+    """
+
+    path: str
+    line: int = 1
+    column: int = 1
+    # True when the position could not be mapped exactly (for instance an
+    # nginx directive inside a double-quoted YAML scalar): the location is
+    # then the start of the enclosing scalar.
+    approximate: bool = False
+
+    def as_dict(self) -> dict:
+        return {"path": self.path, "line": self.line, "column": self.column}
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another fact a finding combined: what it is, and where it came from."""
+
+    location: Location
+    label: str
+
+
+@dataclass
+class Finding:
+    rule: str  # stable code, e.g. SMX001
+    name: str  # kebab-case rule name
+    severity: str  # one of SEVERITIES
+    message: str
+    location: Location
+    related: Tuple[Related, ...] = ()
+    assumptions: Tuple[str, ...] = ()
+    # Stable identity that survives unrelated edits: built from the rule,
+    # the file and the logical subject (workload, container, listener...),
+    # never from line numbers.
+    subject: str = ""
+    helm_source: Optional[str] = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256(
+            "\x1f".join((self.rule, self.location.path, self.subject)).encode("utf-8")
+        )
+        return digest.hexdigest()[:32]
+
+    def sort_key(self):
+        return (
+            self.location.path,
+            self.location.line,
+            self.location.column,
+            self.rule,
+            self.message,
+        )

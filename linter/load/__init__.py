@@ -1,0 +1,164 @@
+"""Stage 2: bytes -> positioned documents and directive trees.
+
+A loaded file carries what it holds and every error met while reading it;
+loaders never know about rules.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from linter.discover import InputFile, decode_lenient, decode_strict
+from linter.load.nginx_text import Directive, looks_like_nginx, parse_nginx
+from linter.load.positioned import YMap, YSeq
+from linter.load.yaml_stream import Document, YamlError, load_yaml
+
+
+@dataclass
+class LoadError:
+    message: str
+    line: int
+    column: int
+
+
+@dataclass
+class LoadedFile:
+    input: InputFile
+    kind: str  # "yaml", "json", "nginx"
+    text: Optional[str] = None
+    documents: List[Document] = field(default_factory=list)
+    helm_sources: List[Optional[str]] = field(default_factory=list)  # per document
+    directives: Optional[List[Directive]] = None
+    errors: List[LoadError] = field(default_factory=list)
+    # Set when a file found by walking a directory turns out not to be what
+    # its name suggested (a .conf that is not nginx): skipped, not an error.
+    not_applicable: Optional[str] = None
+
+
+def sniff_kind(text: str) -> str:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith(("{", "[")):
+        return "json"
+    if re.search(r"^(apiVersion|kind)\s*:", text, re.M) or stripped.startswith("---"):
+        return "yaml"
+    return "nginx"
+
+
+def load_bytes(f: InputFile, data: bytes) -> LoadedFile:
+    kind = f.kind
+    if kind == "nginx" and data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        kind = "json"  # CNI network configs are often named *.conf
+    if kind == "nginx":
+        return _load_nginx(f, decode_lenient(data))
+
+    text, problem = decode_strict(data)
+    if text is None:
+        line, column, message = problem
+        return LoadedFile(f, kind or "yaml", errors=[LoadError(message, line, column)])
+    if kind is None:
+        kind = sniff_kind(text)
+        if kind == "nginx":
+            return _load_nginx(f, text)
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        return LoadedFile(f, kind, errors=[LoadError("binary file (contains NUL bytes)", line, 1)])
+    if kind == "json":
+        return _load_json(f, text)
+    return _load_yaml(f, text)
+
+
+def _load_yaml(f: InputFile, text: str) -> LoadedFile:
+    documents, errors = load_yaml(text)
+    loaded = LoadedFile(f, "yaml", text=text, documents=documents)
+    loaded.errors = [LoadError(e.message, e.line, e.column) for e in errors]
+    loaded.helm_sources = _helm_sources(text, documents)
+    return loaded
+
+
+_SOURCE_RE = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
+
+
+def _helm_sources(text: str, documents: List[Document]) -> List[Optional[str]]:
+    """`helm template` writes `# Source: <chart>/templates/<file>` above each
+    document; remember it so findings can point at the template."""
+    if "# Source:" not in text:
+        return [None] * len(documents)
+    marks = []  # (line, source)
+    line = 1
+    last = 0
+    for match in _SOURCE_RE.finditer(text):
+        line += text.count("\n", last, match.start())
+        last = match.start()
+        marks.append((line, match.group(1)))
+    lines = [m[0] for m in marks]
+    out = []
+    previous_end = 0
+    for doc in documents:
+        content_line = doc.root.pos[0] if isinstance(doc.root, (YMap, YSeq)) else doc.end_line
+        i = bisect.bisect_right(lines, content_line) - 1
+        source = marks[i][1] if i >= 0 and lines[i] >= previous_end else None
+        out.append(source)
+        previous_end = content_line
+    return out
+
+
+def _load_json(f: InputFile, text: str) -> LoadedFile:
+    loaded = LoadedFile(f, "json", text=text)
+
+    def pairs(items):
+        seen = {}
+        for key, value in items:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r}")
+            seen[key] = value
+        return seen
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        loaded.errors.append(LoadError(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno))
+        return loaded
+    except ValueError as exc:
+        loaded.errors.append(LoadError(f"invalid JSON: {exc}", 1, 1))
+        return loaded
+    except RecursionError:
+        loaded.errors.append(LoadError("invalid JSON: nested too deeply", 1, 1))
+        return loaded
+    # Valid JSON; read it again through the positioned builder for marks.
+    documents, errors = load_yaml(text)
+    if errors or len(documents) != 1:
+        # Valid JSON that libyaml reads differently (tabs in odd places):
+        # keep the values, with every position at the start of the file.
+        documents = [Document(index=0, root=_unpositioned(value), line=1, end_line=1)]
+    loaded.documents = documents
+    loaded.helm_sources = [None] * len(documents)
+    return loaded
+
+
+def _load_nginx(f: InputFile, text: str) -> LoadedFile:
+    directives, errors = parse_nginx(text)
+    loaded = LoadedFile(f, "nginx", text=text, directives=directives)
+    loaded.errors = [LoadError(e.message, e.line, e.column) for e in errors]
+    if not f.explicit and errors and not looks_like_nginx(directives):
+        loaded.not_applicable = "not an nginx configuration"
+    return loaded
+
+
+def _unpositioned(value):
+    if isinstance(value, dict):
+        out = YMap()
+        for key, item in value.items():
+            out[key] = _unpositioned(item)
+            out.kpos[key] = out.vpos[key] = (1, 1, None)
+        return out
+    if isinstance(value, list):
+        seq = YSeq()
+        for item in value:
+            seq.append(_unpositioned(item))
+            seq.ipos.append((1, 1, None))
+        return seq
+    return value

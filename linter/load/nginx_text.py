@@ -1,0 +1,168 @@
+"""nginx configuration text -> directive trees with exact line and column.
+
+crossplane does the parsing, one file at a time (``single=True``): it never
+follows an ``include`` itself, because crossplane opens include paths as
+they are written, absolute ones included.  somaxlint resolves includes in
+the model stage, against the container's filesystem or the lint root.
+
+crossplane's ``parse()`` wants a file name and opens it; the loader instead
+hands it text that somaxlint has already read (with its size limits and its
+refusal to leave the lint root), by routing crossplane's lexer to an
+in-memory buffer for names registered here.  crossplane reports lines only;
+columns are recovered from the text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import crossplane
+import crossplane.lexer
+import crossplane.parser
+from crossplane.ext.lua import LuaBlockPlugin
+
+# *_by_lua_block bodies are Lua, not nginx syntax (OpenResty configs).
+LuaBlockPlugin().register_extension()
+
+_memory = threading.local()
+_original_lex = crossplane.parser.lex
+
+
+def _lex(filename):
+    buffers = getattr(_memory, "buffers", None)
+    if buffers is None or filename not in buffers:
+        return _original_lex(filename)
+    tokens = crossplane.lexer._lex_file_object(io.StringIO(buffers[filename]))
+    return crossplane.lexer._balance_braces(tokens, filename)
+
+
+crossplane.parser.lex = _lex
+
+
+class Directive:
+    """One nginx directive.  ``block`` is None for simple directives."""
+
+    __slots__ = ("name", "args", "line", "column", "block", "source")
+
+    def __init__(self, name, args, line, column, block, source=None):
+        self.name = name
+        self.args = args
+        self.line = line
+        self.column = column
+        self.block = block
+        self.source = source  # the TextSource it was read from (model stage)
+
+    def __repr__(self):
+        return f"Directive({self.name!r}, {self.args!r}, {self.line}:{self.column})"
+
+
+@dataclass
+class NginxError:
+    message: str
+    line: int
+    column: int
+
+
+_SUFFIX_RE = re.compile(r" in \S*:\d+$| in \S*$")
+
+
+def parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
+    """Parse one nginx file's text (never touching the filesystem)."""
+    name = "<somaxlint-memory>"
+    buffers = getattr(_memory, "buffers", None)
+    if buffers is None:
+        buffers = _memory.buffers = {}
+    buffers[name] = text
+    try:
+        payload = crossplane.parse(
+            name,
+            single=True,
+            catch_errors=True,
+            # Context depends on where a file is included; a snippet of
+            # `location` blocks is valid nginx, so only arguments are checked.
+            check_ctx=False,
+            check_args=True,
+        )
+    except RecursionError:
+        return [], [NginxError("blocks nested too deeply to parse", 1, 1)]
+    finally:
+        del buffers[name]
+
+    lines = text.split("\n")
+    errors: List[NginxError] = []
+    for err in payload["errors"]:
+        message = _SUFFIX_RE.sub("", err.get("error") or "")
+        line = err.get("line")
+        if not message:
+            # crossplane's parser runs out of tokens mid-directive.
+            message = 'unexpected end of file, expecting ";" or "}"'
+        if not line:
+            line = len(lines) if lines and lines[-1] else max(len(lines) - 1, 1)
+        line = max(1, min(line, len(lines)))
+        errors.append(NginxError(message, line, _first_column(lines, line)))
+
+    parsed = payload["config"][0]["parsed"] if payload["config"] else []
+    cursors = {}
+    directives = _convert(parsed, lines, cursors)
+    return directives, errors
+
+
+def _convert(stmts, lines, cursors) -> List[Directive]:
+    out = []
+    for stmt in stmts:
+        name = stmt["directive"]
+        line = stmt["line"]
+        column = _locate(lines, line, name, cursors)
+        block = stmt.get("block")
+        converted = _convert(block, lines, cursors) if block is not None else None
+        out.append(Directive(name, stmt["args"], line, column, converted))
+    return out
+
+
+_BOUNDARY = set(" \t\r;{}")
+
+
+def _locate(lines, line, name, cursors) -> int:
+    """1-based column of directive ``name`` on ``line``, scanning left to
+    right so that several directives on one line get their own columns."""
+    if not 1 <= line <= len(lines):
+        return 1
+    text = lines[line - 1]
+    start = cursors.get(line, 0)
+    while True:
+        found = text.find(name, start)
+        if found < 0:
+            break
+        before_ok = found == 0 or text[found - 1] in _BOUNDARY or text[found - 1] in "\"'"
+        if before_ok:
+            cursors[line] = found + len(name)
+            return found + 1
+        start = found + 1
+    return _first_column(lines, line)
+
+
+def _first_column(lines, line) -> int:
+    if not 1 <= line <= len(lines):
+        return 1
+    text = lines[line - 1]
+    stripped = len(text) - len(text.lstrip(" \t"))
+    return stripped + 1
+
+
+def looks_like_nginx(directives: List[Directive]) -> bool:
+    """True when a parsed file uses directives only nginx configs have."""
+    markers = {"http", "server", "events", "stream", "location", "upstream", "listen", "server_name"}
+    stack = list(directives)
+    seen = 0
+    while stack and seen < 10000:
+        d = stack.pop()
+        seen += 1
+        if d.name in markers:
+            return True
+        if d.block:
+            stack.extend(d.block)
+    return False

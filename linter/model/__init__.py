@@ -1,0 +1,269 @@
+"""Stage 3: the model -- workloads, their network namespaces, the nginx
+configs their containers load, and every listening socket.
+
+Rules read this and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from linter import facts
+from linter.discover import RootFS
+from linter.findings import Related
+from linter.load import LoadedFile
+from linter.load.positioned import YMap, as_map
+from linter.model.filesystem import SourceCache, add_image_files, build_fs
+from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
+from linter.model.nginx import (
+    ListenSet,
+    ParseCache,
+    ResolvedConfig,
+    Socket,
+    collect_listens,
+    container_opener,
+    resolve,
+    root_opener,
+)
+from linter.model.objects import Container, Inventory, Workload, collect
+from linter.model.shell import parse_commands
+from linter.model.sources import TextSource
+from linter.settings import Settings
+
+
+@dataclass
+class ServerInstance:
+    """One nginx process: where it runs, which config it loads, what it
+    listens on, and the namespace's somaxconn."""
+
+    config: ResolvedConfig
+    listen_set: ListenSet
+    somaxconn: Somaxconn
+    workload: Optional[Workload] = None
+    container: Optional[Container] = None
+    main_via: Tuple[Related, ...] = ()  # how the main config reached the container
+
+    @property
+    def sockets(self) -> List[Socket]:
+        return self.listen_set.sockets
+
+
+@dataclass
+class Model:
+    settings: Settings
+    files: List[LoadedFile]
+    inventory: Inventory
+    namespaces: List[NetNamespace] = field(default_factory=list)
+    servers: List[ServerInstance] = field(default_factory=list)
+    parse_cache: ParseCache = field(default_factory=ParseCache)
+    default_somaxconn: Optional[Somaxconn] = None
+
+
+# --------------------------------------------------------------------------
+# Which containers run nginx, with which main config
+# --------------------------------------------------------------------------
+
+_NGINX_IMAGE = re.compile(r"^(nginx|nginx-unprivileged|nginx-plus|nginx-plus-r\d+|openresty|nginx-alpine)$")
+
+
+def image_repository(image: str) -> str:
+    """``registry:5000/org/nginx:1.25@sha256:..`` -> ``nginx``."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
+def nginx_main_path(container: Container) -> Optional[str]:
+    """The main config path if the container runs nginx, else None."""
+    argv = container.command + container.args
+    image_is_nginx = bool(_NGINX_IMAGE.match(image_repository(container.image)))
+    main = None
+    mentions = False
+    for command in parse_commands(argv) if argv else []:
+        words = command.words
+        for i, word in enumerate(words):
+            if word.rsplit("/", 1)[-1] in ("nginx", "openresty"):
+                mentions = True
+                rest = words[i + 1 :]
+                for j, arg in enumerate(rest):
+                    if arg == "-c" and j + 1 < len(rest):
+                        main = rest[j + 1]
+                    elif arg.startswith("-c") and len(arg) > 2 and arg[2] == "/":
+                        main = arg[2:]
+                break
+    if not mentions:
+        if not image_is_nginx:
+            return None
+        command = container.command
+        if command and not command[0].endswith("docker-entrypoint.sh"):
+            return None  # the image's nginx entrypoint was replaced
+    if main is None:
+        repo = image_repository(container.image)
+        main = "/usr/local/openresty/nginx/conf/nginx.conf" if repo == "openresty" else facts.NGINX_IMAGE_MAIN_CONF
+    return main
+
+
+def _image_files(container: Container) -> Dict[str, str]:
+    repo = image_repository(container.image)
+    if repo == "nginx":
+        return facts.NGINX_IMAGE_FILES
+    if repo == "nginx-unprivileged":
+        files = dict(facts.NGINX_IMAGE_FILES)
+        files["/etc/nginx/conf.d/default.conf"] = files["/etc/nginx/conf.d/default.conf"].replace("listen       80;", "listen       8080;")
+        return files
+    return {}
+
+
+def _runs_as_root(container: Container) -> bool:
+    uid = container.run_as_user
+    if uid is not None:
+        return uid == 0
+    return image_repository(container.image) != "nginx-unprivileged"
+
+
+# --------------------------------------------------------------------------
+
+
+_NGINX_KEY = re.compile(r"nginx|\.conf$")
+_NGINX_BLOCK = re.compile(r"^\s*(server|http|stream|events|upstream)\s*\{", re.M)
+
+
+def _looks_like_embedded_nginx(key: str, text: str) -> bool:
+    return bool(_NGINX_KEY.search(key)) and bool(_NGINX_BLOCK.search(text))
+
+
+def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], cwd: str) -> Model:
+    inv = collect(files)
+    model = Model(settings, files, inv)
+    cache = model.parse_cache
+    model.default_somaxconn = kernel_default(settings)
+    tuning = tuning_sources(inv)
+    sources = SourceCache()
+    used: set = set()
+
+    for workload in inv.workloads:
+        netns = build_namespace(workload, settings, tuning)
+        model.namespaces.append(netns)
+        for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
+            main_path = nginx_main_path(container)
+            if main_path is None:
+                continue
+            fs = build_fs(container, inv, sources)
+            add_image_files(fs, container, _image_files(container))
+            mounted = fs.get(main_path)
+            if mounted is None:
+                continue  # the main config comes from an image the linter does not model
+            config = resolve(
+                mounted.source,
+                main_path,
+                container_opener(fs, main_path),
+                cache,
+                settings.max_include_files,
+                settings.max_include_depth,
+            )
+            used.add(id(mounted.source))
+            used.update(id(s) for s in config.included)
+            listen_set = collect_listens(config.directives, _runs_as_root(container))
+            model.servers.append(
+                ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via)
+            )
+
+    _standalone_files(model, files, roots, cwd, used)
+    _unmounted_config_maps(model, sources, used)
+    return model
+
+
+def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], cwd: str, used: set) -> None:
+    settings = model.settings
+    cache = model.parse_cache
+    rootfs = RootFS(roots, settings.max_file_bytes)
+    by_real: Dict[str, TextSource] = {}
+    nginx_files = [f for f in files if f.kind == "nginx" and f.not_applicable is None and f.directives is not None]
+    preparsed = {}
+    for f in nginx_files:
+        source = TextSource(f.input.display, f.text or "", f.input.display)
+        cache.get(source, (f.directives, []))  # errors are the loaded file's own
+        preparsed[f.input.path] = source
+        if f.input.path != "-":
+            by_real[f.input.path] = source
+    resolved = []
+    included_ids = set()
+    for f in nginx_files:
+        source = preparsed[f.input.path]
+        if f.input.path == "-":
+            opener = root_opener(rootfs, os.path.join(cwd, "nginx.conf"), cwd, by_real, settings.max_include_files)
+        else:
+            opener = root_opener(rootfs, f.input.path, cwd, by_real, settings.max_include_files)
+        config = resolve(source, "/etc/nginx/nginx.conf", opener, cache, settings.max_include_files, settings.max_include_depth)
+        resolved.append((f, source, config))
+        included_ids.update(id(s) for s in config.included if s is not source)
+    for f, source, config in resolved:
+        main_level = any(d.name in ("http", "stream", "events") for d in f.directives or ())
+        if id(source) in included_ids and not main_level:
+            continue  # linted as part of the file that includes it
+        listen_set = collect_listens(config.directives, run_as_root=True)
+        model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
+
+
+def _unmounted_config_maps(model: Model, sources: SourceCache, used: set) -> None:
+    """nginx configs kept in ConfigMaps that no nginx container of the input
+    mounts are still checked, against the default namespace."""
+    for (namespace, name), obj in sorted(model.inventory.config_maps.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        data = as_map(obj.root.get("data"))
+        if data is None:
+            continue
+        for key, value in data.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                continue
+            if not _looks_like_embedded_nginx(key, value):
+                continue
+            source = sources.for_key(obj, data, key, value, "ConfigMap")
+            if id(source) in used:
+                continue
+            config = resolve(
+                source,
+                "/etc/nginx/" + key,
+                _no_includes(),
+                model.parse_cache,
+                model.settings.max_include_files,
+                model.settings.max_include_depth,
+            )
+            listen_set = collect_listens(config.directives, run_as_root=True)
+            model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
+
+
+def _no_includes():
+    from linter.model.nginx import Opener
+
+    return Opener(lambda path: None, lambda pattern: [], lambda path: None, "/etc/nginx")
+
+
+def effective_backlog(socket: Socket, somaxconn: Somaxconn) -> Optional[int]:
+    """The accept-queue limit `ss -lnt` shows as Send-Q, under the assumed
+    somaxconn; None when the namespace's somaxconn is unknown."""
+    if somaxconn.assumed is None:
+        return None
+    return facts.kernel_clamp(socket.requested_backlog, somaxconn.assumed)
+
+
+def describe_backlog(socket: Socket) -> str:
+    owner = socket.owner
+    if owner is None or owner.backlog is None:
+        return f"nginx's default backlog {facts.NGINX_DEFAULT_BACKLOG}"
+    if owner.backlog < 0:
+        return (
+            f"backlog={owner.backlog_raw} (stored in nginx's int as {owner.backlog}, which the kernel "
+            "reads as unsigned: as large as allowed)"
+        )
+    if str(owner.backlog) != owner.backlog_raw:
+        return f"backlog={owner.backlog_raw} (nginx keeps {owner.backlog} after its int conversion)"
+    return f"backlog={owner.backlog}"
+
+
+def server_label(server: ServerInstance) -> str:
+    if server.workload is None:
+        return f"standalone config {server.config.main.label}"
+    return f"container {server.container.name!r} of {server.workload.ref}"

@@ -1,0 +1,467 @@
+"""nginx configurations as they will run: includes resolved inside the
+container's filesystem (or under the lint root for standalone files), then
+every ``listen`` turned into the sockets nginx opens.
+
+Includes are resolved here, never by crossplane, and never against the
+host: an include that leaves the input is recorded as a problem, not read.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+from linter import facts
+from linter.discover import RootFS, decode_lenient, display_path
+from linter.load.nginx_text import Directive, NginxError, parse_nginx
+from linter.model.filesystem import ContainerFS
+from linter.model.sources import TextSource
+
+# Files nginx configs include that never define listeners; not finding them
+# in the input is not worth a word.
+HARMLESS_INCLUDES = {
+    "mime.types", "fastcgi_params", "fastcgi.conf", "scgi_params", "uwsgi_params",
+    "proxy_params", "koi-utf", "koi-win", "win-utf",
+}
+
+
+@dataclass
+class IncludeProblem:
+    directive: Directive
+    message: str
+
+
+@dataclass
+class ParsedText:
+    directives: List[Directive]
+    errors: List[NginxError]
+
+
+class ParseCache:
+    """Each TextSource is parsed once, whatever includes or mounts it."""
+
+    def __init__(self):
+        self._parsed: Dict[int, ParsedText] = {}
+        self._by_text: Dict[str, ParsedText] = {}
+        self.sources: Dict[int, TextSource] = {}
+
+    def get(self, source: TextSource, preparsed: Optional[Tuple[List[Directive], List[NginxError]]] = None) -> ParsedText:
+        key = id(source)
+        parsed = self._parsed.get(key)
+        if parsed is None:
+            if preparsed is not None:
+                directives, errors = preparsed
+            elif not source.exact and source.text in self._by_text:
+                # image built-ins: same text for every container
+                template = self._by_text[source.text]
+                directives, errors = _clone(template.directives), list(template.errors)
+            else:
+                directives, errors = parse_nginx(source.text)
+            _attach(directives, source)
+            parsed = ParsedText(directives, errors)
+            self._parsed[key] = parsed
+            self.sources[key] = source
+            if not source.exact:
+                self._by_text.setdefault(source.text, parsed)
+        return parsed
+
+    def all(self):
+        for key, parsed in self._parsed.items():
+            yield self.sources[key], parsed
+
+
+def _clone(directives: List[Directive]) -> List[Directive]:
+    return [
+        Directive(d.name, d.args, d.line, d.column, _clone(d.block) if d.block is not None else None)
+        for d in directives
+    ]
+
+
+def _attach(directives: List[Directive], source: TextSource) -> None:
+    stack = list(directives)
+    while stack:
+        d = stack.pop()
+        d.source = source
+        if d.block:
+            stack.extend(d.block)
+
+
+@dataclass
+class ResolvedConfig:
+    """A main config with every include spliced in place."""
+
+    main: TextSource
+    main_path: str
+    directives: List[Directive]
+    problems: List[IncludeProblem] = field(default_factory=list)
+    included: List[TextSource] = field(default_factory=list)
+
+
+class Opener:
+    """How a config's include paths are looked up: (path -> source) and
+    (pattern -> paths), plus why a path is not available."""
+
+    def __init__(self, lookup: Callable, glob: Callable, why_missing: Callable, prefix: str):
+        self.lookup = lookup
+        self.glob = glob
+        self.why_missing = why_missing
+        self.prefix = prefix
+
+
+def container_opener(fs: ContainerFS, main_path: str) -> Opener:
+    def lookup(path):
+        mounted = fs.get(path)
+        return mounted.source if mounted else None
+
+    def why_missing(path):
+        reason = fs.opaque_reason(path)
+        if reason:
+            return f"{path} is in a mount whose content is not in the input ({reason})"
+        return f"{path} is not part of the input (no mount of the container provides it)"
+
+    return Opener(lookup, fs.glob, why_missing, posixpath.dirname(main_path))
+
+
+def root_opener(rootfs: RootFS, main_real: str, cwd: str, sources: Dict[str, TextSource], max_files: int) -> Opener:
+    """Standalone files: the main file stands for /etc/nginx/nginx.conf, so
+    relative includes and absolute ones under /etc/nginx/ resolve against
+    the main file's directory.  Any other path is not part of the input,
+    and nothing outside the lint roots is read (or even listed)."""
+    main_dir = os.path.dirname(main_real)
+    prefix = "/etc/nginx"
+
+    def to_local(path):
+        if path == prefix or path.startswith(prefix + "/"):
+            return os.path.join(main_dir, path[len(prefix) + 1 :])
+        return None
+
+    def lookup(path):
+        local = to_local(path)
+        if local is None or not rootfs.isfile(local):
+            return None
+        real = os.path.realpath(local)
+        source = sources.get(real)
+        if source is None:
+            try:
+                text = decode_lenient(rootfs.read(real))
+            except (OSError, ValueError):
+                return None
+            shown = display_path(real, cwd)
+            source = TextSource(shown, text, shown)
+            sources[real] = source
+        return source
+
+    def glob(pattern):
+        local = to_local(pattern)
+        if local is None:
+            return []
+        static = local
+        while any(ch in static for ch in "*?["):
+            static = os.path.dirname(static)
+        if not rootfs.inside(static):
+            return []
+        return [
+            posixpath.join(prefix, os.path.relpath(match, main_dir).replace(os.sep, "/"))
+            for match in rootfs.glob(local, max_files)
+        ]
+
+    def why_missing(path):
+        local = to_local(path)
+        if local is None or not rootfs.inside(local):
+            return f"{path} is outside the lint root and is not read"
+        return f"{path} is not part of the input"
+
+    return Opener(lookup, glob, why_missing, prefix)
+
+
+def resolve(
+    main: TextSource,
+    main_path: str,
+    opener: Opener,
+    cache: ParseCache,
+    max_files: int,
+    max_depth: int,
+    preparsed=None,
+) -> ResolvedConfig:
+    config = ResolvedConfig(main, main_path, [])
+    budget = [max_files]
+
+    def expand(directives: List[Directive], stack: Tuple[int, ...]) -> List[Directive]:
+        out: List[Directive] = []
+        for d in directives:
+            if d.name == "include" and d.block is None and len(d.args) == 1:
+                out.extend(include(d, stack))
+                continue
+            if d.block is not None:
+                copy = Directive(d.name, d.args, d.line, d.column, expand(d.block, stack), d.source)
+                out.append(copy)
+            else:
+                out.append(d)
+        return out
+
+    def include(d: Directive, stack) -> List[Directive]:
+        pattern = d.args[0]
+        if not pattern.startswith("/"):
+            pattern = posixpath.join(opener.prefix, pattern)
+        pattern = posixpath.normpath(pattern)
+        if any(ch in pattern for ch in "*?["):
+            paths = opener.glob(pattern)
+            if len(paths) > budget[0]:
+                config.problems.append(
+                    IncludeProblem(d, f"include {d.args[0]} matches more than {max_files} files; only the first were read")
+                )
+                paths = paths[: max(budget[0], 0)]
+        else:
+            paths = [pattern]
+        out: List[Directive] = []
+        for path in paths:
+            source = opener.lookup(path)
+            if source is None:
+                why = opener.why_missing(path)
+                if why and posixpath.basename(path) not in HARMLESS_INCLUDES:
+                    config.problems.append(IncludeProblem(d, why))
+                continue
+            if id(source) in stack:
+                config.problems.append(IncludeProblem(d, f"include cycle: {path} includes itself (directly or through other files)"))
+                continue
+            if len(stack) >= max_depth:
+                config.problems.append(IncludeProblem(d, f"includes nested deeper than {max_depth} levels"))
+                continue
+            budget[0] -= 1
+            if budget[0] < 0:
+                config.problems.append(IncludeProblem(d, f"more than {max_files} included files; the rest were not read"))
+                break
+            config.included.append(source)
+            parsed = cache.get(source)
+            out.extend(expand(parsed.directives, stack + (id(source),)))
+        return out
+
+    parsed = cache.get(main, preparsed)
+    config.directives = expand(parsed.directives, (id(main),))
+    return config
+
+
+# --------------------------------------------------------------------------
+# listen -> sockets
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Listen:
+    directive: Directive
+    module: str  # http, stream, mail
+    family: str  # inet, inet6, unix
+    address: str
+    port: Optional[int]
+    wildcard: bool
+    options: Dict[str, Optional[str]]
+    udp: bool
+    backlog_raw: Optional[str] = None
+    backlog: Optional[int] = None  # what nginx passes to listen(), None: default
+    backlog_error: Optional[str] = None
+    implicit: bool = False  # a server without `listen`: nginx's default
+
+    @property
+    def sets_socket_options(self) -> bool:
+        return any(name in facts.NGINX_SOCKET_OPTIONS for name in self.options)
+
+    @property
+    def key(self) -> Tuple:
+        return (self.module, self.family, self.address, self.port)
+
+    @property
+    def address_port(self) -> str:
+        if self.family == "unix":
+            return self.address
+        if self.family == "inet6":
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
+
+
+@dataclass
+class Socket:
+    """One listening socket as the kernel sees it (``count`` copies with
+    reuseport: one per worker process)."""
+
+    module: str
+    family: str
+    address: str
+    port: Optional[int]
+    listens: List[Listen]
+    owner: Optional[Listen]  # the listen whose options configure the socket
+    count: Optional[int] = 1
+
+    @property
+    def requested_backlog(self) -> int:
+        if self.owner is not None and self.owner.backlog is not None:
+            return self.owner.backlog
+        return facts.NGINX_DEFAULT_BACKLOG
+
+    @property
+    def backlog_directive(self) -> Optional[Directive]:
+        if self.owner is not None and self.owner.backlog is not None:
+            return self.owner.directive
+        return None
+
+    @property
+    def directive(self) -> Directive:
+        return (self.owner or self.listens[0]).directive
+
+    @property
+    def address_port(self) -> str:
+        return (self.owner or self.listens[0]).address_port
+
+
+def parse_backlog(raw: str) -> Tuple[Optional[int], Optional[str]]:
+    """nginx's reading of ``backlog=N``: ngx_atoi (digits only, 64-bit)
+    stored into an ``int``; NGX_ERROR (-1) and 0 are refused."""
+    if not raw.isdigit():
+        return None, f'invalid backlog "backlog={raw}"'
+    value = int(raw)
+    if value > 2**63 - 1:
+        return None, f'invalid backlog "backlog={raw}"'
+    as_int = value & 0xFFFFFFFF
+    if as_int >= 2**31:
+        as_int -= 2**32
+    if as_int in (0, -1):
+        return None, f'invalid backlog "backlog={raw}"'
+    return as_int, None
+
+
+def parse_listen(d: Directive, module: str, default_port: int) -> Optional[Listen]:
+    if not d.args:
+        return None
+    target = d.args[0]
+    options: Dict[str, Optional[str]] = {}
+    for arg in d.args[1:]:
+        name, sep, value = arg.partition("=")
+        options[name] = value if sep else None
+    udp = "udp" in options or "quic" in options
+    if target.startswith("unix:"):
+        listen = Listen(d, module, "unix", target, None, False, options, udp)
+    elif target.startswith("["):
+        end = target.find("]")
+        if end < 0:
+            return None
+        address = target[1:end]
+        rest = target[end + 1 :]
+        port = _port(rest[1:]) if rest.startswith(":") else default_port
+        if port is None:
+            return None
+        wildcard = address in ("::", "0:0:0:0:0:0:0:0")
+        listen = Listen(d, module, "inet6", address, port, wildcard, options, udp)
+    else:
+        if target.isdigit():
+            host, port = "*", _port(target)
+        elif ":" in target:
+            host, _, port_text = target.rpartition(":")
+            port = _port(port_text)
+        else:
+            host, port = target, default_port
+        if port is None:
+            return None
+        if host in ("*", "0.0.0.0"):
+            host = "0.0.0.0"
+        listen = Listen(d, module, "inet", host, port, host == "0.0.0.0", options, udp)
+    if "backlog" in options:
+        listen.backlog_raw = options["backlog"] or ""
+        listen.backlog, listen.backlog_error = parse_backlog(listen.backlog_raw)
+    return listen
+
+
+def _port(text: str) -> Optional[int]:
+    if not text.isdigit():
+        return None
+    port = int(text)
+    return port if 0 < port <= 65535 else None
+
+
+@dataclass
+class ListenSet:
+    listens: List[Listen]
+    sockets: List[Socket]
+    worker_processes: Optional[int]
+
+
+def collect_listens(directives: List[Directive], run_as_root: bool) -> ListenSet:
+    listens: List[Listen] = []
+    workers: Optional[int] = 1
+    for d in directives:
+        if d.name == "worker_processes" and d.args:
+            workers = int(d.args[0]) if d.args[0].isdigit() else None
+    default_port = facts.NGINX_DEFAULT_PORT_ROOT if run_as_root else facts.NGINX_DEFAULT_PORT_NONROOT
+
+    def servers(block, module):
+        for d in block or ():
+            if d.name == "server" and d.block is not None:
+                found = False
+                for inner in d.block:
+                    if inner.name == "listen":
+                        listen = parse_listen(inner, module, 80 if module == "http" else 0)
+                        if listen is not None:
+                            listens.append(listen)
+                            found = True
+                if not found and module == "http":
+                    implicit = Listen(d, module, "inet", "0.0.0.0", default_port, True, {}, False, implicit=True)
+                    listens.append(implicit)
+
+    top_level_server = False
+    for d in directives:
+        if d.name in ("http", "stream", "mail") and d.block is not None:
+            servers(d.block, d.name)
+        elif d.name == "server" and d.block is not None:
+            top_level_server = True
+    if top_level_server:
+        # A file of server blocks meant for inclusion in http {} (conf.d).
+        servers(directives, "http")
+    sockets = group_sockets([l for l in listens if not l.udp], workers)
+    return ListenSet(listens, sockets, workers)
+
+
+def group_sockets(listens: List[Listen], workers: Optional[int]) -> List[Socket]:
+    """The sockets nginx opens (ngx_http_init_listening and its stream/mail
+    twins): listens are grouped per port and family; when a wildcard
+    address is present, specific addresses share its socket unless they
+    carry socket options (which imply ``bind``)."""
+    by_port: Dict[Tuple, List[Listen]] = {}
+    unix: Dict[Tuple, List[Listen]] = {}
+    for listen in listens:
+        if listen.family == "unix":
+            unix.setdefault((listen.module, listen.address), []).append(listen)
+        else:
+            by_port.setdefault((listen.module, listen.family, listen.port), []).append(listen)
+
+    sockets: List[Socket] = []
+
+    def make(group: List[Listen]) -> Socket:
+        owner = next((l for l in group if l.sets_socket_options), None)
+        first = group[0]
+        count: Optional[int] = 1
+        if owner is not None and "reuseport" in owner.options:
+            count = workers
+        return Socket(first.module, first.family, first.address, first.port, group, owner, count)
+
+    for (module, family, port), group in by_port.items():
+        by_address: Dict[str, List[Listen]] = {}
+        for listen in group:
+            by_address.setdefault(listen.address, []).append(listen)
+        wildcard = next((a for a, ls in by_address.items() if ls[0].wildcard), None)
+        if wildcard is None:
+            for address_group in by_address.values():
+                sockets.append(make(address_group))
+            continue
+        folded = list(by_address[wildcard])
+        for address, address_group in by_address.items():
+            if address == wildcard:
+                continue
+            if any(l.sets_socket_options for l in address_group):
+                sockets.append(make(address_group))
+            else:
+                folded.extend(address_group)
+        sockets.append(make(folded))
+    for group in unix.values():
+        sockets.append(make(group))
+    sockets.sort(key=lambda s: (s.directive.source.display if s.directive.source else "", s.directive.line, s.directive.column, s.address, s.port or 0))
+    return sockets

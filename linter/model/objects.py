@@ -1,0 +1,237 @@
+"""Kubernetes documents -> objects, workloads and containers.
+
+Wrong types never crash this stage: a field of the wrong shape is treated
+as absent here, and the loader or a rule reports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from linter.facts import POD_SPEC_PATHS
+from linter.findings import Location
+from linter.load import LoadedFile
+from linter.load.positioned import YMap, YSeq, as_map, as_seq, get_path
+
+
+@dataclass
+class K8sObject:
+    kind: str
+    api_version: str
+    name: str
+    namespace: Optional[str]
+    root: YMap
+    file: LoadedFile
+    doc_index: int
+    helm_source: Optional[str] = None
+
+    @property
+    def display(self) -> str:
+        return self.file.input.display
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.namespace or 'default'}/{self.name}"
+
+    def at(self, pos) -> Location:
+        return Location(self.display, pos[0], pos[1])
+
+    def key_loc(self, node: YMap, key) -> Location:
+        """Location of ``key`` in ``node``; the node itself when absent."""
+        if isinstance(node, YMap) and key in node.kpos:
+            return self.at(node.kpos[key])
+        return self.at(node.pos if isinstance(node, (YMap, YSeq)) else self.root.pos)
+
+    def value_loc(self, node: YMap, key) -> Location:
+        if isinstance(node, YMap) and key in node.vpos:
+            return self.at(node.vpos[key])
+        return self.key_loc(node, key)
+
+    def item_loc(self, seq: YSeq, index: int) -> Location:
+        if isinstance(seq, YSeq) and index < len(seq.ipos):
+            return self.at(seq.ipos[index])
+        return self.at(self.root.pos)
+
+    @property
+    def location(self) -> Location:
+        return self.key_loc(self.root, "kind")
+
+
+@dataclass
+class Container:
+    workload: "Workload"
+    node: YMap
+    index: int
+    init: bool
+
+    @property
+    def name(self) -> str:
+        name = self.node.get("name")
+        return name if isinstance(name, str) else f"#{self.index}"
+
+    @property
+    def image(self) -> str:
+        image = self.node.get("image")
+        return image if isinstance(image, str) else ""
+
+    @property
+    def command(self) -> List[str]:
+        return [str(x) for x in as_seq(self.node.get("command")) if isinstance(x, (str, int, float))]
+
+    @property
+    def args(self) -> List[str]:
+        return [str(x) for x in as_seq(self.node.get("args")) if isinstance(x, (str, int, float))]
+
+    @property
+    def sidecar(self) -> bool:
+        """An init container with restartPolicy Always keeps running beside
+        the app containers (native sidecar)."""
+        return self.init and self.node.get("restartPolicy") == "Always"
+
+    @property
+    def privileged(self) -> bool:
+        return get_path(self.node, "securityContext", "privileged") is True
+
+    @property
+    def run_as_user(self) -> Optional[int]:
+        for ctx in (get_path(self.node, "securityContext"), get_path(self.workload.pod_spec, "securityContext")):
+            uid = get_path(ctx, "runAsUser")
+            if isinstance(uid, int) and not isinstance(uid, bool):
+                return uid
+        return None
+
+    @property
+    def location(self) -> Location:
+        return self.workload.obj.at(self.node.pos)
+
+    @property
+    def label(self) -> str:
+        kind = "init container" if self.init else "container"
+        return f"{kind} {self.name!r} of {self.workload.ref}"
+
+
+@dataclass
+class Workload:
+    obj: K8sObject
+    pod_spec: YMap
+    containers: List[Container] = field(default_factory=list)
+    init_containers: List[Container] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return self.obj.ref
+
+    @property
+    def namespace(self) -> Optional[str]:
+        return self.obj.namespace
+
+    @property
+    def host_network(self) -> bool:
+        return self.pod_spec.get("hostNetwork") is True
+
+    @property
+    def annotations(self) -> YMap:
+        """Pod template annotations (where CNI network selections live)."""
+        kind = self.obj.kind
+        path = POD_SPEC_PATHS[kind][:-1] + ("metadata", "annotations")
+        node = as_map(get_path(self.obj.root, *path))
+        return node if node is not None else YMap()
+
+
+@dataclass
+class Inventory:
+    """Every Kubernetes object of the input, indexed the ways the model needs."""
+
+    objects: List[K8sObject] = field(default_factory=list)
+    workloads: List[Workload] = field(default_factory=list)
+    config_maps: Dict[Tuple[Optional[str], str], K8sObject] = field(default_factory=dict)
+    secrets: Dict[Tuple[Optional[str], str], K8sObject] = field(default_factory=dict)
+    namespaces: Dict[str, K8sObject] = field(default_factory=dict)
+    network_attachments: List[K8sObject] = field(default_factory=list)
+    # CNI network configurations (JSON files with "plugins" or "type")
+    cni_configs: List[Tuple[LoadedFile, YMap]] = field(default_factory=list)
+
+    def lookup(self, table: dict, namespace: Optional[str], name: str) -> Optional[K8sObject]:
+        """Find ``name`` for a pod in ``namespace``.  Manifests often leave
+        the namespace to `kubectl -n` or Helm: an object without one matches
+        by name alone, as long as the name is unambiguous."""
+        exact = table.get((namespace, name))
+        if exact is not None:
+            return exact
+        if namespace is None:
+            candidates = [obj for (ns, n), obj in table.items() if n == name]
+        else:
+            candidates = [table[(None, name)]] if (None, name) in table else []
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _is_k8s(root) -> bool:
+    return (
+        isinstance(root, YMap)
+        and isinstance(root.get("apiVersion"), str)
+        and isinstance(root.get("kind"), str)
+    )
+
+
+def collect(files: List[LoadedFile]) -> Inventory:
+    inv = Inventory()
+    for f in files:
+        if f.kind not in ("yaml", "json"):
+            continue
+        for doc in f.documents:
+            helm = f.helm_sources[doc.index] if doc.index < len(f.helm_sources) else None
+            root = doc.root
+            if f.kind == "json" and isinstance(root, YMap) and not _is_k8s(root):
+                if "plugins" in root or "type" in root:
+                    inv.cni_configs.append((f, root))
+                continue
+            items = [root]
+            # kind: List, and kubectl's typed lists (DeploymentList, ...)
+            if _is_k8s(root) and root["kind"].endswith("List") and isinstance(root.get("items"), YSeq):
+                items = list(as_seq(root.get("items")))
+            for item in items:
+                if _is_k8s(item):
+                    _add(inv, _object(item, f, doc.index, helm))
+    return inv
+
+
+def _object(root: YMap, f: LoadedFile, index: int, helm: Optional[str]) -> K8sObject:
+    meta = as_map(root.get("metadata")) or YMap()
+    name = meta.get("name")
+    namespace = meta.get("namespace")
+    return K8sObject(
+        kind=root["kind"],
+        api_version=root["apiVersion"],
+        name=name if isinstance(name, str) else "<unnamed>",
+        namespace=namespace if isinstance(namespace, str) else None,
+        root=root,
+        file=f,
+        doc_index=index,
+        helm_source=helm,
+    )
+
+
+def _add(inv: Inventory, obj: K8sObject) -> None:
+    inv.objects.append(obj)
+    kind = obj.kind
+    if kind in POD_SPEC_PATHS:
+        spec = as_map(get_path(obj.root, *POD_SPEC_PATHS[kind]))
+        if spec is None:
+            return
+        workload = Workload(obj, spec)
+        for index, node in enumerate(as_seq(spec.get("initContainers"))):
+            if isinstance(node, YMap):
+                workload.init_containers.append(Container(workload, node, index, init=True))
+        for index, node in enumerate(as_seq(spec.get("containers"))):
+            if isinstance(node, YMap):
+                workload.containers.append(Container(workload, node, index, init=False))
+        inv.workloads.append(workload)
+    elif kind == "ConfigMap":
+        inv.config_maps.setdefault((obj.namespace, obj.name), obj)
+    elif kind == "Secret":
+        inv.secrets.setdefault((obj.namespace, obj.name), obj)
+    elif kind == "Namespace":
+        inv.namespaces.setdefault(obj.name, obj)
+    elif kind == "NetworkAttachmentDefinition":
+        inv.network_attachments.append(obj)

@@ -1,0 +1,90 @@
+"""`somaxlint explain`: per listening socket, the chain of facts from the
+workload to the accept-queue limit the kernel will show as Send-Q."""
+
+from __future__ import annotations
+
+import json
+from typing import List, Optional, TextIO
+
+from linter.findings import Location
+from linter.model import Model, ServerInstance, describe_backlog, effective_backlog
+from linter.model.nginx import Socket
+from linter.report import escape_control
+
+
+def _loc(location: Optional[Location]) -> Optional[dict]:
+    return location.as_dict() if location is not None else None
+
+
+def listener_records(model: Model) -> List[dict]:
+    records = []
+    for server in model.servers:
+        for socket in server.sockets:
+            records.append(_record(server, socket))
+    records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
+    return records
+
+
+def _record(server: ServerInstance, socket: Socket) -> dict:
+    somaxconn = server.somaxconn
+    setting = somaxconn.setting
+    backlog_directive = socket.backlog_directive
+    listen_directive = socket.directive
+    main = server.config.main
+    return {
+        "workload": server.workload.ref if server.workload else None,
+        "container": server.container.name if server.container else None,
+        "config": _loc(main.locate(1, 1)) | {"path_in_container": server.config.main_path if server.workload else None},
+        "module": socket.module,
+        "family": socket.family,
+        "address": socket.address,
+        "port": socket.port,
+        "sockets": socket.count,
+        "listen": _loc(listen_directive.source.locate(listen_directive.line, listen_directive.column)),
+        "requested_backlog": socket.requested_backlog,
+        "requested_backlog_source": _loc(backlog_directive.source.locate(backlog_directive.line, backlog_directive.column)) if backlog_directive else None,
+        "requested_backlog_origin": describe_backlog(socket),
+        "somaxconn": somaxconn.assumed,
+        "somaxconn_possible": list(somaxconn.values),
+        "somaxconn_source": _loc(setting.location) if setting is not None else None,
+        "somaxconn_origin": setting.detail if setting is not None else None,
+        "effective_backlog": effective_backlog(socket, somaxconn),
+        "assumptions": [somaxconn.assumption] if somaxconn.assumption else [],
+    }
+
+
+def write_json(model: Model, out: TextIO) -> None:
+    json.dump({"listeners": listener_records(model)}, out, indent=2, ensure_ascii=True)
+    out.write("\n")
+
+
+def write_text(model: Model, out: TextIO) -> None:
+    records = listener_records(model)
+    if not records:
+        out.write("no listening sockets found\n")
+        return
+    current = None
+    for r in records:
+        head = (r["workload"], r["container"], r["config"]["path"])
+        if head != current:
+            current = head
+            if r["workload"]:
+                out.write(f"{r['workload']}  container {r['container']}  (main config {r['config']['path_in_container']}, from {r['config']['path']})\n")
+            else:
+                out.write(f"standalone {r['config']['path']}\n")
+        where = f"[{r['address']}]:{r['port']}" if r["family"] == "inet6" else (r["address"] if r["family"] == "unix" else f"{r['address']}:{r['port']}")
+        listen = r["listen"]
+        out.write(f"  {r['module']} {where}  (listen at {listen['path']}:{listen['line']}:{listen['column']})\n")
+        src = r["requested_backlog_source"]
+        out.write(f"    requested backlog  {r['requested_backlog']}  {r['requested_backlog_origin']}" + (f" at {src['path']}:{src['line']}:{src['column']}" if src else "") + "\n")
+        ssrc = r["somaxconn_source"]
+        out.write(
+            f"    net.core.somaxconn {r['somaxconn'] if r['somaxconn'] is not None else 'unknown'}  {r['somaxconn_origin'] or ''}"
+            + (f" at {ssrc['path']}:{ssrc['line']}:{ssrc['column']}" if ssrc else "")
+            + "\n"
+        )
+        effective = r["effective_backlog"]
+        sockets = "" if r["sockets"] == 1 else f" on each of {r['sockets'] if r['sockets'] else 'one socket per worker'} sockets (reuseport)"
+        out.write(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}\n")
+        for assumption in r["assumptions"]:
+            out.write(f"    assumption: {escape_control(assumption)}\n")

@@ -1,0 +1,27 @@
+"""`path:line:column: CODE [severity] message`, one finding a line."""
+
+from __future__ import annotations
+
+from typing import List, TextIO
+
+from linter.findings import Finding
+from linter.report import escape_control
+
+_COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
+_RESET = "\033[0m"
+_BOLD = "\033[1m"
+
+
+def write(findings: List[Finding], out: TextIO, colour: bool) -> None:
+    for f in findings:
+        where = escape_control(str(f.location))
+        severity = f"[{f.severity}]"
+        if colour:
+            where = f"{_BOLD}{where}{_RESET}"
+            severity = f"{_COLOURS.get(f.severity, '')}{severity}{_RESET}"
+        line = f"{where}: {f.rule} {severity} {escape_control(f.message)}"
+        if f.location.approximate:
+            line += " (position of the enclosing YAML value: the config is not a literal block scalar)"
+        out.write(line + "\n")
+        for related in f.related:
+            out.write(f"    {escape_control(str(related.location))}: {escape_control(related.label)}\n")

@@ -1,0 +1,117 @@
+"""Loading the rule catalogue and its self-documentation."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Callable, Dict, List, Tuple
+
+from linter.rules import RULE_MODULES
+
+SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
+DOCS_URL = "https://github.com/somaxlint/somaxlint/blob/main/README.md#{anchor}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    severity: str
+    summary: str
+    doc: str
+    check: Callable
+
+    def section(self, title: str) -> str:
+        return parse_sections(self.doc).get(title, "")
+
+    @property
+    def help_uri(self) -> str:
+        return DOCS_URL.format(anchor=f"{self.code.lower()}-{self.name}")
+
+
+def parse_sections(doc: str) -> Dict[str, str]:
+    """``## Title`` headed sections of a rule docstring."""
+    out: Dict[str, str] = {}
+    current = None
+    lines: List[str] = []
+    for line in inspect.cleandoc(doc or "").splitlines():
+        match = re.match(r"^##\s+(.*\S)\s*$", line)
+        if match:
+            if current:
+                out[current] = "\n".join(lines).strip()
+            current, lines = match.group(1), []
+        elif current:
+            lines.append(line)
+    if current:
+        out[current] = "\n".join(lines).strip()
+    return out
+
+
+@lru_cache(maxsize=1)
+def all_rules() -> Tuple[Rule, ...]:
+    rules = []
+    for module_name in RULE_MODULES:
+        module = importlib.import_module(f"linter.rules.{module_name}")
+        rules.append(
+            Rule(
+                code=module.CODE,
+                name=module.NAME,
+                severity=module.SEVERITY,
+                summary=module.SUMMARY,
+                doc=inspect.cleandoc(module.__doc__ or ""),
+                check=module.check,
+            )
+        )
+    return tuple(rules)
+
+
+def find_rule(ident: str) -> Rule:
+    for rule in all_rules():
+        if ident.upper() == rule.code or ident.lower() == rule.name:
+            return rule
+    raise KeyError(ident)
+
+
+def render_rule(rule: Rule, fmt: str = "text") -> str:
+    if fmt == "json":
+        import json
+
+        return json.dumps(
+            {
+                "code": rule.code,
+                "name": rule.name,
+                "severity": rule.severity,
+                "summary": rule.summary,
+                "sections": {title: rule.section(title) for title in SECTIONS},
+            },
+            indent=2,
+        ) + "\n"
+    lines = [f"{rule.code} {rule.name} (default severity: {rule.severity})", "", rule.doc.split("\n## ", 1)[0].strip(), ""]
+    for title in SECTIONS:
+        body = rule.section(title)
+        if body:
+            lines += [f"## {title}", body, ""]
+    return "\n".join(lines)
+
+
+def render_catalogue(fmt: str = "text") -> str:
+    rules = all_rules()
+    if fmt == "markdown":
+        return markdown_table()
+    if fmt == "json":
+        import json
+
+        return json.dumps([{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary} for r in rules], indent=2) + "\n"
+    width = max(len(r.name) for r in rules)
+    return "".join(f"{r.code}  {r.name.ljust(width)}  {r.severity.ljust(7)}  {r.summary}\n" for r in rules)
+
+
+def markdown_table() -> str:
+    """The README's rule table (a test keeps the README in step)."""
+    rows = ["| Code | Name | Default severity | What it reports |", "|---|---|---|---|"]
+    for r in all_rules():
+        rows.append(f"| {r.code} | `{r.name}` | {r.severity} | {r.summary} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,39 @@
+"""What the linter is told about the world it cannot see in the files.
+
+Filled from the configuration file and the command line (flags win); the
+model reads it, nothing else does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+
+@dataclass
+class ServerLink:
+    """A standalone nginx file and the workload/container that runs it."""
+
+    path: str  # glob, relative to the config file's directory
+    workload: str  # Kind/namespace/name
+    container: Optional[str] = None
+    mount_path: Optional[str] = None  # where the file sits in the container
+
+
+@dataclass
+class Settings:
+    kernel: Optional[Tuple[int, int, int]] = None
+    kernel_text: Optional[str] = None
+    kubernetes: Optional[Tuple[int, int]] = None
+    allowed_unsafe_sysctls: Optional[List[str]] = None  # None: unknown
+    allowed_unsafe_source: Optional[str] = None
+    node_sysctls: Dict[str, str] = field(default_factory=dict)
+    servers: List[ServerLink] = field(default_factory=list)
+    select: Optional[List[str]] = None
+    ignore: List[str] = field(default_factory=list)
+    severity: Dict[str, str] = field(default_factory=dict)
+    exclude: Tuple[str, ...] = ()
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_include_files: int = 2000
+    max_include_depth: int = 32
+    config_path: Optional[str] = None
