@@ -46,9 +46,7 @@ def display_path(path: str, cwd: str) -> str:
     absolute = os.path.abspath(path)
     try:
         rel = os.path.relpath(absolute, cwd)
-    except ValueError:
-        return absolute
-    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+    except ValueError:  # another drive
         return absolute
     return rel.replace(os.sep, "/")
 

@@ -143,7 +143,7 @@ def _load_nginx(f: InputFile, text: str) -> LoadedFile:
     directives, errors = parse_nginx(text)
     loaded = LoadedFile(f, "nginx", text=text, directives=directives)
     loaded.errors = [LoadError(e.message, e.line, e.column) for e in errors]
-    if not f.explicit and errors and not looks_like_nginx(directives):
+    if not f.explicit and errors and not looks_like_nginx(text):
         loaded.not_applicable = "not an nginx configuration"
     return loaded
 

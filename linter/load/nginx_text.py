@@ -153,16 +153,14 @@ def _first_column(lines, line) -> int:
     return stripped + 1
 
 
-def looks_like_nginx(directives: List[Directive]) -> bool:
-    """True when a parsed file uses directives only nginx configs have."""
-    markers = {"http", "server", "events", "stream", "location", "upstream", "listen", "server_name"}
-    stack = list(directives)
-    seen = 0
-    while stack and seen < 10000:
-        d = stack.pop()
-        seen += 1
-        if d.name in markers:
-            return True
-        if d.block:
-            stack.extend(d.block)
-    return False
+_NGINX_MARKERS = re.compile(
+    r"^\s*(?:(?:http|events|stream|server|upstream|location|map|types)\b[^;{}]*\{"
+    r"|(?:listen|server_name|worker_processes|proxy_pass|root|include)\s[^;]*;)",
+    re.M,
+)
+
+
+def looks_like_nginx(text: str) -> bool:
+    """True when the text uses constructs only nginx configs have (used to
+    tell an nginx file from another program's *.conf found by walking)."""
+    return bool(_NGINX_MARKERS.search(text))

@@ -15,7 +15,7 @@ from linter import facts
 from linter.discover import RootFS
 from linter.findings import Related
 from linter.load import LoadedFile
-from linter.load.positioned import YMap, as_map
+from linter.load.positioned import YMap, as_map, as_seq
 from linter.model.filesystem import SourceCache, add_image_files, build_fs
 from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from linter.model.nginx import (
@@ -24,6 +24,7 @@ from linter.model.nginx import (
     ResolvedConfig,
     Socket,
     collect_listens,
+    conf_prefix,
     container_opener,
     resolve,
     root_opener,
@@ -95,7 +96,7 @@ def nginx_main_path(container: Container) -> Optional[str]:
                         main = arg[2:]
                 break
     if not mentions:
-        if not image_is_nginx:
+        if not image_is_nginx and not _mounts_nginx_config(container):
             return None
         command = container.command
         if command and not command[0].endswith("docker-entrypoint.sh"):
@@ -106,9 +107,21 @@ def nginx_main_path(container: Container) -> Optional[str]:
     return main
 
 
+def _mounts_nginx_config(container: Container) -> bool:
+    """An image the linter does not know (nginxdemos/hello, a company's
+    own build) that gets files mounted under /etc/nginx runs nginx."""
+    for mount in as_seq(container.node.get("volumeMounts")):
+        path = mount.get("mountPath") if isinstance(mount, YMap) else None
+        if isinstance(path, str) and (path == "/etc/nginx" or path.startswith("/etc/nginx/")):
+            return True
+    return False
+
+
 def _image_files(container: Container) -> Dict[str, str]:
     repo = image_repository(container.image)
-    if repo == "nginx":
+    if repo == "nginx" or (not _NGINX_IMAGE.match(repo) and _mounts_nginx_config(container)):
+        # Unknown nginx-based images: modelled on the official image, whose
+        # main config includes /etc/nginx/conf.d/*.conf.
         return facts.NGINX_IMAGE_FILES
     if repo == "nginx-unprivileged":
         files = dict(facts.NGINX_IMAGE_FILES)
@@ -191,18 +204,23 @@ def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], c
             by_real[f.input.path] = source
     resolved = []
     included_ids = set()
+    reach = {}
     for f in nginx_files:
         source = preparsed[f.input.path]
-        if f.input.path == "-":
-            opener = root_opener(rootfs, os.path.join(cwd, "nginx.conf"), cwd, by_real, settings.max_include_files)
-        else:
-            opener = root_opener(rootfs, f.input.path, cwd, by_real, settings.max_include_files)
+        main_dir = cwd if f.input.path == "-" else conf_prefix(rootfs, f.input.path)
+        opener = root_opener(rootfs, main_dir, cwd, by_real, settings.max_include_files)
         config = resolve(source, "/etc/nginx/nginx.conf", opener, cache, settings.max_include_files, settings.max_include_depth)
         resolved.append((f, source, config))
+        reach[id(source)] = {id(s) for s in config.included}
         included_ids.update(id(s) for s in config.included if s is not source)
+    # Roots: files no other file includes.  Files reachable only through an
+    # include cycle have no such root; each of them is then a root too.
+    roots = {id(source) for f, source, config in resolved if id(source) not in included_ids}
+    covered = set(roots)
+    for root in roots:
+        covered |= reach[root]
     for f, source, config in resolved:
-        main_level = any(d.name in ("http", "stream", "events") for d in f.directives or ())
-        if id(source) in included_ids and not main_level:
+        if id(source) not in roots and id(source) in covered:
             continue  # linted as part of the file that includes it
         listen_set = collect_listens(config.directives, run_as_root=True)
         model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))

@@ -124,12 +124,27 @@ def container_opener(fs: ContainerFS, main_path: str) -> Opener:
     return Opener(lookup, fs.glob, why_missing, posixpath.dirname(main_path))
 
 
-def root_opener(rootfs: RootFS, main_real: str, cwd: str, sources: Dict[str, TextSource], max_files: int) -> Opener:
-    """Standalone files: the main file stands for /etc/nginx/nginx.conf, so
-    relative includes and absolute ones under /etc/nginx/ resolve against
-    the main file's directory.  Any other path is not part of the input,
-    and nothing outside the lint roots is read (or even listed)."""
-    main_dir = os.path.dirname(main_real)
+def conf_prefix(rootfs: RootFS, path: str) -> str:
+    """The directory standing for /etc/nginx for a standalone file: the
+    nearest directory above it (inside the lint root) holding nginx.conf,
+    so that conf.d/*.conf snippets resolve their includes the way the main
+    config's directory would; else the file's own directory."""
+    directory = os.path.dirname(path)
+    while rootfs.inside(directory):
+        if os.path.isfile(os.path.join(directory, "nginx.conf")):
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            break
+        directory = parent
+    return os.path.dirname(path)
+
+
+def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, TextSource], max_files: int) -> Opener:
+    """Standalone files: ``main_dir`` stands for /etc/nginx, so relative
+    includes and absolute ones under /etc/nginx/ resolve against it.  Any
+    other path is not part of the input, and nothing outside the lint roots
+    is read (or even listed)."""
     prefix = "/etc/nginx"
 
     def to_local(path):
