@@ -179,6 +179,8 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
             )
             used.add(id(mounted.source))
             used.update(id(s) for s in config.included)
+            if _has_parse_errors(config, cache):
+                continue  # nginx will not start; SMX000 says why
             listen_set = collect_listens(config.directives, _runs_as_root(container))
             model.servers.append(
                 ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via)
@@ -222,6 +224,8 @@ def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], c
     for f, source, config in resolved:
         if id(source) not in roots and id(source) in covered:
             continue  # linted as part of the file that includes it
+        if f.errors or _has_parse_errors(config, cache):
+            continue  # nginx will not start; SMX000 says why
         listen_set = collect_listens(config.directives, run_as_root=True)
         model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
 
@@ -249,8 +253,14 @@ def _unmounted_config_maps(model: Model, sources: SourceCache, used: set) -> Non
                 model.settings.max_include_files,
                 model.settings.max_include_depth,
             )
+            if _has_parse_errors(config, model.parse_cache):
+                continue
             listen_set = collect_listens(config.directives, run_as_root=True)
             model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
+
+
+def _has_parse_errors(config: ResolvedConfig, cache: ParseCache) -> bool:
+    return any(cache.get(source).errors for source in [config.main] + config.included)
 
 
 def _no_includes():

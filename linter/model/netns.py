@@ -111,7 +111,7 @@ def kernel_default(settings: Settings) -> Somaxconn:
             str(value),
             KERNEL_DEFAULT,
             None,
-            f"the kernel default for a new network namespace on Linux {settings.kernel_text} (SOMAXCONN {value})",
+            f"the kernel default for a new network namespace on Linux {settings.kernel_text}: SOMAXCONN {value}",
         )
         return Somaxconn((value,), setting)
     setting = SysctlSetting(
@@ -119,7 +119,7 @@ def kernel_default(settings: Settings) -> Somaxconn:
         str(facts.SOMAXCONN_NEW),
         KERNEL_DEFAULT,
         None,
-        "the kernel default for a new network namespace (SOMAXCONN: 4096 from Linux 5.4, 128 before)",
+        "the kernel default for a new network namespace: SOMAXCONN, 4096 from Linux 5.4 and 128 before",
     )
     return Somaxconn(
         (facts.SOMAXCONN_NEW, facts.SOMAXCONN_OLD),

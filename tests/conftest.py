@@ -1,0 +1,157 @@
+"""Shared helpers: run the CLI in-process on files written to a temp dir."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from linter.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO.parent / "shared" / "corpus"
+
+
+@dataclass
+class Run:
+    status: int
+    out: str
+    err: str
+
+    @property
+    def json(self):
+        return json.loads(self.out)
+
+    @property
+    def lines(self):
+        """Finding lines only (related-fact lines are indented)."""
+        return [line for line in self.out.splitlines() if line and not line.startswith(" ")]
+
+    def codes(self):
+        return [line.split(": ", 1)[1].split(" ", 1)[0] for line in self.lines]
+
+
+class Project:
+    """A temporary directory of input files and a way to lint it."""
+
+    def __init__(self, root: Path, monkeypatch):
+        self.root = root
+        self.monkeypatch = monkeypatch
+
+    def write(self, name: str, text: str, dedent: bool = True) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text) if dedent else text, encoding="utf-8", newline="")
+        return path
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def run(self, *args: str, stdin: bytes = b"", cwd: Path = None) -> Run:
+        out, err = io.StringIO(), io.StringIO()
+        saved = sys.stdout, sys.stderr, sys.stdin, os.getcwd()
+        os.chdir(cwd or self.root)
+        sys.stdout, sys.stderr, sys.stdin = out, err, _Stdin(stdin)
+        try:
+            status = main(list(args))
+        finally:
+            sys.stdout, sys.stderr, sys.stdin = saved[:3]
+            os.chdir(saved[3])
+        return Run(status, out.getvalue(), err.getvalue())
+
+    def explain(self, *args: str) -> list:
+        run = self.run("explain", "--format", "json", *args)
+        return json.loads(run.out)["listeners"]
+
+
+class _Stdin:
+    def __init__(self, data: bytes):
+        self.buffer = io.BytesIO(data)
+
+    def isatty(self):
+        return False
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return Project(tmp_path, monkeypatch)
+
+
+def corpus_or_skip() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"the shared corpus is not beside this checkout ({CORPUS}); it is in CI")
+    return CORPUS
+
+
+# Manifests the tests build on -------------------------------------------------
+
+
+def deployment(
+    name="web",
+    namespace="default",
+    mounts="""\
+        - name: conf
+          mountPath: /etc/nginx/nginx.conf
+          subPath: nginx.conf""",
+    volumes="""\
+      - name: conf
+        configMap:
+          name: web-conf""",
+    pod_extra="",
+    container_extra="",
+    image="nginx:1.25",
+) -> str:
+    return (
+        f"""\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {{app: {name}}}
+  template:
+    metadata:
+      labels: {{app: {name}}}
+    spec:
+{textwrap.indent(textwrap.dedent(pod_extra), '      ') if pod_extra else ''}      containers:
+      - name: nginx
+        image: {image}
+{textwrap.indent(textwrap.dedent(container_extra), '        ') if container_extra else ''}        volumeMounts:
+{textwrap.indent(textwrap.dedent(mounts), '        ')}
+      volumes:
+{textwrap.indent(textwrap.dedent(volumes), '      ')}
+"""
+    )
+
+
+def config_map(name="web-conf", namespace="default", files=None) -> str:
+    files = files or {"nginx.conf": "events {}\nhttp {\n    server {\n        listen 80;\n    }\n}\n"}
+    out = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n"
+    for key, text in files.items():
+        out += f"  {key}: |\n" + textwrap.indent(text, "    ")
+    return out
+
+
+def position(text: str, needle: str, nth: int = 1):
+    """(line, column) of the nth occurrence of ``needle`` in ``text``,
+    counted from 1 -- so tests state where a directive is in the file they
+    wrote, independently of the linter."""
+    index = -1
+    for _ in range(nth):
+        index = text.index(needle, index + 1)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
