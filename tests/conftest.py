@@ -126,10 +126,10 @@ spec:
     metadata:
       labels: {{app: {name}}}
     spec:
-{textwrap.indent(textwrap.dedent(pod_extra), '      ') if pod_extra else ''}      containers:
+{textwrap.indent(textwrap.dedent(pod_extra).rstrip() + chr(10), '      ') if pod_extra else ''}      containers:
       - name: nginx
         image: {image}
-{textwrap.indent(textwrap.dedent(container_extra), '        ') if container_extra else ''}        volumeMounts:
+{textwrap.indent(textwrap.dedent(container_extra).rstrip() + chr(10), '        ') if container_extra else ''}        volumeMounts:
 {textwrap.indent(textwrap.dedent(mounts), '        ')}
       volumes:
 {textwrap.indent(textwrap.dedent(volumes), '      ')}

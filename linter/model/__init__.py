@@ -166,6 +166,9 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
                 continue
             fs = build_fs(container, inv, sources)
             add_image_files(fs, container, _image_files(container))
+            # Anything mounted into an nginx container is that container's
+            # business, loaded or not: never linted again on its own.
+            used.update(id(m.source) for m in fs.files.values())
             mounted = fs.get(main_path)
             if mounted is None:
                 continue  # the main config comes from an image the linter does not model
