@@ -66,7 +66,7 @@ def check(model):
             directive = socket.backlog_directive or socket.directive
             location = directive.source.locate(directive.line, directive.column)
             related = []
-            setting = somaxconn.setting
+            setting = somaxconn.setting_for(limit)
             if setting is not None and setting.location is not None:
                 related.append(Related(setting.location, f"net.core.somaxconn = {setting.raw.strip()} ({setting.how})"))
             related.extend(server.main_via)

@@ -66,6 +66,14 @@ class Somaxconn:
     values: Tuple[int, ...]
     setting: Optional[SysctlSetting]
     assumption: Optional[str] = None
+    # where each of ``values`` comes from, when they differ in origin
+    origins: Tuple[SysctlSetting, ...] = ()
+
+    def setting_for(self, value: int) -> Optional[SysctlSetting]:
+        for candidate, origin in zip(self.values, self.origins):
+            if candidate == value:
+                return origin
+        return self.setting
 
     @property
     def assumed(self) -> Optional[int]:
@@ -395,6 +403,7 @@ def _resolve_sandbox(ns: NetNamespace, cni: List[SysctlSetting], pod: List[Sysct
                 from_pod,
                 assumption=f"both {from_pod.detail} ({a}) and {from_cni.detail} ({b}) set net.core.somaxconn; "
                 "which one is applied last is not documented, so either value is possible",
+                origins=(from_pod, from_cni),
             )
     elif from_pod or from_cni:
         chosen = from_pod or from_cni
