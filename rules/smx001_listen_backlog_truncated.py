@@ -77,12 +77,20 @@ def check(model):
             if not certain:
                 condition = " if the node kernel is older than Linux 5.4" if somaxconn.setting.how == "kernel default" else " under one of the possible orders"
             queue = effective + 1
+            if requested > facts.SOMAXCONN_MAX:
+                advice = (
+                    "Set backlog= to the queue size you need and raise net.core.somaxconn for the pod to at least "
+                    "that: both knobs limit it"
+                )
+            else:
+                advice = (
+                    f"Raise net.core.somaxconn for the pod to at least {requested} and keep the backlog at the queue "
+                    "size you need: both knobs limit it"
+                )
             message = (
                 f"{describe_backlog(socket)} on {socket.address_port} is truncated to {effective}{condition} by "
                 f"net.core.somaxconn {limit} ({setting.detail if setting else 'unknown'}) in {server_label(server)}; "
-                f"the accept queue holds at most {queue} connections and further SYNs are dropped. "
-                f"Raise net.core.somaxconn for the pod to at least {min(requested, facts.SOMAXCONN_MAX)} and keep the backlog "
-                "at the queue size you need: both knobs limit it"
+                f"the accept queue holds at most {queue} connections and further SYNs are dropped. {advice}"
             )
             if assumptions:
                 message += f" (assumption: {assumptions[0]})"

@@ -1,0 +1,68 @@
+"""Packaging and the self-documentation that must not drift."""
+
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_python_dash_m_linter_runs(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "linter", "rules"], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[1].startswith("SMX001  listen-backlog-truncated")
+
+
+def test_rules_install_as_linter_rules_never_as_top_level_rules(tmp_path):
+    # Outside the checkout, only the installed distribution is importable.
+    code = (
+        "import importlib.util as u, linter.rules as r; "
+        "print(r.__name__, u.find_spec('rules') is None, u.find_spec('linter.rules.smx001_listen_backlog_truncated') is not None)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.stdout.split() == ["linter.rules", "True", "True"], proc.stderr
+
+
+def test_readme_rule_table_is_generated_from_the_rules():
+    from linter.rulebook import markdown_table
+
+    readme = (REPO / "README.md").read_text()
+    table = re.search(r"<!-- rules-table:start -->\n(.*?)<!-- rules-table:end -->", readme, re.S).group(1)
+    assert table == markdown_table()
+
+
+def test_every_rule_documents_itself():
+    from linter.rulebook import SECTIONS, all_rules
+
+    for rule in all_rules():
+        assert re.fullmatch(r"SMX\d{3}", rule.code)
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", rule.name)
+        assert rule.severity in ("info", "warning", "error")
+        for title in SECTIONS:
+            assert rule.section(title), f"{rule.code} lacks a '{title}' section"
+
+
+def test_rules_command_prints_one_rule(project):
+    run = project.run("rules", "SMX001")
+    assert run.status == 0
+    assert run.out.startswith("SMX001 listen-backlog-truncated (default severity: error)\n")
+    assert "## How to fix\nRaise both knobs together" in run.out
+    assert project.run("rules", "listen-backlog-truncated").out == run.out
+    assert project.run("rules", "SMX999").status == 2
+
+
+def test_usage_errors_exit_2(project):
+    assert project.run("no/such/path").status == 2
+    assert project.run("--format", "yaml", ".").status == 2
+    assert project.run("--kernel", "latest", ".").status == 2
+    project.write(".somaxlint.yaml", "kernel: 5\nrules: {SMX001: loud}\n")
+    run = project.run(".")
+    assert run.status == 2
+    assert run.err.startswith("somaxlint: error: configuration: ")
+    assert ".somaxlint.yaml: key 'kernel'" in run.err
+
+
+def test_exit_status_zero_when_clean(project):
+    project.write("nginx.conf", "events {}\nhttp { server { listen 80 backlog=100; } }\n")
+    run = project.run(".")
+    assert (run.status, run.out) == (0, "")
