@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from linter.discover import InputFile, Skipped, discover, read_input
-from linter.findings import SEVERITY_RANK, Finding
+from linter.findings import SEVERITY_RANK, Finding, Location
 from linter.load import LoadedFile, LoadError, load_bytes
 from linter.model import Model, build_model
 from linter.rulebook import Rule, all_rules
@@ -46,7 +46,14 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> Loa
     except (OSError, ValueError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return LoadedFile(f, f.kind or "yaml", errors=[LoadError(f"cannot read: {message}", 1, 1)])
-    return load_bytes(f, data)
+    try:
+        return load_bytes(f, data)
+    except Exception as exc:  # a loader bug must not lose the other files
+        return LoadedFile(f, f.kind or "yaml", errors=[LoadError(internal_error(exc), 1, 1)])
+
+
+def internal_error(exc: BaseException) -> str:
+    return f"somaxlint could not process this input (internal error: {type(exc).__name__}: {exc}); please report it"
 
 
 def rule_enabled(rule: Rule, settings: Settings) -> bool:
@@ -82,7 +89,6 @@ def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_b
             summary.skipped.append(Skipped(f.input.display, f.not_applicable))
         elif f.errors:
             summary.files += 1
-            summary.unparsable += 1
         elif f.kind in ("yaml", "json") and not is_kubernetes_or_cni(f):
             summary.skipped_not_kubernetes += 1
             summary.skipped.append(Skipped(f.input.display, "not Kubernetes"))
@@ -95,11 +101,17 @@ def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_b
         if not rule_enabled(rule, settings):
             continue
         override = settings.severity.get(rule.code) or settings.severity.get(rule.name)
-        for finding in rule.check(model):
-            if override:
-                finding.severity = override
-            findings.append(finding)
+        try:
+            for finding in rule.check(model):
+                if override:
+                    finding.severity = override
+                findings.append(finding)
+        except Exception as exc:  # a rule bug must not hide the other rules' findings
+            findings.append(
+                Finding("SMX000", "unparsable-input", "error", f"rule {rule.code} failed: {internal_error(exc)}", Location("<somaxlint>"))
+            )
     findings = dedupe(sorted(findings, key=Finding.sort_key))
+    summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
     return Result(findings, model, summary, loaded)
 
 

@@ -4,8 +4,10 @@ cannot be read.
 ## What it does
 Reports every input that cannot be parsed, at the line and column where
 the parser stopped: YAML and JSON syntax errors, duplicate mapping keys,
-text that is not UTF-8, binary files, files over the size limit, and nginx
-syntax errors (also inside a ConfigMap, mapped to the YAML file's line).
+text that is not UTF-8, binary files, files over the size limit, nginx
+syntax errors (also inside a ConfigMap, mapped to the YAML file's line),
+and Kubernetes fields of the wrong type where the linter reads them
+(`sysctls: "x"`, `containers: {}`), which the API server refuses too.
 The other files are still linted, and the run fails.
 
 ## Why it matters
@@ -52,6 +54,9 @@ def check(model):
                 Location(display, error.line, error.column),
                 subject=f"{error.message}",
             )
+    # Kubernetes fields of the wrong type (the API server refuses them).
+    for location, message in model.problems:
+        yield Finding(CODE, NAME, SEVERITY, message, location, subject=message)
     # Embedded configs, and files reached only through an include.  (Input
     # nginx files enter the cache without errors: reported above.)
     for source, parsed in model.parse_cache.all():

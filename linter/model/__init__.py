@@ -13,9 +13,10 @@ from typing import Dict, List, Optional, Tuple
 
 from linter import facts
 from linter.discover import RootFS
-from linter.findings import Related
+from linter.findings import Location, Related
 from linter.load import LoadedFile
 from linter.load.positioned import YMap, as_map, as_seq
+from linter.model import shape
 from linter.model.filesystem import SourceCache, add_image_files, build_fs
 from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from linter.model.nginx import (
@@ -61,6 +62,8 @@ class Model:
     servers: List[ServerInstance] = field(default_factory=list)
     parse_cache: ParseCache = field(default_factory=ParseCache)
     default_somaxconn: Optional[Somaxconn] = None
+    # fields of the wrong type, as (location, message): see model.shape
+    problems: List[Tuple[Location, str]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------
@@ -151,47 +154,63 @@ def _looks_like_embedded_nginx(key: str, text: str) -> bool:
 def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], cwd: str) -> Model:
     inv = collect(files)
     model = Model(settings, files, inv)
-    cache = model.parse_cache
     model.default_somaxconn = kernel_default(settings)
     tuning = tuning_sources(inv)
     sources = SourceCache()
     used: set = set()
 
+    for obj in inv.objects:
+        model.problems.extend(shape.object_problems(obj))
     for workload in inv.workloads:
-        netns = build_namespace(workload, settings, tuning)
-        model.namespaces.append(netns)
-        for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
-            main_path = nginx_main_path(container)
-            if main_path is None:
-                continue
-            fs = build_fs(container, inv, sources)
-            add_image_files(fs, container, _image_files(container))
-            # Anything mounted into an nginx container is that container's
-            # business, loaded or not: never linted again on its own.
-            used.update(id(m.source) for m in fs.files.values())
-            mounted = fs.get(main_path)
-            if mounted is None:
-                continue  # the main config comes from an image the linter does not model
-            config = resolve(
-                mounted.source,
-                main_path,
-                container_opener(fs, main_path),
-                cache,
-                settings.max_include_files,
-                settings.max_include_depth,
-            )
-            used.add(id(mounted.source))
-            used.update(id(s) for s in config.included)
-            if _has_parse_errors(config, cache):
-                continue  # nginx will not start; SMX000 says why
-            listen_set = collect_listens(config.directives, _runs_as_root(container))
-            model.servers.append(
-                ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via)
-            )
+        try:
+            _model_workload(model, workload, tuning, sources, used)
+        except Exception as exc:  # one odd object must not stop the others
+            model.problems.append((workload.obj.location, _internal(exc)))
 
     _standalone_files(model, files, roots, cwd, used)
     _unmounted_config_maps(model, sources, used)
     return model
+
+
+def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: set) -> None:
+    settings = model.settings
+    inv = model.inventory
+    cache = model.parse_cache
+    model.problems.extend(shape.pod_problems(workload))
+    netns = build_namespace(workload, settings, tuning)
+    model.namespaces.append(netns)
+    for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
+        main_path = nginx_main_path(container)
+        if main_path is None:
+            continue
+        fs = build_fs(container, inv, sources)
+        add_image_files(fs, container, _image_files(container))
+        # Anything mounted into an nginx container is that container's
+        # business, loaded or not: never linted again on its own.
+        used.update(id(m.source) for m in fs.files.values())
+        mounted = fs.get(main_path)
+        if mounted is None:
+            continue  # the main config comes from an image the linter does not model
+        config = resolve(
+            mounted.source,
+            main_path,
+            container_opener(fs, main_path),
+            cache,
+            settings.max_include_files,
+            settings.max_include_depth,
+        )
+        used.add(id(mounted.source))
+        used.update(id(s) for s in config.included)
+        if _has_parse_errors(config, cache):
+            continue  # nginx will not start; SMX000 says why
+        listen_set = collect_listens(config.directives, _runs_as_root(container))
+        model.servers.append(
+            ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via)
+        )
+
+
+def _internal(exc: BaseException) -> str:
+    return f"somaxlint could not analyse this object (internal error: {type(exc).__name__}: {exc}); please report it"
 
 
 def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], cwd: str, used: set) -> None:
