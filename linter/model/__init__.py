@@ -157,6 +157,8 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
     model.default_somaxconn = kernel_default(settings)
     tuning = tuning_sources(inv)
     sources = SourceCache()
+    # TextSources already linted inside a container.  Held, not their ids:
+    # an id can be reused once its object is gone.
     used: set = set()
 
     for obj in inv.objects:
@@ -187,7 +189,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         add_image_files(fs, container, _image_files(container))
         # Anything mounted into an nginx container is that container's
         # business, loaded or not: never linted again on its own.
-        used.update(id(m.source) for m in fs.files.values())
+        used.update(m.source for m in fs.files.values())
         mounted = fs.get(main_path)
         if mounted is None:
             continue  # the main config comes from an image the linter does not model
@@ -199,8 +201,8 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             settings.max_include_files,
             settings.max_include_depth,
         )
-        used.add(id(mounted.source))
-        used.update(id(s) for s in config.included)
+        used.add(mounted.source)
+        used.update(config.included)
         if _has_parse_errors(config, cache):
             continue  # nginx will not start; SMX000 says why
         listen_set = collect_listens(config.directives, _runs_as_root(container))
@@ -265,7 +267,7 @@ def _unmounted_config_maps(model: Model, sources: SourceCache, used: set) -> Non
             if not _looks_like_embedded_nginx(key, value):
                 continue
             source = sources.for_key(obj, data, key, value, "ConfigMap")
-            if id(source) in used:
+            if source in used:
                 continue
             config = resolve(
                 source,
