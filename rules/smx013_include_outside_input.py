@@ -49,7 +49,9 @@ def check(model):
                 CODE,
                 NAME,
                 SEVERITY,
-                f"include {d.args[0] if d.args else ''}: {problem.message}",
+                # The path itself is not repeated: it may name a file outside
+                # the input, and the location already shows the directive.
+                f"include not followed: {problem.message}",
                 location,
                 subject=f"{d.source.label}|{' '.join(d.args)}|{problem.message}",
                 helm_source=d.source.helm_source,

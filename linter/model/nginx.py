@@ -118,8 +118,8 @@ def container_opener(fs: ContainerFS, main_path: str) -> Opener:
     def why_missing(path):
         reason = fs.opaque_reason(path)
         if reason:
-            return f"{path} is in a mount whose content is not in the input ({reason})"
-        return f"{path} is not part of the input (no mount of the container provides it)"
+            return f"it is in a mount whose content is not in the input ({reason})"
+        return "no mount of the container provides it"
 
     return Opener(lookup, fs.glob, why_missing, posixpath.dirname(main_path))
 
@@ -169,14 +169,16 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
         return source
 
     def glob(pattern):
+        """Matching paths, or None when the pattern points outside the lint
+        root (then nothing there is even listed)."""
         local = to_local(pattern)
         if local is None:
-            return []
+            return None
         static = local
         while any(ch in static for ch in "*?["):
             static = os.path.dirname(static)
         if not rootfs.inside(static):
-            return []
+            return None
         return [
             posixpath.join(prefix, os.path.relpath(match, main_dir).replace(os.sep, "/"))
             for match in rootfs.glob(local, max_files)
@@ -185,8 +187,8 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
     def why_missing(path):
         local = to_local(path)
         if local is None or not rootfs.inside(local):
-            return f"{path} is outside the lint root and is not read"
-        return f"{path} is not part of the input"
+            return "the path is outside the lint root and is not read"
+        return "no such file under the lint root"
 
     return Opener(lookup, glob, why_missing, prefix)
 
@@ -223,9 +225,12 @@ def resolve(
         pattern = posixpath.normpath(pattern)
         if any(ch in pattern for ch in "*?["):
             paths = opener.glob(pattern)
+            if paths is None:
+                config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
+                return []
             if len(paths) > budget[0]:
                 config.problems.append(
-                    IncludeProblem(d, f"include {d.args[0]} matches more than {max_files} files; only the first were read")
+                    IncludeProblem(d, f"the pattern matches more than {max_files} files; only the first were read")
                 )
                 paths = paths[: max(budget[0], 0)]
         else:
@@ -239,7 +244,7 @@ def resolve(
                     config.problems.append(IncludeProblem(d, why))
                 continue
             if id(source) in stack:
-                config.problems.append(IncludeProblem(d, f"include cycle: {path} includes itself (directly or through other files)"))
+                config.problems.append(IncludeProblem(d, "include cycle: the file includes itself (directly or through other files)"))
                 continue
             if len(stack) >= max_depth:
                 config.problems.append(IncludeProblem(d, f"includes nested deeper than {max_depth} levels"))
