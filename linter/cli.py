@@ -15,7 +15,7 @@ from typing import List, Optional
 from linter import __version__
 
 COMMANDS = ("check", "explain", "rules")
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
 
 class UsageError(Exception):
@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (code or name)")
     check.add_argument("--fail-on", choices=("info", "warning", "error"), default="info", help="lowest severity that makes the exit status 1 (default: info, any finding)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--baseline", metavar="FILE", help="do not report findings recorded in FILE (see --write-baseline)")
+    check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
+    check.add_argument("--report-unused-suppressions", action="store_true", help="report suppressions that silence nothing (SMX014)")
+    check.add_argument("--helm-chart-dir", metavar="DIR", help="chart directory: point findings in Helm-rendered input at its templates")
+    check.add_argument("--context", action="append", default=[], metavar="PATH", help="also read PATH for cross-references, but report only findings that touch the PATHs named as arguments (pre-commit)")
+    check.add_argument("--stdin-filename", metavar="NAME", help="path to report for standard input (SARIF never shows <stdin>)")
 
     explain = sub.add_parser("explain", help="show, per listening socket, how its accept queue limit is worked out")
     _common(explain)
@@ -98,6 +104,13 @@ def _settings(args):
         settings.select = _split(args.select)
     if getattr(args, "ignore", None):
         settings.ignore.extend(_split(args.ignore))
+    for name in ("baseline", "helm_chart_dir", "stdin_filename"):
+        if getattr(args, name, None):
+            setattr(settings, name, getattr(args, name))
+    if getattr(args, "context", None):
+        settings.context = list(args.context)
+    if getattr(args, "report_unused_suppressions", False):
+        settings.report_unused_suppressions = True
     return settings
 
 
@@ -118,10 +131,22 @@ def _lint(args) -> int:
     settings = _settings(args)
     paths = args.paths or ["."]
     stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
+    from linter.filtering import BaselineError, write_baseline
+
     try:
         result = run(paths, settings, os.getcwd(), stdin_bytes)
-    except InputError as exc:
+    except (InputError, BaselineError) as exc:
         raise UsageError(str(exc)) from None
+
+    if getattr(args, "write_baseline", None):
+        write_baseline(args.write_baseline, result.findings)
+        sys.stderr.write(f"somaxlint: wrote {len(result.findings)} findings to the baseline {args.write_baseline}\n")
+        return 0
+    for entry in result.stale_baseline:
+        sys.stderr.write(
+            f"somaxlint: stale baseline entry {entry.get('rule', '?')} in {entry.get('path', '?')}: "
+            f"no longer found ({_escape(str(entry.get('message', '')))[:200]})\n"
+        )
 
     out = _open_output(args)
     try:
@@ -137,6 +162,18 @@ def _lint(args) -> int:
             from linter.report import json_report
 
             json_report.write(result.findings, result.summary, out)
+        elif args.format == "sarif":
+            from linter.report import sarif
+
+            sarif.write(result, settings, out)
+        elif args.format == "github":
+            from linter.report import github
+
+            github.write(result.findings, out)
+        elif args.format == "gitlab":
+            from linter.report import gitlab
+
+            gitlab.write(result.findings, out)
         else:
             from linter.report import text
 
@@ -149,6 +186,12 @@ def _lint(args) -> int:
         if out is not sys.stdout:
             out.close()
     return exit_status(result.findings, args.fail_on)
+
+
+def _escape(text: str) -> str:
+    from linter.report import escape_control
+
+    return escape_control(text)
 
 
 def _summary_line(result) -> str:

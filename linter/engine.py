@@ -38,6 +38,8 @@ class Result:
     model: Model
     summary: Summary
     files: List[LoadedFile]
+    stale_baseline: List[dict] = field(default_factory=list)
+    suppressed: int = 0
 
 
 def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> LoadedFile:
@@ -80,6 +82,13 @@ def is_kubernetes_or_cni(loaded: LoadedFile) -> bool:
 def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_bytes: Optional[bytes] = None) -> Result:
     cwd = cwd or os.getcwd()
     inputs, skipped, roots = discover(paths, cwd, settings.exclude)
+    focus = None
+    if settings.context:
+        focus = {f.display for f in inputs}
+        extra, _, extra_roots = discover(settings.context, cwd, settings.exclude)
+        known = {f.path for f in inputs}
+        inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
+        roots = sorted(set(roots) | set(extra_roots))
     loaded = [load_file(f, settings.max_file_bytes, stdin_bytes) for f in inputs]
 
     summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
@@ -110,9 +119,28 @@ def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_b
             findings.append(
                 Finding("SMX000", "unparsable-input", "error", f"rule {rule.code} failed: {internal_error(exc)}", Location("<somaxlint>"))
             )
+    if focus is not None:
+        findings = [f for f in findings if f.location.path in focus or any(r.location.path in focus for r in f.related)]
     findings = dedupe(sorted(findings, key=Finding.sort_key))
     summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
-    return Result(findings, model, summary, loaded)
+    return _filter(Result(findings, model, summary, loaded), settings)
+
+
+def _filter(result: Result, settings: Settings) -> Result:
+    """Suppressions, then the baseline (stage 5)."""
+    from linter import filtering
+    from linter.rules import smx014_unused_suppression as unused
+
+    index = filtering.collect_suppressions(result.files, result.model.inventory)
+    kept = filtering.apply_suppressions(result.findings, index)
+    result.suppressed = len(result.findings) - len(kept)
+    unused_rule = next(r for r in all_rules() if r.code == unused.CODE)
+    if rule_enabled(unused_rule, settings):
+        kept.extend(unused.findings_for(index, settings.report_unused_suppressions))
+    if settings.baseline:
+        kept, result.stale_baseline = filtering.apply_baseline(kept, filtering.read_baseline(settings.baseline))
+    result.findings = dedupe(sorted(kept, key=Finding.sort_key))
+    return result
 
 
 def dedupe(findings: List[Finding]) -> List[Finding]:

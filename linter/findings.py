@@ -61,6 +61,9 @@ class Finding:
     subject: str = ""
     helm_source: Optional[str] = None
     extra: dict = field(default_factory=dict)
+    # refs (Kind/namespace/name) of the Kubernetes objects the finding is
+    # about, so an annotation on any of them can suppress it
+    objects: Tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:

@@ -12,7 +12,7 @@ from typing import Callable, Dict, List, Tuple
 from linter.rules import RULE_MODULES
 
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
-DOCS_URL = "https://github.com/somaxlint/somaxlint/blob/main/README.md#{anchor}"
+DOCS_URL = "https://pypi.org/project/somaxlint/#{anchor}"
 
 
 @dataclass(frozen=True)

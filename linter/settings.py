@@ -37,3 +37,10 @@ class Settings:
     max_include_files: int = 2000
     max_include_depth: int = 32
     config_path: Optional[str] = None
+    report_unused_suppressions: bool = False
+    baseline: Optional[str] = None
+    helm_chart_dir: Optional[str] = None
+    stdin_filename: Optional[str] = None
+    # read for cross-references, but report only findings that touch the
+    # files named on the command line (pre-commit passes staged files)
+    context: List[str] = field(default_factory=list)

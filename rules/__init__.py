@@ -15,4 +15,5 @@ RULE_MODULES = (
     "smx000_unparsable_input",
     "smx001_listen_backlog_truncated",
     "smx013_include_outside_input",
+    "smx014_unused_suppression",
 )

@@ -31,6 +31,8 @@ reports the same problem.
 
 from __future__ import annotations
 
+import re
+
 from linter.findings import Finding, Location
 
 CODE = "SMX000"
@@ -52,11 +54,11 @@ def check(model):
                 SEVERITY,
                 f"cannot parse {what}: {error.message}",
                 Location(display, error.line, error.column),
-                subject=f"{error.message}",
+                subject=_stable(error.message),
             )
     # Kubernetes fields of the wrong type (the API server refuses them).
     for location, message in model.problems:
-        yield Finding(CODE, NAME, SEVERITY, message, location, subject=message)
+        yield Finding(CODE, NAME, SEVERITY, message, location, subject=_stable(message))
     # Embedded configs, and files reached only through an include.  (Input
     # nginx files enter the cache without errors: reported above.)
     for source, parsed in model.parse_cache.all():
@@ -72,6 +74,12 @@ def check(model):
                 SEVERITY,
                 f"cannot parse nginx{where}{note}: {error.message}",
                 location,
-                subject=f"{source.label}|{error.message}",
+                subject=f"{source.label}|{_stable(error.message)}",
                 helm_source=source.helm_source,
             )
+
+
+def _stable(message: str) -> str:
+    # Fingerprints must survive lines moving: drop the numbers in messages
+    # such as "first defined at line 6".
+    return re.sub(r"\d+", "#", message)

@@ -111,5 +111,6 @@ def check(model):
                     )
                 ),
                 helm_source=directive.source.helm_source,
+                objects=(server.workload.ref,) if server.workload else (),
                 extra={"requested_backlog": socket.requested_backlog, "somaxconn": limit, "effective_backlog": effective},
             )

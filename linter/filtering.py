@@ -1,0 +1,173 @@
+"""Stage 5: which findings are reported -- inline suppressions, baseline.
+
+Suppressions name the rule (code or name) and may give a reason:
+
+* a comment on the offending line, or alone on the line above it, in the
+  file the finding points at (YAML, nginx, or an nginx config inside a
+  ConfigMap): ``# somaxlint: ignore SMX001 -- nodes run 5.15``;
+* an annotation on the Kubernetes object the finding concerns or lies in:
+  ``somaxlint.io/ignore: "SMX001: nodes run 5.15; SMX013"``.
+
+A baseline is a file of fingerprints: findings that were there when the
+baseline was written are not reported again, wherever their lines move.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Set, Tuple
+
+from linter.findings import Finding, Location
+from linter.load.positioned import YMap, as_map
+
+ANNOTATION = "somaxlint.io/ignore"
+_COMMENT_RE = re.compile(r"#\s*somaxlint:\s*ignore\b\s*(?P<rules>[A-Za-z0-9_,\- ]*?)\s*(?:--\s*(?P<reason>.*))?$")
+_RULE_RE = re.compile(r"^(SMX\d{3}|[a-z]+(?:-[a-z]+)+)$", re.I)
+
+
+@dataclass
+class Suppression:
+    location: Location
+    rules: Tuple[str, ...]
+    reason: Optional[str]
+    kind: str  # "comment" or "annotation"
+    # annotation scope: the object's file and line range, and its ref
+    scope: Optional[Tuple[str, int, int]] = None
+    object_ref: Optional[str] = None
+    used: bool = False
+
+    def covers(self, finding: Finding) -> bool:
+        return any(r.upper() == finding.rule or r.lower() == finding.name for r in self.rules)
+
+
+@dataclass
+class SuppressionIndex:
+    by_line: Dict[Tuple[str, int], List[Suppression]] = field(default_factory=dict)
+    annotations: List[Suppression] = field(default_factory=list)
+    malformed: List[Tuple[Location, str]] = field(default_factory=list)
+
+    def all(self) -> List[Suppression]:
+        out = [s for group in self.by_line.values() for s in group]
+        return out + self.annotations
+
+
+def _parse_rules(text: str) -> Tuple[str, ...]:
+    return tuple(part for part in re.split(r"[,\s]+", text.strip()) if part)
+
+
+def collect_suppressions(files, inventory) -> SuppressionIndex:
+    index = SuppressionIndex()
+    for loaded in files:
+        text = loaded.text
+        if not text or "somaxlint:" not in text:
+            continue
+        display = loaded.input.display
+        lines = text.split("\n")
+        for number, line in enumerate(lines, start=1):
+            if "somaxlint:" not in line:
+                continue
+            match = _COMMENT_RE.search(line.rstrip("\r"))
+            if not match:
+                continue
+            column = match.start() + 1
+            rules = _parse_rules(match.group("rules") or "")
+            location = Location(display, number, column)
+            if not rules or not all(_RULE_RE.match(r) for r in rules):
+                index.malformed.append((location, "a suppression must name the rule(s) it silences, e.g. `# somaxlint: ignore SMX001 -- reason`"))
+                continue
+            suppression = Suppression(location, rules, (match.group("reason") or "").strip() or None, "comment")
+            own_line = line[: match.start()].strip() in ("", "#")
+            index.by_line.setdefault((display, number), []).append(suppression)
+            if own_line:
+                index.by_line.setdefault((display, number + 1), []).append(suppression)
+    for obj in inventory.objects:
+        annotations = as_map((as_map(obj.root.get("metadata")) or YMap()).get("annotations"))
+        if annotations is None or not isinstance(annotations.get(ANNOTATION), str):
+            continue
+        location = obj.value_loc(annotations, ANNOTATION)
+        doc = obj.file.documents[obj.doc_index] if obj.doc_index < len(obj.file.documents) else None
+        scope = (obj.display, doc.line, doc.end_line) if doc else None
+        for part in annotations[ANNOTATION].split(";"):
+            rules_text, _, reason = part.partition(":")
+            rules = _parse_rules(rules_text)
+            if not rules:
+                continue
+            if not all(_RULE_RE.match(r) for r in rules):
+                index.malformed.append((location, f"annotation {ANNOTATION}: {rules_text.strip()!r} is not a rule code or name"))
+                continue
+            index.annotations.append(
+                Suppression(location, rules, reason.strip() or None, "annotation", scope=scope, object_ref=obj.ref)
+            )
+    return index
+
+
+def apply_suppressions(findings: List[Finding], index: SuppressionIndex) -> List[Finding]:
+    kept = []
+    for finding in findings:
+        loc = finding.location
+        suppressed = False
+        for suppression in index.by_line.get((loc.path, loc.line), ()):
+            if suppression.covers(finding):
+                suppression.used = suppressed = True
+        for suppression in index.annotations:
+            if not suppression.covers(finding):
+                continue
+            in_scope = suppression.scope is not None and (
+                suppression.scope[0] == loc.path and suppression.scope[1] <= loc.line <= suppression.scope[2]
+            )
+            if in_scope or suppression.object_ref in finding.objects:
+                suppression.used = suppressed = True
+        if not suppressed:
+            kept.append(finding)
+    return kept
+
+
+# --------------------------------------------------------------------------
+# Baseline
+# --------------------------------------------------------------------------
+
+BASELINE_VERSION = 1
+
+
+class BaselineError(Exception):
+    pass
+
+
+def write_baseline(path: str, findings: List[Finding]) -> None:
+    entries = sorted(
+        ({"rule": f.rule, "path": f.location.path, "fingerprint": f.fingerprint, "message": f.message} for f in findings),
+        key=lambda e: (e["path"], e["rule"], e["fingerprint"]),
+    )
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        json.dump({"version": BASELINE_VERSION, "tool": "somaxlint", "entries": entries}, handle, indent=2)
+        handle.write("\n")
+
+
+def read_baseline(path: str) -> List[dict]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise BaselineError(f"{path}: not a somaxlint baseline (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION or not isinstance(data.get("entries"), list):
+        raise BaselineError(f"{path}: not a somaxlint baseline (expected {{\"version\": 1, \"entries\": [...]}})")
+    entries = [e for e in data["entries"] if isinstance(e, dict) and isinstance(e.get("fingerprint"), str)]
+    return entries
+
+
+def apply_baseline(findings: List[Finding], entries: List[dict]) -> Tuple[List[Finding], List[dict]]:
+    """(findings not in the baseline, baseline entries no finding matched)."""
+    known: Set[str] = {e["fingerprint"] for e in entries}
+    matched: Set[str] = set()
+    kept = []
+    for finding in findings:
+        if finding.fingerprint in known:
+            matched.add(finding.fingerprint)
+        else:
+            kept.append(finding)
+    stale = [e for e in entries if e["fingerprint"] not in matched]
+    return kept, stale

@@ -1,0 +1,38 @@
+"""`--format github`: GitHub Actions workflow commands, one per finding
+(`::error file=…,line=…,col=…,title=…::message`), shown as annotations.
+
+Escaping follows the Actions toolkit (toCommandValue / escapeData /
+escapeProperty): `%`, CR and LF in the message, and also `:` and `,` in
+properties, so that file content can never end the command early or start
+another one.
+"""
+
+from __future__ import annotations
+
+from typing import List, TextIO
+
+from linter.findings import Finding
+
+_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+
+
+def escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def write(findings: List[Finding], out: TextIO) -> None:
+    for f in findings:
+        loc = f.location
+        properties = ",".join(
+            (
+                f"file={escape_property(loc.path)}",
+                f"line={loc.line}",
+                f"col={loc.column}",
+                f"title={escape_property(f'{f.rule} {f.name}')}",
+            )
+        )
+        out.write(f"::{_LEVEL.get(f.severity, 'warning')} {properties}::{escape_data(f.message)}\n")

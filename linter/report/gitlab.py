@@ -1,0 +1,31 @@
+"""`--format gitlab`: GitLab Code Quality report (a JSON array of issues
+with description, check_name, fingerprint, severity and location)."""
+
+from __future__ import annotations
+
+import json
+from typing import List, TextIO
+
+from linter.findings import Finding
+
+_SEVERITY = {"error": "major", "warning": "minor", "info": "info"}
+
+
+def write(findings: List[Finding], out: TextIO) -> None:
+    issues = [
+        {
+            "type": "issue",
+            "description": f"{f.rule} {f.message}",
+            "check_name": f"{f.rule} {f.name}",
+            "categories": ["Bug Risk"],
+            "fingerprint": f.fingerprint,
+            "severity": "critical" if f.rule == "SMX000" else _SEVERITY.get(f.severity, "minor"),
+            "location": {
+                "path": f.location.path,
+                "positions": {"begin": {"line": f.location.line, "column": f.location.column}},
+            },
+        }
+        for f in findings
+    ]
+    json.dump(issues, out, indent=2, ensure_ascii=True)
+    out.write("\n")
