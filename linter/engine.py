@@ -119,6 +119,11 @@ def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_b
             findings.append(
                 Finding("SMX000", "unparsable-input", "error", f"rule {rule.code} failed: {internal_error(exc)}", Location("<somaxlint>"))
             )
+    if settings.helm_chart_dir:
+        from linter.helm import map_findings
+
+        rendered = {f.input.display: f.text for f in loaded if f.text is not None}
+        findings = map_findings(findings, rendered, settings.helm_chart_dir, cwd)
     if focus is not None:
         findings = [f for f in findings if f.location.path in focus or any(r.location.path in focus for r in f.related)]
     findings = dedupe(sorted(findings, key=Finding.sort_key))

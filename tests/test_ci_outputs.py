@@ -235,3 +235,24 @@ def test_context_reports_only_findings_touching_the_named_files(project):
     assert run.codes() == ["SMX001"]
     assert run.lines[0].startswith("cm.yaml:")  # located in the ConfigMap, caused by the staged Deployment
     assert project.run("--kernel", "4.19", "deploy.yaml").status == 0  # alone it cannot see the ConfigMap
+
+
+def test_helm_findings_point_at_the_template(project):
+    chart = project.root / "chart"
+    project.write(
+        "chart/templates/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-conf\ndata:\n  nginx.conf: |\n"
+        "    events {}\n    http {\n        server {\n            listen 80;\n        }\n    }\n",
+    )
+    project.write("chart/templates/deployment.yaml", "# rendered from values\n")
+    rendered = (
+        "---\n# Source: web/templates/deployment.yaml\n" + deployment() + "---\n# Source: web/templates/configmap.yaml\n" + config_map()
+    )
+    run = project.run("--kernel", "4.19", "--helm-chart-dir", str(chart), "-", stdin=rendered.encode())
+    assert run.lines[0].startswith("chart/templates/configmap.yaml:10:13: SMX001 [error]")
+    # A line produced by a template expression cannot be found: line 1, and the message says so.
+    ambiguous = rendered.replace("listen 80;", "listen 80 ;")
+    run = project.run("--kernel", "4.19", "--helm-chart-dir", str(chart), "-", stdin=ambiguous.encode())
+    line, _ = position(ambiguous, "listen 80 ;")
+    assert run.lines[0].startswith("chart/templates/configmap.yaml:1:1: SMX001 [error]")
+    assert run.lines[0].endswith(f"(line {line} of the rendered output; the template line is ambiguous)")

@@ -112,6 +112,8 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
         message += ("" if message.endswith(".") else ".") + " Related: " + "; ".join(links) + "."
     if f.location.approximate:
         message += " (The position is the start of the YAML value holding the config.)"
+    if f.location.path == "<stdin>" and not uris.stdin_name and f.helm_source:
+        message += f" (Line {f.location.line} is a line of the rendered output of this template.)"
     uri = uris.uri(f.location.path, f.helm_source)
     artifact = {"uri": uri, "uriBaseId": SRCROOT}
     if uri in artifact_index:

@@ -1,0 +1,74 @@
+"""Point findings in Helm-rendered input at the chart's templates.
+
+`helm template` writes `# Source: <chart>/templates/<file>` above each
+document.  With the chart directory known (`--helm-chart-dir`), a finding
+moves to that template file.  Its line is given only when the rendered
+line's text occurs exactly once in the template (a literal line, not one
+produced by `{{ ... }}`); otherwise the finding points at the template's
+first line and says which line of the rendered output it was.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Dict, List, Optional
+
+from linter.discover import display_path
+from linter.findings import Finding, Location
+
+
+def template_path(chart_dir: str, helm_source: str) -> str:
+    # "<chart>/templates/x.yaml" and "<chart>/charts/sub/templates/x.yaml":
+    # the first component is the chart's own name.
+    parts = helm_source.replace("\\", "/").split("/")
+    return os.path.join(chart_dir, *parts[1:])
+
+
+def map_findings(findings: List[Finding], rendered: Dict[str, str], chart_dir: str, cwd: str) -> List[Finding]:
+    templates: Dict[str, Optional[List[str]]] = {}
+    out = []
+    for finding in findings:
+        if not finding.helm_source:
+            out.append(finding)
+            continue
+        path = template_path(chart_dir, finding.helm_source)
+        if path not in templates:
+            templates[path] = _read_lines(path, chart_dir)
+        lines = templates[path]
+        if lines is None:
+            out.append(finding)  # no such template: keep the rendered location
+            continue
+        out.append(_relocate(finding, rendered.get(finding.location.path), lines, display_path(path, cwd)))
+    return out
+
+
+def _read_lines(path: str, chart_dir: str) -> Optional[List[str]]:
+    root = os.path.realpath(chart_dir)
+    real = os.path.realpath(path)
+    if not real.startswith(root.rstrip(os.sep) + os.sep) or not os.path.isfile(real):
+        return None
+    try:
+        with open(real, "rb") as handle:
+            return handle.read(16 * 1024 * 1024).decode("utf-8", "replace").split("\n")
+    except OSError:
+        return None
+
+
+def _relocate(finding: Finding, rendered_text: Optional[str], template: List[str], shown: str) -> Finding:
+    loc = finding.location
+    rendered_line = None
+    if rendered_text is not None:
+        rendered_lines = rendered_text.split("\n")
+        if 1 <= loc.line <= len(rendered_lines):
+            rendered_line = rendered_lines[loc.line - 1].rstrip("\r")
+    if rendered_line is not None and rendered_line.strip():
+        wanted = rendered_line.strip()
+        matches = [i for i, text in enumerate(template) if text.rstrip("\r").strip() == wanted]
+        if len(matches) == 1:
+            text = template[matches[0]]
+            shift = (len(text) - len(text.lstrip())) - (len(rendered_line) - len(rendered_line.lstrip()))
+            column = max(1, loc.column + shift)
+            return replace(finding, location=Location(shown, matches[0] + 1, column))
+    note = f" (line {loc.line} of the rendered output; the template line is ambiguous)"
+    return replace(finding, location=Location(shown, 1, 1), message=finding.message + note)
