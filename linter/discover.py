@@ -63,7 +63,10 @@ def kind_by_name(path: str) -> Optional[str]:
 
 
 def within(path: str, roots: Iterable[str]) -> bool:
-    real = os.path.realpath(path)
+    try:
+        real = os.path.realpath(path)
+    except (ValueError, OSError):  # NUL bytes, loops: never a path we read
+        return False
     for root in roots:
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             return True
@@ -184,17 +187,23 @@ class RootFS:
         return within(path, self.roots)
 
     def isfile(self, path: str) -> bool:
-        return self.inside(path) and os.path.isfile(path)
+        try:
+            return self.inside(path) and os.path.isfile(path)
+        except (ValueError, OSError):
+            return False
 
     def glob(self, pattern: str, limit: int) -> List[str]:
         import glob as _glob
 
         matches = []
-        for match in _glob.iglob(pattern):
-            if self.isfile(match):
-                matches.append(match)
-            if len(matches) > limit:
-                break
+        try:
+            for match in _glob.iglob(pattern):
+                if self.isfile(match):
+                    matches.append(match)
+                if len(matches) > limit:
+                    break
+        except (ValueError, OSError):
+            return []
         return sorted(matches)
 
     def read(self, path: str) -> bytes:

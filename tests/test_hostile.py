@@ -167,3 +167,11 @@ def test_output_is_deterministic_across_hash_seeds_and_argument_order(tmp_path):
         assert proc.returncode == 1
         outputs.add(proc.stdout)
     assert len(outputs) == 1
+
+
+def test_nul_bytes_in_include_paths(project):
+    # found by the fuzz target: a NUL byte in an include glob
+    project.write_bytes("nginx.conf", b"events {}\nhttp { include a\x00b/*.conf; include c\x00d; server { listen 80 backlog=10; } }\n")
+    run = project.run(".")
+    assert "Traceback" not in run.err
+    assert run.codes() == ["SMX013", "SMX013"]

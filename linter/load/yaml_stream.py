@@ -112,8 +112,12 @@ class _Frame:
 _NOKEY = object()
 
 
-def _build(events, first_line: int, documents: List[Document], errors: List[YamlError]):
-    """Consume events, appending finished documents; raises MarkedYAMLError."""
+def _build(events, first_line: int, documents: List[Document], errors: List[YamlError], last_line: int):
+    """Consume events, appending finished documents; raises MarkedYAMLError.
+
+    libyaml may mark an empty value (``key:`` at the end of the text) just
+    past the last line; such marks are pulled back to ``last_line`` so every
+    position lies inside the file."""
     stack: List[_Frame] = []
     anchors = {}
     doc_errors = errors
@@ -139,6 +143,8 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
             else:
                 value = event.value
             pos = (mark.line + 1 + line_offset, mark.column + 1, style)
+            if pos[0] > last_line:
+                pos = (last_line, 1, style)
             if event.anchor:
                 anchors[event.anchor] = value
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
@@ -259,16 +265,17 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
     errors: List[YamlError] = []
     offset_line = 1
     chunk = text
+    last_line = max(text.count("\n"), text.count("\r")) + 1
     while True:
         try:
-            _build(_event_source(chunk), offset_line, documents, errors)
+            _build(_event_source(chunk), offset_line, documents, errors, last_line)
             return documents, errors
         except _TooDeep as exc:
             line, column = exc.pos[0], exc.pos[1]
             errors.append(YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, column))
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
-            line = (mark.line if mark else 0) + offset_line
+            line = min((mark.line if mark else 0) + offset_line, last_line)
             column = (mark.column if mark else 0) + 1
             problem = exc.problem or "invalid YAML"
             if exc.context:

@@ -169,8 +169,11 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
         except Exception as exc:  # one odd object must not stop the others
             model.problems.append((workload.obj.location, _internal(exc)))
 
-    _standalone_files(model, files, roots, cwd, used)
-    _unmounted_config_maps(model, sources, used)
+    for stage in (lambda: _standalone_files(model, files, roots, cwd, used), lambda: _unmounted_config_maps(model, sources, used)):
+        try:
+            stage()
+        except Exception as exc:  # never lose what the other stages found
+            model.problems.append((Location("<somaxlint>"), _internal(exc)))
     return model
 
 

@@ -52,7 +52,7 @@ class SysctlSetting:
 
     def int_value(self) -> Optional[int]:
         text = self.raw.strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return int(text)
         return None
 
@@ -105,7 +105,7 @@ class NetNamespace:
 
 def _valid_somaxconn(raw: str) -> Optional[int]:
     text = raw.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return None
     value = int(text)
     return value if value <= facts.SOMAXCONN_MAX else None

@@ -337,7 +337,7 @@ class Socket:
 def parse_backlog(raw: str) -> Tuple[Optional[int], Optional[str]]:
     """nginx's reading of ``backlog=N``: ngx_atoi (digits only, 64-bit)
     stored into an ``int``; NGX_ERROR (-1) and 0 are refused."""
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         return None, f'invalid backlog "backlog={raw}"'
     value = int(raw)
     if value > 2**63 - 1:
@@ -373,7 +373,7 @@ def parse_listen(d: Directive, module: str, default_port: int) -> Optional[Liste
         wildcard = address in ("::", "0:0:0:0:0:0:0:0")
         listen = Listen(d, module, "inet6", address, port, wildcard, options, udp)
     else:
-        if target.isdigit():
+        if target.isascii() and target.isdigit():
             host, port = "*", _port(target)
         elif ":" in target:
             host, _, port_text = target.rpartition(":")
@@ -392,7 +392,7 @@ def parse_listen(d: Directive, module: str, default_port: int) -> Optional[Liste
 
 
 def _port(text: str) -> Optional[int]:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         return None
     port = int(text)
     return port if 0 < port <= 65535 else None
@@ -410,7 +410,7 @@ def collect_listens(directives: List[Directive], run_as_root: bool) -> ListenSet
     workers: Optional[int] = 1
     for d in directives:
         if d.name == "worker_processes" and d.args:
-            workers = int(d.args[0]) if d.args[0].isdigit() else None
+            workers = int(d.args[0]) if d.args[0].isascii() and d.args[0].isdigit() else None
     default_port = facts.NGINX_DEFAULT_PORT_ROOT if run_as_root else facts.NGINX_DEFAULT_PORT_NONROOT
 
     def servers(block, module):

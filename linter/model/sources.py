@@ -62,7 +62,7 @@ def scalar_source(
         return TextSource(display, value, label, exact=False, anchor=anchor, helm_source=helm_source)
     lines = file_text.split("\n")
     header = lines[line - 1][column - 1 :] if line - 1 < len(lines) else ""
-    digits = [c for c in header.split("#", 1)[0] if c.isdigit()]
+    digits = [c for c in header.split("#", 1)[0] if c in "123456789"]
     if digits:
         indent = (key_column - 1) + int(digits[0])
     else:

@@ -1,0 +1,161 @@
+"""Property-based tests: loaders, the container filesystem builder and the
+value parsers never raise, and every position they report lies inside the
+input."""
+
+import os
+import string
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from linter.load.nginx_text import parse_nginx
+from linter.load.positioned import YMap, YSeq
+from linter.load.yaml_stream import load_yaml
+from linter.model.nginx import Directive, parse_backlog, parse_listen
+from linter.model.shell import sysctl_writes
+
+YAML_ALPHABET = string.ascii_letters + string.digits + " :-[]{}#&*!|>'\"\n\t,?%@`\r\\." + "é\u2028"
+NGINX_ALPHABET = string.ascii_letters + string.digits + " ;{}#'\"\n\t$\\()=*:/[]." + "é"
+FAST = settings(max_examples=int(os.environ.get("SOMAXLINT_PROPERTY_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _inside(text: str, line: int, column: int) -> bool:
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return False
+    return 1 <= column <= len(lines[line - 1]) + 1
+
+
+def _positions(value):
+    stack = [value]
+    seen = 0
+    while stack and seen < 100000:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, YMap):
+            yield node.pos
+            for key in node:
+                yield node.kpos[key]
+                yield node.vpos[key]
+                stack.append(node[key])
+        elif isinstance(node, YSeq):
+            yield node.pos
+            yield from node.ipos
+            stack.extend(node)
+
+
+yaml_texts = st.one_of(
+    st.text(alphabet=YAML_ALPHABET, max_size=300),
+    st.lists(
+        st.sampled_from(["a: 1", "b:", "  - x", "  - {y: [1, 2]}", "---", "c: |", "  text", "d: &k v", "e: *k", "<<: {f: 1}", "g: 'q'", "  h: 2", "...", "# c", ""]),
+        max_size=25,
+    ).map("\n".join),
+)
+
+
+@FAST
+@given(yaml_texts)
+def test_yaml_loader_never_raises_and_positions_are_inside(text):
+    documents, errors = load_yaml(text)
+    normalised = text.replace("\r\n", "\n").replace("\r", "\n")
+    for error in errors:
+        assert 1 <= error.line <= normalised.count("\n") + 2 and error.column >= 1
+    for doc in documents:
+        for line, column, _ in _positions(doc.root):
+            assert line >= 1 and column >= 1
+            assert line <= normalised.count("\n") + 1
+
+
+nginx_texts = st.one_of(
+    st.text(alphabet=NGINX_ALPHABET, max_size=300),
+    st.lists(
+        st.sampled_from(["events {}", "http {", "server {", "listen 80;", "listen [::]:81 backlog=5;", "}", "include x.conf;", "# c", "location / {", "return 200 'x';", "content_by_lua_block { ngx.say('}') }", "if ($x) {", ""]),
+        max_size=30,
+    ).map("\n".join),
+)
+
+
+@FAST
+@given(nginx_texts)
+def test_nginx_loader_never_raises_and_positions_are_inside(text):
+    directives, errors = parse_nginx(text)
+    for error in errors:
+        assert _inside(text, error.line, error.column)
+    stack = list(directives)
+    while stack:
+        d = stack.pop()
+        assert _inside(text, d.line, d.column), (d, text)
+        if d.block:
+            stack.extend(d.block)
+
+
+@FAST
+@given(st.lists(st.text(alphabet=string.printable, max_size=30), min_size=1, max_size=5), st.sampled_from(["http", "stream", "mail"]))
+def test_listen_parser_never_raises(args, module):
+    listen = parse_listen(Directive("listen", args, 1, 1, None), module, 80)
+    if listen is not None and listen.port is not None:
+        assert 0 < listen.port <= 65535
+    if listen is not None and listen.backlog is not None:
+        assert listen.backlog not in (0, -1) and -(2**31) <= listen.backlog < 2**31
+
+
+@FAST
+@given(st.text(max_size=40))
+def test_backlog_parser_never_raises(raw):
+    value, error = parse_backlog(raw)
+    assert (value is None) != (error is None)
+
+
+@FAST
+@given(st.lists(st.text(alphabet=string.printable, max_size=60), max_size=6))
+def test_sysctl_command_parser_never_raises(argv):
+    for write in sysctl_writes(argv):
+        assert isinstance(write.name, str) and isinstance(write.value, str)
+
+
+def _pod_values():
+    leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12), st.sampled_from(["/etc/nginx", "/etc/nginx/nginx.conf", "nginx.conf", "conf"]))
+    return st.recursive(
+        leaf,
+        lambda children: st.one_of(
+            st.lists(children, max_size=3),
+            st.dictionaries(st.sampled_from(["name", "mountPath", "subPath", "configMap", "secret", "projected", "sources", "items", "key", "path", "volumeMounts", "volumes", "containers", "image", "command", "args", "securityContext", "sysctls", "value"]), children, max_size=4),
+        ),
+        max_leaves=20,
+    )
+
+
+def _to_positioned(value):
+    if isinstance(value, dict):
+        node = YMap((1, 1, None))
+        for key, item in value.items():
+            node[key] = _to_positioned(item)
+            node.kpos[key] = node.vpos[key] = (1, 1, None)
+        return node
+    if isinstance(value, list):
+        seq = YSeq((1, 1, None))
+        for item in value:
+            seq.append(_to_positioned(item))
+            seq.ipos.append((1, 1, None))
+        return seq
+    return value
+
+
+@FAST
+@given(_pod_values(), _pod_values())
+def test_container_filesystem_builder_never_raises(spec, data):
+    from linter.discover import InputFile
+    from linter.load import LoadedFile
+    from linter.load.yaml_stream import Document
+    from linter.model.filesystem import SourceCache, build_fs
+    from linter.model.objects import collect
+    from linter.model.shape import pod_problems
+
+    pod = _to_positioned({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
+    cm = _to_positioned({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": data})
+    loaded = LoadedFile(InputFile("x", "x.yaml", "yaml", True), "yaml", text="", documents=[Document(0, pod, 1, 1), Document(1, cm, 1, 1)], helm_sources=[None, None])
+    inventory = collect([loaded])
+    for workload in inventory.workloads:
+        pod_problems(workload)
+        for container in workload.containers + workload.init_containers:
+            build_fs(container, inventory, SourceCache())
