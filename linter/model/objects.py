@@ -151,6 +151,9 @@ class Inventory:
     network_attachments: List[K8sObject] = field(default_factory=list)
     # CNI network configurations (JSON files with "plugins" or "type")
     cni_configs: List[Tuple[LoadedFile, YMap]] = field(default_factory=list)
+    # name -> every (namespace, name) key with that name, per table, so a
+    # lookup without a namespace is not a scan of the whole table
+    _by_name: Dict[int, Dict[str, List[Tuple[Optional[str], str]]]] = field(default_factory=dict)
 
     def lookup(self, table: dict, namespace: Optional[str], name: str) -> Optional[K8sObject]:
         """Find ``name`` for a pod in ``namespace``.  Manifests often leave
@@ -160,7 +163,13 @@ class Inventory:
         if exact is not None:
             return exact
         if namespace is None:
-            candidates = [obj for (ns, n), obj in table.items() if n == name]
+            index = self._by_name.get(id(table))
+            if index is None or sum(len(v) for v in index.values()) != len(table):
+                index = {}
+                for key in table:
+                    index.setdefault(key[1], []).append(key)
+                self._by_name[id(table)] = index
+            candidates = [table[key] for key in index.get(name, ())]
         else:
             candidates = [table[(None, name)]] if (None, name) in table else []
         return candidates[0] if len(candidates) == 1 else None
