@@ -16,4 +16,5 @@ RULE_MODULES = (
     "smx001_listen_backlog_truncated",
     "smx013_include_outside_input",
     "smx014_unused_suppression",
+    "smx015_listen_bind_conflict",
 )

@@ -160,3 +160,26 @@ def test_multiple_directives_on_one_line_get_their_own_columns(project):
     first, second = position(conf, "listen"), position(conf, "listen", 2)
     assert second == (2, 54)
     assert [line.split(" SMX001")[0] for line in run.lines] == ["nginx.conf:%d:%d:" % first, "nginx.conf:%d:%d:" % second]
+
+
+@pytest.mark.parametrize(
+    "listens, fires",
+    [
+        (["listen 8080;", "listen 127.0.0.2:8080 backlog=300;"], True),
+        (["listen [::]:8080;", "listen [::1]:8080 rcvbuf=64k;"], True),
+        (["listen 8080 backlog=700;", "listen 127.0.0.2:8080;"], False),  # folded into the wildcard socket
+        (["listen 8080 reuseport;", "listen 127.0.0.2:8080 reuseport;"], False),  # SO_REUSEPORT on both
+        (["listen 8080;", "listen 127.0.0.2:8081 backlog=300;"], False),
+        (["listen [::]:8080;", "listen 127.0.0.2:8080 backlog=300;"], False),  # other family
+    ],
+)
+def test_smx015_specific_address_with_options_beside_wildcard(project, listens, fires):
+    conf = "events {}\nhttp {\n" + "".join(f"    server {{ {l} }}\n" for l in listens) + "}\n"
+    project.write("nginx.conf", conf)
+    run = project.run("--select", "SMX015", ".")
+    if fires:
+        line, column = position(conf, listens[1])
+        assert run.lines == [run.lines[0]] and run.lines[0].startswith(f"nginx.conf:{line}:{column}: SMX015 [error] listen ")
+        assert run.status == 1
+    else:
+        assert (run.status, run.out) == (0, "")

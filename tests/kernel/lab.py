@@ -1,0 +1,214 @@
+"""Real network namespaces and real nginx, to check every number somaxlint
+predicts against the kernel's own answer (`ss -lnt` Send-Q).
+
+Each namespace is created with a unique name and removed, with every nginx
+started in it, even when a test fails.  Servers bind only loopback or
+wildcard addresses inside their own namespace, where only `lo` exists.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
+_counter = itertools.count()
+
+
+def _unavailable() -> Optional[str]:
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if not shutil.which("ip"):
+        return "iproute2 (`ip`) is not installed"
+    if not os.path.exists(NGINX):
+        return "nginx is not installed"
+    name = f"smx-probe-{os.getpid()}"
+    proc = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return f"cannot create a network namespace: {proc.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return None
+
+
+@pytest.fixture(scope="session")
+def kernel_lab():
+    reason = _unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"kernel tests cannot run in CI: {reason}")
+        pytest.skip(reason)
+    return True
+
+
+class NetNS:
+    """One network namespace with its own loopback and somaxconn."""
+
+    def __init__(self, workdir: Path):
+        self.name = f"smx-{os.getpid()}-{next(_counter)}"
+        self.workdir = workdir
+        self.pidfiles: List[Path] = []
+        _run(["ip", "netns", "add", self.name])
+        self.exec(["ip", "link", "set", "lo", "up"])
+
+    def exec(self, argv, check=True) -> subprocess.CompletedProcess:
+        return _run(["ip", "netns", "exec", self.name] + list(argv), check=check)
+
+    def sysctl(self, name: str, value=None) -> str:
+        if value is not None:
+            self.exec(["sysctl", "-q", "-w", f"{name}={value}"])
+        return self.exec(["sysctl", "-n", name]).stdout.strip()
+
+    def nginx_test(self, conf_path: Path) -> subprocess.CompletedProcess:
+        return self.exec([NGINX, "-t", "-q", "-p", str(conf_path.parent), "-c", str(conf_path)], check=False)
+
+    def start_nginx(self, conf_path: Path) -> None:
+        pidfile = conf_path.parent / "nginx.pid"
+        self.pidfiles.append(pidfile)
+        proc = self.exec([NGINX, "-p", str(conf_path.parent), "-c", str(conf_path)], check=False)
+        if proc.returncode != 0:
+            raise AssertionError(f"nginx failed to start: {proc.stderr}\n{conf_path.read_text()}")
+        for _ in range(100):
+            if pidfile.exists() and pidfile.read_text().strip():
+                return
+            time.sleep(0.02)
+        raise AssertionError("nginx wrote no pid file")
+
+    def listeners(self) -> List[Tuple[str, Optional[int], int]]:
+        """(address, port, Send-Q) of every TCP and unix LISTEN socket."""
+        out = []
+        for line in self.exec(["ss", "-lntH"]).stdout.splitlines():
+            fields = line.split()
+            address, port = fields[3].rsplit(":", 1)
+            address = address.strip("[]")
+            if address == "*":
+                address = "0.0.0.0"
+            out.append((address, int(port), int(fields[2])))
+        for line in self.exec(["ss", "-lxH"]).stdout.splitlines():
+            fields = line.split()
+            # Netid State Recv-Q Send-Q Local Port Peer Port
+            if len(fields) >= 5 and fields[1] == "LISTEN":
+                out.append(("unix:" + fields[4], None, int(fields[3])))
+        return sorted(out, key=lambda t: (t[0], t[1] or 0, t[2]))
+
+    def close(self) -> None:
+        for pidfile in self.pidfiles:
+            try:
+                pid = int(pidfile.read_text().strip())
+            except (OSError, ValueError):
+                continue
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+        # Workers die with their namespace's last reference; kill any
+        # process still inside before deleting it.
+        pids = _run(["ip", "netns", "pids", self.name], check=False).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), 9)
+            except (ProcessLookupError, ValueError):
+                pass
+        _run(["ip", "netns", "del", self.name], check=False)
+
+
+def _run(argv, check=True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(argv)} failed: {proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def netns(kernel_lab, tmp_path):
+    created = []
+
+    def make():
+        ns = NetNS(tmp_path)
+        created.append(ns)
+        return ns
+
+    yield make
+    for ns in created:
+        ns.close()
+
+
+# --------------------------------------------------------------------------
+# Manifests and the real config that reproduces them
+# --------------------------------------------------------------------------
+
+
+def runnable_config(text: str, workdir: Path, conf_d: Optional[Path] = None) -> str:
+    """The same nginx config, rewritten only for paths: pid, logs and temp
+    files under ``workdir``, the stream module loaded, includes of
+    /etc/nginx/conf.d pointed at ``conf_d``."""
+    head = f"pid {workdir}/nginx.pid;\nerror_log {workdir}/error.log;\n"
+    if re.search(r"^\s*stream\s*\{", text, re.M):
+        head = f"load_module {STREAM_MODULE};\n" + head
+    temp = "".join(
+        f"    {d} {workdir}/{d.split('_')[0]};\n"
+        for d in ("client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path")
+    )
+    body = re.sub(r"^\s*(pid|error_log|user)\s[^;]*;\s*$", "", text, flags=re.M)
+    body = re.sub(r"(^\s*http\s*\{)", lambda m: m.group(1) + f"\n    access_log off;\n{temp}", body, count=1, flags=re.M)
+    body = body.replace("include /etc/nginx/mime.types;", "")
+    if conf_d is not None:
+        body = body.replace("/etc/nginx/conf.d/", f"{conf_d}/")
+    return head + body
+
+
+def manifests(config: Dict[str, str], somaxconn: Optional[int], how: str, mount: str = "subPath", name: str = "web") -> str:
+    """A Deployment running nginx with ``config`` from a ConfigMap."""
+    pod = ""
+    if somaxconn is not None and how == "sysctls":
+        pod = f'      securityContext:\n        sysctls:\n        - name: net.core.somaxconn\n          value: "{somaxconn}"\n'
+    elif somaxconn is not None and how == "init":
+        pod = (
+            "      initContainers:\n      - name: tune\n        image: busybox\n"
+            f'        command: ["sh", "-c", "sysctl -w net.core.somaxconn={somaxconn}"]\n'
+            "        securityContext:\n          privileged: true\n"
+        )
+    if mount == "subPath":
+        mounts = "        - name: conf\n          mountPath: /etc/nginx/nginx.conf\n          subPath: nginx.conf\n"
+    else:
+        mounts = "        - name: conf\n          mountPath: /etc/nginx/conf.d\n"
+    data = "".join(f"  {key}: |\n" + textwrap.indent(text, "    ") for key, text in config.items())
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: e2e\nspec:\n"
+        f"  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n"
+        f"    spec:\n{pod}      containers:\n      - name: nginx\n        image: nginx:1.25\n        volumeMounts:\n{mounts}"
+        f"      volumes:\n      - name: conf\n        configMap:\n          name: {name}-conf\n"
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-conf\n  namespace: e2e\ndata:\n{data}"
+    )
+
+
+def predict(directory: Path) -> List[dict]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "linter", "explain", "--format", "json", "--kernel", os.uname().release, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["listeners"]
+
+
+def expected_sockets(listeners: List[dict]) -> List[Tuple[str, Optional[int], int]]:
+    """What ss should list: one row per socket (reuseport: per worker)."""
+    out = []
+    for l in listeners:
+        count = l["sockets"]
+        assert count is not None, "use a numeric worker_processes in kernel tests"
+        out.extend([(l["address"], l["port"], l["effective_backlog"])] * count)
+    return sorted(out, key=lambda t: (t[0], t[1] or 0, t[2]))
