@@ -171,3 +171,81 @@ POD_SPEC_PATHS = {
     "PodTemplate": ("template", "spec"),
     "DeploymentConfig": ("spec", "template", "spec"),
 }
+
+
+# --------------------------------------------------------------------------
+# Kubernetes sysctl policy
+# --------------------------------------------------------------------------
+
+# The kubelet's safe set (pkg/kubelet/sysctl/safe_sysctls.go; the doc list at
+# kubernetes.io/docs/tasks/administer-cluster/sysctl-cluster/).  Each entry:
+# (name, first Kubernetes minor it is safe in, kernel the kubelet requires
+# before adding it to the safe set, or None).  "Initial" entries date from
+# the 2016 sysctl support; 1.37 entries are unreleased and not listed.
+SAFE_SYSCTLS = (
+    ("kernel.shm_rmid_forced", (1, 0), None),
+    ("net.ipv4.ip_local_port_range", (1, 0), None),
+    ("net.ipv4.tcp_syncookies", (1, 0), None),
+    ("net.ipv4.ping_group_range", (1, 18), None),
+    ("net.ipv4.ip_unprivileged_port_start", (1, 22), None),
+    ("net.ipv4.ip_local_reserved_ports", (1, 27), (3, 16)),
+    ("net.ipv4.tcp_keepalive_time", (1, 29), (4, 5)),
+    ("net.ipv4.tcp_fin_timeout", (1, 29), (4, 6)),
+    ("net.ipv4.tcp_keepalive_intvl", (1, 29), (4, 5)),
+    ("net.ipv4.tcp_keepalive_probes", (1, 29), (4, 5)),
+    ("net.ipv4.tcp_rmem", (1, 32), (4, 15)),
+    ("net.ipv4.tcp_wmem", (1, 32), (4, 15)),
+)
+SAFE_SYSCTLS_SOURCE = "the kubelet's safe sysctl set (pkg/kubelet/sysctl/safe_sysctls.go)"
+
+# Pod Security Admission, baseline "sysctls" check (policy/check_sysctls.go):
+# allowed names by policy version.  Restricted inherits baseline.  Names are
+# compared literally (no "/" -> "." conversion).
+PSA_ALLOWED_SYSCTLS = (
+    ((1, 0), ("kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+              "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start")),
+    ((1, 27), ("net.ipv4.ip_local_reserved_ports",)),
+    ((1, 29), ("net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+               "net.ipv4.tcp_keepalive_probes")),
+    ((1, 32), ("net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem")),
+)
+
+# kubelet namespace.go: sysctls known to be namespaced (allowedUnsafeSysctls
+# entries must be among them) -- exact names and prefixes.
+NAMESPACED_SYSCTL_PREFIXES = ("net.", "fs.mqueue.", "kernel.shm", "kernel.msg")
+NAMESPACED_SYSCTLS = ("kernel.sem",)
+
+
+def safe_in(name: str, kubernetes, kernel):
+    """True/False when certain for the given versions, None when the answer
+    depends on a version the input does not give."""
+    for safe_name, since, kernel_gate in SAFE_SYSCTLS:
+        if safe_name != name:
+            continue
+        if kubernetes is None:
+            verdict = True if since == (1, 0) else None
+        else:
+            verdict = kubernetes >= since
+        if verdict and kernel_gate is not None:
+            if kernel is None:
+                return None
+            return kernel[:2] >= kernel_gate
+        return verdict
+    return False
+
+
+def psa_allowed(version) -> set:
+    """Sysctl names PSA baseline allows at policy ``version`` (None:
+    "latest", which includes every released addition)."""
+    allowed = set()
+    for since, names in PSA_ALLOWED_SYSCTLS:
+        if version is None or version >= since:
+            allowed.update(names)
+    return allowed
+
+
+def matches_pattern(name: str, pattern: str) -> bool:
+    """kubelet allowlist patterns: exact names, or a prefix ending in *."""
+    if pattern.endswith("*"):
+        return name.startswith(pattern[:-1])
+    return name == pattern

@@ -84,6 +84,10 @@ def test_the_fix_raising_both_knobs_is_clean(project):
     config = project.root / "incident" / "nginx-configmap.yaml"
     config.write_text(config.read_text().replace("listen       80;", "listen       80 backlog=1024;"))
     run = project.run("--kernel", "4.19", "incident")
+    # somaxconn is an unsafe sysctl: the kubelet must allow it
+    assert run.codes() == ["SMX003"] and "[warning]" in run.lines[0]
+    project.write(".somaxlint.yaml", "kubelet:\n  allowedUnsafeSysctls: [net.core.somaxconn]\n")
+    run = project.run("--kernel", "4.19", "incident")
     assert run.status == 0, run.out
     [listener] = project.explain("--kernel", "4.19", "incident")
     assert (listener["requested_backlog"], listener["somaxconn"], listener["effective_backlog"]) == (1024, 1024, 1024)

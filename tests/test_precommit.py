@@ -33,7 +33,7 @@ def repo(tmp_path):
     _git(path, "config", "commit.gpgsign", "false")
     for name in ("deployment.yaml", "nginx-configmap.yaml"):
         shutil.copy(REPO / "examples" / "incident" / name, path / name)
-    (path / ".somaxlint.yaml").write_text('kernel: "4.19"\n')
+    (path / ".somaxlint.yaml").write_text('kernel: "4.19"\nkubelet:\n  allowedUnsafeSysctls: ["net.core.*"]\n')
     return path
 
 

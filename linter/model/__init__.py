@@ -17,6 +17,7 @@ from linter.findings import Location, Related
 from linter.load import LoadedFile
 from linter.load.positioned import YMap, as_map, as_seq
 from linter.model import shape
+from linter.model.late_writes import late_writes
 from linter.model.filesystem import SourceCache, add_image_files, build_fs
 from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from linter.model.nginx import (
@@ -183,6 +184,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
     cache = model.parse_cache
     model.problems.extend(shape.pod_problems(workload))
     netns = build_namespace(workload, settings, tuning)
+    netns.late_writes = late_writes(workload, lambda c: nginx_main_path(c) is not None)
     model.namespaces.append(netns)
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx_main_path(container)

@@ -49,6 +49,15 @@ class SysctlSetting:
     note: Optional[str] = None  # why it does not apply
     container: Optional[Container] = None
     order: int = 0
+    # where the value itself is (pod sysctls: the `value` key), and the
+    # value exactly as written when it is not a string (`value: 1024`)
+    value_location: Optional[Location] = None
+    raw_value: object = None
+    raw_name: str = ""  # as written (Pod Security compares names literally)
+
+    def __post_init__(self):
+        if not self.raw_name:
+            self.raw_name = self.name
 
     def int_value(self) -> Optional[int]:
         text = self.raw.strip()
@@ -95,6 +104,8 @@ class NetNamespace:
     host: bool
     settings: List[SysctlSetting] = field(default_factory=list)  # every write, in order
     somaxconn: Somaxconn = None  # type: ignore[assignment]
+    # writes that may come after listen(): see model.late_writes
+    late_writes: list = field(default_factory=list)
 
     def last(self, name: str) -> Optional[SysctlSetting]:
         for setting in reversed(self.settings):
@@ -160,14 +171,18 @@ def pod_sysctls(workload: Workload) -> List[SysctlSetting]:
             continue
         value = item.get("value")
         raw = value if isinstance(value, str) else ("" if value is None else str(value))
+        location = obj.key_loc(item, "name")
         out.append(
             SysctlSetting(
                 normalize_sysctl_name(item["name"]),
                 raw,
                 POD_SYSCTLS,
-                obj.key_loc(item, "name") if "name" in item else obj.item_loc(ctx["sysctls"], index),
+                location,
                 f"securityContext.sysctls of {workload.ref}",
                 order=index,
+                value_location=obj.value_loc(item, "value") if "value" in item else location,
+                raw_value=value,
+                raw_name=item["name"],
             )
         )
     return out
@@ -187,6 +202,8 @@ def init_container_writes(workload: Workload) -> List[SysctlSetting]:
                 f"{container.label} (`sysctl`/`/proc/sys` write)",
                 container=container,
                 order=write.statement,
+                value_location=_argv_location(container, write.argv_index),
+                raw_value=write.value,
             )
             if not container.privileged:
                 setting.applies = False
@@ -229,6 +246,8 @@ def _tuning_settings(conf: YMap, locate, detail: str) -> List[SysctlSetting]:
                     CNI_TUNING,
                     locate(sysctl.kpos.get(key)),
                     detail,
+                    value_location=locate(sysctl.vpos.get(key)),
+                    raw_value=value,
                 )
             )
     return out
