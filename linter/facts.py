@@ -216,21 +216,19 @@ NAMESPACED_SYSCTL_PREFIXES = ("net.", "fs.mqueue.", "kernel.shm", "kernel.msg")
 NAMESPACED_SYSCTLS = ("kernel.sem",)
 
 
-def safe_in(name: str, kubernetes, kernel):
-    """True/False when certain for the given versions, None when the answer
-    depends on a version the input does not give."""
+def safe_in(name: str, kubernetes, kernel) -> bool:
+    """Whether the kubelet treats ``name`` as safe.  An unknown version is
+    taken to be a current one (as an unknown kernel is taken to be 5.4 or
+    later): every entry above is in released Kubernetes and every kernel
+    gate is older than 5.4."""
     for safe_name, since, kernel_gate in SAFE_SYSCTLS:
         if safe_name != name:
             continue
-        if kubernetes is None:
-            verdict = True if since == (1, 0) else None
-        else:
-            verdict = kubernetes >= since
-        if verdict and kernel_gate is not None:
-            if kernel is None:
-                return None
-            return kernel[:2] >= kernel_gate
-        return verdict
+        if kubernetes is not None and kubernetes < since:
+            return False
+        if kernel_gate is not None and kernel is not None and kernel[:2] < kernel_gate:
+            return False
+        return True
     return False
 
 

@@ -4,7 +4,8 @@ not in the kubelet's `allowedUnsafeSysctls`.
 ## What it does
 Checks every `securityContext.sysctls` entry against the kubelet's safe
 set for the configured Kubernetes version (and, for kernel-gated entries,
-the configured kernel), then against `allowedUnsafeSysctls` -- from a
+the configured kernel; an unknown version is taken to be a current one),
+then against `allowedUnsafeSysctls` -- from a
 KubeletConfiguration in the input, or `kubelet.allowedUnsafeSysctls` in the
 configuration. It is an error when the allow-list is known and does not
 cover the sysctl, and a warning naming the assumption when it is unknown.
@@ -74,26 +75,25 @@ def check(model):
                 continue
             name = setting.name
             safe = facts.safe_in(name, settings.kubernetes, settings.kernel)
-            if safe is True:
+            if safe:
                 continue
             if patterns is not None and any(facts.matches_pattern(name, p) for p in patterns):
                 continue
             related = (Related(source_location, f"allowedUnsafeSysctls ({source})"),) if source_location else ()
-            if safe is None:
-                since = next((s, k) for n, s, k in facts.SAFE_SYSCTLS if n == name)
-                needs = f"Kubernetes {_version(since[0])}" + (f" on Linux {_version(since[1])} or later" if since[1] else "")
-                condition = f"{name} is safe only from {needs}; the configuration does not say which versions run (set `kubernetes` and `kernel`)"
-                severity = "warning"
-            elif patterns is None:
+            since = next(((s, k) for n, s, k in facts.SAFE_SYSCTLS if n == name), None)
+            versions = ""
+            if since is not None:
+                # safe in newer versions than the configured ones
+                versions = f" before Kubernetes {_version(since[0])}" + (f" or on Linux before {_version(since[1])}" if since[1] else "")
+            if patterns is None:
                 condition = (
-                    f"{name} is not in {facts.SAFE_SYSCTLS_SOURCE}"
-                    + (f" for Kubernetes {_version(settings.kubernetes)}" if settings.kubernetes else "")
+                    f"{name} is not in {facts.SAFE_SYSCTLS_SOURCE}{versions}"
                     + "; the kubelet's allowedUnsafeSysctls is unknown (assumed not to allow it: set "
                     "kubelet.allowedUnsafeSysctls in .somaxlint.yaml)"
                 )
                 severity = "warning"
             else:
-                condition = f"{name} is not in {facts.SAFE_SYSCTLS_SOURCE} and {source} does not allow it"
+                condition = f"{name} is not in {facts.SAFE_SYSCTLS_SOURCE}{versions} and {source} does not allow it"
                 severity = SEVERITY
             yield Finding(
                 CODE,

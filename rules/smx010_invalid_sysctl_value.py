@@ -5,13 +5,17 @@ silently truncates.
 Checks the values written to the pod's network namespace (pod sysctls,
 init container writes, CNI tuning):
 
-* in `securityContext.sysctls`, a `value` that is missing or not a string
-  (`value: 1024` -- the API field is a string);
+* in `securityContext.sysctls`, a `value` that is not a string
+  (`value: 1024` -- the API field is a string), or a missing one (a
+  warning: an empty string is written, which sets nothing);
 * `net.core.somaxconn`: an integer from 0 to 2147483647 (the kernel answers
   `EINVAL` otherwise); above 65535 on kernels before 4.1, where the accept
   queue limit was 16 bits wide and wraps (65536 becomes 0);
-* `net.ipv4.tcp_syncookies`: 0, 1 or 2;
-* `net.ipv4.ip_local_port_range`: two integers;
+* `net.ipv4.tcp_syncookies`: an integer from 0 to 255 (0, 1 and 2 are the
+  documented values);
+* `net.ipv4.ip_local_port_range`: two integers separated by whitespace,
+  the low end not above the high end (`5000-6000` and `6000 5000` are
+  refused with `EINVAL`, seen on Linux 6.18);
 * `net.ipv4.ip_unprivileged_port_start`: an integer from 0 to 65535, and no
   higher than the low end of `ip_local_port_range` when the pod sets both
   (the kernel refuses either write with `EINVAL`).
@@ -57,7 +61,9 @@ def _problems(setting, kernel):
     name = setting.name
     if setting.how == POD_SYSCTLS and not isinstance(setting.raw_value, str):
         if setting.raw_value is None:
-            yield "error", f"sysctl {name} has no value: the API requires a string"
+            # runc writes the empty string: a zero-byte write, which changes
+            # nothing (seen on Linux 6.18)
+            yield "warning", f"sysctl {name} has no value, so nothing is set"
             return
         yield "error", f"sysctl {name}: value {raw} must be a string (quote it): the API server refuses the pod"
     if name == "net.core.somaxconn":
@@ -70,12 +76,17 @@ def _problems(setting, kernel):
                 f"so a backlog clamped to it wraps to {value % 65536}"
             )
     elif name == "net.ipv4.tcp_syncookies":
-        if raw not in ("0", "1", "2"):
-            yield "error", f"net.ipv4.tcp_syncookies={raw!r}: the values are 0, 1 and 2"
+        # an unsigned byte: anything else is EINVAL (0, 1 and 2 are the
+        # documented values; 3 is accepted and acts like 1)
+        value = _int(raw)
+        if value is None or not 0 <= value <= 255:
+            yield "error", f"net.ipv4.tcp_syncookies={raw!r}: the kernel refuses it (EINVAL); use 0, 1 or 2"
     elif name == "net.ipv4.ip_local_port_range":
         parts = raw.split()
         if len(parts) != 2 or any(_int(p) is None for p in parts):
-            yield "error", f"net.ipv4.ip_local_port_range={raw!r} must be two integers, e.g. \"32768 60999\""
+            yield "error", f"net.ipv4.ip_local_port_range={raw!r} must be two integers separated by a space, e.g. \"32768 60999\" (the kernel refuses it: EINVAL)"
+        elif _int(parts[0]) > _int(parts[1]):
+            yield "error", f"net.ipv4.ip_local_port_range={raw!r}: the low end is above the high end (the kernel refuses it: EINVAL)"
     elif name == "net.ipv4.ip_unprivileged_port_start":
         value = _int(raw)
         if value is None or not 0 <= value <= 65535:
