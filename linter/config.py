@@ -43,7 +43,7 @@ def _pyproject_section(path: str):
     try:
         import tomllib  # Python 3.11+
     except ImportError:  # pragma: no cover
-        return None
+        import tomli as tomllib
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

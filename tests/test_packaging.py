@@ -66,3 +66,20 @@ def test_exit_status_zero_when_clean(project):
     project.write("nginx.conf", "events {}\nhttp { server { listen 80 backlog=100; } }\n")
     run = project.run(".")
     assert (run.status, run.out) == (0, "")
+
+
+def test_configuration_in_pyproject_and_servers_link(project):
+    from conftest import config_map, deployment
+
+    project.write("deploy/app.yaml", deployment(pod_extra='securityContext:\n  sysctls:\n  - name: net.core.somaxconn\n    value: "300"'))
+    project.write("nginx/site.conf", "events {}\nhttp { server { listen 8080 backlog=1000; } }\n")
+    project.write(
+        "pyproject.toml",
+        '[tool.somaxlint]\nkernel = "5.10"\n[tool.somaxlint.kubelet]\nallowedUnsafeSysctls = ["net.core.somaxconn"]\n'
+        '[[tool.somaxlint.servers]]\npath = "nginx/*.conf"\nworkload = "Deployment/default/web"\ncontainer = "nginx"\n',
+    )
+    [listener] = project.explain(".")
+    assert (listener["workload"], listener["container"], listener["somaxconn"], listener["effective_backlog"]) == (
+        "Deployment/default/web", "nginx", 300, 300)
+    run = project.run(".")
+    assert run.lines[0].startswith("nginx/site.conf:2:17: SMX001 [error] backlog=1000 on 0.0.0.0:8080 is truncated to 300")

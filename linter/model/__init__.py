@@ -255,8 +255,31 @@ def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], c
             continue  # linted as part of the file that includes it
         if f.errors or _has_parse_errors(config, cache):
             continue  # nginx will not start; SMX000 says why
-        listen_set = collect_listens(config.directives, run_as_root=True)
-        model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
+        link = _linked_workload(model, f.input.path)
+        if link is None:
+            listen_set = collect_listens(config.directives, run_as_root=True)
+            model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
+            continue
+        netns, container = link
+        listen_set = collect_listens(config.directives, container is None or _runs_as_root(container))
+        model.servers.append(ServerInstance(config, listen_set, netns.somaxconn, netns.workload, container))
+
+
+def _linked_workload(model: Model, real_path: str):
+    """`servers:` in the configuration: this standalone file runs in that
+    workload's container, so it gets that pod's namespace."""
+    import fnmatch
+
+    for link in model.settings.servers:
+        if not fnmatch.fnmatchcase(real_path, os.path.realpath(link.path)) and not fnmatch.fnmatchcase(real_path, link.path):
+            continue
+        for netns in model.namespaces:
+            if netns.workload.ref != link.workload:
+                continue
+            containers = [c for c in netns.workload.containers if link.container in (None, c.name)]
+            container = containers[0] if containers else None
+            return netns, container
+    return None
 
 
 def _unmounted_config_maps(model: Model, sources: SourceCache, used: set) -> None:
