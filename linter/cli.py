@@ -37,11 +37,25 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-file-size", type=int, metavar="BYTES", help="largest input file read (default 16 MiB)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The command-line parser; with ``only``, just that subcommand's (a
+    pre-commit hook runs on every commit: building all of them costs)."""
     parser = _Parser(prog="somaxlint", description="Find listen backlogs truncated by a pod's net.core.somaxconn.")
     parser.add_argument("--version", action="version", version=f"somaxlint {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    if only in (None, "check"):
+        _check_parser(sub)
+    if only in (None, "explain"):
+        explain = sub.add_parser("explain", help="show, per listening socket, how its accept queue limit is worked out")
+        _common(explain)
+    if only in (None, "rules"):
+        rules = sub.add_parser("rules", help="list the rules, or show one rule's documentation")
+        rules.add_argument("rule", nargs="?", help="rule code or name")
+        rules.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    return parser
 
+
+def _check_parser(sub) -> None:
     check = sub.add_parser("check", help="lint manifests and nginx configs (the default command)")
     _common(check)
     check.add_argument("--select", action="append", default=None, metavar="RULE", help="only these rules (code or name; repeatable, comma-separated)")
@@ -55,14 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--context", action="append", default=[], metavar="PATH", help="also read PATH for cross-references, but report only findings that touch the PATHs named as arguments (pre-commit)")
     check.add_argument("--stdin-filename", metavar="NAME", help="path to report for standard input (SARIF never shows <stdin>)")
 
-    explain = sub.add_parser("explain", help="show, per listening socket, how its accept queue limit is worked out")
-    _common(explain)
-
-    rules = sub.add_parser("rules", help="list the rules, or show one rule's documentation")
-    rules.add_argument("rule", nargs="?", help="rule code or name")
-    rules.add_argument("--format", default="text", choices=("text", "markdown", "json"))
-    return parser
-
 
 def _split(values: Optional[List[str]]) -> Optional[List[str]]:
     if values is None:
@@ -75,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "check")
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
         if args.command == "rules":
             return _rules(args)
         return _lint(args)

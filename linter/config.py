@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Optional, Tuple
 
 from linter.facts import parse_kernel_version
 from linter.settings import ServerLink, Settings
 
 CONFIG_NAMES = (".somaxlint.yaml", ".somaxlint.yml")
+_TABLE = re.compile(rb"(?m)^\s*\[+\s*tool\.somaxlint\s*[\].]")
 
 
 class ConfigError(Exception):
@@ -40,6 +42,12 @@ def find_config(start: str) -> Optional[str]:
 
 
 def _pyproject_section(path: str):
+    try:
+        with open(path, "rb") as handle:
+            if not _TABLE.search(handle.read()):
+                return None  # most pyproject.toml files: no TOML parser needed
+    except OSError:
+        return None
     try:
         import tomllib  # Python 3.11+
     except ImportError:  # pragma: no cover

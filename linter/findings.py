@@ -7,7 +7,6 @@ here computes facts; it only carries them.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
@@ -67,6 +66,8 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
+        import hashlib  # only reports that print fingerprints need it
+
         digest = hashlib.sha256(
             "\x1f".join((self.rule, self.location.path, self.subject)).encode("utf-8")
         )
