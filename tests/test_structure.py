@@ -1,0 +1,62 @@
+"""The structural properties that keep somaxlint fast (not timings):
+YAML is read from libyaml events, never through ruamel's round-trip
+loader or composer; each file and each embedded config is parsed once,
+however many pods mount it; lookups do not scan the whole input."""
+
+import ruamel.yaml.composer
+import ruamel.yaml.constructor
+
+import linter.load as load_module
+import linter.model.nginx as nginx_model
+from linter.engine import run
+from linter.load.yaml_stream import HAVE_LIBYAML
+from linter.settings import Settings
+
+from conftest import config_map, deployment
+
+
+def test_libyaml_is_the_reader():
+    assert HAVE_LIBYAML
+
+
+def test_each_input_parsed_once_and_never_composed(project, monkeypatch):
+    shared = config_map(files={"nginx.conf": "events {}\nhttp { include conf.d/*.conf; server { listen 80; } }\n"})
+    for i in range(20):
+        project.write(f"app{i}.yaml", deployment(name=f"web{i}", volumes="- name: conf\n  configMap:\n    name: web-conf"))
+    project.write("cm.yaml", shared)
+    project.write("site/nginx.conf", "events {}\nhttp { include conf.d/*.conf; }\n")
+    for i in range(5):
+        project.write(f"site/conf.d/s{i}.conf", f"server {{ listen {8000 + i}; }}\n")
+
+    calls = {"yaml": 0, "nginx": 0, "nginx files": 0}
+    real_yaml, real_nginx = load_module.load_yaml, nginx_model.parse_nginx
+
+    def count_nginx_files(text):
+        calls["nginx files"] += 1
+        return real_nginx(text)
+
+    def count_yaml(text):
+        calls["yaml"] += 1
+        return real_yaml(text)
+
+    def count_nginx(text):
+        calls["nginx"] += 1
+        return real_nginx(text)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the round-trip composer/constructor is not on the read path")
+
+    monkeypatch.setattr(load_module, "load_yaml", count_yaml)
+    monkeypatch.setattr(nginx_model, "parse_nginx", count_nginx)
+    monkeypatch.setattr(load_module, "parse_nginx", count_nginx_files)
+    monkeypatch.setattr(ruamel.yaml.composer.Composer, "__init__", forbidden)
+    monkeypatch.setattr(ruamel.yaml.constructor.RoundTripConstructor, "__init__", forbidden)
+    result = run([str(project.root)], Settings(kernel=(4, 19, 0), kernel_text="4.19"), str(project.root))
+
+    assert len(result.model.servers) == 20 + 1  # 20 pods sharing one ConfigMap, one standalone site
+    assert calls["yaml"] == 21  # one pass per YAML file
+    # the shared ConfigMap's config once, and the image's conf.d/default.conf
+    # (which its include reaches) once for all 20 pods
+    assert calls["nginx"] == 2
+    # standalone files: once each, by the loader; includes reuse that parse
+    assert calls["nginx files"] == 6
