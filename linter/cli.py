@@ -35,6 +35,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="text", help="output format")
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
     parser.add_argument("--max-file-size", type=int, metavar="BYTES", help="largest input file read (default 16 MiB)")
+    parser.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
 
 
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
@@ -139,10 +140,14 @@ def _lint(args) -> int:
     stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
     from linter.filtering import BaselineError, write_baseline
 
+    progress = _Progress() if _Progress.wanted(args) else None
     try:
-        result = run(paths, settings, os.getcwd(), stdin_bytes)
+        result = run(paths, settings, os.getcwd(), stdin_bytes, progress)
     except (InputError, BaselineError) as exc:
         raise UsageError(str(exc)) from None
+    finally:
+        if progress is not None:
+            progress.done()
 
     if getattr(args, "write_baseline", None):
         write_baseline(args.write_baseline, result.findings)
@@ -192,6 +197,40 @@ def _lint(args) -> int:
         if out is not sys.stdout:
             out.close()
     return exit_status(result.findings, args.fail_on)
+
+
+class _Progress:
+    """`read 1200/3000 files` on stderr, for long runs on a terminal only:
+    never on stdout, never in CI logs (unless --progress asks for it)."""
+
+    DELAY = 1.5  # seconds before the first line: short runs stay silent
+
+    def __init__(self):
+        import time
+
+        self.clock = time.monotonic
+        self.start = self.clock()
+        self.shown = False
+        self.last = 0.0
+
+    @staticmethod
+    def wanted(args) -> bool:
+        if getattr(args, "progress", False):
+            return True
+        return sys.stderr.isatty() and not os.environ.get("CI")
+
+    def __call__(self, number: int, total: int) -> None:
+        now = self.clock()
+        if now - self.start < self.DELAY or (now - self.last < 0.2 and number != total):
+            return
+        self.last = now
+        self.shown = True
+        sys.stderr.write(f"\rsomaxlint: read {number}/{total} files")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")
 
 
 def _escape(text: str) -> str:

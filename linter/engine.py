@@ -79,7 +79,13 @@ def is_kubernetes_or_cni(loaded: LoadedFile) -> bool:
     return False
 
 
-def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_bytes: Optional[bytes] = None) -> Result:
+def run(
+    paths: List[str],
+    settings: Settings,
+    cwd: Optional[str] = None,
+    stdin_bytes: Optional[bytes] = None,
+    progress=None,
+) -> Result:
     cwd = cwd or os.getcwd()
     inputs, skipped, roots = discover(paths, cwd, settings.exclude)
     focus = None
@@ -89,7 +95,11 @@ def run(paths: List[str], settings: Settings, cwd: Optional[str] = None, stdin_b
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
         roots = sorted(set(roots) | set(extra_roots))
-    loaded = [load_file(f, settings.max_file_bytes, stdin_bytes) for f in inputs]
+    loaded = []
+    for number, f in enumerate(inputs, start=1):
+        loaded.append(load_file(f, settings.max_file_bytes, stdin_bytes))
+        if progress is not None:
+            progress(number, len(inputs))
 
     summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
     for f in loaded:

@@ -256,3 +256,15 @@ def test_helm_findings_point_at_the_template(project):
     line, _ = position(ambiguous, "listen 80 ;")
     assert run.lines[0].startswith("chart/templates/configmap.yaml:1:1: SMX001 [error]")
     assert run.lines[0].endswith(f"(line {line} of the rendered output; the template line is ambiguous)")
+
+
+def test_progress_goes_to_stderr_only_when_asked_or_on_a_terminal(project, monkeypatch):
+    from linter import cli
+
+    monkeypatch.setattr(cli._Progress, "DELAY", 0.0)
+    project.write("app.yaml", INCIDENT)
+    quiet = project.run("--kernel", "4.19", "app.yaml")
+    assert "read 1/1 files" not in quiet.err  # not a terminal: silent
+    loud = project.run("--kernel", "4.19", "--progress", "--format", "json", "app.yaml")
+    assert "\rsomaxlint: read 1/1 files\n" in loud.err
+    assert "read 1/1" not in loud.out and json.loads(loud.out)["findings"]
