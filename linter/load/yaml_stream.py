@@ -99,14 +99,15 @@ _MERGE = "<<"
 
 
 class _Frame:
-    __slots__ = ("node", "is_map", "key", "kpos", "merges")
+    __slots__ = ("node", "is_map", "key", "kpos", "merges", "anchor")
 
-    def __init__(self, node, is_map):
+    def __init__(self, node, is_map, anchor=None):
         self.node = node
         self.is_map = is_map
         self.key = _NOKEY
         self.kpos = None
         self.merges = None
+        self.anchor = anchor
 
 
 _NOKEY = object()
@@ -120,6 +121,7 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
     position lies inside the file."""
     stack: List[_Frame] = []
     anchors = {}
+    open_anchors = set()
     doc_errors = errors
     root = None
     doc_line = first_line
@@ -157,17 +159,23 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                 anchors[event.anchor] = value
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             frame = stack.pop()
+            if frame.anchor is not None:
+                open_anchors.discard(frame.anchor)
             if frame.merges:
                 _apply_merges(frame.node, frame.merges, doc_errors)
             continue
         elif cls is AliasEvent:
             mark = event.start_mark
             pos = (mark.line + 1 + line_offset, mark.column + 1, None)
-            if event.anchor not in anchors:
-                doc_errors.append(
-                    YamlError(f"found undefined alias {event.anchor!r}", pos[0], pos[1])
-                )
-            value = anchors.get(event.anchor)
+            if event.anchor in open_anchors:
+                # a node containing itself: refused, so that no walk of the
+                # tree can loop forever
+                doc_errors.append(YamlError(f"recursive alias {event.anchor!r} (a node cannot contain itself)", pos[0], pos[1]))
+                value = None
+            else:
+                if event.anchor not in anchors:
+                    doc_errors.append(YamlError(f"found undefined alias {event.anchor!r}", pos[0], pos[1]))
+                value = anchors.get(event.anchor)
         elif cls is DocumentStartEvent:
             doc_line = event.start_mark.line + 1 + line_offset
             anchors = {}
@@ -224,10 +232,11 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                     node[key] = value
                     node.kpos[key] = frame.kpos
                     node.vpos[key] = pos
-        if cls is MappingStartEvent:
-            stack.append(_Frame(value, True))
-        elif cls is SequenceStartEvent:
-            stack.append(_Frame(value, False))
+        if cls is MappingStartEvent or cls is SequenceStartEvent:
+            anchor = event.anchor or None
+            if anchor is not None:
+                open_anchors.add(anchor)
+            stack.append(_Frame(value, cls is MappingStartEvent, anchor))
 
 
 def _apply_merges(node: YMap, merges, doc_errors):
