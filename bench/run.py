@@ -8,7 +8,8 @@ The floor is what no linter of these inputs can beat: libyaml composing
 every YAML file (PyYAML's CSafeLoader) plus crossplane parsing every nginx
 file with `single=True`.  Each measurement runs in a fresh subprocess,
 alternating floor and somaxlint, and reports medians; peak RSS is the
-subprocess's maximum resident set.  Needs `pip install pyyaml yamllint`.
+subprocess's maximum resident set.  Needs `pip install pyyaml yamllint`;
+for the pre-commit comparison, a regular (not editable) install.
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ def precommit(args, workdir):
     corpus, _ = corpus_dir(1, workdir)
     manifest = os.path.join(corpus, "manifests", "team-0", "app-00000.yaml")
     nginx_file = os.path.join(corpus, "nginx", "site-0000", "conf.d", "server-0.conf")
-    yamllint = [sys.executable, "-m", "yamllint", "-d", "relaxed", manifest]
-    lint = [sys.executable, "-m", "linter", "check", manifest, nginx_file]
+    # The console scripts of this environment, as a pre-commit hook runs
+    # them.  Measure a regular install (`pip install .`): an editable one
+    # adds an import hook to every module lookup.
+    scripts = os.path.dirname(sys.executable)
+    yamllint = [os.path.join(scripts, "yamllint"), "-d", "relaxed", manifest]
+    lint = [os.path.join(scripts, "somaxlint"), "check", manifest, nginx_file]
     m = pairs(yamllint, lint, max(args.repeat, 10))
     (y, _), (s, _) = m["a"], m["b"]
     print(f"one manifest + one nginx file, medians of {max(args.repeat, 10)} alternating runs")
