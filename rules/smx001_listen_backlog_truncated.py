@@ -42,7 +42,8 @@ from __future__ import annotations
 
 from linter import facts
 from linter.findings import Finding, Related
-from linter.model import describe_backlog, effective_backlog, server_label
+from linter.model import describe_backlog, server_label
+from linter.model.netns import somaxconn_related
 
 CODE = "SMX001"
 NAME = "listen-backlog-truncated"
@@ -65,10 +66,8 @@ def check(model):
             effective = facts.kernel_clamp(socket.requested_backlog, limit)
             directive = socket.backlog_directive or socket.directive
             location = directive.source.locate(directive.line, directive.column)
-            related = []
             setting = somaxconn.setting_for(limit)
-            if setting is not None and setting.location is not None:
-                related.append(Related(setting.location, f"net.core.somaxconn = {setting.raw.strip()} ({setting.how})"))
+            related = list(somaxconn_related(setting))
             related.extend(server.main_via)
             if server.container is not None:
                 related.append(Related(server.container.location, server.container.label))

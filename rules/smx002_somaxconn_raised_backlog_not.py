@@ -32,8 +32,9 @@ socket options on one `listen` per address:port.
 from __future__ import annotations
 
 from linter import facts
-from linter.findings import Finding, Related
+from linter.findings import Finding
 from linter.model import server_label
+from linter.model.netns import somaxconn_related
 
 CODE = "SMX002"
 NAME = "somaxconn-raised-backlog-not"
@@ -52,9 +53,6 @@ def check(model):
                 continue
             setting = somaxconn.setting
             directive = socket.directive
-            related = []
-            if setting.location is not None:
-                related.append(Related(setting.location, f"net.core.somaxconn = {setting.raw.strip()} ({setting.how})"))
             yield Finding(
                 CODE,
                 NAME,
@@ -64,7 +62,7 @@ def check(model):
                 f"the accept queue stays at {facts.NGINX_DEFAULT_BACKLOG} (ss -lnt Send-Q). Add backlog={lowest} "
                 "(or the size you need) to this listen",
                 directive.source.locate(directive.line, directive.column),
-                related=tuple(related) + server.main_via,
+                related=somaxconn_related(setting) + server.main_via,
                 subject=f"{server.workload.ref if server.workload else server.config.main.label}|{socket.module}|{socket.address_port}",
                 helm_source=directive.source.helm_source,
                 objects=(server.workload.ref,) if server.workload else (),

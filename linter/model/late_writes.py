@@ -19,6 +19,7 @@ from typing import Callable, List
 
 from linter.findings import Location
 from linter.load.positioned import as_seq, get_path
+from linter.model.netns import argv_location
 from linter.model.objects import Container, Workload
 from linter.model.shell import parse_commands, sysctl_writes
 
@@ -65,7 +66,7 @@ def late_writes(workload: Workload, runs_server: Callable[[Container], bool]) ->
             continue
         start = _server_statement(argv)
         for write in writes:
-            location = _argv_location(container, write.argv_index)
+            location = argv_location(container, write.argv_index)
             if container in servers:
                 if 0 <= start < write.statement:
                     out.append(LateWrite(container, write.name, write.value, AFTER_SERVER, True, location))
@@ -73,13 +74,3 @@ def late_writes(workload: Workload, runs_server: Callable[[Container], bool]) ->
                 out.append(LateWrite(container, write.name, write.value, SIDECAR, False, location))
     return out
 
-
-def _argv_location(container: Container, index: int) -> Location:
-    obj = container.workload.obj
-    command = as_seq(container.node.get("command"))
-    if index < len(command):
-        return obj.item_loc(command, index)
-    args = as_seq(container.node.get("args"))
-    if 0 <= index - len(command) < len(args):
-        return obj.item_loc(args, index - len(command))
-    return container.location

@@ -148,7 +148,8 @@ def kernel_default(settings: Settings) -> Somaxconn:
     )
 
 
-def _argv_location(container: Container, argv_index: int) -> Location:
+def argv_location(container: Container, argv_index: int) -> Location:
+    """Where element ``argv_index`` of command + args is written."""
     obj = container.workload.obj
     command = as_seq(container.node.get("command"))
     if argv_index < len(command):
@@ -198,11 +199,11 @@ def init_container_writes(workload: Workload) -> List[SysctlSetting]:
                 write.name,
                 write.value,
                 INIT_CONTAINER,
-                _argv_location(container, write.argv_index),
+                argv_location(container, write.argv_index),
                 f"{container.label} (`sysctl`/`/proc/sys` write)",
                 container=container,
                 order=write.statement,
-                value_location=_argv_location(container, write.argv_index),
+                value_location=argv_location(container, write.argv_index),
                 raw_value=write.value,
             )
             if not container.privileged:
@@ -427,3 +428,12 @@ def _resolve_sandbox(ns: NetNamespace, cni: List[SysctlSetting], pod: List[Sysct
     elif from_pod or from_cni:
         chosen = from_pod or from_cni
         ns.somaxconn = Somaxconn((_valid_somaxconn(chosen.raw),), chosen)
+
+
+def somaxconn_related(setting: Optional[SysctlSetting]):
+    """The Related fact for where a namespace's somaxconn was set, if any."""
+    from linter.findings import Related
+
+    if setting is None or setting.location is None:
+        return ()
+    return (Related(setting.location, f"net.core.somaxconn = {setting.raw.strip()} ({setting.how})"),)
