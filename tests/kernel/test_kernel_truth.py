@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from lab import expected_sockets, kernel_lab, manifests, netns, predict, runnable_config  # noqa: F401 (fixtures)
+from lab import TALLY, expected_sockets, kernel_lab, manifests, netns, predict, runnable_config  # noqa: F401 (fixtures)
 
 SERVER = "events {}\nhttp {\n%s}\n"
 
@@ -56,6 +56,7 @@ def _check(netns, tmp_path, config: str, somaxconn, how="sysctls", extra_files=N
     actual = ns.listeners()
     assert actual == expected, f"predicted {expected}, kernel says {actual}\nconfig:\n{conf.read_text()}"
     assert expected, "a case must compare at least one listener"
+    TALLY["sockets compared"] += len(expected)
     return len(expected)
 
 
@@ -130,13 +131,23 @@ REFUSED = {
 }
 
 
+def _rule_codes(config: str, tmp_path) -> list:
+    """somaxlint's findings on this config (as a standalone file)."""
+    lint_dir = tmp_path / "lint"
+    lint_dir.mkdir(exist_ok=True)
+    (lint_dir / "nginx.conf").write_text(config)
+    return _codes(lint_dir)
+
+
 @pytest.mark.parametrize("case", sorted(REFUSED))
-def test_nginx_refuses_invalid_backlogs(netns, tmp_path, case):
+def test_nginx_refuses_what_smx009_reports(netns, tmp_path, case):
     directive, message = REFUSED[case]
     conf = tmp_path / "nginx.conf"
     conf.write_text(runnable_config(_http(directive), tmp_path))
     result = netns().nginx_test(conf)
     assert result.returncode != 0 and message in result.stderr, result.stderr
+    TALLY["refusals confirmed"] += 1
+    assert "SMX009" in _rule_codes(_http(directive), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -153,6 +164,7 @@ def test_specific_address_with_options_beside_a_wildcard_cannot_start(netns, tmp
     started = ns.exec(["nginx", "-p", str(tmp_path), "-c", str(conf)], check=False)
     ns.pidfiles.append(tmp_path / "nginx.pid")
     assert started.returncode != 0 and "Address already in use" in started.stderr
+    TALLY["refusals confirmed"] += 1
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "app.yaml").write_text(manifests({"nginx.conf": config}, None, "sysctls"))
     proc = subprocess.run(
@@ -161,14 +173,28 @@ def test_specific_address_with_options_beside_a_wildcard_cannot_start(netns, tmp
     assert proc.returncode == 1 and " SMX015 [error] " in proc.stdout
 
 
-def test_nginx_refuses_duplicate_listen_options(netns, tmp_path):
+@pytest.mark.parametrize(
+    "first, second",
+    [("backlog=1024", "backlog=1024"), ("backlog=1024", "reuseport"), ("rcvbuf=64k", "deferred")],
+)
+def test_nginx_refuses_what_smx008_reports(netns, tmp_path, first, second):
+    config = _http(f"listen 127.0.0.1:8080 {first};", f"listen 127.0.0.1:8080 {second}; server_name b;")
     conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        runnable_config(_http("listen 127.0.0.1:8080 backlog=1024;", "listen 127.0.0.1:8080 backlog=1024; server_name b;"), tmp_path)
-    )
+    conf.write_text(runnable_config(config, tmp_path))
     result = netns().nginx_test(conf)
     assert result.returncode != 0
     assert "duplicate listen options for 127.0.0.1:8080" in result.stderr
+    TALLY["refusals confirmed"] += 1
+    assert "SMX008" in _rule_codes(config, tmp_path)
+
+
+def test_nginx_accepts_what_smx008_and_smx009_let_pass(netns, tmp_path):
+    config = _http("listen 127.0.0.1:8080 backlog=1024;", "listen 127.0.0.1:8080 default_server; server_name b;", "listen 8080 backlog=5;")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(runnable_config(config, tmp_path))
+    assert netns().nginx_test(conf).returncode == 0
+    codes = _rule_codes(config, tmp_path)
+    assert "SMX008" not in codes and "SMX009" not in codes
 
 
 # --------------------------------------------------------------------------
@@ -242,6 +268,7 @@ def test_randomised_batch(kernel_lab, tmp_path):
                     f"seed {seed}, case {index}: SMX015 predicted a bind failure, nginx said {started.stderr!r}\n{config}"
                 )
                 refused += 1
+                TALLY["refusals confirmed"] += 1
                 continue
             try:
                 ns.start_nginx(conf)
@@ -255,6 +282,7 @@ def test_randomised_batch(kernel_lab, tmp_path):
                 f"kernel says {after}\n{config}"
             )
             compared += len(expected)
+            TALLY["sockets compared"] += len(expected)
     finally:
         for ns, _ in namespaces.values():
             ns.close()
