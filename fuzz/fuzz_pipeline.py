@@ -6,9 +6,11 @@ output format.  Anything but a clean return is a bug: the linter must turn
 every input into findings, never into an exception.
 
     pip install atheris
-    python fuzz/fuzz_pipeline.py -max_total_time=600 fuzz/seeds
+    mkdir -p fuzz/corpus
+    python fuzz/fuzz_pipeline.py -max_total_time=600 fuzz/corpus fuzz/seeds
 
-(`fuzz/seeds` holds the starting corpus; atheris adds what it finds there.)
+(`fuzz/seeds` holds the starting inputs; atheris writes what it finds to
+`fuzz/corpus`, which git ignores, and a crashing input to `crash-*`.)
 """
 
 import io
