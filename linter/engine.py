@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from linter.discover import InputFile, Skipped, discover, read_input
-from linter.findings import SEVERITY_RANK, Finding, Location
+from linter.findings import SEVERITY_RANK, Finding, Location, internal_error
 from linter.load import LoadedFile, LoadError, load_bytes
+from linter.load.positioned import YMap
 from linter.model import Model, build_model
 from linter.rulebook import Rule, all_rules
 from linter.settings import Settings
@@ -54,9 +55,6 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> Loa
         return LoadedFile(f, f.kind or "yaml", errors=[LoadError(internal_error(exc), 1, 1)])
 
 
-def internal_error(exc: BaseException) -> str:
-    return f"somaxlint could not process this input (internal error: {type(exc).__name__}: {exc}); please report it"
-
 
 def rule_enabled(rule: Rule, settings: Settings) -> bool:
     def named(idents):
@@ -68,8 +66,6 @@ def rule_enabled(rule: Rule, settings: Settings) -> bool:
 
 
 def is_kubernetes_or_cni(loaded: LoadedFile) -> bool:
-    from linter.load.positioned import YMap
-
     for doc in loaded.documents:
         root = doc.root
         if isinstance(root, YMap) and (

@@ -81,3 +81,9 @@ class Finding:
             self.rule,
             self.message,
         )
+
+
+def internal_error(exc: BaseException, what: str = "input") -> str:
+    """The message for a bug in somaxlint met while handling ``what``: it
+    becomes a finding, so the run still reports everything else."""
+    return f"somaxlint could not process this {what} (internal error: {type(exc).__name__}: {exc}); please report it"

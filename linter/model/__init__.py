@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 
 from linter import facts
 from linter.discover import RootFS
-from linter.findings import Location, Related
+from linter.findings import Location, Related, internal_error
 from linter.load import LoadedFile
 from linter.load.positioned import YMap, as_map, as_seq
 from linter.model import shape
@@ -168,13 +168,13 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
         try:
             _model_workload(model, workload, tuning, sources, used)
         except Exception as exc:  # one odd object must not stop the others
-            model.problems.append((workload.obj.location, _internal(exc)))
+            model.problems.append((workload.obj.location, internal_error(exc, "object")))
 
     for stage in (lambda: _standalone_files(model, files, roots, cwd, used), lambda: _unmounted_config_maps(model, sources, used)):
         try:
             stage()
         except Exception as exc:  # never lose what the other stages found
-            model.problems.append((Location("<somaxlint>"), _internal(exc)))
+            model.problems.append((Location("<somaxlint>"), internal_error(exc, "object")))
     return model
 
 
@@ -215,9 +215,6 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via)
         )
 
-
-def _internal(exc: BaseException) -> str:
-    return f"somaxlint could not analyse this object (internal error: {type(exc).__name__}: {exc}); please report it"
 
 
 def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], cwd: str, used: set) -> None:
