@@ -9,7 +9,6 @@ not encoded as hard rules.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Optional, Tuple
 
 # --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 import jsonschema
 import pytest
 
-from conftest import CORPUS, config_map, corpus_or_skip, deployment, position
+from conftest import config_map, corpus_or_skip, deployment, position
 
 INCIDENT = deployment() + "---\n" + config_map()
 

@@ -69,7 +69,7 @@ def test_exit_status_zero_when_clean(project):
 
 
 def test_configuration_in_pyproject_and_servers_link(project):
-    from conftest import config_map, deployment
+    from conftest import deployment
 
     project.write("deploy/app.yaml", deployment(pod_extra='securityContext:\n  sysctls:\n  - name: net.core.somaxconn\n    value: "300"'))
     project.write("nginx/site.conf", "events {}\nhttp { server { listen 8080 backlog=1000; } }\n")

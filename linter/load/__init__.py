@@ -15,7 +15,7 @@ from typing import List, Optional
 from linter.discover import InputFile, decode_lenient, decode_strict
 from linter.load.nginx_text import Directive, looks_like_nginx, parse_nginx
 from linter.load.positioned import YMap, YSeq
-from linter.load.yaml_stream import Document, YamlError, load_yaml
+from linter.load.yaml_stream import Document, load_yaml
 
 
 @dataclass

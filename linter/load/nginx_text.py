@@ -18,7 +18,7 @@ import io
 import re
 import threading
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import crossplane
 import crossplane.lexer

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 from ruamel.yaml import events as ev
 from ruamel.yaml.error import MarkedYAMLError

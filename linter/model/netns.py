@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from linter import facts
 from linter.findings import Location
-from linter.load.positioned import YMap, YSeq, as_map, as_seq, get_path
+from linter.load.positioned import YMap, YSeq, as_map, as_seq
 from linter.load.yaml_stream import load_yaml
 from linter.model.objects import Container, Inventory, K8sObject, Workload
 from linter.model.shell import normalize_sysctl_name, sysctl_writes
