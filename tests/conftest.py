@@ -162,3 +162,25 @@ def pytest_terminal_summary(terminalreporter):
     if lab is not None and any(lab.TALLY.values()):
         tally = ", ".join(f"{count} {what}" for what, count in lab.TALLY.items())
         terminalreporter.write_line(f"kernel checks: {tally}")
+
+
+# Broken and hostile inputs, shared by the tests that must survive them:
+# (file name, bytes, the first finding line expected, or None for "some
+# SMX000 on this file", or "" for "no SMX000 at all").
+HOSTILE_INPUTS = [
+    ("latin1.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: caf\xe9}\n", "latin1.yaml:3:21: SMX000 [error] cannot parse YAML: not valid UTF-8 (byte 0xe9 at offset 51)"),
+    ("binary.yaml", b"apiVersion: v1\n\x00\x01\x02", "binary.yaml:2:1: SMX000 [error] cannot parse YAML: binary file (contains NUL bytes)"),
+    ("truncated.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"x", None),
+    ("tabs.yaml", b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: x\n", None),
+    ("scalar.yaml", b"just a string\n", ""),
+    ("list.yaml", b"- a\n- b\n", ""),
+    ("empty.yaml", b"", ""),
+    ("bom.yaml", b"\xef\xbb\xbf" + config_map(name="other").encode(), ""),
+    ("huge.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: 99999999999999999999999999999\n  containers: []\n", "huge.yaml:5:16: SMX000 [error] invalid Kubernetes object: spec.hostNetwork must be a boolean, not an integer"),
+    ("unknown.yaml", b"apiVersion: example.com/v9\nkind: Gizmo\nmetadata: {name: g}\nspec: {x: 1}\n", ""),
+    ("latin1.conf", b"events {}\n# caf\xe9\nhttp { server { listen 80 backlog=10; } }\n", ""),
+    ("recursive.yaml", b"a: &x\n  b: *x\n", "recursive.yaml:2:6: SMX000 [error] cannot parse YAML: recursive alias 'x' (a node cannot contain itself)"),
+    ("nul-include.conf", b"events {}\nhttp { include a\x00b/*.conf; server { listen 80 backlog=10; } }\n", ""),
+    ("sysctl-types.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext:\n    sysctls: [{name: net.core.somaxconn, value: 1024}, {name: kernel.sem}, {value: x}]\n  containers: [{name: c, image: nginx}]\n", ""),
+    ("wrong.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {sysctls: x}\n  containers: {}\n", "wrong.yaml:5:30: SMX000 [error] invalid Kubernetes object: spec.securityContext.sysctls must be a list, not a string"),
+]
