@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from lab import TALLY, expected_sockets, kernel_lab, manifests, netns, predict, runnable_config  # noqa: F401 (fixtures)
+from lab import NGINX, TALLY, expected_sockets, kernel_lab, manifests, netns, predict, runnable_config  # noqa: F401 (fixtures)
 
 SERVER = "events {}\nhttp {\n%s}\n"
 
@@ -161,7 +161,7 @@ def test_specific_address_with_options_beside_a_wildcard_cannot_start(netns, tmp
     conf.write_text(runnable_config(config, tmp_path))
     ns = netns()
     assert ns.nginx_test(conf).returncode == 0
-    started = ns.exec(["nginx", "-p", str(tmp_path), "-c", str(conf)], check=False)
+    started = ns.exec([NGINX, "-p", str(tmp_path), "-c", str(conf)], check=False)
     ns.pidfiles.append(tmp_path / "nginx.pid")
     assert started.returncode != 0 and "Address already in use" in started.stderr
     TALLY["refusals confirmed"] += 1
@@ -262,7 +262,7 @@ def test_randomised_batch(kernel_lab, tmp_path):
             conf.write_text(runnable_config(config, case_dir))
             if "SMX015" in _codes(case_dir / "manifests"):
                 # somaxlint says nginx cannot bind these sockets: check that.
-                started = ns.exec(["nginx", "-p", str(case_dir), "-c", str(conf)], check=False)
+                started = ns.exec([NGINX, "-p", str(case_dir), "-c", str(conf)], check=False)
                 ns.pidfiles.append(case_dir / "nginx.pid")
                 assert started.returncode != 0 and "Address already in use" in started.stderr, (
                     f"seed {seed}, case {index}: SMX015 predicted a bind failure, nginx said {started.stderr!r}\n{config}"
