@@ -151,9 +151,33 @@ def test_fail_on_threshold(project):
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(project, monkeypatch):
+    import io
+    import sys
+
+    from linter.cli import main
+
     project.write("app.yaml", INCIDENT)
-    assert "\x1b[" not in project.run("--kernel", "4.19", "app.yaml").out
+    assert "\x1b[" not in project.run("--kernel", "4.19", "app.yaml").out  # not a terminal
     assert "\x1b[31m" in project.run("--color", "always", "--kernel", "4.19", "app.yaml").out
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    def on_terminal(no_color):
+        if no_color:
+            monkeypatch.setenv("NO_COLOR", "1")
+        else:
+            monkeypatch.delenv("NO_COLOR", raising=False)
+        terminal = Terminal()
+        monkeypatch.setattr(sys, "stdout", terminal)
+        monkeypatch.chdir(project.root)
+        main(["--kernel", "4.19", "app.yaml"])
+        monkeypatch.setattr(sys, "stdout", sys.__stdout__)
+        return terminal.getvalue()
+
+    assert "\x1b[31m" in on_terminal(no_color=False)
+    assert "\x1b[" not in on_terminal(no_color=True)
 
 
 def test_baseline_adopts_existing_findings_and_survives_unrelated_edits(project):
