@@ -120,6 +120,13 @@ def apply(data: dict, path: str, settings: Settings) -> None:
     settings.servers = [
         ServerLink(os.path.join(base, s["path"]), s["workload"], s.get("container")) for s in data.get("servers") or []
     ]
+    default = (data.get("cni") or {}).get("default") or ()
+    if isinstance(default, str):
+        default = (default,)
+    settings.cni_default = tuple(os.path.realpath(os.path.join(base, p)) for p in default)
+    for chart, how in ((data.get("helm") or {}).get("charts") or {}).items():
+        if how.get("values"):
+            settings.helm_values[os.path.realpath(os.path.join(base, chart))] = [list(s) for s in how["values"]]
     for ident, value in (data.get("rules") or {}).items():
         if value is False or (isinstance(value, dict) and value.get("enabled") is False):
             settings.ignore.append(ident)

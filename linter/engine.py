@@ -98,8 +98,13 @@ def run(
             progress(number, len(inputs))
 
     summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
+    from linter.load import NOT_OURS
+
     for f in loaded:
-        if f.not_applicable:
+        if f.not_applicable == NOT_OURS:
+            summary.skipped_not_kubernetes += 1
+            summary.skipped.append(Skipped(f.input.display, "not Kubernetes"))
+        elif f.not_applicable:
             summary.skipped_other += 1
             summary.skipped.append(Skipped(f.input.display, f.not_applicable))
         elif f.errors:
@@ -158,7 +163,9 @@ def dedupe(findings: List[Finding]) -> List[Finding]:
     out = []
     seen = set()
     for f in findings:
-        key = (f.rule, f.location, f.message)
+        # The subject is part of the identity: one ConfigMap mounted by
+        # three Deployments is three findings at one location.
+        key = (f.rule, f.location, f.message, f.subject)
         if key in seen:
             continue
         seen.add(key)

@@ -29,6 +29,11 @@ class Settings:
     allowed_unsafe_source: Optional[str] = None
     node_sysctls: Dict[str, str] = field(default_factory=dict)
     servers: List[ServerLink] = field(default_factory=list)
+    # real paths of the CNI configurations that are the pods' network
+    cni_default: Tuple[str, ...] = ()
+    # real chart directory -> values sets (each a list of files relative to
+    # the chart); a chart not named here renders once with its values.yaml
+    helm_values: Dict[str, List[List[str]]] = field(default_factory=dict)
     select: Optional[List[str]] = None
     ignore: List[str] = field(default_factory=list)
     severity: Dict[str, str] = field(default_factory=dict)

@@ -69,48 +69,53 @@ def _policy(namespace_obj):
 
 
 def check(model):
-    namespaces = model.inventory.namespaces
+    scope = model.inventory.scope
     for ns in model.namespaces:
         workload = ns.workload
-        target = namespaces.get(workload.namespace or "default")
-        if target is None:
-            continue
-        policy = _policy(target)
-        if policy is None:
-            continue
-        level, version, label, label_location = policy
-        allowed = facts.psa_allowed(version)
-        related = (Related(label_location, f"Namespace {target.name} enforces Pod Security {label}"),)
-        written = set()
-        for setting in ns.settings:
-            if setting.how == POD_SYSCTLS and setting.raw_name not in allowed:
-                yield Finding(
-                    CODE,
-                    NAME,
-                    SEVERITY,
-                    f"Pod Security {label} in Namespace {target.name} forbids sysctl {setting.raw_name!r}: "
-                    f"admission rejects pods of {workload.ref} (forbidden sysctls)",
-                    setting.location,
-                    related=related,
-                    subject=f"{workload.ref}|{setting.raw_name}",
-                    helm_source=workload.obj.helm_source,
-                    objects=(workload.ref,),
-                )
-            elif setting.how == INIT_CONTAINER and setting.container is not None and setting.container.privileged:
-                container = setting.container
-                if container.name in written:
-                    continue
-                written.add(container.name)
-                node = as_map(container.node.get("securityContext"))
-                yield Finding(
-                    CODE,
-                    NAME,
-                    SEVERITY,
-                    f"{container.label} runs privileged to write sysctls, which Pod Security {label} in Namespace "
-                    f"{target.name} forbids: admission rejects the pod",
-                    workload.obj.key_loc(node, "privileged"),
-                    related=related,
-                    subject=f"{workload.ref}|{container.name}|privileged",
-                    helm_source=workload.obj.helm_source,
-                    objects=(workload.ref,),
-                )
+        # The Namespace deployed with the workload (same unit, else the
+        # nearest file); equally near copies each decide for themselves.
+        found = scope.candidates("Namespace", None, workload.namespace or "default", workload.obj)
+        for target in found:
+            yield from _check_against(ns, workload, target)
+
+
+def _check_against(ns, workload, target):
+    policy = _policy(target)
+    if policy is None:
+        return
+    level, version, label, label_location = policy
+    allowed = facts.psa_allowed(version)
+    related = (Related(label_location, f"Namespace {target.name} enforces Pod Security {label}"),)
+    written = set()
+    for setting in ns.settings:
+        if setting.how == POD_SYSCTLS and setting.raw_name not in allowed:
+            yield Finding(
+                CODE,
+                NAME,
+                SEVERITY,
+                f"Pod Security {label} in Namespace {target.name} forbids sysctl {setting.raw_name!r}: "
+                f"admission rejects pods of {workload.ref} (forbidden sysctls)",
+                setting.location,
+                related=related,
+                subject=f"{workload.ref}|{setting.raw_name}",
+                helm_source=workload.obj.helm_source,
+                objects=(workload.ref,),
+            )
+        elif setting.how == INIT_CONTAINER and setting.container is not None and setting.container.privileged:
+            container = setting.container
+            if container.name in written:
+                continue
+            written.add(container.name)
+            node = as_map(container.node.get("securityContext"))
+            yield Finding(
+                CODE,
+                NAME,
+                SEVERITY,
+                f"{container.label} runs privileged to write sysctls, which Pod Security {label} in Namespace "
+                f"{target.name} forbids: admission rejects the pod",
+                workload.obj.key_loc(node, "privileged"),
+                related=related,
+                subject=f"{workload.ref}|{container.name}|privileged",
+                helm_source=workload.obj.helm_source,
+                objects=(workload.ref,),
+            )

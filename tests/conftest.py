@@ -179,7 +179,7 @@ HOSTILE_INPUTS = [
     ("huge.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: 99999999999999999999999999999\n  containers: []\n", "huge.yaml:5:16: SMX000 [error] invalid Kubernetes object: spec.hostNetwork must be a boolean, not an integer"),
     ("unknown.yaml", b"apiVersion: example.com/v9\nkind: Gizmo\nmetadata: {name: g}\nspec: {x: 1}\n", ""),
     ("latin1.conf", b"events {}\n# caf\xe9\nhttp { server { listen 80 backlog=10; } }\n", ""),
-    ("recursive.yaml", b"a: &x\n  b: *x\n", "recursive.yaml:2:6: SMX000 [error] cannot parse YAML: recursive alias 'x' (a node cannot contain itself)"),
+    ("recursive.yaml", b"kind: X\na: &x\n  b: *x\n", "recursive.yaml:3:6: SMX000 [error] cannot parse YAML: recursive alias 'x' (a node cannot contain itself)"),
     ("nul-include.conf", b"events {}\nhttp { include a\x00b/*.conf; server { listen 80 backlog=10; } }\n", ""),
     ("sysctl-types.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext:\n    sysctls: [{name: net.core.somaxconn, value: 1024}, {name: kernel.sem}, {value: x}]\n  containers: [{name: c, image: nginx}]\n", ""),
     ("wrong.yaml", b"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {sysctls: x}\n  containers: {}\n", "wrong.yaml:5:30: SMX000 [error] invalid Kubernetes object: spec.securityContext.sysctls must be a list, not a string"),

@@ -73,7 +73,7 @@ def test_sarif_without_findings_and_with_parse_failures(project, sarif_validator
     run, doc = _sarif(project, ".")
     sarif_validator.validate(doc)
     assert (run.status, doc["runs"][0]["results"]) == (0, [])
-    project.write("broken.yaml", "a: [\n")
+    project.write("broken.yaml", "kind: ConfigMap\na: [\n")
     run, doc = _sarif(project, ".")
     sarif_validator.validate(doc)
     assert run.status == 1
@@ -145,7 +145,7 @@ def test_fail_on_threshold(project):
     assert project.run("app.yaml").status == 1
     assert project.run("--fail-on", "warning", "app.yaml").status == 1
     assert project.run("--fail-on", "error", "app.yaml").status == 0
-    project.write("broken.yaml", "a: [\n")
+    project.write("broken.yaml", "kind: ConfigMap\na: [\n")
     assert project.run("--fail-on", "error", "broken.yaml").status == 1  # SMX000 always fails
     assert project.run("--fail-on", "error", "--ignore", "SMX000", "broken.yaml").status == 0
 

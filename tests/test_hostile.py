@@ -93,14 +93,14 @@ def test_alias_bomb_finishes_quickly(project):
 
 
 def test_deep_nesting_is_reported(project):
-    project.write("deep.yaml", "a: " + "[" * 5000 + "]" * 5000 + "\n")
+    project.write("deep.yaml", "kind: ConfigMap\na: " + "[" * 5000 + "]" * 5000 + "\n")
     project.write("deep.conf", "events {}\n" + "http {\n" * 3000 + "}\n" * 3000)
     project.write("ok.yaml", deployment() + "---\n" + config_map())
     run = project.run("--kernel", "4.19", ".")
     assert run.status == 1
     assert run.lines[0].startswith("deep.conf:")
     assert "SMX000" in run.lines[0]
-    assert run.lines[1].startswith("deep.yaml:1:")
+    assert run.lines[1].startswith("deep.yaml:2:")
     assert "nesting deeper than 256 levels" in run.lines[1]
     assert "ok.yaml" in run.lines[2] and "SMX001" in run.lines[2]
 

@@ -89,6 +89,9 @@ def test_cni_tuning_conflist_applies_to_pods(project):
     text = json.dumps(conflist, indent=2)
     project.write("cni/10-net.conflist", text)
     project.write("d.yaml", deployment() + "---\n" + config_map(files=CONFIG))
+    # Not the pods' network until the configuration says so.
+    assert _one(project, "--kernel", "4.19")["somaxconn"] == 128
+    project.write(".somaxlint.yaml", "cni:\n  default: cni/10-net.conflist\n")
     listener = _one(project, "--kernel", "4.19")
     line, column = position(text, '"net.core.somaxconn"')
     assert (listener["somaxconn"], listener["effective_backlog"]) == (1500, 1500)
@@ -113,13 +116,14 @@ def test_multus_network_attachment_applies_to_selecting_pods(project):
 
 def test_pod_sysctl_and_cni_tuning_disagreeing_leave_both_possible(project):
     project.write("cni/net.conflist", json.dumps({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "tuning", "sysctl": {"net.core.somaxconn": "1000"}}]}))
+    project.write(".somaxlint.yaml", "cni:\n  default: [cni/net.conflist]\n")
     project.write("d.yaml", deployment(pod_extra=_sysctls(4000)) + "---\n" + config_map(files=CONFIG))
     listener = _one(project, "--kernel", "4.19")
     assert listener["somaxconn_possible"] == [4000, 1000]
     assert "which one is applied last is not documented" in listener["assumptions"][0]
     run = project.run("--kernel", "4.19", "--select", "SMX001", ".")
     assert run.codes() == ["SMX001"]
-    assert "SMX001 [warning] backlog=3000 on 0.0.0.0:80 is truncated to 1000 under one of the possible orders by net.core.somaxconn 1000 (the CNI tuning plugin in cni/net.conflist" in run.lines[0]
+    assert "SMX001 [warning] backlog=3000 on 0.0.0.0:80 is truncated to 1000 under one of the possible orders by net.core.somaxconn 1000 (the CNI tuning plugin in cni/net.conflist (the pods' network: cni.default)" in run.lines[0]
 
 
 def test_host_network_pod_sees_the_node_value(project, tmp_path):

@@ -37,6 +37,9 @@ class LoadedFile:
     # Set when a file found by walking a directory turns out not to be what
     # its name suggested (a .conf that is not nginx): skipped, not an error.
     not_applicable: Optional[str] = None
+    # The deployment unit this stream belongs to (a rendered chart, a built
+    # kustomization, standard input); None for a plain file on disk.
+    unit: Optional[str] = None
 
 
 def sniff_kind(text: str) -> str:
@@ -74,10 +77,22 @@ def load_bytes(f: InputFile, data: bytes) -> LoadedFile:
 def _load_yaml(f: InputFile, text: str) -> LoadedFile:
     documents, errors = load_yaml(text)
     loaded = LoadedFile(f, "yaml", text=text, documents=documents)
+    if errors and not _OURS_YAML.search(text):
+        # Broken YAML that is not a manifest (a CI template, a values file
+        # with Go templates): skipped and counted, not an error.
+        loaded.documents = []
+        loaded.not_applicable = NOT_OURS
+        return loaded
     loaded.errors = [LoadError(e.message, e.line, e.column) for e in errors]
     loaded.helm_sources = _helm_sources(text, documents)
     return loaded
 
+
+NOT_OURS = "not Kubernetes, CNI or nginx"
+# Keys that make a file one somaxlint must read, broken or not.  Linear:
+# a literal alternation anchored at a line start or a quote.
+_OURS_YAML = re.compile(r"^[ \t-]*(?:apiVersion|kind)[ \t]*:", re.M)
+_OURS_JSON = re.compile(r'"(?:apiVersion|kind|cniVersion|plugins)"')
 
 _SOURCE_RE = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
 
@@ -120,6 +135,11 @@ def _load_json(f: InputFile, text: str) -> LoadedFile:
     try:
         value = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
+        if not _OURS_JSON.search(text):
+            # tsconfig.json, editor settings, package.json with comments:
+            # not a file somaxlint reads, so not an error of the input.
+            loaded.not_applicable = NOT_OURS
+            return loaded
         loaded.errors.append(LoadError(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno))
         return loaded
     except ValueError as exc:

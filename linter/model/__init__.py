@@ -31,7 +31,7 @@ from linter.model.nginx import (
     resolve,
     root_opener,
 )
-from linter.model.objects import Container, Inventory, Workload, collect
+from linter.model.objects import Container, Inventory, K8sObject, Workload, collect
 from linter.model.shell import parse_commands
 from linter.model.sources import TextSource
 from linter.settings import Settings
@@ -48,10 +48,38 @@ class ServerInstance:
     workload: Optional[Workload] = None
     container: Optional[Container] = None
     main_via: Tuple[Related, ...] = ()  # how the main config reached the container
+    # which of several equally near objects this instance was evaluated
+    # against ("ConfigMap default/nginx-conf from apps/a/cm.yaml"), if any
+    variant: Optional[str] = None
 
     @property
     def sockets(self) -> List[Socket]:
         return self.listen_set.sockets
+
+
+@dataclass
+class Ambiguity:
+    """A reference that two or more equally near objects could satisfy."""
+
+    workload: Workload
+    kind: str
+    name: str
+    location: Location  # where the name is written
+    candidates: Tuple[K8sObject, ...]
+
+
+@dataclass
+class Unresolved:
+    """A container that runs a server whose configuration the input does
+    not show: it still appears in `explain`, with the reason."""
+
+    workload: Workload
+    container: Container
+    server: str  # "nginx"
+    path: str  # the config path inside the container
+    reason: str
+    location: Location  # the mount, else the container
+    related: Tuple[Related, ...] = ()
 
 
 @dataclass
@@ -63,6 +91,8 @@ class Model:
     servers: List[ServerInstance] = field(default_factory=list)
     parse_cache: ParseCache = field(default_factory=ParseCache)
     default_somaxconn: Optional[Somaxconn] = None
+    ambiguities: List[Ambiguity] = field(default_factory=list)
+    unresolved: List[Unresolved] = field(default_factory=list)
     # fields of the wrong type, as (location, message): see model.shape
     problems: List[Tuple[Location, str]] = field(default_factory=list)
 
@@ -156,7 +186,7 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
     inv = collect(files)
     model = Model(settings, files, inv)
     model.default_somaxconn = kernel_default(settings)
-    tuning = tuning_sources(inv)
+    tuning = tuning_sources(inv, settings)
     sources = SourceCache()
     # TextSources already linted inside a container.  Held, not their ids:
     # an id can be reused once its object is gone.
@@ -178,43 +208,116 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
     return model
 
 
+# At most this many combinations of equally near objects are evaluated for
+# one workload; beyond it the first candidates are used and the ambiguity
+# finding says so.
+MAX_VARIANTS = 8
+
+
 def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: set) -> None:
     settings = model.settings
-    inv = model.inventory
-    cache = model.parse_cache
     model.problems.extend(shape.pod_problems(workload))
     netns = build_namespace(workload, settings, tuning)
     netns.late_writes = late_writes(workload, lambda c: nginx_main_path(c) is not None)
     model.namespaces.append(netns)
+    scope = model.inventory.scope
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx_main_path(container)
         if main_path is None:
             continue
-        fs = build_fs(container, inv, sources)
-        add_image_files(fs, container, _image_files(container))
-        # Anything mounted into an nginx container is that container's
-        # business, loaded or not: never linted again on its own.
-        used.update(m.source for m in fs.files.values())
-        mounted = fs.get(main_path)
-        if mounted is None:
-            continue  # the main config comes from an image the linter does not model
-        config = resolve(
-            mounted.source,
-            main_path,
-            container_opener(fs, main_path),
-            cache,
-            settings.max_include_files,
-            settings.max_include_depth,
-        )
-        used.add(mounted.source)
-        used.update(config.included)
-        if _has_parse_errors(config, cache):
-            continue  # nginx will not start; SMX000 says why
-        listen_set = collect_listens(config.directives, _runs_as_root(container))
-        model.servers.append(
-            ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via)
-        )
+        # First pass: every reference to its nearest object, recording the
+        # ones that stay ambiguous.
+        ambiguous: Dict[Tuple[str, str], Tuple[Location, List[K8sObject]]] = {}
 
+        def first(kind, name, where):
+            found = scope.candidates(kind, workload.namespace, name, workload.obj)
+            if len(found) > 1:
+                ambiguous.setdefault((kind, name), (where, found))
+            return found[0] if found else None
+
+        variants = [(None, first)]
+        _model_container(model, workload, container, main_path, netns, sources, used, variants[0][1], None)
+        if not ambiguous:
+            continue
+        for (kind, name), (where, found) in sorted(ambiguous.items()):
+            model.ambiguities.append(Ambiguity(workload, kind, name, where, tuple(found)))
+        # Drop the first pass's instance and evaluate every combination.
+        model.servers = [s for s in model.servers if s.container is not container]
+        model.unresolved = [u for u in model.unresolved if u.container is not container]
+        combos: List[Dict[Tuple[str, str], K8sObject]] = [{}]
+        for key, (_, found) in sorted(ambiguous.items()):
+            combos = [dict(c, **{}) | {key: o} for c in combos for o in found][:MAX_VARIANTS]
+        for combo in combos:
+            label = "; ".join(
+                f"{k[0]} {workload.namespace or 'default'}/{k[1]} from {o.display}" for k, o in sorted(combo.items())
+            )
+
+            def pick(kind, name, where, combo=combo):
+                if (kind, name) in combo:
+                    return combo[(kind, name)]
+                found = scope.candidates(kind, workload.namespace, name, workload.obj)
+                return found[0] if found else None
+
+            _model_container(model, workload, container, main_path, netns, sources, used, pick, label)
+
+
+def _model_container(model, workload, container, main_path, netns, sources, used, choose, variant) -> None:
+    settings = model.settings
+    cache = model.parse_cache
+    fs = build_fs(container, choose, sources)
+    add_image_files(fs, container, _image_files(container))
+    # Anything mounted into an nginx container is that container's
+    # business, loaded or not: never linted again on its own.
+    used.update(m.source for m in fs.files.values())
+    mounted = fs.get(main_path)
+    if mounted is None:
+        model.unresolved.append(_unresolved(workload, container, main_path, fs))
+        return
+    config = resolve(
+        mounted.source,
+        main_path,
+        container_opener(fs, main_path),
+        cache,
+        settings.max_include_files,
+        settings.max_include_depth,
+    )
+    used.add(mounted.source)
+    used.update(config.included)
+    if _has_parse_errors(config, cache):
+        return  # nginx will not start; SMX000 says why
+    listen_set = collect_listens(config.directives, _runs_as_root(container))
+    model.servers.append(
+        ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via, variant)
+    )
+
+
+def _unresolved(workload: Workload, container: Container, path: str, fs) -> Unresolved:
+    """Why the main config is not known, located at the mount that should
+    hold it (or the container, when nothing is mounted there)."""
+    reason = fs.opaque_reason(path)
+    location = container.location
+    related: Tuple[Related, ...] = ()
+    mount = _mount_for(container, path)
+    if mount is not None:
+        location = workload.obj.at(mount.pos)
+        related = (Related(container.location, container.label),)
+    if reason is None:
+        image = container.image or "?"
+        reason = f"{path} is not mounted and is not a file of image {image} that somaxlint knows"
+    return Unresolved(workload, container, "nginx", path, reason, location, related)
+
+
+def _mount_for(container: Container, path: str):
+    best = None
+    for mount in as_seq(container.node.get("volumeMounts")):
+        mount_path = mount.get("mountPath") if isinstance(mount, YMap) else None
+        if not isinstance(mount_path, str) or not mount_path.startswith("/"):
+            continue
+        mount_path = os.path.normpath(mount_path)
+        if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+            if best is None or len(mount_path) > len(best[0]):
+                best = (mount_path, mount)
+    return best[1] if best else None
 
 
 def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], cwd: str, used: set) -> None:
@@ -282,7 +385,7 @@ def _linked_workload(model: Model, real_path: str):
 def _unmounted_config_maps(model: Model, sources: SourceCache, used: set) -> None:
     """nginx configs kept in ConfigMaps that no nginx container of the input
     mounts are still checked, against the default namespace."""
-    for (namespace, name), obj in sorted(model.inventory.config_maps.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+    for obj in model.inventory.of_kind("ConfigMap"):
         data = as_map(obj.root.get("data"))
         if data is None:
             continue
@@ -343,4 +446,14 @@ def describe_backlog(socket: Socket) -> str:
 def server_label(server: ServerInstance) -> str:
     if server.workload is None:
         return f"standalone config {server.config.main.label}"
-    return f"container {server.container.name!r} of {server.workload.ref}"
+    label = f"container {server.container.name!r} of {workload_label(server.workload)}"
+    if server.variant:
+        label += f" (evaluated with {server.variant}: see SMX017)"
+    return label
+
+
+def workload_label(workload: Workload) -> str:
+    """The workload and, for rendered input, the unit it was rendered in:
+    the same Deployment rendered with two values sets is two workloads."""
+    unit = workload.obj.file.unit
+    return f"{workload.ref} in {unit}" if unit and unit != "standard input" else workload.ref

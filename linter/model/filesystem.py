@@ -14,11 +14,11 @@ import binascii
 import fnmatch
 import posixpath
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-from linter.findings import Related
+from linter.findings import Location, Related
 from linter.load.positioned import YMap, as_map, as_seq
-from linter.model.objects import Container, Inventory, K8sObject
+from linter.model.objects import Container, K8sObject
 from linter.model.sources import TextSource, scalar_source
 
 
@@ -118,21 +118,25 @@ def _object_files(obj: K8sObject, cache: SourceCache) -> Dict[str, Tuple[TextSou
     return out
 
 
+# (kind, name, where the name is written) -> the object it means, or None
+Chooser = Callable[[str, str, "Location"], Optional[K8sObject]]
+
+
 def _volume_entries(
-    volume: YMap, container: Container, inv: Inventory, cache: SourceCache
+    volume: YMap, container: Container, choose: Chooser, cache: SourceCache
 ) -> Tuple[Optional[Dict[str, Tuple[TextSource, Tuple[Related, ...]]]], Optional[str]]:
     """Files a volume shows (relative path -> source, facts), or None and
     the reason when its content is not in the input."""
     obj = container.workload.obj
-    namespace = container.workload.namespace
     volume_related = Related(obj.at(volume.pos), f"volume {volume.get('name')!r}")
 
-    def from_object(kind_table, name, items, kind):
+    def from_object(section, name_key, items, kind):
+        name = section.get(name_key)
         if not isinstance(name, str):
             return None, f"{kind} volume without a name"
-        target = inv.lookup(kind_table, namespace, name)
+        target = choose(kind, name, obj.value_loc(section, name_key))
         if target is None:
-            return None, f"{kind} {name!r} is not in the input"
+            return None, f"{kind} {container.workload.namespace or 'default'}/{name} is not in the input"
         files = _object_files(target, cache)
         entries = {}
         if isinstance(items, list) and items:
@@ -150,10 +154,10 @@ def _volume_entries(
 
     cm = as_map(volume.get("configMap"))
     if cm is not None:
-        return from_object(inv.config_maps, cm.get("name"), as_seq(cm.get("items")), "ConfigMap")
+        return from_object(cm, "name", as_seq(cm.get("items")), "ConfigMap")
     secret = as_map(volume.get("secret"))
     if secret is not None:
-        return from_object(inv.secrets, secret.get("secretName"), as_seq(secret.get("items")), "Secret")
+        return from_object(secret, "secretName", as_seq(secret.get("items")), "Secret")
     projected = as_map(volume.get("projected"))
     if projected is not None:
         entries = {}
@@ -161,12 +165,12 @@ def _volume_entries(
         for src in as_seq(projected.get("sources")):
             if not isinstance(src, YMap):
                 continue
-            for kind, table, name_key in (("configMap", inv.config_maps, "name"), ("secret", inv.secrets, "name")):
+            for kind in ("configMap", "secret"):
                 part = as_map(src.get(kind))
                 if part is None:
                     continue
                 found, reason = from_object(
-                    table, part.get(name_key), as_seq(part.get("items")), "ConfigMap" if kind == "configMap" else "Secret"
+                    part, "name", as_seq(part.get("items")), "ConfigMap" if kind == "configMap" else "Secret"
                 )
                 if found is None:
                     missing.append(reason)
@@ -179,7 +183,7 @@ def _volume_entries(
     return None, f"{kinds[0] if kinds else 'volume'} volume {volume.get('name')!r}: content not in the input"
 
 
-def build_fs(container: Container, inv: Inventory, cache: SourceCache) -> ContainerFS:
+def build_fs(container: Container, choose: Chooser, cache: SourceCache) -> ContainerFS:
     fs = ContainerFS()
     obj = container.workload.obj
     volumes = {}
@@ -200,7 +204,7 @@ def build_fs(container: Container, inv: Inventory, cache: SourceCache) -> Contai
             fs.opaque[mount_path] = f"volume {name!r} is not defined in the pod"
             fs.covered.append(mount_path)
             continue
-        entries, reason = _volume_entries(volume, container, inv, cache)
+        entries, reason = _volume_entries(volume, container, choose, cache)
         sub_path = mount.get("subPath")
         fs.covered.append(mount_path)
         if entries is None:

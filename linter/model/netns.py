@@ -254,15 +254,19 @@ def _tuning_settings(conf: YMap, locate, detail: str) -> List[SysctlSetting]:
     return out
 
 
-def tuning_sources(inv: Inventory) -> List[TuningSource]:
+def tuning_sources(inv: Inventory, settings: Settings) -> List[TuningSource]:
     sources = []
     for loaded, conf in inv.cni_configs:
+        # A conflist is the pods' network only when the configuration says
+        # so: Podman, Docker and CNI test files live in repositories too.
+        if loaded.input.path not in settings.cni_default:
+            continue
         display = loaded.input.display
 
         def locate(pos, display=display):
             return Location(display, pos[0], pos[1]) if pos else Location(display)
 
-        found = _tuning_settings(conf, locate, f"the CNI tuning plugin in {display} (assumed to be the pods' network)")
+        found = _tuning_settings(conf, locate, f"the CNI tuning plugin in {display} (the pods' network: cni.default)")
         if found:
             sources.append(TuningSource(found))
     for nad in inv.network_attachments:

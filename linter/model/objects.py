@@ -25,6 +25,9 @@ class K8sObject:
     file: LoadedFile
     doc_index: int
     helm_source: Optional[str] = None
+    # a later object of the same kind/namespace/name in the same file or
+    # unit replaces this one (what `kubectl apply` keeps)
+    shadowed: bool = False
 
     @property
     def display(self) -> str:
@@ -145,34 +148,13 @@ class Inventory:
 
     objects: List[K8sObject] = field(default_factory=list)
     workloads: List[Workload] = field(default_factory=list)
-    config_maps: Dict[Tuple[Optional[str], str], K8sObject] = field(default_factory=dict)
-    secrets: Dict[Tuple[Optional[str], str], K8sObject] = field(default_factory=dict)
-    namespaces: Dict[str, K8sObject] = field(default_factory=dict)
     network_attachments: List[K8sObject] = field(default_factory=list)
     # CNI network configurations (JSON files with "plugins" or "type")
     cni_configs: List[Tuple[LoadedFile, YMap]] = field(default_factory=list)
-    # name -> every (namespace, name) key with that name, per table, so a
-    # lookup without a namespace is not a scan of the whole table
-    _by_name: Dict[int, Dict[str, List[Tuple[Optional[str], str]]]] = field(default_factory=dict)
+    scope: Optional["Scope"] = None
 
-    def lookup(self, table: dict, namespace: Optional[str], name: str) -> Optional[K8sObject]:
-        """Find ``name`` for a pod in ``namespace``.  Manifests often leave
-        the namespace to `kubectl -n` or Helm: an object without one matches
-        by name alone, as long as the name is unambiguous."""
-        exact = table.get((namespace, name))
-        if exact is not None:
-            return exact
-        if namespace is None:
-            index = self._by_name.get(id(table))
-            if index is None or sum(len(v) for v in index.values()) != len(table):
-                index = {}
-                for key in table:
-                    index.setdefault(key[1], []).append(key)
-                self._by_name[id(table)] = index
-            candidates = [table[key] for key in index.get(name, ())]
-        else:
-            candidates = [table[(None, name)]] if (None, name) in table else []
-        return candidates[0] if len(candidates) == 1 else None
+    def of_kind(self, kind: str) -> List[K8sObject]:
+        return [o for o in self.objects if o.kind == kind]
 
 
 def _is_k8s(root) -> bool:
@@ -202,6 +184,9 @@ def collect(files: List[LoadedFile]) -> Inventory:
             for item in items:
                 if _is_k8s(item):
                     _add(inv, _object(item, f, doc.index, helm))
+    from linter.model.scope import Scope
+
+    inv.scope = Scope(inv.objects)
     return inv
 
 
@@ -236,11 +221,5 @@ def _add(inv: Inventory, obj: K8sObject) -> None:
             if isinstance(node, YMap):
                 workload.containers.append(Container(workload, node, index, init=False))
         inv.workloads.append(workload)
-    elif kind == "ConfigMap":
-        inv.config_maps.setdefault((obj.namespace, obj.name), obj)
-    elif kind == "Secret":
-        inv.secrets.setdefault((obj.namespace, obj.name), obj)
-    elif kind == "Namespace":
-        inv.namespaces.setdefault(obj.name, obj)
     elif kind == "NetworkAttachmentDefinition":
         inv.network_attachments.append(obj)

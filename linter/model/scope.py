@@ -1,0 +1,114 @@
+"""Which object a reference means: scoped by deployment unit, then nearness.
+
+A Deployment's `configMap: {name: nginx-conf}` names an object in the
+cluster, not a file.  A repository holds many applications and many copies
+of the same objects (apps/a and apps/b, envs/dev and envs/prod), so a
+global lookup by name links one application to another's ConfigMap.  The
+rules, in order:
+
+1. An object in a unit (a rendered Helm release, a built kustomization,
+   standard input) sees the objects of its own unit first.
+2. Otherwise plain manifests (no unit): the candidate in the same file,
+   else the one whose directory shares the longest prefix with the
+   referrer's (the same directory shares all of it).
+3. Candidates that stay equally near are an ambiguity: the model evaluates
+   the workload against each and says so; it never picks one silently.
+
+Indexes are built once, so every lookup costs the candidates of one name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+from linter.model.objects import K8sObject
+
+Key = Tuple[str, str]  # (kind, name)
+
+
+@dataclass
+class Duplicate:
+    """Two objects of one kind/namespace/name in one unit or file:
+    `kubectl apply` keeps only the last."""
+
+    kept: K8sObject
+    dropped: K8sObject
+
+
+def _directory(obj: K8sObject) -> Tuple[str, ...]:
+    path = obj.file.input.path
+    if path == "-":
+        return ()
+    return tuple(os.path.dirname(path).split(os.sep))
+
+
+def _common(a: Tuple[str, ...], b: Tuple[str, ...]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _group(obj: K8sObject) -> Tuple[str, str]:
+    """The set inside which two same-named objects are a duplicate."""
+    unit = obj.file.unit
+    return ("unit", unit) if unit is not None else ("file", obj.file.input.path)
+
+
+class Scope:
+    def __init__(self, objects: List[K8sObject]):
+        self._by_name: Dict[Key, List[K8sObject]] = {}
+        self.duplicates: List[Duplicate] = []
+        last: Dict[Tuple, K8sObject] = {}
+        for obj in objects:
+            self._by_name.setdefault((obj.kind, obj.name), []).append(obj)
+            ident = (_group(obj), obj.kind, obj.namespace or "default", obj.name)
+            previous = last.get(ident)
+            if previous is not None:
+                self.duplicates.append(Duplicate(obj, previous))
+                previous.shadowed = True
+            last[ident] = obj
+
+    def candidates(self, kind: str, namespace: Optional[str], name: str, origin: K8sObject) -> List[K8sObject]:
+        """The nearest objects ``origin`` can mean by ``kind``/``name``: one
+        (resolved), several (equally near: ambiguous) or none."""
+        found = [
+            o
+            for o in self._by_name.get((kind, name), ())
+            if not o.shadowed and (o.namespace == namespace or o.namespace is None or namespace is None)
+        ]
+        if not found:
+            return []
+        unit = origin.file.unit
+        if unit is not None:
+            same_unit = [o for o in found if o.file.unit == unit]
+            if same_unit:
+                return _exact_namespace_first(same_unit, namespace)
+        # Objects of another unit are deployed by another release or build.
+        plain = [o for o in found if o.file.unit is None]
+        if not plain:
+            return []
+        same_file = [o for o in plain if o.file is origin.file]
+        if same_file:
+            return _exact_namespace_first(same_file, namespace)
+        here = _directory(origin)
+        best = -1
+        nearest: List[K8sObject] = []
+        for o in plain:
+            score = _common(here, _directory(o))
+            if score > best:
+                best, nearest = score, [o]
+            elif score == best:
+                nearest.append(o)
+        return _exact_namespace_first(nearest, namespace)
+
+
+def _exact_namespace_first(objects: List[K8sObject], namespace: Optional[str]) -> List[K8sObject]:
+    """A namespace given on both sides beats an object that leaves it to
+    `kubectl -n`; among equals, every candidate stays."""
+    exact = [o for o in objects if o.namespace is not None and o.namespace == namespace]
+    return exact or objects
