@@ -25,11 +25,18 @@ class Summary:
     skipped_other: int = 0
     unparsable: int = 0
     skipped: List[Skipped] = field(default_factory=list)
+    # what the model saw, so a clean report says how much it covered
+    workloads: int = 0
+    servers: int = 0
+    listeners: int = 0
+    unresolved: int = 0
 
     def text(self) -> str:
         return (
             f"{self.files} files, {self.skipped_not_kubernetes + self.skipped_other} skipped "
-            f"({self.skipped_not_kubernetes} not Kubernetes or nginx), {self.unparsable} unparsable"
+            f"({self.skipped_not_kubernetes} not Kubernetes or nginx), {self.unparsable} unparsable; "
+            f"{self.workloads} workloads, {self.servers} servers ({self.unresolved} unresolved), "
+            f"{self.listeners} listeners"
         )
 
 
@@ -116,6 +123,10 @@ def run(
             summary.files += 1
 
     model = build_model(loaded, settings, roots, cwd)
+    summary.workloads = len(model.inventory.workloads)
+    summary.servers = len(model.servers) + len(model.unresolved)
+    summary.unresolved = len(model.unresolved)
+    summary.listeners = sum(len(s.sockets) for s in model.servers)
     findings: List[Finding] = []
     for rule in all_rules():
         if not rule_enabled(rule, settings):

@@ -28,4 +28,7 @@ RULE_MODULES = (
     "smx013_include_outside_input",
     "smx014_unused_suppression",
     "smx015_listen_bind_conflict",
+    "smx016_duplicate_object",
+    "smx017_ambiguous_reference",
+    "smx018_server_config_unresolved",
 )

@@ -258,7 +258,8 @@ def test_context_reports_only_findings_touching_the_named_files(project):
     run = project.run("--kernel", "4.19", "--context", ".", "deploy.yaml")
     assert run.codes() == ["SMX001"]
     assert run.lines[0].startswith("cm.yaml:")  # located in the ConfigMap, caused by the staged Deployment
-    assert project.run("--kernel", "4.19", "deploy.yaml").status == 0  # alone it cannot see the ConfigMap
+    alone = project.run("--kernel", "4.19", "deploy.yaml")  # alone it cannot see the ConfigMap, and says so
+    assert alone.codes() == ["SMX018"] and "ConfigMap default/web-conf is not in the input" in alone.lines[0]
 
 
 def test_helm_findings_point_at_the_template(project):

@@ -23,7 +23,7 @@ def test_incident_example_is_an_error_on_the_incident_kernel(project):
         "incident/nginx-configmap.yaml:11:3: ConfigMap images/static-nginx key 'nginx.conf'",
         "incident/deployment.yaml:17:11: container 'nginx' of Deployment/images/static-nginx",
     ]
-    assert run.err == "somaxlint: 2 files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 error\n"
+    assert run.err == "somaxlint: 2 files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 workloads, 1 servers (0 unresolved), 1 listeners; 1 error\n"
 
 
 def test_incident_without_kernel_is_a_warning_naming_the_assumption(project):
@@ -50,6 +50,9 @@ def test_incident_explain_json(project):
     assert listeners == [
         {
             "workload": "Deployment/images/static-nginx",
+            "workload_file": {"path": "incident/deployment.yaml", "line": 2, "column": 1},
+            "unit": None,
+            "evaluated_with": None,
             "container": "nginx",
             "config": {"path": "incident/nginx-configmap.yaml", "line": 12, "column": 5, "path_in_container": "/etc/nginx/nginx.conf"},
             "module": "http",

@@ -361,6 +361,9 @@ def _standalone_files(model: Model, files: List[LoadedFile], roots: List[str], c
             model.servers.append(ServerInstance(config, listen_set, model.default_somaxconn))
             continue
         netns, container = link
+        # The configuration names the file this container loads: it is not
+        # unresolved after all.
+        model.unresolved = [u for u in model.unresolved if u.container is not container]
         listen_set = collect_listens(config.directives, container is None or _runs_as_root(container))
         model.servers.append(ServerInstance(config, listen_set, netns.somaxconn, netns.workload, container))
 
@@ -386,6 +389,8 @@ def _unmounted_config_maps(model: Model, sources: SourceCache, used: set) -> Non
     """nginx configs kept in ConfigMaps that no nginx container of the input
     mounts are still checked, against the default namespace."""
     for obj in model.inventory.of_kind("ConfigMap"):
+        if obj.shadowed:
+            continue  # never deployed: SMX016 says so
         data = as_map(obj.root.get("data"))
         if data is None:
             continue

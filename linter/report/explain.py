@@ -25,6 +25,26 @@ def listener_records(model: Model) -> List[dict]:
     return records
 
 
+def unresolved_records(model: Model) -> List[dict]:
+    """Containers that run a server whose configuration is not readable:
+    listed, never dropped, with the reason."""
+    records = [
+        {
+            "workload": gap.workload.ref,
+            "workload_file": _loc(gap.workload.obj.location),
+            "unit": gap.workload.obj.file.unit,
+            "container": gap.container.name,
+            "server": gap.server,
+            "config_path_in_container": gap.path,
+            "reason": gap.reason,
+            "location": _loc(gap.location),
+        }
+        for gap in model.unresolved
+    ]
+    records.sort(key=lambda r: (r["workload"], r["container"], r["location"]["path"], r["location"]["line"]))
+    return records
+
+
 def _record(server: ServerInstance, socket: Socket) -> dict:
     somaxconn = server.somaxconn
     setting = somaxconn.setting
@@ -33,6 +53,9 @@ def _record(server: ServerInstance, socket: Socket) -> dict:
     main = server.config.main
     return {
         "workload": server.workload.ref if server.workload else None,
+        "workload_file": _loc(server.workload.obj.location) if server.workload else None,
+        "unit": server.workload.obj.file.unit if server.workload else None,
+        "evaluated_with": server.variant,
         "container": server.container.name if server.container else None,
         "config": _loc(main.locate(1, 1)) | {"path_in_container": server.config.main_path if server.workload else None},
         "module": socket.module,
@@ -49,27 +72,36 @@ def _record(server: ServerInstance, socket: Socket) -> dict:
         "somaxconn_source": _loc(setting.location) if setting is not None else None,
         "somaxconn_origin": setting.detail if setting is not None else None,
         "effective_backlog": effective_backlog(socket, somaxconn),
-        "assumptions": [somaxconn.assumption] if somaxconn.assumption else [],
+        "assumptions": ([somaxconn.assumption] if somaxconn.assumption else [])
+        + ([f"evaluated with {server.variant} (SMX017: equally near candidates)"] if server.variant else []),
     }
 
 
 def write_json(model: Model, out: TextIO) -> None:
-    json.dump({"listeners": listener_records(model)}, out, indent=2, ensure_ascii=True)
+    json.dump({"listeners": listener_records(model), "unresolved": unresolved_records(model)}, out, indent=2, ensure_ascii=True)
     out.write("\n")
 
 
 def write_text(model: Model, out: TextIO) -> None:
     records = listener_records(model)
-    if not records:
+    gaps = unresolved_records(model)
+    if not records and not gaps:
         out.write("no listening sockets found\n")
         return
     current = None
     for r in records:
-        head = (r["workload"], r["container"], r["config"]["path"])
+        head = (r["workload"], r["workload_file"] and r["workload_file"]["path"], r["evaluated_with"], r["container"], r["config"]["path"])
         if head != current:
             current = head
             if r["workload"]:
-                out.write(f"{r['workload']}  container {r['container']}  (main config {r['config']['path_in_container']}, from {r['config']['path']})\n")
+                unit = f" in {r['unit']}" if r["unit"] else ""
+                out.write(
+                    escape_control(
+                        f"{r['workload']} ({r['workload_file']['path']}{unit})  container {r['container']}  "
+                        f"(main config {r['config']['path_in_container']}, from {r['config']['path']})"
+                    )
+                    + "\n"
+                )
             else:
                 out.write(f"standalone {r['config']['path']}\n")
         where = f"[{r['address']}]:{r['port']}" if r["family"] == "inet6" else (r["address"] if r["family"] == "unix" else f"{r['address']}:{r['port']}")
@@ -88,3 +120,14 @@ def write_text(model: Model, out: TextIO) -> None:
         out.write(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}\n")
         for assumption in r["assumptions"]:
             out.write(f"    assumption: {escape_control(assumption)}\n")
+    for g in gaps:
+        loc = g["location"]
+        unit = f" in {g['unit']}" if g["unit"] else ""
+        out.write(
+            escape_control(
+                f"{g['workload']} ({g['workload_file']['path']}{unit})  container {g['container']}  "
+                f"({g['server']} config {g['config_path_in_container']} not resolved: {g['reason']}; "
+                f"at {loc['path']}:{loc['line']}:{loc['column']})"
+            )
+            + "\n"
+        )

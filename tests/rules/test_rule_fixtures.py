@@ -1,7 +1,10 @@
 """Every rule against its failing and passing fixtures (checkov style).
 
 `fixtures/<CODE>/fail-*.{yaml,conf}` must produce exactly the findings
-their header lists; `pass-*` files must produce none.  Header lines:
+their header lists; `pass-*` files must produce none.  A fixture may be a
+directory (a small repository: rules about how files relate); its header
+lines are read from every file in it, and its expectations name the file:
+`expect web.yaml:18:37 info`.  Header lines:
 
     # somaxlint-test: args --kernel 4.19        (extra command-line arguments)
     # somaxlint-test: expect 12:7 error         (line:column severity, one per finding)
@@ -56,13 +59,24 @@ def _config_yaml(entries):
 
 @pytest.mark.parametrize("code, path", list(_cases()))
 def test_fixture(project, code, path):
-    text = path.read_text()
+    if path.is_dir():
+        text = "".join(p.read_text() for p in sorted(path.rglob("*")) if p.is_file())
+        shutil.copytree(path, project.root / path.name)
+    else:
+        text = path.read_text()
+        shutil.copy(path, project.root / path.name)
     args, expect, config = _header(text)
-    shutil.copy(path, project.root / path.name)
     if config:
         project.write(".somaxlint.yaml", _config_yaml(config))
     run = project.run("--format", "json", "--select", code, *args, path.name)
-    got = sorted(f"{f['location']['line']}:{f['location']['column']} {f['severity']}" for f in run.json["findings"])
+    prefix = path.name + "/"
+
+    def where(f):
+        loc = f["location"]
+        shown = loc["path"][len(prefix):] + ":" if path.is_dir() else ""
+        return f"{shown}{loc['line']}:{loc['column']} {f['severity']}"
+
+    got = sorted(where(f) for f in run.json["findings"])
     assert all(f["rule"] == code for f in run.json["findings"])
     if path.name.startswith("fail-"):
         assert expect, "a failing fixture must list what it expects"
