@@ -63,6 +63,21 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> Loa
 
 
 
+def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str):
+    """Charts and kustomizations under the directories given (stage 2b)."""
+    from linter.units.stage import Units, render_units
+
+    walked = sorted({os.path.realpath(os.path.join(cwd, a)) for a in args if a != "-" and os.path.isdir(os.path.join(cwd, a))})
+    try:
+        return render_units(inputs, walked, settings, cwd)
+    except Exception as exc:  # a renderer bug must not lose the plain files
+        units = Units()
+        from linter.units import RenderProblem
+
+        units.problems.append(RenderProblem(walked[0] if walked else cwd, 1, 1, internal_error(exc, "chart or kustomization"), "error"))
+        return units
+
+
 def rule_enabled(rule: Rule, settings: Settings) -> bool:
     def named(idents):
         return any(i.upper() == rule.code or i.lower() == rule.name for i in idents)
@@ -98,11 +113,22 @@ def run(
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
         roots = sorted(set(roots) | set(extra_roots))
+    units = _render_units(paths + list(settings.context), inputs, settings, cwd)
+    if units.consumed:
+        # Templates, bases, patches and generator sources are read through
+        # their chart or kustomization, never as plain manifests.
+        consumed = [f for f in inputs if f.path in units.consumed]
+        inputs = [f for f in inputs if f.path not in units.consumed]
+        skipped = list(skipped) + [Skipped(f.display, "read through its chart or kustomization") for f in consumed if not f.explicit]
     loaded = []
     for number, f in enumerate(inputs, start=1):
-        loaded.append(load_file(f, settings.max_file_bytes, stdin_bytes))
+        one = load_file(f, settings.max_file_bytes, stdin_bytes)
+        if f.path == "-":
+            one.unit = "standard input"
+        loaded.append(one)
         if progress is not None:
             progress(number, len(inputs))
+    loaded.extend(units.loaded)
 
     summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
     from linter.load import NOT_OURS
@@ -123,6 +149,11 @@ def run(
             summary.files += 1
 
     model = build_model(loaded, settings, roots, cwd)
+    from linter.units.stage import Relocator, problem_locations
+
+    model.unit_problems = problem_locations(units, cwd)
+    relocator = Relocator(units, cwd)
+    model.relocate = lambda location: relocator.location(location)[0]
     summary.workloads = len(model.inventory.workloads)
     summary.servers = len(model.servers) + len(model.unresolved)
     summary.unresolved = len(model.unresolved)
@@ -141,6 +172,7 @@ def run(
             findings.append(
                 Finding("SMX000", "unparsable-input", "error", f"rule {rule.code} failed: {internal_error(exc)}", Location("<somaxlint>"))
             )
+    findings = [relocator.finding(f) for f in findings]
     if settings.helm_chart_dir:
         from linter.helm import map_findings
 

@@ -31,7 +31,10 @@ class Location:
     approximate: bool = False
 
     def as_dict(self) -> dict:
-        return {"path": self.path, "line": self.line, "column": self.column}
+        out = {"path": self.path, "line": self.line, "column": self.column}
+        if self.approximate:
+            out["approximate"] = True
+        return out
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"

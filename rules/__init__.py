@@ -31,4 +31,5 @@ RULE_MODULES = (
     "smx016_duplicate_object",
     "smx017_ambiguous_reference",
     "smx018_server_config_unresolved",
+    "smx019_unit_not_rendered",
 )

@@ -56,6 +56,10 @@ def check(model):
                 Location(display, error.line, error.column),
                 subject=_stable(error.message),
             )
+    # Charts and kustomizations that Helm or kustomize refused.
+    for location, message, severity in model.unit_problems:
+        if severity == "error":
+            yield Finding(CODE, NAME, SEVERITY, message, location, subject=_stable(message))
     # Kubernetes fields of the wrong type (the API server refuses them).
     for location, message in model.problems:
         yield Finding(CODE, NAME, SEVERITY, message, location, subject=_stable(message))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from linter import facts
 from linter.discover import RootFS
@@ -92,6 +92,12 @@ class Model:
     parse_cache: ParseCache = field(default_factory=ParseCache)
     default_somaxconn: Optional[Somaxconn] = None
     ambiguities: List[Ambiguity] = field(default_factory=list)
+    # charts and kustomizations that did not render: (location, message,
+    # severity "error" for broken input or "info" for a missing tool)
+    unit_problems: List[Tuple[Location, str, str]] = field(default_factory=list)
+    # rendered-stream location -> the source file's (set once rendering is
+    # known; reports and explain show only source locations)
+    relocate: Callable[[Location], Location] = lambda location: location
     unresolved: List[Unresolved] = field(default_factory=list)
     # fields of the wrong type, as (location, message): see model.shape
     problems: List[Tuple[Location, str]] = field(default_factory=list)

@@ -12,15 +12,22 @@ from linter.model.nginx import Socket
 from linter.report import escape_control
 
 
-def _loc(location: Optional[Location]) -> Optional[dict]:
-    return location.as_dict() if location is not None else None
+def _locator(model: Model):
+    """Location -> dict, with locations in rendered charts and
+    kustomizations moved back to the files people edit."""
+
+    def loc(location: Optional[Location]) -> Optional[dict]:
+        return model.relocate(location).as_dict() if location is not None else None
+
+    return loc
 
 
 def listener_records(model: Model) -> List[dict]:
+    loc = _locator(model)
     records = []
     for server in model.servers:
         for socket in server.sockets:
-            records.append(_record(server, socket))
+            records.append(_record(server, socket, loc))
     records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
     return records
 
@@ -28,6 +35,7 @@ def listener_records(model: Model) -> List[dict]:
 def unresolved_records(model: Model) -> List[dict]:
     """Containers that run a server whose configuration is not readable:
     listed, never dropped, with the reason."""
+    _loc = _locator(model)
     records = [
         {
             "workload": gap.workload.ref,
@@ -45,7 +53,7 @@ def unresolved_records(model: Model) -> List[dict]:
     return records
 
 
-def _record(server: ServerInstance, socket: Socket) -> dict:
+def _record(server: ServerInstance, socket: Socket, _loc) -> dict:
     somaxconn = server.somaxconn
     setting = somaxconn.setting
     backlog_directive = socket.backlog_directive

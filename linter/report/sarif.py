@@ -110,7 +110,7 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
         links.append(f"[{_escape_message(r.label)}]({number})")
     if links:
         message += ("" if message.endswith(".") else ".") + " Related: " + "; ".join(links) + "."
-    if f.location.approximate:
+    if f.location.approximate and "not literal in the source" not in f.message:
         message += " (The position is the start of the YAML value holding the config.)"
     if f.location.path == "<stdin>" and not uris.stdin_name and f.helm_source:
         message += f" (Line {f.location.line} is a line of the rendered output of this template.)"

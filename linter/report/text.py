@@ -20,7 +20,7 @@ def write(findings: List[Finding], out: TextIO, colour: bool) -> None:
             where = f"{_BOLD}{where}{_RESET}"
             severity = f"{_COLOURS.get(f.severity, '')}{severity}{_RESET}"
         line = f"{where}: {f.rule} {severity} {escape_control(f.message)}"
-        if f.location.approximate:
+        if f.location.approximate and "not literal in the source" not in f.message:
             line += " (position of the enclosing YAML value: the config is not a literal block scalar)"
         out.write(line + "\n")
         for related in f.related:

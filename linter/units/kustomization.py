@@ -1,0 +1,1048 @@
+"""Kustomize units: find kustomizations, build them, map the output back.
+
+The build runs the real tool (``kustomize build`` or ``kubectl kustomize``)
+on a throw-away kustomization in a temporary directory that lists the
+user's directory as its only resource and asks for origin annotations, so
+nothing is ever written into the user's tree.  kustomize refuses absolute
+paths as resources ("new root cannot be absolute"), so the wrapper names
+the directory by a relative path, and every ``path:`` / ``configuredIn:`` of
+an origin annotation is then relative to the wrapper directory (joined
+lexically: symlinks are kept as written).  The annotations are removed from
+the returned text, which is then byte for byte what a plain build gives.
+
+Each rendered line is mapped by its YAML path: the same path in the origin
+file (same value: exact), else in a patch of the build (exact), else the
+object's ``kind:`` line, approximately.  Sequence items are matched by
+their merge key (``name``, ``mountPath``, ...), not their index, because
+patches and generators reorder and insert items.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import replace
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from linter.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, within
+from linter.load.positioned import YMap, YSeq
+from linter.load.yaml_stream import load_yaml
+from linter.units import Rendered, RenderProblem, RenderResult, SourcePosition
+
+KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+ORIGIN = "config.kubernetes.io/origin"
+FALLBACK_ASSUMPTION = (
+    "kustomize not installed: resources linked without patches or generators (install kustomize or kubectl)"
+)
+MAX_MESSAGE = 300
+
+# The keys kustomize's strategic merge uses to match list items, in the
+# order that identifies an item best (a volumeMount's name is not unique,
+# its mountPath is).
+_ITEM_KEYS = ("mountPath", "devicePath", "containerPort", "name", "key", "ip")
+_REMOTE_PREFIXES = ("git@", "git::", "github.com/", "gitlab.com/", "bitbucket.org/")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# kustomize nests quotes ("err='... from 'x.yaml': ...'"): every span
+# between two quotes is a candidate, hence the overlapping lookahead
+_QUOTED = re.compile(r"(?='([^'\n]+)')")
+_BLOCK_HEADER = re.compile(r"[|>]([1-9])?[-+]?([1-9])?")
+_ANY = object()  # a source value that matches whatever was rendered
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def kustomization_file(directory: str) -> Optional[str]:
+    for name in KUSTOMIZATION_NAMES:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def find_kustomizations(directories: List[str]) -> List[str]:
+    """Real paths of directories holding a kustomization file at or below
+    the given directories (sorted; skip .git, node_modules, .venv; never
+    follow symlinks out)."""
+    found: Set[str] = set()
+    for directory in directories:
+        root = os.path.realpath(directory)
+        if not os.path.isdir(root):
+            continue
+        # followlinks=False: a symlinked directory is listed but not entered
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+            for name in KUSTOMIZATION_NAMES:
+                if name in filenames:
+                    path = os.path.join(dirpath, name)
+                    if os.path.isfile(path) and within(path, [root]):
+                        found.add(os.path.realpath(dirpath))
+                    break
+    return sorted(found)
+
+
+def roots(kustomization_dirs: List[str]) -> List[str]:
+    """Those that no other kustomization in the list includes (through
+    resources:, bases: or components:, relative to the including one).  A
+    kustomization that does not parse is still a root: building it reports
+    the error."""
+    dirs = [os.path.realpath(d) for d in kustomization_dirs]
+    listed = set(dirs)
+    included: Set[str] = set()
+    for kdir in dirs:
+        kfile = kustomization_file(kdir)
+        kmap = _load_map(kfile) if kfile else None
+        if kmap is None:
+            continue
+        for key in ("resources", "bases", "components"):
+            for entry, _pos in _strings(kmap.get(key)):
+                if _is_remote(entry):
+                    continue
+                target = _resolve(kdir, entry)
+                if target is not None and target != kdir and target in listed:
+                    included.add(target)
+    seen: Set[str] = set()
+    out = []
+    for kdir in dirs:
+        if kdir not in included and kdir not in seen:
+            seen.add(kdir)
+            out.append(kdir)
+    return out
+
+
+def consumed_files(kustomization_dir: str, allowed_roots: Optional[Sequence[str]] = None) -> Set[str]:
+    """Real paths of every file the kustomization (recursively through its
+    directory resources, bases and components) reads.  With
+    ``allowed_roots``, files outside them are neither opened nor listed."""
+    return _Tree(os.path.realpath(kustomization_dir), allowed_roots).files
+
+
+# ------------------------------------------------------------ reading files
+
+
+def _read_text(path: str) -> Optional[str]:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(DEFAULT_MAX_FILE_BYTES + 1)
+    except (OSError, ValueError):
+        return None
+    if len(data) > DEFAULT_MAX_FILE_BYTES or b"\x00" in data:
+        return None
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def _load_map(path: str) -> Optional[YMap]:
+    text = _read_text(path)
+    if text is None:
+        return None
+    documents, errors = load_yaml(text)
+    if errors or not documents or not isinstance(documents[0].root, YMap):
+        return None
+    return documents[0].root
+
+
+def _strings(value: Any) -> Iterable[Tuple[str, Tuple[int, int]]]:
+    """(string item, its position) of a sequence; anything else: nothing."""
+    if isinstance(value, YSeq):
+        for item, pos in zip(value, value.ipos):
+            if isinstance(item, str):
+                yield item, (pos[0], pos[1])
+
+
+def _maps(value: Any) -> Iterable[Tuple[YMap, Tuple[int, int]]]:
+    if isinstance(value, YSeq):
+        for item, pos in zip(value, value.ipos):
+            if isinstance(item, YMap):
+                yield item, (pos[0], pos[1])
+
+
+def _is_remote(entry: str) -> bool:
+    return "://" in entry or "?ref=" in entry or entry.startswith(_REMOTE_PREFIXES)
+
+
+def _resolve(base: str, rel: str) -> Optional[str]:
+    try:
+        return os.path.realpath(os.path.join(base, rel))
+    except (ValueError, OSError):
+        return None
+
+
+# ------------------------------------------------------- the kustomization tree
+
+
+class _Src:
+    """Where one YAML path is written: its key (or item) and value, and for
+    multi-line values where the content lines start."""
+
+    __slots__ = ("file", "line", "col", "vline", "vcol", "value", "style", "key_col", "cfile", "cline0", "cindent")
+
+    def __init__(self, file, line, col, value, style, key_col):
+        self.file = file
+        self.line = line
+        self.col = col
+        self.vline = line
+        self.vcol = col
+        self.value = value
+        self.style = style
+        self.key_col = key_col
+        # block scalar content: line k of the value is line cline0 + k of
+        # cfile; cindent is filled in when first needed
+        self.cfile = file
+        self.cline0 = line
+        self.cindent: Optional[int] = None
+
+
+Shift = Callable[[int, int], Tuple[int, int]]
+
+
+def _no_shift(line: int, col: int) -> Tuple[int, int]:
+    return line, col
+
+
+class _Patch:
+    """One patch document (strategic merge) or operation list (JSON 6902)."""
+
+    def __init__(self, file: str, root: Any, target: Optional[YMap], shift: Shift):
+        self.file = file
+        self.root = root
+        self.target = target if isinstance(target, YMap) else None
+        self.shift = shift
+        self.json = isinstance(root, YSeq)
+        self._index: Optional[Dict[tuple, _Src]] = None
+
+    def kind_name(self) -> Tuple[Optional[str], Optional[str]]:
+        if self.target is not None:
+            return _str(self.target.get("kind")), _str(self.target.get("name"))
+        if isinstance(self.root, YMap):
+            return _str(self.root.get("kind")), _str(_get(self.root, "metadata", "name"))
+        return None, None
+
+    def index(self) -> Dict[tuple, _Src]:
+        if self._index is None:
+            self._index = _index(_walk(self.root), self.file, self.shift)
+        return self._index
+
+    def json_index(self, rendered: YMap) -> Dict[tuple, _Src]:
+        """The operations' values under the paths they write to; numeric
+        pointer steps are resolved against the rendered object (the item
+        now at that index), since the rendered paths name items by key."""
+        out: Dict[tuple, _Src] = {}
+        for op, _pos in _maps(self.root):
+            if op.get("op") not in ("add", "replace") or "value" not in op or not isinstance(op.get("path"), str):
+                continue
+            prefix = _pointer_path(op["path"], rendered)
+            if prefix is None:
+                continue
+            value = op["value"]
+            kp, vp = op.kpos["value"], op.vpos["value"]
+            line, col = self.shift(kp[0], kp[1])
+            src = _Src(self.file, line, col, value, vp[2], col)
+            src.vline, src.vcol = self.shift(vp[0], vp[1])
+            src.cline0 = src.vline
+            out.setdefault(prefix, src)
+            for path, src in _index(_walk(value, prefix), self.file, self.shift).items():
+                out.setdefault(path, src)
+        return out
+
+
+class _Tree:
+    """Every kustomization reachable from a root, the files they read, and
+    the patches in the order the last applied comes first."""
+
+    def __init__(self, root: str, allowed: Optional[Sequence[str]]):
+        self.allowed = [os.path.realpath(r) for r in allowed] if allowed is not None else None
+        self.files: Set[str] = set()
+        self.kmaps: Dict[str, Optional[YMap]] = {}  # kustomization file -> parsed
+        self.patches: List[_Patch] = []
+        self.origin_annotations = False  # the user asked for them too
+        self._collect(root)
+
+    def readable(self, path: Optional[str]) -> bool:
+        return path is not None and (self.allowed is None or within(path, self.allowed))
+
+    def _add_file(self, path: Optional[str]) -> Optional[str]:
+        if self.readable(path) and os.path.isfile(path):
+            self.files.add(path)
+            return path
+        return None
+
+    def _collect(self, root: str) -> None:
+        seen: Set[str] = set()
+        stack = [root]
+        while stack:
+            kdir = stack.pop()
+            if kdir in seen:
+                continue
+            seen.add(kdir)
+            kfile = kustomization_file(kdir)
+            if kfile is None or not self.readable(kfile):
+                continue
+            kfile = os.path.realpath(kfile)
+            self.files.add(kfile)
+            kmap = _load_map(kfile)
+            self.kmaps[kfile] = kmap
+            if kmap is None:
+                continue
+            if "originAnnotations" in [s for s, _ in _strings(kmap.get("buildMetadata"))]:
+                self.origin_annotations = True
+            resource_dirs = self._references(kdir, kmap, ("resources", "bases"))
+            component_dirs = self._references(kdir, kmap, ("components",))
+            self._patches(kdir, kfile, kmap)
+            self._other_files(kdir, kmap)
+            # kustomize builds resources, then applies components in order,
+            # then this kustomization's patches: visit the other way round
+            stack.extend(reversed(list(reversed(component_dirs)) + resource_dirs))
+
+    def _references(self, kdir: str, kmap: YMap, keys: Tuple[str, ...]) -> List[str]:
+        dirs = []
+        for key in keys:
+            for entry, _pos in _strings(kmap.get(key)):
+                if _is_remote(entry):
+                    continue
+                path = _resolve(kdir, entry)
+                if path is None:
+                    continue
+                if os.path.isdir(path):
+                    dirs.append(path)
+                else:
+                    self._add_file(path)
+        return dirs
+
+    def _patches(self, kdir: str, kfile: str, kmap: YMap) -> None:
+        found: List[_Patch] = []
+        for key in ("patches", "patchesJson6902"):
+            for entry, _pos in _maps(kmap.get(key)):
+                self._patch_entry(kdir, kfile, entry, found)
+        smp = kmap.get("patchesStrategicMerge")
+        if isinstance(smp, YSeq):
+            for i, entry in enumerate(smp):
+                if not isinstance(entry, str):
+                    continue
+                if "\n" in entry:
+                    pos = smp.ipos[i]
+                    self._inline(kfile, entry, pos, max(1, pos[1] - 2), None, found)
+                else:
+                    self._patch_file(kdir, entry, None, found)
+        self.patches.extend(reversed(found))
+
+    def _patch_entry(self, kdir: str, kfile: str, entry: YMap, found: List[_Patch]) -> None:
+        target = entry.get("target")
+        if isinstance(entry.get("path"), str):
+            self._patch_file(kdir, entry["path"], target, found)
+        elif isinstance(entry.get("patch"), str):
+            self._inline(kfile, entry["patch"], entry.vpos["patch"], entry.kpos["patch"][1], target, found)
+
+    def _patch_file(self, kdir: str, rel: str, target: Any, found: List[_Patch]) -> None:
+        path = self._add_file(_resolve(kdir, rel))
+        if path is None:
+            return
+        text = _read_text(path)
+        if text is None:
+            return
+        documents, _errors = load_yaml(text)
+        for document in documents:
+            if document.root is not None:
+                found.append(_Patch(path, document.root, target, _no_shift))
+
+    def _inline(self, kfile: str, text: str, pos: tuple, key_col: int, target: Any, found: List[_Patch]) -> None:
+        """A patch written inside the kustomization: positions are moved
+        into the kustomization file.  A literal block keeps its lines; any
+        other style cannot be followed line by line, so everything in it
+        points at the start of the value."""
+        shift: Shift
+        if pos[2] == "|":
+            lines = _file_lines(kfile)
+            indent = _block_indent(lines, pos[0], pos[1], key_col) if lines else 0
+            header = pos[0]
+
+            def shift(line: int, col: int) -> Tuple[int, int]:
+                return header + line, col + indent
+
+        else:
+            at = (pos[0], pos[1])
+
+            def shift(line: int, col: int) -> Tuple[int, int]:
+                return at
+
+        documents, _errors = load_yaml(text)
+        for document in documents:
+            if document.root is not None:
+                found.append(_Patch(kfile, document.root, target, shift))
+
+    def _other_files(self, kdir: str, kmap: YMap) -> None:
+        for key in ("configMapGenerator", "secretGenerator"):
+            for gen, _pos in _maps(kmap.get(key)):
+                for _key, path, _p in _generator_files(kdir, gen):
+                    self._add_file(path)
+                for env in _env_entries(gen):
+                    self._add_file(_resolve(kdir, env[0]))
+        for entry, _pos in _maps(kmap.get("replacements")):
+            if isinstance(entry.get("path"), str):
+                self._add_file(_resolve(kdir, entry["path"]))
+        for key in ("generators", "transformers", "validators", "configurations", "crds"):
+            for entry, _pos in _strings(kmap.get(key)):
+                if "\n" not in entry and not _is_remote(entry):
+                    self._add_file(_resolve(kdir, entry))
+        openapi = _get(kmap, "openapi", "path")
+        if isinstance(openapi, str):
+            self._add_file(_resolve(kdir, openapi))
+        for chart, _pos in _maps(kmap.get("helmCharts")):
+            if isinstance(chart.get("valuesFile"), str):
+                self._add_file(_resolve(kdir, chart["valuesFile"]))
+            for entry, _p in _strings(chart.get("additionalValuesFiles")):
+                self._add_file(_resolve(kdir, entry))
+
+
+def _generator_files(kdir: str, gen: YMap) -> Iterable[Tuple[str, str, Tuple[int, int]]]:
+    """(data key, real path, position of the files: item) of a generator;
+    a directory entry stands for every regular file in it."""
+    for entry, pos in _strings(gen.get("files")):
+        key, _, rel = entry.partition("=")
+        if not rel:
+            key, rel = os.path.basename(entry.rstrip("/")), entry
+        path = _resolve(kdir, rel)
+        if path is None:
+            continue
+        if os.path.isdir(path):
+            try:
+                names = sorted(os.listdir(path))
+            except OSError:
+                continue
+            for name in names:
+                full = os.path.join(path, name)
+                if os.path.isfile(full):
+                    yield name, os.path.realpath(full), pos
+        else:
+            yield key, path, pos
+
+
+def _env_entries(gen: YMap) -> List[Tuple[str, Tuple[int, int]]]:
+    envs = list(_strings(gen.get("envs")))
+    if isinstance(gen.get("env"), str):
+        kp = gen.kpos["env"]
+        envs.append((gen["env"], (kp[0], kp[1])))
+    return envs
+
+
+# ------------------------------------------------------------------ YAML paths
+
+
+def _str(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
+def _get(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _item_step(item: Any, index: int, counts: Dict[tuple, int]) -> tuple:
+    """How a list item is named in a path: by its merge key and value, or
+    by its own value for a scalar; the count tells duplicates apart."""
+    if isinstance(item, YMap):
+        ident: tuple = (index,)
+        for key in _ITEM_KEYS:
+            value = item.get(key)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                ident = (key, value)
+                break
+    elif isinstance(item, YSeq):
+        ident = (index,)
+    else:
+        ident = ("=", item)
+    n = counts.get(ident, 0)
+    counts[ident] = n + 1
+    return ident + (n,)
+
+
+# (line, column, path, part, value, style, key column); part is "k" (a
+# mapping key), "v" (a scalar value) or "i" (a sequence item)
+Entry = Tuple[int, int, tuple, str, Any, Optional[str], int]
+
+
+def _walk(root: Any, prefix: tuple = ()) -> List[Entry]:
+    """Every key, scalar value and item under ``root``.  Each collection is
+    visited once, so a shared (aliased) subtree cannot multiply the work."""
+    out: List[Entry] = []
+    seen: Set[int] = set()
+    stack = [(root, prefix)]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, YMap):
+            for key, value in node.items():
+                kp = node.kpos.get(key)
+                if kp is None:
+                    continue
+                vp = node.vpos.get(key)
+                step = path + (key,)
+                style = vp[2] if vp else None
+                out.append((kp[0], kp[1], step, "k", value, style, kp[1]))
+                if isinstance(value, (YMap, YSeq)):
+                    stack.append((value, step))
+                elif vp is not None:
+                    out.append((vp[0], vp[1], step, "v", value, style, kp[1]))
+        elif isinstance(node, YSeq):
+            counts: Dict[tuple, int] = {}
+            for i, item in enumerate(node):
+                ip = node.ipos[i]
+                step = path + (_item_step(item, i, counts),)
+                out.append((ip[0], ip[1], step, "i", item, ip[2], ip[1]))
+                if isinstance(item, (YMap, YSeq)):
+                    stack.append((item, step))
+    return out
+
+
+def _index(entries: List[Entry], file: str, shift: Shift = _no_shift) -> Dict[tuple, _Src]:
+    index: Dict[tuple, _Src] = {}
+    for line, col, path, part, value, style, key_col in entries:
+        if part == "v":
+            src = index.get(path)
+            if src is not None:
+                src.vline, src.vcol = shift(line, col)
+                src.cline0 = src.vline
+            continue
+        if path not in index:
+            sline, scol = shift(line, col)
+            index[path] = _Src(file, sline, scol, value, style, shift(line, key_col)[1])
+    return index
+
+
+def _pointer_path(pointer: str, rendered: Any) -> Optional[tuple]:
+    if not pointer.startswith("/"):
+        return None
+    path: tuple = ()
+    node = rendered
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, YSeq):
+            if token == "-":
+                index = len(node) - 1
+            elif token.isdigit():
+                index = int(token)
+            else:
+                return None
+            if not 0 <= index < len(node):
+                return None
+            counts: Dict[tuple, int] = {}
+            step = None
+            for i in range(index + 1):
+                step = _item_step(node[i], i, counts)
+            path += (step,)
+            node = node[index]
+        elif isinstance(node, YMap):
+            path += (token,)
+            node = node.get(token)
+        else:
+            return None
+    return path
+
+
+def _same(source: Any, rendered: Any) -> bool:
+    if source is _ANY:
+        return True
+    if isinstance(source, dict) or isinstance(rendered, dict):
+        return isinstance(source, dict) and isinstance(rendered, dict)
+    if isinstance(source, list) or isinstance(rendered, list):
+        return isinstance(source, list) and isinstance(rendered, list)
+    return type(source) is type(rendered) and source == rendered
+
+
+def _file_lines(path: str) -> Optional[List[str]]:
+    text = _read_text(path)
+    return text.split("\n") if text is not None else None
+
+
+def _block_indent(lines: List[str], header_line: int, value_col: int, key_col: int) -> int:
+    """Indentation of a block scalar's content: an explicit indicator adds
+    to the parent's indentation, else the first non-blank line sets it."""
+    if 1 <= header_line <= len(lines):
+        match = _BLOCK_HEADER.match(lines[header_line - 1], value_col - 1)
+        digit = match and (match.group(1) or match.group(2))
+        if digit:
+            return key_col - 1 + int(digit)
+    for text in lines[header_line : header_line + 10000]:
+        if text.strip():
+            return len(text) - len(text.lstrip(" "))
+    return 0
+
+
+# ------------------------------------------------------------------ building
+
+
+def _tool() -> Optional[List[str]]:
+    kustomize = shutil.which("kustomize")
+    if kustomize:
+        return [kustomize, "build"]
+    kubectl = shutil.which("kubectl")
+    if kubectl:
+        return [kubectl, "kustomize"]
+    return None
+
+
+def _run(argv: List[str], cwd: str, timeout: float) -> Tuple[Optional[int], str, str]:
+    try:
+        done = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, cwd=cwd, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None, "", f"{os.path.basename(argv[0])} did not finish within {timeout:g} s"
+    return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+
+
+def build(
+    kustomization_dir: str,
+    display: Callable[[str], str],
+    timeout: float = 60,
+    allowed_roots: Optional[Sequence[str]] = None,
+) -> RenderResult:
+    kdir = os.path.realpath(kustomization_dir)
+    kfile = kustomization_file(kdir)
+    unit = f"kustomize {display(kdir)}"
+    if kfile is None:
+        return RenderResult(problems=[RenderProblem(kdir, 1, 1, "no kustomization file in this directory", "error")])
+    kfile = os.path.realpath(kfile)
+    tree = _Tree(kdir, allowed_roots)
+    result = RenderResult(consumed=set(tree.files))
+    argv = _tool()
+    if argv is None:
+        return _native(kdir, kfile, unit, tree, result)
+
+    with tempfile.TemporaryDirectory(prefix="somaxlint-kustomize-") as tmp:
+        wrapper = os.path.realpath(tmp)
+        try:
+            rel = os.path.relpath(kdir, wrapper).replace(os.sep, "/")
+        except ValueError:  # another drive: no relative path, no wrapper
+            rel = None
+        if rel is not None:
+            with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as handle:
+                # JSON is YAML, and quotes any path safely
+                json.dump({"resources": [rel], "buildMetadata": ["originAnnotations"]}, handle)
+            try:
+                status, out, err = _run(argv + [wrapper], wrapper, timeout)
+            except OSError:  # found on PATH but cannot be started
+                return _native(kdir, kfile, unit, tree, result)
+            if status == 0:
+                mapper = _Mapper(out, wrapper, kfile, tree)
+                result.rendered.append(
+                    Rendered(unit=unit, anchor=kfile, text=mapper.text, line_map=mapper.line_map, consumed=set(tree.files))
+                )
+                return result
+            if status is None:
+                result.problems.append(RenderProblem(kfile, 1, 1, err, "error"))
+                return result
+        # The wrapper adds its own words to every error, and refuses what a
+        # direct build accepts (a Component): ask the tool about the
+        # directory itself, which writes nothing either.
+        try:
+            status, out, err = _run(argv + [kdir], wrapper, timeout)
+        except OSError:
+            return _native(kdir, kfile, unit, tree, result)
+    if status == 0:
+        anchor = SourcePosition(kfile, 1, 1, approximate=True)
+        lines = out.split("\n")
+
+        def line_map(line: int, col: int) -> Optional[SourcePosition]:
+            if 1 <= line <= len(lines):
+                return replace(anchor, rendered=lines[line - 1].strip())
+            return None
+
+        result.rendered.append(Rendered(unit=unit, anchor=kfile, text=out, line_map=line_map, consumed=set(tree.files)))
+        return result
+    message = _one_line(err or out or f"exit status {status}")
+    line, col = _error_position(kfile, message)
+    result.problems.append(RenderProblem(kfile, line, col, message, "error"))
+    return result
+
+
+def _one_line(text: str) -> str:
+    text = _CONTROL.sub(" ", text).strip()
+    for prefix in ("Error: ", "error: "):
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+    text = re.sub(r" {2,}", " ", text)
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def _error_position(kfile: str, message: str) -> Tuple[int, int]:
+    """The first entry of the kustomization the message quotes (a missing
+    resource, a patch file), or where the file stops being YAML."""
+    text = _read_text(kfile)
+    if text is None:
+        return 1, 1
+    documents, errors = load_yaml(text)
+    if errors:
+        return errors[0].line, errors[0].column
+    if not documents or not isinstance(documents[0].root, YMap):
+        return 1, 1
+    places: Dict[str, Tuple[int, int]] = {}
+    for line, col, path, part, value, _style, _kc in sorted(_walk(documents[0].root), key=lambda e: e[:2]):
+        if isinstance(value, str) and (part == "i" or (part == "v" and path[-1] == "path")):
+            places.setdefault(value, (line, col))
+    for quoted in _QUOTED.findall(message):
+        if quoted in places:
+            return places[quoted]
+    return 1, 1
+
+
+def _native(kdir: str, kfile: str, unit: str, tree: _Tree, result: RenderResult) -> RenderResult:
+    """No tool: the resource files, linked in order, nothing applied."""
+    kmap = tree.kmaps.get(kfile)
+    if kmap is None:
+        line, col = _error_position(kfile, "")
+        result.problems.append(RenderProblem(kfile, line, col, "kustomization file is not a valid YAML mapping", "error"))
+        return result
+    parts: List[str] = []
+    origins: List[Optional[Tuple[str, int]]] = []
+    seen: Set[str] = set()
+    for path in _resource_files(kdir, tree, seen):
+        text = _read_text(path)
+        if text is None:
+            continue
+        if parts:
+            parts.append("---\n")
+            origins.append(None)
+        if not text.endswith("\n"):
+            text += "\n"
+        parts.append(text)
+        origins.extend((path, n) for n in range(1, text.count("\n") + 1))
+    text = "".join(parts)
+
+    def line_map(line: int, col: int) -> Optional[SourcePosition]:
+        if 1 <= line <= len(origins) and origins[line - 1] is not None:
+            path, source_line = origins[line - 1]
+            return SourcePosition(path, source_line, col)
+        return None
+
+    result.rendered.append(
+        Rendered(unit=unit, anchor=kfile, text=text, line_map=line_map, consumed=set(tree.files), assumptions=(FALLBACK_ASSUMPTION,))
+    )
+    return result
+
+
+def _resource_files(kdir: str, tree: _Tree, seen: Set[str]) -> List[str]:
+    out: List[str] = []
+    stack = [kdir]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, tuple):  # a file, in its place in the order
+            out.append(current[0])
+            continue
+        if current in seen:
+            continue
+        seen.add(current)
+        kfile = kustomization_file(current)
+        kmap = tree.kmaps.get(os.path.realpath(kfile)) if kfile else None
+        if kmap is None:
+            continue
+        todo: List[Any] = []
+        for key in ("resources", "bases"):
+            for entry, _pos in _strings(kmap.get(key)):
+                path = None if _is_remote(entry) else _resolve(current, entry)
+                if path is None or not tree.readable(path):
+                    continue
+                if os.path.isdir(path):
+                    todo.append(path)
+                elif os.path.isfile(path):
+                    todo.append((path,))
+        stack.extend(reversed(todo))
+    return out
+
+
+# ------------------------------------------------------------------ line map
+
+
+class _Mapper:
+    """Rendered (annotated) output -> table of source positions per line,
+    then the annotations removed from the text and the table alike."""
+
+    def __init__(self, annotated: str, wrapper: str, kfile: str, tree: _Tree):
+        self.wrapper = wrapper
+        self.kfile = kfile
+        self.tree = tree
+        self.lines = annotated.split("\n")
+        self.sources: Dict[str, Optional[List[Any]]] = {}  # origin file -> [(kind, name, root, index)]
+        self.file_lines: Dict[str, Optional[List[str]]] = {}
+        self.patch_by_kind: Dict[Optional[str], List[Tuple[int, _Patch]]] = {}
+        for order, patch in enumerate(tree.patches):
+            self.patch_by_kind.setdefault(patch.kind_name()[0], []).append((order, patch))
+        # per rendered line: ("e", columns, [(pos, offset allowed)]) for
+        # lines with keys/items; ("c", src, k, rendered indent, approx) for
+        # content lines of a multi-line scalar
+        table: List[Any] = [None] * (len(self.lines) + 1)
+        drop: Set[int] = set()
+        documents, _errors = load_yaml(annotated)
+        for document in documents:
+            if isinstance(document.root, YMap):
+                self._document(document.root, table, drop)
+        if tree.origin_annotations:
+            drop = set()
+        kept = [n for n in range(1, len(self.lines) + 1) if n not in drop]
+        self.text = "\n".join(self.lines[n - 1] for n in kept)
+        self.table = [None] + [table[n] for n in kept]
+
+    # -- per document
+
+    def _document(self, root: YMap, table: List[Any], drop: Set[int]) -> None:
+        entries = _walk(root)
+        origin = self._origin(root)
+        kind = _str(root.get("kind"))
+        name = _str(_get(root, "metadata", "name")) or ""
+        source_index, approx, source_name = self._source(origin, root, kind, name)
+        patches = self._patches_for(kind, source_name, name, root)
+        self._strip(root, drop)
+
+        by_line: Dict[int, List[Entry]] = {}
+        for entry in entries:
+            by_line.setdefault(entry[0], []).append(entry)
+        resolved: Dict[tuple, Optional[_Src]] = {}
+
+        def find(path: tuple, value: Any) -> Optional[_Src]:
+            key = path
+            if key in resolved:
+                return resolved[key]
+            src = source_index.get(path)
+            if src is None or not _same(src.value, value):
+                src = None
+                for index in patches:
+                    candidate = index.get(path)
+                    if candidate is not None and _same(candidate.value, value):
+                        src = candidate
+                        break
+            resolved[key] = src
+            return src
+
+        last: Optional[Entry] = None
+        first = min(by_line) if by_line else 0
+        stop = max(by_line) if by_line else -1
+        # content lines of a multi-line scalar run to the next entry line
+        end = stop
+        for entry in by_line.get(stop, ()):
+            if entry[3] in ("v", "i") and isinstance(entry[4], str):
+                end = stop + entry[4].count("\n")
+        for n in range(first, min(end, len(self.lines)) + 1):
+            here = by_line.get(n)
+            text = self.lines[n - 1]
+            if here:
+                here.sort(key=lambda e: e[1])
+                cols, cells = [], []
+                for line, col, path, part, value, style, key_col in here:
+                    src = find(path, value)
+                    cols.append(col)
+                    cells.append(self._cell(src, part, style, text, approx))
+                    if part in ("v", "i") and isinstance(value, str):
+                        last = (line, col, path, part, value, style, key_col)
+                    else:
+                        last = None
+                table[n] = ("e", cols, cells)
+            elif last is not None and text.strip() != "---":
+                line, col, path, part, value, style, key_col = last
+                src = find(path, value)
+                r_indent = _block_indent(self.lines, line, col, key_col) if style in ("|", ">") else 0
+                table[n] = ("c", src, n - line, r_indent, style, replace(approx, rendered=text.strip()))
+
+    def _cell(self, src: Optional[_Src], part: str, style: Optional[str], text: str, approx: SourcePosition):
+        if src is None:
+            return replace(approx, rendered=text.strip()), False
+        if part == "v":
+            return SourcePosition(src.file, src.vline, src.vcol), style == src.style
+        return SourcePosition(src.file, src.line, src.col), part == "k" or style == src.style
+
+    def _strip(self, root: YMap, drop: Set[int]) -> None:
+        annotations = _get(root, "metadata", "annotations")
+        if not isinstance(annotations, YMap) or ORIGIN not in annotations:
+            return
+        value = annotations[ORIGIN]
+        if not isinstance(value, str) or annotations.vpos[ORIGIN][2] != "|":
+            return
+        line = annotations.kpos[ORIGIN][0]
+        drop.update(range(line, line + value.count("\n") + 1))
+        metadata = root["metadata"]
+        if len(annotations) == 1 and metadata.kpos["annotations"][0] < line:
+            drop.add(metadata.kpos["annotations"][0])
+
+    # -- where a document came from
+
+    def _origin(self, root: YMap) -> Optional[YMap]:
+        text = _get(root, "metadata", "annotations", ORIGIN)
+        if not isinstance(text, str):
+            return None
+        documents, errors = load_yaml(text)
+        if errors or not documents or not isinstance(documents[0].root, YMap):
+            return None
+        return documents[0].root
+
+    def _real(self, rel: Any) -> Optional[str]:
+        if not isinstance(rel, str):
+            return None
+        # kustomize joins the wrapper directory and the path lexically
+        try:
+            path = os.path.realpath(os.path.normpath(os.path.join(self.wrapper, rel)))
+        except (ValueError, OSError):
+            return None
+        return path if self.tree.readable(path) else None
+
+    def _source(self, origin, root, kind, name) -> Tuple[Dict[tuple, _Src], SourcePosition, str]:
+        """The positions of the object as written, the approximate position
+        for what is not, and its name as written."""
+        anchor = SourcePosition(self.kfile, 1, 1, approximate=True)
+        if origin is None or "repo" in origin:
+            return {}, anchor, name
+        if "path" in origin:
+            path = self._real(origin.get("path"))
+            docs = self._documents(path) if path else None
+            if not docs:
+                return {}, anchor, name
+            match = None
+            for doc_kind, doc_name, doc_root in docs:
+                if doc_kind == kind and doc_name is not None and doc_name in name:
+                    if match is None or len(doc_name) > len(match[1]):
+                        match = (doc_kind, doc_name, doc_root)
+            if match is None:
+                return {}, SourcePosition(path, 1, 1, approximate=True), name
+            doc_root = match[2]
+            kp = doc_root.kpos.get("kind") or doc_root.pos
+            return _index(_walk(doc_root), path), SourcePosition(path, kp[0], kp[1], approximate=True), match[1]
+        kfile = self._real(origin.get("configuredIn"))
+        generator = _get(origin, "configuredBy", "kind")
+        if kfile is None:
+            return {}, anchor, name
+        kmap = self.tree.kmaps.get(kfile)
+        if kmap is None:
+            kmap = _load_map(kfile)
+        if kmap is None:
+            return {}, SourcePosition(kfile, 1, 1, approximate=True), name
+        key = {"ConfigMapGenerator": "configMapGenerator", "SecretGenerator": "secretGenerator"}.get(generator)
+        if key is None:
+            return {}, SourcePosition(kfile, 1, 1, approximate=True), name
+        return self._generated(kfile, kmap.get(key), name)
+
+    def _generated(self, kfile: str, generators: Any, name: str) -> Tuple[Dict[tuple, _Src], SourcePosition, str]:
+        """A generated ConfigMap/Secret: ``data`` is the generator's list of
+        sources, each key its entry, and a file's content its lines."""
+        best = None
+        for gen, pos in _maps(generators):
+            gen_name = _str(gen.get("name"))
+            if gen_name and gen_name in name and (best is None or len(gen_name) > len(best[0])):
+                best = (gen_name, gen, pos)
+        if best is None:
+            return {}, SourcePosition(kfile, 1, 1, approximate=True), name
+        gen_name, gen, pos = best
+        kdir = os.path.dirname(kfile)
+        index: Dict[tuple, _Src] = {}
+        for list_key in ("files", "literals", "envs", "env"):
+            if list_key in gen:
+                kp = gen.kpos[list_key]
+                for data in ("data", "binaryData"):
+                    index[(data,)] = _Src(kfile, kp[0], kp[1], _ANY, None, kp[1])
+                break
+        entries: List[Tuple[str, _Src]] = []
+        for key, path, (line, col) in _generator_files(kdir, gen):
+            src = _Src(kfile, line, col, _ANY, None, col)
+            if self.tree.readable(path):
+                # line k of the value is line k of the file, unindented
+                src.style, src.cfile, src.cline0, src.cindent = "|", path, 0, 0
+            entries.append((key, src))
+        for literal, (line, col) in _strings(gen.get("literals")):
+            entries.append((literal.partition("=")[0], _Src(kfile, line, col, _ANY, None, col)))
+        for env, _pos in _env_entries(gen):
+            path = self._real_in(kdir, env)
+            for n, text in enumerate((self._lines(path) or []) if path else [], start=1):
+                stripped = text.strip()
+                if stripped and not stripped.startswith("#"):
+                    key = stripped.split("=", 1)[0].strip()
+                    entries.append((key, _Src(path, n, len(text) - len(text.lstrip()) + 1, _ANY, None, 1)))
+        for key, src in entries:
+            for data in ("data", "binaryData"):
+                index.setdefault((data, key), src)
+        return index, SourcePosition(kfile, pos[0], pos[1], approximate=True), gen_name
+
+    def _real_in(self, kdir: str, rel: str) -> Optional[str]:
+        path = _resolve(kdir, rel)
+        return path if self.tree.readable(path) else None
+
+    def _lines(self, path: str) -> Optional[List[str]]:
+        if path not in self.file_lines:
+            self.file_lines[path] = _file_lines(path)
+        return self.file_lines[path]
+
+    def _documents(self, path: str) -> Optional[List[Any]]:
+        if path not in self.sources:
+            text = _read_text(path)
+            docs = None
+            if text is not None:
+                documents, _errors = load_yaml(text)
+                docs = [
+                    (_str(d.root.get("kind")), _str(_get(d.root, "metadata", "name")), d.root)
+                    for d in documents
+                    if isinstance(d.root, YMap)
+                ]
+            self.sources[path] = docs
+        return self.sources[path]
+
+    def _patches_for(self, kind: Optional[str], source_name: str, name: str, root: YMap) -> List[Dict[tuple, _Src]]:
+        """Indexes of the patches that may have written to this object,
+        the last applied first.  A patch names the object as it was at its
+        level: the name as written, with some of the prefixes and suffixes
+        added since."""
+        out = []
+        candidates = self.patch_by_kind.get(kind, []) + self.patch_by_kind.get(None, []) if kind else []
+        for _order, patch in sorted(candidates, key=lambda c: c[0]):
+            patch_kind, patch_name = patch.kind_name()
+            if patch_kind not in (None, kind) or not _names_match(patch_name, source_name, name, patch.target is not None):
+                continue
+            out.append(patch.json_index(root) if patch.json else patch.index())
+        return out
+
+    # -- lookups
+
+    def line_map(self, line: int, col: int) -> Optional[SourcePosition]:
+        if not 1 <= line < len(self.table):
+            return None
+        cell = self.table[line]
+        if cell is None:
+            return None
+        if cell[0] == "e":
+            cols, cells = cell[1], cell[2]
+            i = bisect.bisect_right(cols, col) - 1
+            if i < 0:  # left of everything: the innermost node at the first column
+                i = bisect.bisect_right(cols, cols[0]) - 1
+                return cells[i][0]
+            pos, offset = cells[i]
+            if offset and not pos.approximate and col > cols[i]:
+                return replace(pos, column=pos.column + col - cols[i])
+            return pos
+        _kind, src, k, r_indent, style, approx = cell
+        if src is None:
+            return approx
+        if src.style == "|" and style == "|":
+            lines = self._lines(src.cfile)
+            if lines is not None and src.cline0 + k <= len(lines):
+                if src.cindent is None:
+                    src.cindent = _block_indent(lines, src.cline0, src.vcol, src.key_col)
+                return SourcePosition(src.cfile, src.cline0 + k, max(1, col - r_indent + src.cindent))
+        return SourcePosition(src.file, src.line, src.col, approximate=True, rendered=approx.rendered)
+
+
+def _names_match(patch_name: Optional[str], source_name: str, name: str, is_target: bool) -> bool:
+    if patch_name is None:
+        return True
+    if patch_name in (source_name, name) or (source_name in patch_name and patch_name in name):
+        return True
+    if is_target:  # a target's name is a regular expression
+        try:
+            return any(re.fullmatch(patch_name, n) for n in (source_name, name))
+        except re.error:
+            return False
+    return False

@@ -1,0 +1,165 @@
+"""Stage 2b: find the units in the input and render them.
+
+Between discovery and the model: charts are rendered by Helm and
+kustomizations built by kustomize; the files they consume leave the list
+of plain inputs (a template is not a manifest, a base is deployed only
+through its overlays), and each rendered stream joins the loaded files as
+a unit of its own.  After the rules ran, ``relocate`` moves every location
+in a rendered stream back to the file a person edits.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Set, Tuple
+
+from linter.discover import InputFile, display_path
+from linter.findings import Finding, Location, Related
+from linter.load import LoadedFile, load_bytes
+from linter.settings import Settings
+from linter.units import Rendered, RenderProblem
+
+
+@dataclass
+class Units:
+    loaded: List[LoadedFile] = field(default_factory=list)
+    problems: List[RenderProblem] = field(default_factory=list)
+    consumed: Set[str] = field(default_factory=set)
+    # virtual display path of a rendered stream -> the stream
+    streams: Dict[str, Rendered] = field(default_factory=dict)
+
+
+def render_units(inputs: List[InputFile], walked: List[str], settings: Settings, cwd: str) -> Units:
+    """Render every chart and kustomization root under the walked
+    directories, and the charts of explicitly named template files."""
+    from linter.units import helm_chart, kustomization
+
+    units = Units()
+
+    def shown(path: str) -> str:
+        return display_path(path, cwd)
+
+    charts = set(helm_chart.find_charts(walked)) if walked else set()
+    for f in inputs:
+        if f.explicit and f.path != "-":
+            chart = helm_chart.chart_of(f.path)
+            if chart is not None:
+                charts.add(chart)
+    for chart in sorted(charts):
+        escape = _link_out_of(chart)
+        if escape is not None:
+            # Helm follows symlinks; somaxlint never reads outside the root.
+            units.consumed |= helm_chart.chart_files(chart)
+            units.problems.append(
+                RenderProblem(escape, 1, 1, "chart not rendered: this symlink leads outside the chart, and nothing outside the lint root is read", "error")
+            )
+            continue
+        result = helm_chart.render_chart(chart, settings.helm_values.get(chart), shown)
+        _take(units, result, shown)
+
+    found = kustomization.find_kustomizations(walked) if walked else []
+    explicit_roots = [
+        os.path.dirname(f.path)
+        for f in inputs
+        if f.explicit and f.path != "-" and os.path.basename(f.path) in kustomization.KUSTOMIZATION_NAMES
+    ]
+    candidates = sorted(set(found) | set(explicit_roots))
+    for root in kustomization.roots(candidates):
+        # A chart's own kustomization (rare) is the chart's business.
+        if any(root == c or root.startswith(c + os.sep) for c in charts):
+            continue
+        _take(units, kustomization.build(root, shown), shown)
+    return units
+
+
+def _link_out_of(directory: str) -> Optional[str]:
+    """The first symlink under ``directory`` whose target is outside it."""
+    root = os.path.realpath(directory)
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                real = os.path.realpath(path)
+                if real != root and not real.startswith(root + os.sep):
+                    return path
+    return None
+
+
+def _take(units: Units, result, shown) -> None:
+    units.problems.extend(result.problems)
+    units.consumed |= result.consumed
+    for rendered in result.rendered:
+        units.consumed |= rendered.consumed
+        display = _unique(units, f"{shown(rendered.anchor)} [{rendered.unit}]")
+        loaded = load_bytes(InputFile(rendered.anchor, display, "yaml", True), rendered.text.encode("utf-8"))
+        loaded.unit = rendered.unit
+        units.loaded.append(loaded)
+        units.streams[display] = rendered
+
+
+def _unique(units: Units, display: str) -> str:
+    n, candidate = 1, display
+    while candidate in units.streams:
+        n += 1
+        candidate = f"{display} #{n}"
+    return candidate
+
+
+# --------------------------------------------------------------------------
+# After the rules: back to the files people edit
+# --------------------------------------------------------------------------
+
+
+class Relocator:
+    def __init__(self, units: Units, cwd: str):
+        self.units = units
+        self.cwd = cwd
+
+    def location(self, loc: Location) -> Tuple[Location, Optional[str]]:
+        """The source location, and the rendered text when approximate."""
+        rendered = self.units.streams.get(loc.path)
+        if rendered is None:
+            return loc, None
+        pos = None
+        try:
+            pos = rendered.line_map(loc.line, loc.column)
+        except Exception:  # a mapping bug must not lose the finding
+            pos = None
+        if pos is None:
+            return Location(display_path(rendered.anchor, self.cwd), 1, 1, approximate=True), _line(rendered, loc.line)
+        shown = display_path(pos.path, self.cwd)
+        return Location(shown, pos.line, pos.column, approximate=pos.approximate), pos.rendered if pos.approximate else None
+
+    def finding(self, finding: Finding) -> Finding:
+        if not self.units.streams:
+            return finding
+        location, quoted = self.location(finding.location)
+        related = []
+        for r in finding.related:
+            moved, _ = self.location(r.location)
+            related.append(Related(moved, r.label))
+        if location is finding.location and related == list(finding.related):
+            return finding
+        message = finding.message
+        if quoted:
+            message += f" (rendered line: {quoted.strip()[:200]!r}; not literal in the source)"
+        rendered = self.units.streams.get(finding.location.path)
+        assumptions = finding.assumptions
+        if rendered is not None:
+            assumptions = tuple(dict.fromkeys(assumptions + rendered.assumptions))
+            for assumption in rendered.assumptions:
+                if assumption not in message:
+                    message += f" (assumption: {assumption})"
+        return replace(finding, location=location, related=tuple(related), message=message, assumptions=assumptions)
+
+
+def _line(rendered: Rendered, line: int) -> Optional[str]:
+    lines = rendered.text.split("\n")
+    return lines[line - 1] if 1 <= line <= len(lines) else None
+
+
+def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]:
+    """(location, message, severity) of each unit that did not render."""
+    return [(Location(display_path(p.path, cwd), p.line, p.column), p.message, p.severity) for p in units.problems]
