@@ -3,6 +3,7 @@
     python bench/run.py                # full corpus: floor vs full lint
     python bench/run.py --scaling      # 1x vs 2x corpus
     python bench/run.py --precommit    # one manifest + one nginx file vs yamllint
+    python bench/run.py --repos        # 100 vs 200 apps x 3 environments (nearness)
 
 The floor is what no linter of these inputs can beat: libyaml composing
 every YAML file (PyYAML's CSafeLoader) plus crossplane parsing every nginx
@@ -103,6 +104,25 @@ def scaling(args, workdir):
     print(f"  2x corpus / 1x corpus time  {t2 / t1:5.2f}   (target <= 2.1)")
 
 
+def repos(args, workdir):
+    """Many apps with dev/staging/prod copies of the same object names: the
+    cost per file must not grow with the number of same-named copies."""
+    from repos import generate as generate_repo
+
+    paths = {}
+    for apps in (100, 200):
+        path = os.path.join(workdir, f"repo-{apps}")
+        if not os.path.isdir(path):
+            generate_repo(path, apps)
+        paths[apps] = path
+    m = pairs(lint_cmd(paths[100], *args.lint_args), lint_cmd(paths[200], *args.lint_args), max(args.repeat, 5))
+    t1, t2 = m["a"][0], m["b"][0]
+    print(f"medians of {max(args.repeat, 5)} alternating runs")
+    print(f"  100 apps x 3 envs ( 600 files)  {t1:6.2f} s")
+    print(f"  200 apps x 3 envs (1200 files)  {t2:6.2f} s")
+    print(f"  200 / 100 time  {t2 / t1:5.2f}   (linear: <= 2.1)")
+
+
 def precommit(args, workdir):
     corpus, _ = corpus_dir(1, workdir)
     manifest = os.path.join(corpus, "manifests", "team-0", "app-00000.yaml")
@@ -126,12 +146,15 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--precommit", action="store_true")
+    parser.add_argument("--repos", action="store_true")
     parser.add_argument("--workdir", default=os.path.join(HERE, "out"))
     parser.add_argument("lint_args", nargs="*", help="extra somaxlint arguments (after --)")
     args = parser.parse_args()
     os.makedirs(args.workdir, exist_ok=True)
     if args.scaling:
         scaling(args, args.workdir)
+    elif args.repos:
+        repos(args, args.workdir)
     elif args.precommit:
         precommit(args, args.workdir)
     else:

@@ -62,10 +62,16 @@ def _group(obj: K8sObject) -> Tuple[str, str]:
 class Scope:
     def __init__(self, objects: List[K8sObject]):
         self._by_name: Dict[Key, List[K8sObject]] = {}
+        # The common answers (same unit, same file, same directory) are dict
+        # lookups, so a repository with hundreds of copies of `nginx-conf`
+        # costs one lookup per reference, not a scan of every copy.
+        self._by_place: Dict[Tuple, List[K8sObject]] = {}
         self.duplicates: List[Duplicate] = []
         last: Dict[Tuple, K8sObject] = {}
         for obj in objects:
             self._by_name.setdefault((obj.kind, obj.name), []).append(obj)
+            for place in _places(obj):
+                self._by_place.setdefault((obj.kind, obj.name) + place, []).append(obj)
             ident = (_group(obj), obj.kind, obj.namespace or "default", obj.name)
             previous = last.get(ident)
             if previous is not None:
@@ -76,25 +82,23 @@ class Scope:
     def candidates(self, kind: str, namespace: Optional[str], name: str, origin: K8sObject) -> List[K8sObject]:
         """The nearest objects ``origin`` can mean by ``kind``/``name``: one
         (resolved), several (equally near: ambiguous) or none."""
-        found = [
-            o
-            for o in self._by_name.get((kind, name), ())
-            if not o.shadowed and (o.namespace == namespace or o.namespace is None or namespace is None)
-        ]
-        if not found:
-            return []
+        def usable(objs):
+            return [o for o in objs if not o.shadowed and (o.namespace == namespace or o.namespace is None or namespace is None)]
+
         unit = origin.file.unit
         if unit is not None:
-            same_unit = [o for o in found if o.file.unit == unit]
+            same_unit = usable(self._by_place.get((kind, name, "unit", unit), ()))
             if same_unit:
                 return _exact_namespace_first(same_unit, namespace)
+        else:
+            for place in _places(origin):
+                near = usable(self._by_place.get((kind, name) + place, ()))
+                if near:
+                    return _exact_namespace_first(near, namespace)
         # Objects of another unit are deployed by another release or build.
-        plain = [o for o in found if o.file.unit is None]
+        plain = [o for o in usable(self._by_name.get((kind, name), ())) if o.file.unit is None]
         if not plain:
             return []
-        same_file = [o for o in plain if o.file is origin.file]
-        if same_file:
-            return _exact_namespace_first(same_file, namespace)
         here = _directory(origin)
         best = -1
         nearest: List[K8sObject] = []
@@ -105,6 +109,14 @@ class Scope:
             elif score == best:
                 nearest.append(o)
         return _exact_namespace_first(nearest, namespace)
+
+
+def _places(obj: K8sObject) -> Tuple[Tuple, ...]:
+    """The index keys of an object's place, nearest first."""
+    unit = obj.file.unit
+    if unit is not None:
+        return (("unit", unit),)
+    return (("file", obj.file.input.path), ("dir", _directory(obj)))
 
 
 def _exact_namespace_first(objects: List[K8sObject], namespace: Optional[str]) -> List[K8sObject]:
