@@ -125,8 +125,11 @@ def apply(data: dict, path: str, settings: Settings) -> None:
         default = (default,)
     settings.cni_default = tuple(os.path.realpath(os.path.join(base, p)) for p in default)
     for chart, how in ((data.get("helm") or {}).get("charts") or {}).items():
+        real = os.path.realpath(os.path.join(base, chart))
         if how.get("values"):
-            settings.helm_values[os.path.realpath(os.path.join(base, chart))] = [list(s) for s in how["values"]]
+            settings.helm_values[real] = [list(s) for s in how["values"]]
+        if how.get("release"):
+            settings.helm_release[real] = how["release"]
     for ident, value in (data.get("rules") or {}).items():
         if value is False or (isinstance(value, dict) and value.get("enabled") is False):
             settings.ignore.append(ident)

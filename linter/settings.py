@@ -34,6 +34,7 @@ class Settings:
     # real chart directory -> values sets (each a list of files relative to
     # the chart); a chart not named here renders once with its values.yaml
     helm_values: Dict[str, List[List[str]]] = field(default_factory=dict)
+    helm_release: Dict[str, str] = field(default_factory=dict)  # real chart directory -> release name
     select: Optional[List[str]] = None
     ignore: List[str] = field(default_factory=list)
     severity: Dict[str, str] = field(default_factory=dict)

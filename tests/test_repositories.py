@@ -194,3 +194,12 @@ def test_precommit_context_reports_the_chart_finding_for_a_staged_template(repo)
         "charts/web/templates/configmap.yaml:1:1 SMX001 error",
         "charts/web/templates/configmap.yaml:10:9 SMX001 error",
     ]
+
+
+def test_release_name_and_values_sets_from_configuration(repo):
+    repo.write(".somaxlint.yaml", 'kernel: "5.15"\nhelm:\n  charts:\n    charts/web:\n      values: [[values-prod.yaml]]\n      release: shop\n')
+    rows = {(l["workload"], l["unit"], l["port"]) for l in repo.explain(".") if l["unit"] and l["unit"].startswith("helm")}
+    assert rows == {
+        ("Deployment/default/shop-web", "helm chart charts/web (values-prod.yaml)", 8080),
+        ("Deployment/default/shop-web", "helm chart charts/web (values-prod.yaml)", 9090),
+    }

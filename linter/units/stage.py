@@ -55,7 +55,8 @@ def render_units(inputs: List[InputFile], walked: List[str], settings: Settings,
                 RenderProblem(escape, 1, 1, "chart not rendered: this symlink leads outside the chart, and nothing outside the lint root is read", "error")
             )
             continue
-        result = helm_chart.render_chart(chart, settings.helm_values.get(chart), shown)
+        release = settings.helm_release.get(chart, "release-name")
+        result = helm_chart.render_chart(chart, settings.helm_values.get(chart), shown, release_name=release)
         _take(units, result, shown)
 
     found = kustomization.find_kustomizations(walked) if walked else []
