@@ -63,13 +63,16 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> Loa
 
 
 
-def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str):
+def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, focus):
     """Charts and kustomizations under the directories given (stage 2b)."""
     from linter.units.stage import Units, render_units
 
     walked = sorted({os.path.realpath(os.path.join(cwd, a)) for a in args if a != "-" and os.path.isdir(os.path.join(cwd, a))})
     try:
-        return render_units(inputs, walked, settings, cwd)
+        focus_paths = None
+        if focus is not None:
+            focus_paths = {f.path for f in inputs if f.display in focus}
+        return render_units(inputs, walked, settings, cwd, focus_paths)
     except Exception as exc:  # a renderer bug must not lose the plain files
         units = Units()
         from linter.units import RenderProblem
@@ -113,7 +116,7 @@ def run(
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
         roots = sorted(set(roots) | set(extra_roots))
-    units = _render_units(paths + list(settings.context), inputs, settings, cwd)
+    units = _render_units(paths + list(settings.context), inputs, settings, cwd, focus)
     if units.consumed:
         # Templates, bases, patches and generator sources are read through
         # their chart or kustomization, never as plain manifests.

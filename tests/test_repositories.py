@@ -203,3 +203,17 @@ def test_release_name_and_values_sets_from_configuration(repo):
         ("Deployment/default/shop-web", "helm chart charts/web (values-prod.yaml)", 8080),
         ("Deployment/default/shop-web", "helm chart charts/web (values-prod.yaml)", 9090),
     }
+
+
+@pytest.mark.parametrize(
+    "staged, expected",
+    [
+        ("deploy/base/configmap.yaml", ["deploy/base/configmap.yaml:10:9 SMX001 error"]),
+        ("deploy/overlays/gen/nginx.conf", ["deploy/overlays/gen/nginx.conf:5:9 SMX001 error"]),
+        ("deploy/overlays/prod/somaxconn.yaml", []),
+        ("charts/web/values-prod.yaml", []),
+    ],
+)
+def test_precommit_context_with_staged_kustomize_and_chart_sources(repo, staged, expected):
+    run = repo.run("--format", "json", "--context", ".", staged)
+    assert [_where(f) for f in run.json["findings"]] == expected

@@ -30,9 +30,16 @@ class Units:
     streams: Dict[str, Rendered] = field(default_factory=dict)
 
 
-def render_units(inputs: List[InputFile], walked: List[str], settings: Settings, cwd: str) -> Units:
+def render_units(
+    inputs: List[InputFile], walked: List[str], settings: Settings, cwd: str, focus: Optional[Set[str]] = None
+) -> Units:
     """Render every chart and kustomization root under the walked
-    directories, and the charts of explicitly named template files."""
+    directories, and the charts of explicitly named template files.
+
+    With ``focus`` (real paths of the files named for a pre-commit run),
+    only units that read one of those files are rendered: the findings of
+    the others could not be reported anyway, and building costs a process
+    per unit."""
     from linter.units import helm_chart, kustomization
 
     units = Units()
@@ -47,6 +54,9 @@ def render_units(inputs: List[InputFile], walked: List[str], settings: Settings,
             if chart is not None:
                 charts.add(chart)
     for chart in sorted(charts):
+        if focus is not None and not (helm_chart.chart_files(chart) & focus):
+            units.consumed |= helm_chart.chart_files(chart)
+            continue
         escape = _link_out_of(chart)
         if escape is not None:
             # Helm follows symlinks; somaxlint never reads outside the root.
@@ -66,11 +76,28 @@ def render_units(inputs: List[InputFile], walked: List[str], settings: Settings,
         if f.explicit and f.path != "-" and os.path.basename(f.path) in kustomization.KUSTOMIZATION_NAMES
     ]
     candidates = sorted(set(found) | set(explicit_roots))
+    todo = []
     for root in kustomization.roots(candidates):
         # A chart's own kustomization (rare) is the chart's business.
         if any(root == c or root.startswith(c + os.sep) for c in charts):
             continue
-        _take(units, kustomization.build(root, shown), shown)
+        if focus is not None:
+            consumed = kustomization.consumed_files(root, walked or None)
+            if not (consumed & focus):
+                units.consumed |= consumed
+                continue
+        todo.append(root)
+    # Each build is a kustomize process: run them side by side, and take
+    # the results in root order so the output stays deterministic.
+    if len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 2)) as pool:
+            results = list(pool.map(lambda root: kustomization.build(root, shown), todo))
+    else:
+        results = [kustomization.build(root, shown) for root in todo]
+    for result in results:
+        _take(units, result, shown)
     return units
 
 
