@@ -27,6 +27,7 @@ def template_path(chart_dir: str, helm_source: str) -> str:
 
 def map_findings(findings: List[Finding], rendered: Dict[str, str], chart_dir: str, cwd: str) -> List[Finding]:
     templates: Dict[str, Optional[List[str]]] = {}
+    marks: Dict[str, List[tuple]] = {}
     out = []
     for finding in findings:
         if not finding.helm_source:
@@ -39,8 +40,47 @@ def map_findings(findings: List[Finding], rendered: Dict[str, str], chart_dir: s
         if lines is None:
             out.append(finding)  # no such template: keep the rendered location
             continue
-        out.append(_relocate(finding, rendered.get(finding.location.path), lines, display_path(path, cwd)))
+        moved = _relocate(finding, rendered.get(finding.location.path), lines, display_path(path, cwd))
+        related = tuple(_relocate_related(r, rendered, chart_dir, cwd, templates, marks) for r in finding.related)
+        out.append(replace(moved, related=related))
     return out
+
+
+def _source_marks(text: str) -> List[tuple]:
+    """(line, template) of every `# Source:` line, in order."""
+    marks = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.startswith("# Source: "):
+            marks.append((number, line[len("# Source: "):].strip()))
+    return marks
+
+
+def _relocate_related(related, rendered, chart_dir, cwd, templates, marks):
+    """A related fact moves to the template of the rendered document it is
+    in (the last `# Source:` above its line), when its line is literal
+    there; otherwise it stays where it is."""
+    text = rendered.get(related.location.path)
+    if text is None:
+        return related
+    if related.location.path not in marks:
+        marks[related.location.path] = _source_marks(text)
+    import bisect
+
+    found = marks[related.location.path]
+    i = bisect.bisect_right([m[0] for m in found], related.location.line) - 1
+    if i < 0:
+        return related
+    path = template_path(chart_dir, found[i][1])
+    if path not in templates:
+        templates[path] = _read_lines(path, chart_dir)
+    lines = templates[path]
+    if lines is None:
+        return related
+    probe = Finding("", "", "info", "", related.location)
+    moved = _relocate(probe, rendered.get(related.location.path), lines, display_path(path, cwd))
+    if moved.message:  # ambiguous line: keep the rendered location
+        return related
+    return type(related)(moved.location, related.label)
 
 
 def _read_lines(path: str, chart_dir: str) -> Optional[List[str]]:

@@ -275,6 +275,12 @@ def test_helm_findings_point_at_the_template(project):
     )
     run = project.run("--kernel", "4.19", "--helm-chart-dir", str(chart), "-", stdin=rendered.encode())
     assert run.lines[0].startswith("chart/templates/configmap.yaml:10:13: SMX001 [error]")
+    # Related facts move too, each to the template of its own document
+    # when its line is literal there (the deployment template here holds
+    # only a comment: its facts stay in the rendered stream).
+    related = [line.strip() for line in run.out.splitlines() if line.startswith("    ")]
+    assert "chart/templates/configmap.yaml:6:3: ConfigMap default/web-conf key 'nginx.conf'" in related
+    assert any(r.startswith("<stdin>:") and "volumeMount 'conf'" in r for r in related)
     # A line produced by a template expression cannot be found: line 1, and the message says so.
     ambiguous = rendered.replace("listen 80;", "listen 80 ;")
     run = project.run("--kernel", "4.19", "--helm-chart-dir", str(chart), "-", stdin=ambiguous.encode())

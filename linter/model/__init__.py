@@ -223,7 +223,7 @@ MAX_VARIANTS = 8
 def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: set) -> None:
     settings = model.settings
     model.problems.extend(shape.pod_problems(workload))
-    netns = build_namespace(workload, settings, tuning)
+    netns = build_namespace(workload, settings, tuning, model.inventory.scope)
     netns.late_writes = late_writes(workload, lambda c: nginx_main_path(c) is not None)
     model.namespaces.append(netns)
     scope = model.inventory.scope

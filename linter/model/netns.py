@@ -324,7 +324,7 @@ def _selected_networks(workload: Workload) -> List[Tuple[Optional[str], str, dic
     return out
 
 
-def _tuning_for(workload: Workload, sources: List[TuningSource]) -> List[SysctlSetting]:
+def _tuning_for(workload: Workload, sources: List[TuningSource], scope=None) -> List[SysctlSetting]:
     out = []
     selected = _selected_networks(workload)
     for source in sources:
@@ -335,6 +335,12 @@ def _tuning_for(workload: Workload, sources: List[TuningSource]) -> List[SysctlS
             if name != source.nad.name:
                 continue
             if (ns or workload.namespace) not in (None, source.nad.namespace) and source.nad.namespace is not None:
+                continue
+            # The NetworkAttachmentDefinition deployed with the pod (its
+            # unit, else the nearest file), not any copy of that name.
+            if scope is not None and source.nad not in scope.candidates(
+                "NetworkAttachmentDefinition", ns or workload.namespace, name, workload.obj
+            ):
                 continue
             out.extend(source.sysctls)
             overrides = cni_args.get("sysctl") if isinstance(cni_args.get("sysctl"), dict) else {}
@@ -354,7 +360,7 @@ def _tuning_for(workload: Workload, sources: List[TuningSource]) -> List[SysctlS
 # --------------------------------------------------------------------------
 
 
-def build_namespace(workload: Workload, settings: Settings, tuning: List[TuningSource]) -> NetNamespace:
+def build_namespace(workload: Workload, settings: Settings, tuning: List[TuningSource], scope=None) -> NetNamespace:
     host = workload.host_network
     ns = NetNamespace(workload, host)
     if host:
@@ -383,7 +389,7 @@ def build_namespace(workload: Workload, settings: Settings, tuning: List[TuningS
             )
     else:
         ns.somaxconn = kernel_default(settings)
-        cni = _tuning_for(workload, tuning)
+        cni = _tuning_for(workload, tuning, scope)
         pod = pod_sysctls(workload)
         ns.settings.extend(cni)
         ns.settings.extend(pod)

@@ -180,7 +180,9 @@ class _Src:
     """Where one YAML path is written: its key (or item) and value, and for
     multi-line values where the content lines start."""
 
-    __slots__ = ("file", "line", "col", "vline", "vcol", "value", "style", "key_col", "cfile", "cline0", "cindent")
+    __slots__ = (
+        "file", "line", "col", "vline", "vcol", "value", "style", "key_col", "cfile", "cline0", "cindent", "_at", "_vat"
+    )
 
     def __init__(self, file, line, col, value, style, key_col):
         self.file = file
@@ -196,6 +198,18 @@ class _Src:
         self.cfile = file
         self.cline0 = line
         self.cindent: Optional[int] = None
+        self._at: Optional[SourcePosition] = None
+        self._vat: Optional[SourcePosition] = None
+
+    def at(self) -> SourcePosition:
+        if self._at is None:
+            self._at = SourcePosition(self.file, self.line, self.col)
+        return self._at
+
+    def value_at(self) -> SourcePosition:
+        if self._vat is None:
+            self._vat = SourcePosition(self.file, self.vline, self.vcol)
+        return self._vat
 
 
 Shift = Callable[[int, int], Tuple[int, int]]
@@ -772,7 +786,9 @@ class _Mapper:
         self.kfile = kfile
         self.tree = tree
         self.lines = annotated.split("\n")
-        self.sources: Dict[str, Optional[List[Any]]] = {}  # origin file -> [(kind, name, root, index)]
+        self.sources: Dict[str, Optional[_OriginFile]] = {}
+        self.origins: Dict[str, Optional[YMap]] = {}  # annotation text -> parsed
+        self.indexes: Dict[int, Dict[tuple, _Src]] = {}  # id(source document) -> index
         self.file_lines: Dict[str, Optional[List[str]]] = {}
         self.patch_by_kind: Dict[Optional[str], List[Tuple[int, _Patch]]] = {}
         for order, patch in enumerate(tree.patches):
@@ -824,6 +840,7 @@ class _Mapper:
             return src
 
         last: Optional[Entry] = None
+        last_indent: Optional[int] = None
         first = min(by_line) if by_line else 0
         stop = max(by_line) if by_line else -1
         # content lines of a multi-line scalar run to the next entry line
@@ -842,22 +859,22 @@ class _Mapper:
                     cols.append(col)
                     cells.append(self._cell(src, part, style, text, approx))
                     if part in ("v", "i") and isinstance(value, str):
-                        last = (line, col, path, part, value, style, key_col)
+                        last, last_indent = (line, col, path, part, value, style, key_col), None
                     else:
                         last = None
                 table[n] = ("e", cols, cells)
             elif last is not None and text.strip() != "---":
                 line, col, path, part, value, style, key_col = last
-                src = find(path, value)
-                r_indent = _block_indent(self.lines, line, col, key_col) if style in ("|", ">") else 0
-                table[n] = ("c", src, n - line, r_indent, style, replace(approx, rendered=text.strip()))
+                if last_indent is None:  # once per block, not per line
+                    last_indent = _block_indent(self.lines, line, col, key_col) if style in ("|", ">") else 0
+                table[n] = ("c", find(path, value), n - line, last_indent, style, _approx(approx, text))
 
     def _cell(self, src: Optional[_Src], part: str, style: Optional[str], text: str, approx: SourcePosition):
         if src is None:
-            return replace(approx, rendered=text.strip()), False
+            return _approx(approx, text), False
         if part == "v":
-            return SourcePosition(src.file, src.vline, src.vcol), style == src.style
-        return SourcePosition(src.file, src.line, src.col), part == "k" or style == src.style
+            return src.value_at(), style == src.style
+        return src.at(), part == "k" or style == src.style
 
     def _strip(self, root: YMap, drop: Set[int]) -> None:
         annotations = _get(root, "metadata", "annotations")
@@ -878,10 +895,11 @@ class _Mapper:
         text = _get(root, "metadata", "annotations", ORIGIN)
         if not isinstance(text, str):
             return None
-        documents, errors = load_yaml(text)
-        if errors or not documents or not isinstance(documents[0].root, YMap):
-            return None
-        return documents[0].root
+        if text not in self.origins:  # most objects share a few origins
+            documents, errors = load_yaml(text)
+            ok = not errors and documents and isinstance(documents[0].root, YMap)
+            self.origins[text] = documents[0].root if ok else None
+        return self.origins[text]
 
     def _real(self, rel: Any) -> Optional[str]:
         if not isinstance(rel, str):
@@ -901,19 +919,18 @@ class _Mapper:
             return {}, anchor, name
         if "path" in origin:
             path = self._real(origin.get("path"))
-            docs = self._documents(path) if path else None
-            if not docs:
+            source = self._documents(path) if path else None
+            if source is None:
                 return {}, anchor, name
-            match = None
-            for doc_kind, doc_name, doc_root in docs:
-                if doc_kind == kind and doc_name is not None and doc_name in name:
-                    if match is None or len(doc_name) > len(match[1]):
-                        match = (doc_kind, doc_name, doc_root)
+            match = source.find(kind, name)
             if match is None:
                 return {}, SourcePosition(path, 1, 1, approximate=True), name
-            doc_root = match[2]
+            written, doc_root = match
+            index = self.indexes.get(id(doc_root))
+            if index is None:
+                index = self.indexes[id(doc_root)] = _index(_walk(doc_root), path)
             kp = doc_root.kpos.get("kind") or doc_root.pos
-            return _index(_walk(doc_root), path), SourcePosition(path, kp[0], kp[1], approximate=True), match[1]
+            return index, SourcePosition(path, kp[0], kp[1], approximate=True), written
         kfile = self._real(origin.get("configuredIn"))
         generator = _get(origin, "configuredBy", "kind")
         if kfile is None:
@@ -977,18 +994,10 @@ class _Mapper:
             self.file_lines[path] = _file_lines(path)
         return self.file_lines[path]
 
-    def _documents(self, path: str) -> Optional[List[Any]]:
+    def _documents(self, path: str) -> Optional[_OriginFile]:
         if path not in self.sources:
             text = _read_text(path)
-            docs = None
-            if text is not None:
-                documents, _errors = load_yaml(text)
-                docs = [
-                    (_str(d.root.get("kind")), _str(_get(d.root, "metadata", "name")), d.root)
-                    for d in documents
-                    if isinstance(d.root, YMap)
-                ]
-            self.sources[path] = docs
+            self.sources[path] = _OriginFile(load_yaml(text)[0]) if text is not None else None
         return self.sources[path]
 
     def _patches_for(self, kind: Optional[str], source_name: str, name: str, root: YMap) -> List[Dict[tuple, _Src]]:
@@ -1033,6 +1042,50 @@ class _Mapper:
                     src.cindent = _block_indent(lines, src.cline0, src.vcol, src.key_col)
                 return SourcePosition(src.cfile, src.cline0 + k, max(1, col - r_indent + src.cindent))
         return SourcePosition(src.file, src.line, src.col, approximate=True, rendered=approx.rendered)
+
+
+def _approx(approx: SourcePosition, text: str) -> SourcePosition:
+    return SourcePosition(approx.path, approx.line, approx.column, True, text.strip())
+
+
+class _OriginFile:
+    """The objects of one source file, found by kind and name.  Rendered
+    names carry the prefixes and suffixes of the overlays, mostly the same
+    ones for every object of a file: the last one seen is tried first, so
+    finding an object does not mean comparing it with every other."""
+
+    def __init__(self, documents: List[Any]):
+        self.by_key: Dict[Tuple[Optional[str], str], YMap] = {}
+        self.names: Dict[Optional[str], List[str]] = {}
+        for document in documents:
+            root = document.root
+            name = _get(root, "metadata", "name")
+            if isinstance(root, YMap) and isinstance(name, str):
+                kind = _str(root.get("kind"))
+                if (kind, name) not in self.by_key:
+                    self.by_key[(kind, name)] = root
+                    self.names.setdefault(kind, []).append(name)
+        self.affix = ("", "")
+
+    def find(self, kind: Optional[str], name: str) -> Optional[Tuple[str, YMap]]:
+        root = self.by_key.get((kind, name))
+        if root is not None:
+            return name, root
+        prefix, suffix = self.affix
+        if (prefix or suffix) and name.startswith(prefix) and name.endswith(suffix):
+            middle = name[len(prefix) : len(name) - len(suffix)]
+            root = self.by_key.get((kind, middle))
+            if root is not None:
+                return middle, root
+        best = None
+        for written in self.names.get(kind, ()):
+            if written in name and (best is None or len(written) > len(best)):
+                best = written
+        if best is None:
+            return None
+        at = name.find(best)
+        self.affix = (name[:at], name[at + len(best) :])
+        return best, self.by_key[(kind, best)]
 
 
 def _names_match(patch_name: Optional[str], source_name: str, name: str, is_target: bool) -> bool:
