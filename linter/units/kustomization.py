@@ -793,9 +793,10 @@ class _Mapper:
         self.patch_by_kind: Dict[Optional[str], List[Tuple[int, _Patch]]] = {}
         for order, patch in enumerate(tree.patches):
             self.patch_by_kind.setdefault(patch.kind_name()[0], []).append((order, patch))
-        # per rendered line: ("e", columns, [(pos, offset allowed)]) for
-        # lines with keys/items; ("c", src, k, rendered indent, approx) for
-        # content lines of a multi-line scalar
+        # per rendered line: ("e", columns, [(src, part, offset allowed)],
+        # approx, annotated line) for lines with keys/items; ("c", src, k,
+        # rendered indent, style, approx, annotated line) for content lines
+        # of a multi-line scalar.  SourcePositions are made when asked for.
         table: List[Any] = [None] * (len(self.lines) + 1)
         drop: Set[int] = set()
         documents, _errors = load_yaml(annotated)
@@ -857,24 +858,19 @@ class _Mapper:
                 for line, col, path, part, value, style, key_col in here:
                     src = find(path, value)
                     cols.append(col)
-                    cells.append(self._cell(src, part, style, text, approx))
+                    # the offset into a value holds only if it is written alike
+                    offset = src is not None and (part == "k" or style == src.style)
+                    cells.append((src, part, offset))
                     if part in ("v", "i") and isinstance(value, str):
                         last, last_indent = (line, col, path, part, value, style, key_col), None
                     else:
                         last = None
-                table[n] = ("e", cols, cells)
+                table[n] = ("e", cols, cells, approx, n)
             elif last is not None and text.strip() != "---":
                 line, col, path, part, value, style, key_col = last
                 if last_indent is None:  # once per block, not per line
                     last_indent = _block_indent(self.lines, line, col, key_col) if style in ("|", ">") else 0
-                table[n] = ("c", find(path, value), n - line, last_indent, style, _approx(approx, text))
-
-    def _cell(self, src: Optional[_Src], part: str, style: Optional[str], text: str, approx: SourcePosition):
-        if src is None:
-            return _approx(approx, text), False
-        if part == "v":
-            return src.value_at(), style == src.style
-        return src.at(), part == "k" or style == src.style
+                table[n] = ("c", find(path, value), n - line, last_indent, style, approx, n)
 
     def _strip(self, root: YMap, drop: Set[int]) -> None:
         annotations = _get(root, "metadata", "annotations")
@@ -1023,25 +1019,28 @@ class _Mapper:
         if cell is None:
             return None
         if cell[0] == "e":
-            cols, cells = cell[1], cell[2]
+            _e, cols, cells, approx, n = cell
             i = bisect.bisect_right(cols, col) - 1
             if i < 0:  # left of everything: the innermost node at the first column
                 i = bisect.bisect_right(cols, cols[0]) - 1
-                return cells[i][0]
-            pos, offset = cells[i]
-            if offset and not pos.approximate and col > cols[i]:
+                col = cols[0]
+            src, part, offset = cells[i]
+            if src is None:
+                return _approx(approx, self.lines[n - 1])
+            pos = src.value_at() if part == "v" else src.at()
+            if offset and col > cols[i]:
                 return replace(pos, column=pos.column + col - cols[i])
             return pos
-        _kind, src, k, r_indent, style, approx = cell
+        _c, src, k, r_indent, style, approx, n = cell
         if src is None:
-            return approx
+            return _approx(approx, self.lines[n - 1])
         if src.style == "|" and style == "|":
             lines = self._lines(src.cfile)
             if lines is not None and src.cline0 + k <= len(lines):
                 if src.cindent is None:
                     src.cindent = _block_indent(lines, src.cline0, src.vcol, src.key_col)
                 return SourcePosition(src.cfile, src.cline0 + k, max(1, col - r_indent + src.cindent))
-        return SourcePosition(src.file, src.line, src.col, approximate=True, rendered=approx.rendered)
+        return SourcePosition(src.file, src.line, src.col, approximate=True, rendered=self.lines[n - 1].strip())
 
 
 def _approx(approx: SourcePosition, text: str) -> SourcePosition:

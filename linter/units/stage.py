@@ -86,6 +86,11 @@ def render_units(
             if not (consumed & focus):
                 units.consumed |= consumed
                 continue
+        refusal = _kustomize_refusal(root, walked)
+        if refusal is not None:
+            units.consumed |= kustomization.consumed_files(root, walked or None)
+            units.problems.append(refusal)
+            continue
         todo.append(root)
     # Each build is a kustomize process: run them side by side, and take
     # the results in root order so the output stays deterministic.
@@ -112,6 +117,84 @@ def _link_out_of(directory: str) -> Optional[str]:
                 real = os.path.realpath(path)
                 if real != root and not real.startswith(root + os.sep):
                     return path
+    return None
+
+
+# Keys of a kustomization whose strings name files or directories it reads.
+_PATH_KEYS = (
+    "resources", "bases", "components", "crds", "patchesStrategicMerge", "configurations",
+    "transformers", "generators", "validators",
+)
+_NESTED_PATH_KEYS = {
+    "patches": ("path",), "patchesJson6902": ("path",), "replacements": ("path",),
+    "configMapGenerator": ("files", "envs", "env"), "secretGenerator": ("files", "envs", "env"),
+    "openapi": ("path",),
+}
+_REMOTE_MARKS = ("://", "?ref=", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
+
+
+def _kustomize_refusal(root: str, walked: List[str]) -> Optional[RenderProblem]:
+    """kustomize fetches remote resources and reads any path it is given;
+    somaxlint runs on untrusted changes and reads only the lint root.  A
+    kustomization that needs either is not built; the problem names the
+    entry."""
+    from linter.discover import within
+    from linter.load.positioned import YMap, YSeq
+    from linter.load.yaml_stream import load_yaml
+    from linter.units.kustomization import KUSTOMIZATION_NAMES
+
+    roots = walked or [root]
+    seen, stack = set(), [root]
+    while stack:
+        kdir = stack.pop()
+        if kdir in seen:
+            continue
+        seen.add(kdir)
+        kfile = next((os.path.join(kdir, n) for n in KUSTOMIZATION_NAMES if os.path.isfile(os.path.join(kdir, n))), None)
+        if kfile is None:
+            continue
+        try:
+            with open(kfile, "rb") as handle:
+                text = handle.read(1 << 20).decode("utf-8", "replace")
+        except OSError:
+            continue
+        documents, _ = load_yaml(text)
+        kmap = documents[0].root if documents and isinstance(documents[0].root, YMap) else None
+        if kmap is None:
+            continue
+        entries = []  # (string, (line, column))
+        for key in _PATH_KEYS:
+            value = kmap.get(key)
+            if isinstance(value, YSeq):
+                entries += [(item, pos[:2]) for item, pos in zip(value, value.ipos) if isinstance(item, str)]
+        for key, fields in _NESTED_PATH_KEYS.items():
+            value = kmap.get(key)
+            items = list(zip(value, value.ipos)) if isinstance(value, YSeq) else ([(value, kmap.vpos.get(key))] if isinstance(value, YMap) else [])
+            for item, _ in items:
+                if not isinstance(item, YMap):
+                    continue
+                for name in fields:
+                    inner = item.get(name)
+                    if isinstance(inner, str):
+                        entries.append((inner, item.vpos[name][:2]))
+                    elif isinstance(inner, YSeq):
+                        entries += [(x, p[:2]) for x, p in zip(inner, inner.ipos) if isinstance(x, str)]
+        if isinstance(kmap.get("helmCharts"), YSeq):
+            return RenderProblem(kfile, *kmap.kpos["helmCharts"][:2], "kustomization not built: helmCharts fetches charts; render the chart itself instead", "error")
+        for entry, (line, column) in entries:
+            if "\n" in entry:
+                continue  # an inline patch, not a path
+            if any(mark in entry for mark in _REMOTE_MARKS):
+                return RenderProblem(kfile, line, column, "kustomization not built: it names a remote resource, and somaxlint never fetches", "error")
+            name = entry.split("=", 1)[1] if "=" in entry else entry  # generator `key=path`
+            try:
+                target = os.path.realpath(os.path.join(kdir, name))
+            except (ValueError, OSError):
+                continue
+            if not within(target, roots):
+                return RenderProblem(kfile, line, column, "kustomization not built: it reads a path outside the lint root, which somaxlint never reads", "error")
+            if os.path.isdir(target):
+                stack.append(target)
     return None
 
 
