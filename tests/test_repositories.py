@@ -237,3 +237,12 @@ def test_kustomizations_that_fetch_or_escape_are_never_built(project, monkeypatc
         "c/kustomization.yaml:1:1: SMX000 [error] kustomization not built: helmCharts fetches charts; render the chart itself instead",
     ]
     assert run.status == 1
+
+
+def test_kustomizations_that_include_each_other_are_reported_not_dropped(project):
+    project.write("a/kustomization.yaml", "resources:\n  - ../b\n")
+    project.write("b/kustomization.yaml", "resources:\n  - ../a\n")
+    run = project.run(".")
+    assert run.codes() == ["SMX000"]
+    assert run.lines[0].startswith("a/kustomization.yaml:2:5: SMX000 [error] accumulating resources")
+    assert "cycle detected" in run.lines[0]

@@ -77,7 +77,7 @@ def render_units(
     ]
     candidates = sorted(set(found) | set(explicit_roots))
     todo = []
-    for root in kustomization.roots(candidates):
+    for root in _roots_reaching_all(kustomization, candidates, walked):
         # A chart's own kustomization (rare) is the chart's business.
         if any(root == c or root.startswith(c + os.sep) for c in charts):
             continue
@@ -118,6 +118,22 @@ def _link_out_of(directory: str) -> Optional[str]:
                 if real != root and not real.startswith(root + os.sep):
                     return path
     return None
+
+
+def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str]) -> List[str]:
+    """The roots, plus every kustomization that no root reaches (two that
+    include each other): each is built, and kustomize says what is wrong,
+    rather than both vanishing."""
+    roots = kustomization.roots(candidates)
+    reached: Set[str] = set()
+    for root in roots:
+        reached |= kustomization.consumed_files(root, walked or None)
+    for candidate in candidates:
+        kfile = kustomization.kustomization_file(candidate)
+        if candidate not in roots and kfile is not None and os.path.realpath(kfile) not in reached:
+            roots.append(candidate)
+            reached |= kustomization.consumed_files(candidate, walked or None)
+    return sorted(roots)
 
 
 # Keys of a kustomization whose strings name files or directories it reads.
