@@ -245,4 +245,4 @@ def test_kustomizations_that_include_each_other_are_reported_not_dropped(project
     run = project.run(".")
     assert run.codes() == ["SMX000"]
     assert run.lines[0].startswith("a/kustomization.yaml:2:5: SMX000 [error] accumulating resources")
-    assert "cycle detected" in run.lines[0]
+    assert str(project.root) not in run.out  # no machine-dependent paths

@@ -289,4 +289,13 @@ def _line(rendered: Rendered, line: int) -> Optional[str]:
 
 def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]:
     """(location, message, severity) of each unit that did not render."""
-    return [(Location(display_path(p.path, cwd), p.line, p.column), p.message, p.severity) for p in units.problems]
+    prefixes = sorted({os.path.realpath(cwd), cwd}, key=len, reverse=True)
+
+    def portable(message: str) -> str:
+        # Helm and kustomize quote absolute paths: the same input must give
+        # the same message (and fingerprint) wherever it is checked out.
+        for prefix in prefixes:
+            message = message.replace(prefix.rstrip(os.sep) + os.sep, "")
+        return message
+
+    return [(Location(display_path(p.path, cwd), p.line, p.column), portable(p.message), p.severity) for p in units.problems]
