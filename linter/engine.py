@@ -158,9 +158,9 @@ def run(
     relocator = Relocator(units, cwd)
     model.relocate = lambda location: relocator.location(location)[0]
     summary.workloads = len(model.inventory.workloads)
-    summary.servers = len(model.servers) + len(model.unresolved)
+    summary.servers = len(model.servers) + len(model.unresolved) + len(model.processes)
     summary.unresolved = len(model.unresolved)
-    summary.listeners = sum(len(s.sockets) for s in model.servers)
+    summary.listeners = sum(len(s.sockets) for s in model.servers) + sum(len(p.listeners) for p in model.processes)
     findings: List[Finding] = []
     for rule in all_rules():
         if not rule_enabled(rule, settings):

@@ -32,4 +32,5 @@ RULE_MODULES = (
     "smx017_ambiguous_reference",
     "smx018_server_config_unresolved",
     "smx019_unit_not_rendered",
+    "smx020_server_refuses_to_start",
 )

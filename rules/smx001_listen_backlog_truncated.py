@@ -4,7 +4,9 @@
 ## What it does
 For every socket an nginx container (or a standalone nginx config) listens
 on, compares the backlog nginx passes to `listen()` -- `backlog=N`, or
-nginx's default 511 -- with `net.core.somaxconn` of the network namespace
+nginx's default 511 -- and likewise for every other server somaxlint knows
+(`somaxlint servers`: Redis's `tcp-backlog`, memcached's `-b`, gunicorn's
+and uvicorn's `--backlog`, ...) with `net.core.somaxconn` of the network namespace
 the socket lives in, worked out from the pod's sysctls, privileged init
 containers, the CNI tuning plugin, or the kernel's default for a new
 namespace (never the node's value, unless the pod uses `hostNetwork`).
@@ -42,7 +44,7 @@ from __future__ import annotations
 
 from linter import facts
 from linter.findings import Finding, Related
-from linter.model import describe_backlog, server_label
+from linter.model import describe_backlog, server_label, workload_label
 from linter.model.netns import somaxconn_related
 
 CODE = "SMX001"
@@ -52,6 +54,62 @@ SUMMARY = "A listen backlog is silently truncated by the namespace's net.core.so
 
 
 def check(model):
+    yield from _nginx(model)
+    yield from _other_servers(model)
+
+
+def _other_servers(model):
+    """Listeners of the servers in linter.servers (uWSGI, which refuses to
+    start instead of truncating, is SMX020's)."""
+    for process in model.processes:
+        somaxconn = process.somaxconn
+        if not somaxconn.values:
+            continue
+        module = process.module
+        for listener in process.listeners:
+            if listener.above_somaxconn != "truncate":
+                continue
+            requested = listener.requested_backlog & facts.UINT_MAX
+            truncating = [v for v in somaxconn.values if requested > v]
+            if not truncating:
+                continue
+            certain = len(truncating) == len(somaxconn.values)
+            limit = somaxconn.assumed if somaxconn.assumed in truncating else truncating[0]
+            effective = facts.kernel_clamp(listener.requested_backlog, limit)
+            setting = somaxconn.setting_for(limit)
+            related = list(somaxconn_related(setting))
+            related.append(Related(process.container.location, process.container.label))
+            assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
+            condition = ""
+            if not certain:
+                condition = " if the node kernel is older than Linux 5.4" if somaxconn.setting.how == "kernel default" else " under one of the possible orders"
+            warning = getattr(module, "STARTUP_WARNING", "")
+            said = (" " + warning.format(backlog=listener.requested_backlog, somaxconn=limit) + ".") if warning else ""
+            message = (
+                f"{module.TITLE} {listener.origin} on {listener.address_port} is truncated to {effective}{condition} by "
+                f"net.core.somaxconn {limit} ({setting.detail if setting else 'unknown'}) in container "
+                f"{process.container.name!r} of {workload_label(process.workload)}; the accept queue holds at most "
+                f"{effective + 1} connections and further SYNs are dropped.{said} Raise net.core.somaxconn for the pod "
+                f"to at least {requested}, and set {module.TITLE}'s {module.KNOB} to the queue you need: both knobs limit it"
+            )
+            if assumptions:
+                message += f" (assumption: {assumptions[0]})"
+            yield Finding(
+                CODE,
+                NAME,
+                SEVERITY if certain else "warning",
+                message,
+                listener.location,
+                related=tuple(related),
+                assumptions=assumptions,
+                subject="|".join((process.workload.ref, process.container.name, module.NAME, listener.address_port)),
+                helm_source=process.workload.obj.helm_source,
+                objects=(process.workload.ref,),
+                extra={"server": module.NAME, "requested_backlog": listener.requested_backlog, "somaxconn": limit, "effective_backlog": effective},
+            )
+
+
+def _nginx(model):
     for server in model.servers:
         somaxconn = server.somaxconn
         if not somaxconn.values:

@@ -49,6 +49,7 @@ def test_incident_explain_json(project):
     listeners = project.explain("--kernel", "4.19.0-21-amd64", "incident")
     assert listeners == [
         {
+            "server": "nginx",
             "workload": "Deployment/images/static-nginx",
             "workload_file": {"path": "incident/deployment.yaml", "line": 2, "column": 1},
             "unit": None,

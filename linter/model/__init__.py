@@ -91,6 +91,8 @@ class Model:
     servers: List[ServerInstance] = field(default_factory=list)
     parse_cache: ParseCache = field(default_factory=ParseCache)
     default_somaxconn: Optional[Somaxconn] = None
+    # servers of other kinds (linter.servers), one per container that runs one
+    processes: List["ServerProcess"] = field(default_factory=list)
     ambiguities: List[Ambiguity] = field(default_factory=list)
     # charts and kustomizations that did not render: (location, message,
     # severity "error" for broken input or "info" for a missing tool)
@@ -226,6 +228,9 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
     netns = build_namespace(workload, settings, tuning, model.inventory.scope)
     netns.late_writes = late_writes(workload, lambda c: nginx_main_path(c) is not None)
     model.namespaces.append(netns)
+    from linter.model.processes import server_processes
+
+    model.processes.extend(server_processes(workload, netns.somaxconn))
     scope = model.inventory.scope
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx_main_path(container)

@@ -28,8 +28,54 @@ def listener_records(model: Model) -> List[dict]:
     for server in model.servers:
         for socket in server.sockets:
             records.append(_record(server, socket, loc))
+    for process in model.processes:
+        for listener in process.listeners:
+            records.append(_process_record(process, listener, loc))
     records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
     return records
+
+
+def _process_record(process, listener, _loc) -> dict:
+    """The same keys as an nginx listener's, with `server` naming the kind;
+    where a key has no meaning for the server (nginx's `module`), the server
+    kind stands in."""
+    from linter import facts
+
+    somaxconn = process.somaxconn
+    setting = somaxconn.setting
+    effective = None
+    if somaxconn.assumed is not None and listener.above_somaxconn == "truncate":
+        effective = facts.kernel_clamp(listener.requested_backlog, somaxconn.assumed)
+    elif somaxconn.assumed is not None and listener.requested_backlog <= somaxconn.assumed:
+        effective = listener.requested_backlog
+    assumptions = [somaxconn.assumption] if somaxconn.assumption else []
+    if listener.above_somaxconn == "refuse" and somaxconn.assumed is not None and listener.requested_backlog > somaxconn.assumed:
+        assumptions.append(f"{process.module.TITLE} refuses to start: its listen queue exceeds somaxconn (SMX020)")
+    where = _loc(listener.location)
+    return {
+        "server": process.module.NAME,
+        "workload": process.workload.ref,
+        "workload_file": _loc(process.workload.obj.location),
+        "unit": process.workload.obj.file.unit,
+        "evaluated_with": None,
+        "container": process.container.name,
+        "config": dict(where, path_in_container=None),
+        "module": process.module.NAME,
+        "family": "inet",
+        "address": listener.address,
+        "port": listener.port,
+        "sockets": 1,
+        "listen": where,
+        "requested_backlog": listener.requested_backlog,
+        "requested_backlog_source": where if listener.explicit else None,
+        "requested_backlog_origin": f"{process.module.TITLE} {listener.origin}",
+        "somaxconn": somaxconn.assumed,
+        "somaxconn_possible": list(somaxconn.values),
+        "somaxconn_source": _loc(setting.location) if setting is not None else None,
+        "somaxconn_origin": setting.detail if setting is not None else None,
+        "effective_backlog": effective,
+        "assumptions": assumptions,
+    }
 
 
 def unresolved_records(model: Model) -> List[dict]:
@@ -60,6 +106,7 @@ def _record(server: ServerInstance, socket: Socket, _loc) -> dict:
     listen_directive = socket.directive
     main = server.config.main
     return {
+        "server": "nginx",
         "workload": server.workload.ref if server.workload else None,
         "workload_file": _loc(server.workload.obj.location) if server.workload else None,
         "unit": server.workload.obj.file.unit if server.workload else None,
@@ -101,7 +148,10 @@ def write_text(model: Model, out: TextIO) -> None:
         head = (r["workload"], r["workload_file"] and r["workload_file"]["path"], r["evaluated_with"], r["container"], r["config"]["path"])
         if head != current:
             current = head
-            if r["workload"]:
+            if r["server"] != "nginx":
+                unit = f" in {r['unit']}" if r["unit"] else ""
+                out.write(escape_control(f"{r['workload']} ({r['workload_file']['path']}{unit})  container {r['container']}  ({r['server']})") + "\n")
+            elif r["workload"]:
                 unit = f" in {r['unit']}" if r["unit"] else ""
                 out.write(
                     escape_control(

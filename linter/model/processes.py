@@ -1,0 +1,83 @@
+"""Containers that run a server of ``linter.servers``: how each is
+launched (argv words with their positions, literal environment) and the
+listeners its module reads from that."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+from linter.load.positioned import YMap, as_seq
+from linter.model.netns import Somaxconn, argv_location
+from linter.model.objects import Container, Workload
+from linter.model.shell import parse_commands
+from linter.servers import Launch, Listener, Word, modules
+
+
+@dataclass
+class ServerProcess:
+    """One server process of a kind other than nginx."""
+
+    module: object  # the linter.servers module
+    workload: Workload
+    container: Container
+    somaxconn: Somaxconn
+    listeners: List[Listener]
+
+    @property
+    def kind(self) -> str:
+        return self.module.NAME
+
+
+def _image_repository(image: str) -> str:
+    name = image.split("@", 1)[0]
+    return name.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def _env(container: Container) -> dict:
+    out = {}
+    obj = container.workload.obj
+    for item in as_seq(container.node.get("env")):
+        if isinstance(item, YMap) and isinstance(item.get("name"), str) and isinstance(item.get("value"), (str, int)):
+            out[item["name"]] = Word(str(item["value"]), obj.value_loc(item, "value"))
+    return out
+
+
+def launch_of(container: Container, module) -> Optional[Launch]:
+    """How ``container`` starts ``module``'s server, or None if it does not."""
+    argv = container.command + container.args
+    obj = container.workload.obj
+    for command in parse_commands(argv) if argv else []:
+        words = command.words
+        direct = command.argv_index == 0 and words == argv[: len(words)]
+        for i, word in enumerate(words):
+            base = word.rsplit("/", 1)[-1]
+            # `python -m gunicorn ...` runs the same server
+            named = base in module.COMMANDS or (word == "-m" and i + 1 < len(words) and words[i + 1] in module.COMMANDS)
+            if not named:
+                continue
+            start = i + 1 if base in module.COMMANDS else i + 2
+            located = [
+                Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
+                for j, w in enumerate(words[start:], start=start)
+            ]
+            at = argv_location(container, command.argv_index + i if direct else command.argv_index)
+            return Launch(located, _env(container), at)
+    if module.IMAGES and _image_repository(container.image) in module.IMAGES and not container.command:
+        args = container.args
+        # The official images' entrypoints prepend the server to arguments
+        # that start with "-" (and run it alone when there are none).
+        if not args or args[0].startswith("-"):
+            words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
+            return Launch(words, _env(container), obj.value_loc(container.node, "image"))
+    return None
+
+
+def server_processes(workload: Workload, somaxconn: Somaxconn) -> List[ServerProcess]:
+    out = []
+    for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
+        for module in modules():
+            launch = launch_of(container, module)
+            if launch is not None:
+                out.append(ServerProcess(module, workload, container, somaxconn, module.listeners(launch)))
+    return out

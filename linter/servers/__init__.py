@@ -1,0 +1,106 @@
+"""The server layer: one module per server kind.
+
+Each module declares, as data, which containers run it (image
+repositories, command words), where its listen backlog comes from
+(options on the command line, environment variables) and its default, each
+fact with its upstream source; and one function, ``listeners(launch)``,
+that reads a launch into listeners with exact positions.  The model asks
+every module about every container; rules read listeners, never a server's
+own syntax.
+
+nginx, whose configuration is a file tree resolved through the container's
+mounts, lives in ``linter.model.nginx``; this package holds the servers
+configured through their argv and environment.
+
+Adding a server: one module here (see ``redis.py``), its name in
+``SERVER_MODULES``, its fixtures under ``tests/rules/fixtures``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from linter.findings import Location
+
+# Order is the catalogue's order (`somaxlint servers`).
+SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn")
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening socket of a server, as the model sees it."""
+
+    server: str  # module NAME, e.g. "redis"
+    address: str  # "*" for every address
+    port: Optional[int]
+    requested_backlog: int  # what the server passes to listen()
+    origin: str  # "--tcp-backlog 1024", "Redis's default tcp-backlog 511"
+    location: Location  # where the backlog is set, else where the server is started
+    explicit: bool  # set in the input (True) or the server's default (False)
+    knob: str  # how to change it, as that server spells it
+    # what the server does when the backlog exceeds somaxconn: "truncate"
+    # (the kernel's silent min) or "refuse" (exits: uWSGI)
+    above_somaxconn: str = "truncate"
+
+    @property
+    def address_port(self) -> str:
+        return f"{self.address}:{self.port}" if self.port is not None else self.address
+
+
+@dataclass
+class Word:
+    text: str
+    location: Location
+
+
+@dataclass
+class Launch:
+    """How a container starts a server: the words after the server's
+    command word (or the image's default command), and its environment."""
+
+    words: List[Word]  # the server's own arguments
+    env: Dict[str, Word]  # name -> value with its location (literal values only)
+    started_at: Location  # the command word, else the container's image
+
+
+@dataclass
+class Option:
+    """A command-line option that carries a value."""
+
+    long: Tuple[str, ...] = ()  # "--tcp-backlog"
+    short: Tuple[str, ...] = ()  # "-b": also "-b1024"
+
+
+def find_option(words: Sequence[Word], option: Option) -> Optional[Tuple[str, Word]]:
+    """The last value given for ``option`` (later options win, as getopt
+    and argparse do), with the word that holds it."""
+    found = None
+    for i, word in enumerate(words):
+        text = word.text
+        for name in option.long:
+            if text == name and i + 1 < len(words):
+                found = (words[i + 1].text, words[i + 1])
+            elif text.startswith(name + "="):
+                found = (text[len(name) + 1:], word)
+        for name in option.short:
+            if text == name and i + 1 < len(words):
+                found = (words[i + 1].text, words[i + 1])
+            elif text.startswith(name) and len(text) > len(name) and not text.startswith("--"):
+                found = (text[len(name):], word)
+    return found
+
+
+def parse_int(text: str) -> Optional[int]:
+    """A decimal integer as C's atoi/strtol would read a sane one; None
+    for anything else (the rule for invalid values reports it)."""
+    stripped = text.strip()
+    body = stripped[1:] if stripped[:1] in "+-" else stripped
+    if not body or len(body) > 19 or not all("0" <= c <= "9" for c in body):
+        return None
+    return int(stripped)
+
+
+def modules():
+    return [importlib.import_module(f"linter.servers.{name}") for name in SERVER_MODULES]

@@ -1,0 +1,39 @@
+"""memcached: `-b`/`--listen-backlog`, default 1024.
+
+Sources (../shared/facts/servers.md §2.3, memcached/memcached @ 2d51e364,
+1.6.45): `settings.backlog = 1024;` memcached.c:238; `-b, --listen-backlog`
+memcached.c:4058/4936/4977, `settings.backlog = atoi(optarg)` :5161; used by
+`listen(sfd, settings.backlog)` :2523. No somaxconn check. The official
+image runs `memcached` and prepends it to arguments that start with `-`.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from linter.servers import Launch, Listener, Option, find_option, parse_int
+
+NAME = "memcached"
+TITLE = "memcached"
+IMAGES = ("memcached",)
+COMMANDS = ("memcached",)
+DEFAULT_BACKLOG = 1024
+DEFAULT_PORT = 11211
+KNOB = "-b N (--listen-backlog=N)"
+SOURCE = "memcached.c:238 settings.backlog = 1024; servers.md §2.3"
+STARTUP_WARNING = ""
+
+BACKLOG = Option(long=("--listen-backlog",), short=("-b",))
+PORT = Option(long=("--port",), short=("-p",))
+
+
+def listeners(launch: Launch) -> List[Listener]:
+    port_found = find_option(launch.words, PORT)
+    port = parse_int(port_found[0]) if port_found else DEFAULT_PORT
+    if port == 0:
+        return []
+    found = find_option(launch.words, BACKLOG)
+    backlog = parse_int(found[0]) if found else None
+    if found is not None and backlog is not None:
+        return [Listener(NAME, "*", port, backlog, f"-b {backlog}", found[1].location, True, KNOB)]
+    return [Listener(NAME, "*", port, DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB)]
