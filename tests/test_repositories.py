@@ -246,3 +246,5 @@ def test_kustomizations_that_include_each_other_are_reported_not_dropped(project
     assert run.codes() == ["SMX000"]
     assert run.lines[0].startswith("a/kustomization.yaml:2:5: SMX000 [error] accumulating resources")
     assert str(project.root) not in run.out  # no machine-dependent paths
+    message = run.lines[0].split(" [error] ", 1)[1]
+    assert len(message) <= 300 and message.endswith("cycle detected: candidate root 'a' contains visited root 'a'")  # both ends of kustomize's nested message

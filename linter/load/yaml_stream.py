@@ -204,12 +204,18 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                 node.append(value)
                 node.ipos.append(pos)
             elif frame.key is _NOKEY:
+                key = value
                 if isinstance(value, (YMap, YSeq)):
+                    # `{{ x }}: 1` (an unrendered template) or `? [x]`.  The
+                    # node itself still receives its children below; only
+                    # the key is a placeholder.
                     doc_errors.append(
                         YamlError("complex (non-scalar) mapping keys are not supported", pos[0], pos[1])
                     )
-                    value = f"<complex key at {pos[0]}:{pos[1]}>"
-                frame.key = value
+                    key = f"<complex key at {pos[0]}:{pos[1]}>"
+                elif not isinstance(value, (str, int, float, bool, type(None))):
+                    key = str(value)
+                frame.key = key
                 frame.kpos = pos
             else:
                 key = frame.key

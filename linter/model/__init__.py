@@ -201,6 +201,8 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
     used: set = set()
 
     for obj in inv.objects:
+        if obj.file.errors:
+            continue  # the parse error says what is wrong; no echo of it
         model.problems.extend(shape.object_problems(obj))
     for workload in inv.workloads:
         try:

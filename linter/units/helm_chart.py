@@ -114,18 +114,32 @@ def render_chart(
         result.problems.append(RenderProblem(anchor, 1, 1, NOT_INSTALLED, "info"))
         return result
     kind, tool = engine
+    missing = _missing_dependencies(chart_dir)
+    if missing:
+        # `helm template` refuses such a chart; the binding silently renders
+        # it without them.  Either way the result is not what deploys.
+        result.problems.append(
+            RenderProblem(anchor, 1, 1, f"chart not rendered: dependency {', '.join(missing)} is not in charts/ (run `helm dependency build`)", "info")
+        )
+        return result
     templates = _Templates(chart_dir)
     failures: Set[str] = set()
+    with _without_schemas(chart_dir) as render_dir:
+        _render_sets(result, chart_dir, render_dir, anchor, value_sets, display, release_name, timeout, kind, tool, templates, failures, consumed)
+    return result
+
+
+def _render_sets(result, chart_dir, render_dir, anchor, value_sets, display, release_name, timeout, kind, tool, templates, failures, consumed):
     for files in [[]] if value_sets is None else value_sets:
         label = f" ({', '.join(files)})" if files else ""
         try:
             paths = _values_paths(chart_dir, files)
             if kind == "binding":
-                manifests = _render_binding(tool, chart_dir, _binding_values(tool, paths), release_name, timeout)
+                manifests = _render_binding(tool, render_dir, _binding_values(tool, paths), release_name, timeout)
             else:
                 for path in paths:
                     _check_yaml(path)
-                manifests = _render_binary(tool, chart_dir, paths, release_name, timeout)
+                manifests = _render_binary(tool, render_dir, paths, release_name, timeout)
         except _Failure as exc:
             message = _one_line(str(exc))
             if message not in failures:  # a broken Chart.yaml fails every set alike
@@ -136,7 +150,67 @@ def render_chart(
         text, entries = _stream(manifests, templates, anchor)
         unit = f"helm chart {display(chart_dir)}{label}"
         result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed))
-    return result
+
+
+def _missing_dependencies(chart_dir: str) -> List[str]:
+    """Dependencies Chart.yaml declares that charts/ does not hold."""
+    from linter.load.positioned import YMap, YSeq
+    from linter.load.yaml_stream import load_yaml
+
+    try:
+        with open(os.path.join(chart_dir, "Chart.yaml"), "rb") as handle:
+            documents, _ = load_yaml(handle.read(1 << 20).decode("utf-8", "replace"))
+    except OSError:
+        return []
+    root = documents[0].root if documents else None
+    deps = root.get("dependencies") if isinstance(root, YMap) else None
+    if not isinstance(deps, YSeq):
+        return []
+    present = set()
+    charts = os.path.join(chart_dir, "charts")
+    if os.path.isdir(charts):
+        for entry in os.listdir(charts):
+            present.add(entry[:-4].rsplit("-", 1)[0] if entry.endswith(".tgz") else entry)
+            present.add(entry)
+    missing = []
+    for dep in deps:
+        name = dep.get("name") if isinstance(dep, YMap) else None
+        if isinstance(name, str) and name not in present and not any(p.startswith(name + "-") for p in present):
+            missing.append(name)
+    return missing
+
+
+class _without_schemas:
+    """The chart as Helm should read it: without values.schema.json, whose
+    `$ref`s Helm resolves over the network while validating values.
+    somaxlint never fetches; schema validation is not its business.  When
+    the chart has no schema, the chart directory itself."""
+
+    def __init__(self, chart_dir: str):
+        self.chart_dir = chart_dir
+        self.tmp = None
+
+    def __enter__(self) -> str:
+        import shutil
+        import tempfile
+
+        has_schema = False
+        for _, _, names in os.walk(self.chart_dir):
+            if "values.schema.json" in names:
+                has_schema = True
+                break
+        if not has_schema:
+            return self.chart_dir
+        self.tmp = tempfile.mkdtemp(prefix="somaxlint-chart-")
+        copy = os.path.join(self.tmp, os.path.basename(self.chart_dir))
+        shutil.copytree(self.chart_dir, copy, symlinks=False, ignore=shutil.ignore_patterns("values.schema.json"))
+        return copy
+
+    def __exit__(self, *exc) -> None:
+        if self.tmp is not None:
+            import shutil
+
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _engine():
@@ -423,7 +497,7 @@ def _empty(line: str) -> bool:
     return not stripped or stripped.startswith("#") or stripped == "---"
 
 
-def _one_line(message: str, limit: int = 300) -> str:
+def _one_line(message: str, limit: int = 4000) -> str:
     text = " ".join(_CONTROL.sub(" ", message).split())
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 

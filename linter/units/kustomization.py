@@ -40,7 +40,8 @@ ORIGIN = "config.kubernetes.io/origin"
 FALLBACK_ASSUMPTION = (
     "kustomize not installed: resources linked without patches or generators (install kustomize or kubectl)"
 )
-MAX_MESSAGE = 300
+# the stage shortens messages once absolute paths are gone (linter.units.stage)
+MAX_MESSAGE = 4000
 
 # The keys kustomize's strategic merge uses to match list items, in the
 # order that identifies an item best (a volumeMount's name is not unique,
@@ -681,12 +682,20 @@ def build(
 
 
 def _one_line(text: str) -> str:
-    text = _CONTROL.sub(" ", text).strip()
+    # kustomize writes deprecation notes ("# Warning: 'commonLabels' is
+    # deprecated...") before the error: they are not the cause.
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith(("# Warning:", "Warning:"))]
+    text = _CONTROL.sub(" ", "\n".join(lines)).strip()
     for prefix in ("Error: ", "error: "):
         if text.startswith(prefix):
             text = text[len(prefix) :]
     text = re.sub(r" {2,}", " ", text)
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+    if len(text) <= MAX_MESSAGE:
+        return text
+    # kustomize nests its context first and the cause last ("...: no such
+    # file or directory"): keep both ends.
+    half = (MAX_MESSAGE - 5) // 2
+    return text[:half] + " ... " + text[-half:]
 
 
 def _error_position(kfile: str, message: str) -> Tuple[int, int]:

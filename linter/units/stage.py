@@ -21,6 +21,9 @@ from linter.settings import Settings
 from linter.units import Rendered, RenderProblem
 
 
+MAX_MESSAGE = 300  # characters of a Helm or kustomize error kept in a finding
+
+
 @dataclass
 class Units:
     loaded: List[LoadedFile] = field(default_factory=list)
@@ -57,12 +60,12 @@ def render_units(
         if focus is not None and not (helm_chart.chart_files(chart) & focus):
             units.consumed |= helm_chart.chart_files(chart)
             continue
-        escape = _link_out_of(chart)
+        escape = _link_out_of(chart, walked or [chart])
         if escape is not None:
             # Helm follows symlinks; somaxlint never reads outside the root.
             units.consumed |= helm_chart.chart_files(chart)
             units.problems.append(
-                RenderProblem(escape, 1, 1, "chart not rendered: this symlink leads outside the chart, and nothing outside the lint root is read", "error")
+                RenderProblem(escape, 1, 1, "chart not rendered: this symlink leads outside the lint root, which somaxlint never reads", "error")
             )
             continue
         release = settings.helm_release.get(chart, "release-name")
@@ -106,17 +109,18 @@ def render_units(
     return units
 
 
-def _link_out_of(directory: str) -> Optional[str]:
-    """The first symlink under ``directory`` whose target is outside it."""
-    root = os.path.realpath(directory)
+def _link_out_of(directory: str, roots: List[str]) -> Optional[str]:
+    """The first symlink under ``directory`` whose target is outside the
+    lint roots (a chart's `crds -> ../../config/crd` inside the repository
+    is fine)."""
+    from linter.discover import within
+
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
         dirnames.sort()
         for name in sorted(dirnames + filenames):
             path = os.path.join(dirpath, name)
-            if os.path.islink(path):
-                real = os.path.realpath(path)
-                if real != root and not real.startswith(root + os.sep):
-                    return path
+            if os.path.islink(path) and not within(path, roots):
+                return path
     return None
 
 
@@ -296,6 +300,10 @@ def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]
         # the same message (and fingerprint) wherever it is checked out.
         for prefix in prefixes:
             message = message.replace(prefix.rstrip(os.sep) + os.sep, "")
+        if len(message) > MAX_MESSAGE:
+            # The tools nest their context first and the cause last.
+            half = (MAX_MESSAGE - 5) // 2
+            message = message[:half] + " ... " + message[-half:]
         return message
 
     return [(Location(display_path(p.path, cwd), p.line, p.column), portable(p.message), p.severity) for p in units.problems]

@@ -307,7 +307,7 @@ def test_build_error_is_a_problem_at_the_offending_entry(tmp_path):
     [problem] = result.problems
     assert (problem.path, problem.line, problem.column, problem.severity) == (real(tmp_path / "app/kustomization.yaml"), 3, 5, "error")
     assert "missing.yaml" in problem.message
-    assert "\n" not in problem.message and len(problem.message) <= 300
+    assert "\n" not in problem.message  # shortened by the stage, after paths are made relative
     assert not problem.message.startswith("error")
     assert real(tmp_path / "base/kustomization.yaml") in result.consumed
 
