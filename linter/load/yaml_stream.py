@@ -152,6 +152,8 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             mark = event.start_mark
             pos = (mark.line + 1 + line_offset, mark.column + 1, None)
+            if pos[0] > last_line:  # libyaml counts U+2028/U+0085 as line breaks
+                pos = (last_line, 1, None)
             if len(stack) >= MAX_DEPTH:
                 raise _TooDeep(pos)
             value = YMap(pos) if cls is MappingStartEvent else YSeq(pos)
@@ -167,6 +169,8 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
         elif cls is AliasEvent:
             mark = event.start_mark
             pos = (mark.line + 1 + line_offset, mark.column + 1, None)
+            if pos[0] > last_line:
+                pos = (last_line, 1, None)
             if event.anchor in open_anchors:
                 # a node containing itself: refused, so that no walk of the
                 # tree can loop forever

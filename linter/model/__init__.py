@@ -141,12 +141,40 @@ def nginx_main_path(container: Container) -> Optional[str]:
         if not image_is_nginx and not _mounts_nginx_config(container):
             return None
         command = container.command
-        if command and not command[0].endswith("docker-entrypoint.sh"):
-            return None  # the image's nginx entrypoint was replaced
+        if command and not command[0].endswith("docker-entrypoint.sh") and not _mounts_main_config(container):
+            # The image's nginx entrypoint was replaced, and nothing says the
+            # replacement runs nginx.  (A wrapper script that mounts
+            # /etc/nginx/nginx.conf, an auto-reloader, does.)
+            return None
     if main is None:
         repo = image_repository(container.image)
-        main = "/usr/local/openresty/nginx/conf/nginx.conf" if repo == "openresty" else facts.NGINX_IMAGE_MAIN_CONF
+        if repo == "openresty":
+            main = "/usr/local/openresty/nginx/conf/nginx.conf"
+        elif _is_bitnami(container):
+            main = BITNAMI_MAIN_CONF
+        else:
+            main = facts.NGINX_IMAGE_MAIN_CONF
     return main
+
+
+# Bitnami's nginx image keeps its configuration under /opt/bitnami (its
+# server blocks in conf/server_blocks/); somaxlint does not model that
+# image's built-in main config, so such a container is unresolved unless
+# the main config itself is mounted.
+BITNAMI_MAIN_CONF = "/opt/bitnami/nginx/conf/nginx.conf"
+
+
+def _is_bitnami(container: Container) -> bool:
+    name = container.image.split("@", 1)[0].rsplit(":", 1)[0]
+    return "/bitnami/" in "/" + name or name.startswith("bitnami/")
+
+
+def _mounts_main_config(container: Container) -> bool:
+    for mount in as_seq(container.node.get("volumeMounts")):
+        path = mount.get("mountPath") if isinstance(mount, YMap) else None
+        if isinstance(path, str) and os.path.normpath(path) in ("/etc/nginx", facts.NGINX_IMAGE_MAIN_CONF):
+            return True
+    return False
 
 
 def _mounts_nginx_config(container: Container) -> bool:
@@ -161,6 +189,8 @@ def _mounts_nginx_config(container: Container) -> bool:
 
 def _image_files(container: Container) -> Dict[str, str]:
     repo = image_repository(container.image)
+    if _is_bitnami(container):
+        return {}
     if repo == "nginx" or (not _NGINX_IMAGE.match(repo) and _mounts_nginx_config(container)):
         # Unknown nginx-based images: modelled on the official image, whose
         # main config includes /etc/nginx/conf.d/*.conf.
@@ -299,9 +329,25 @@ def _model_container(model, workload, container, main_path, netns, sources, used
     if _has_parse_errors(config, cache):
         return  # nginx will not start; SMX000 says why
     listen_set = collect_listens(config.directives, _runs_as_root(container))
+    built_in = [p for p in config.problems if p.directive.source.label.startswith("built-in ")]
+    if not listen_set.sockets and built_in:
+        # Nothing to check, because the image's own config includes a mount
+        # whose content the input does not show (conf.d from a ConfigMap
+        # elsewhere): unresolved, not "no listeners".  (An include the user
+        # wrote is SMX013's, at that include.)
+        model.unresolved.append(_unresolved_include(workload, container, fs, built_in[0]))
+        return
     model.servers.append(
         ServerInstance(config, listen_set, netns.somaxconn, workload, container, mounted.via, variant)
     )
+
+
+def _unresolved_include(workload: Workload, container: Container, fs, problem) -> Unresolved:
+    pattern = problem.directive.args[0] if problem.directive.args else ""
+    reason = fs.opaque_reason(pattern) or problem.message
+    gap = _unresolved(workload, container, pattern, fs)
+    gap.reason = reason
+    return gap
 
 
 def _unresolved(workload: Workload, container: Container, path: str, fs) -> Unresolved:

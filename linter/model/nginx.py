@@ -103,11 +103,14 @@ class Opener:
     """How a config's include paths are looked up: (path -> source) and
     (pattern -> paths), plus why a path is not available."""
 
-    def __init__(self, lookup: Callable, glob: Callable, why_missing: Callable, prefix: str):
+    def __init__(self, lookup: Callable, glob: Callable, why_missing: Callable, prefix: str, opaque: Callable = lambda path: None):
         self.lookup = lookup
         self.glob = glob
         self.why_missing = why_missing
         self.prefix = prefix
+        # path -> why its content is unknown (a mount whose source is not
+        # in the input), else None: an empty glob there is not "no files"
+        self.opaque = opaque
 
 
 def container_opener(fs: ContainerFS, main_path: str) -> Opener:
@@ -121,7 +124,7 @@ def container_opener(fs: ContainerFS, main_path: str) -> Opener:
             return f"it is in a mount whose content is not in the input ({reason})"
         return "no mount of the container provides it"
 
-    return Opener(lookup, fs.glob, why_missing, posixpath.dirname(main_path))
+    return Opener(lookup, fs.glob, why_missing, posixpath.dirname(main_path), fs.opaque_reason)
 
 
 def conf_prefix(rootfs: RootFS, path: str) -> str:
@@ -226,6 +229,9 @@ def resolve(
         if any(ch in pattern for ch in "*?["):
             paths = opener.glob(pattern)
             if paths is None:
+                config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
+                return []
+            if not paths and opener.opaque(pattern):
                 config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
                 return []
             if len(paths) > budget[0]:
