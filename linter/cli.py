@@ -14,7 +14,7 @@ from typing import List, Optional
 
 from linter import __version__
 
-COMMANDS = ("check", "explain", "rules")
+COMMANDS = ("check", "explain", "rules", "servers")
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
 
 
@@ -53,6 +53,9 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         rules = sub.add_parser("rules", help="list the rules, or show one rule's documentation")
         rules.add_argument("rule", nargs="?", help="rule code or name")
         rules.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    if only in (None, "servers"):
+        servers = sub.add_parser("servers", help="list the servers somaxlint reads, with their default backlog and knob")
+        servers.add_argument("--format", default="text", choices=("text", "markdown", "json"))
     return parser
 
 
@@ -92,6 +95,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
         if args.command == "rules":
             return _rules(args)
+        if args.command == "servers":
+            from linter.servers import catalogue
+
+            sys.stdout.write(catalogue(args.format))
+            return 0
         return _lint(args)
     except UsageError as exc:
         sys.stderr.write(f"somaxlint: error: {exc}\n")

@@ -83,3 +83,24 @@ def test_configuration_in_pyproject_and_servers_link(project):
         "Deployment/default/web", "nginx", 300, 300)
     run = project.run(".")
     assert run.lines[0].startswith("nginx/site.conf:2:17: SMX001 [error] backlog=1000 on 0.0.0.0:8080 is truncated to 300")
+
+
+def test_readme_servers_table_is_generated_from_the_modules():
+    from linter.servers import catalogue
+
+    readme = (REPO / "README.md").read_text()
+    table = re.search(r"<!-- servers-table:start -->\n(.*?)<!-- servers-table:end -->", readme, re.S).group(1)
+    assert table == catalogue("markdown")
+
+
+def test_servers_command_lists_every_module(project):
+    import json
+
+    from linter.servers import SERVER_MODULES
+
+    run = project.run("servers", "--format", "json")
+    rows = json.loads(run.out)
+    assert [r["name"] for r in rows] == ["nginx", *SERVER_MODULES]
+    assert {r["name"]: r["default_backlog"] for r in rows} == {
+        "nginx": 511, "redis": 511, "valkey": 511, "memcached": 1024, "uwsgi": 100, "gunicorn": 2048, "uvicorn": 2048}
+    assert run.status == 0

@@ -104,3 +104,54 @@ def parse_int(text: str) -> Optional[int]:
 
 def modules():
     return [importlib.import_module(f"linter.servers.{name}") for name in SERVER_MODULES]
+
+
+# nginx is read from its configuration files (linter.model.nginx), not
+# through this package; listed here so the catalogue shows every server.
+NGINX_ROW = {
+    "name": "nginx",
+    "title": "nginx (also OpenResty and images built on the official one)",
+    "recognised_by": "image nginx, nginx-unprivileged, openresty, ...; command nginx / nginx -c; mounts under /etc/nginx",
+    "default_backlog": 511,
+    "knob": "listen ... backlog=N;",
+    "source": "NGX_LISTEN_BACKLOG 511 (src/os/unix/ngx_linux_config.h); listen-queues.md",
+}
+
+
+def rows() -> List[dict]:
+    out = [NGINX_ROW]
+    for module in modules():
+        recognised = []
+        if module.IMAGES:
+            recognised.append("image " + ", ".join(module.IMAGES))
+        recognised.append("command " + ", ".join(module.COMMANDS))
+        out.append(
+            {
+                "name": module.NAME,
+                "title": module.TITLE,
+                "recognised_by": "; ".join(recognised),
+                "default_backlog": module.DEFAULT_BACKLOG,
+                "knob": module.KNOB,
+                "source": module.SOURCE,
+            }
+        )
+    return out
+
+
+def catalogue(fmt: str = "text") -> str:
+    """`somaxlint servers`, generated from the modules."""
+    table = rows()
+    if fmt == "json":
+        import json
+
+        return json.dumps(table, indent=2) + "\n"
+    if fmt == "markdown":
+        lines = ["| Server | Recognised by | Default backlog | Knob | Source |", "|---|---|---|---|---|"]
+        for r in table:
+            lines.append(f"| {r['title']} | {r['recognised_by']} | {r['default_backlog']} | {r['knob']} | {r['source']} |")
+        return "\n".join(lines) + "\n"
+    out = []
+    for r in table:
+        out.append(f"{r['name']:<10} default backlog {r['default_backlog']:<5} knob: {r['knob']}\n")
+        out.append(f"{'':<10} recognised by {r['recognised_by']}\n{'':<10} source: {r['source']}\n")
+    return "".join(out)
