@@ -112,6 +112,11 @@ class Model:
 _NGINX_IMAGE = re.compile(r"^(nginx|nginx-unprivileged|nginx-plus|nginx-plus-r\d+|openresty|nginx-alpine)$")
 
 
+# Command words that start nginx: the official image also ships
+# `nginx-debug` (the same binary built with --with-debug).
+NGINX_COMMANDS = ("nginx", "nginx-debug", "openresty")
+
+
 def image_repository(image: str) -> str:
     """``registry:5000/org/nginx:1.25@sha256:..`` -> ``nginx``."""
     name = image.split("@", 1)[0]
@@ -128,7 +133,7 @@ def nginx_main_path(container: Container) -> Optional[str]:
     for command in parse_commands(argv) if argv else []:
         words = command.words
         for i, word in enumerate(words):
-            if word.rsplit("/", 1)[-1] in ("nginx", "openresty"):
+            if word.rsplit("/", 1)[-1] in NGINX_COMMANDS:
                 mentions = True
                 rest = words[i + 1 :]
                 for j, arg in enumerate(rest):
