@@ -43,11 +43,14 @@ def _env(container: Container) -> dict:
     return out
 
 
-def launch_of(container: Container, module) -> Optional[Launch]:
-    """How ``container`` starts ``module``'s server, or None if it does not."""
+def launch_of(container: Container, module, commands=None) -> Optional[Launch]:
+    """How ``container`` starts ``module``'s server, or None if it does not.
+    ``commands``: the container's parsed commands, when already parsed."""
     argv = container.command + container.args
     obj = container.workload.obj
-    for command in parse_commands(argv) if argv else []:
+    if commands is None:
+        commands = parse_commands(argv) if argv else []
+    for command in commands:
         words = command.words
         direct = command.argv_index == 0 and words == argv[: len(words)]
         for i, word in enumerate(words):
@@ -76,8 +79,15 @@ def launch_of(container: Container, module) -> Optional[Launch]:
 def server_processes(workload: Workload, somaxconn: Somaxconn) -> List[ServerProcess]:
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
+        argv = container.command + container.args
+        commands = parse_commands(argv) if argv else []
+        words = {w.rsplit("/", 1)[-1] for c in commands for w in c.words}
+        repository = _image_repository(container.image)
         for module in modules():
-            launch = launch_of(container, module)
+            # Cheap test first: most containers run none of these servers.
+            if not (words & set(module.COMMANDS)) and repository not in module.IMAGES:
+                continue
+            launch = launch_of(container, module, commands)
             if launch is not None:
                 out.append(ServerProcess(module, workload, container, somaxconn, module.listeners(launch)))
     return out

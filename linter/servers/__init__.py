@@ -102,8 +102,13 @@ def parse_int(text: str) -> Optional[int]:
     return int(stripped)
 
 
+_MODULES: list = []
+
+
 def modules():
-    return [importlib.import_module(f"linter.servers.{name}") for name in SERVER_MODULES]
+    if not _MODULES:
+        _MODULES.extend(importlib.import_module(f"linter.servers.{name}") for name in SERVER_MODULES)
+    return _MODULES
 
 
 # nginx is read from its configuration files (linter.model.nginx), not
