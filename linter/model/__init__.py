@@ -146,10 +146,10 @@ def nginx_main_path(container: Container) -> Optional[str]:
         if not image_is_nginx and not _mounts_nginx_config(container):
             return None
         command = container.command
-        if command and not command[0].endswith("docker-entrypoint.sh") and not _mounts_main_config(container):
+        if command and not command[0].endswith("docker-entrypoint.sh") and not _mounts_nginx_config(container):
             # The image's nginx entrypoint was replaced, and nothing says the
-            # replacement runs nginx.  (A wrapper script that mounts
-            # /etc/nginx/nginx.conf, an auto-reloader, does.)
+            # replacement runs nginx.  (A wrapper script that mounts files
+            # under /etc/nginx, an auto-reloader, does.)
             return None
     if main is None:
         repo = image_repository(container.image)
@@ -174,12 +174,7 @@ def _is_bitnami(container: Container) -> bool:
     return "/bitnami/" in "/" + name or name.startswith("bitnami/")
 
 
-def _mounts_main_config(container: Container) -> bool:
-    for mount in as_seq(container.node.get("volumeMounts")):
-        path = mount.get("mountPath") if isinstance(mount, YMap) else None
-        if isinstance(path, str) and os.path.normpath(path) in ("/etc/nginx", facts.NGINX_IMAGE_MAIN_CONF):
-            return True
-    return False
+
 
 
 def _mounts_nginx_config(container: Container) -> bool:
@@ -261,7 +256,8 @@ MAX_VARIANTS = 8
 
 def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: set) -> None:
     settings = model.settings
-    model.problems.extend(shape.pod_problems(workload))
+    if not workload.obj.file.errors:  # a parse error already says what is wrong
+        model.problems.extend(shape.pod_problems(workload))
     netns = build_namespace(workload, settings, tuning, model.inventory.scope)
     netns.late_writes = late_writes(workload, lambda c: nginx_main_path(c) is not None)
     model.namespaces.append(netns)
