@@ -391,9 +391,6 @@ def test_own_command_with_conf_d_mount_uses_the_pods_namespace(project):
     assert (row["workload"], row["somaxconn"], row["effective_backlog"]) == ("Deployment/default/web", 4096, 1024)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: `redis-server /path/redis.conf` with the file mounted from a ConfigMap in the input: "
-                   "its tcp-backlog is ignored and 'Redis default tcp-backlog 511' reported (stefanprodan/podinfo "
-                   "deploy/bases/cache runs Redis this way); tcp-backlog 100 fits somaxconn 128: false SMX001 error")
 def test_redis_config_file_named_in_argv_is_read(project):
     project.write("app.yaml", """\
         apiVersion: v1

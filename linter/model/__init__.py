@@ -263,8 +263,22 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
     model.namespaces.append(netns)
     from linter.model.processes import server_processes
 
-    model.processes.extend(server_processes(workload, netns.somaxconn))
     scope = model.inventory.scope
+
+    def fs_for(container):
+        def nearest(kind, name, where):
+            found = scope.candidates(kind, workload.namespace, name, workload.obj)
+            if len(found) > 1 and not any(a.workload is workload and (a.kind, a.name) == (kind, name) for a in model.ambiguities):
+                # Said (SMX017), and the first is read: servers other than
+                # nginx are not evaluated per candidate.
+                model.ambiguities.append(Ambiguity(workload, kind, name, where, tuple(found)))
+            return found[0] if found else None
+
+        fs = build_fs(container, nearest, sources)
+        used.update(m.source for m in fs.files.values())
+        return fs
+
+    model.processes.extend(server_processes(workload, netns.somaxconn, fs_for))
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx_main_path(container)
         if main_path is None:

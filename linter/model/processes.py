@@ -43,7 +43,7 @@ def _env(container: Container) -> dict:
     return out
 
 
-def launch_of(container: Container, module, commands=None) -> Optional[Launch]:
+def launch_of(container: Container, module, commands=None, read=None) -> Optional[Launch]:
     """How ``container`` starts ``module``'s server, or None if it does not.
     ``commands``: the container's parsed commands, when already parsed."""
     argv = container.command + container.args
@@ -65,18 +65,20 @@ def launch_of(container: Container, module, commands=None) -> Optional[Launch]:
                 for j, w in enumerate(words[start:], start=start)
             ]
             at = argv_location(container, command.argv_index + i if direct else command.argv_index)
-            return Launch(located, _env(container), at)
+            return Launch(located, _env(container), at, read or (lambda path: None))
     if module.IMAGES and _image_repository(container.image) in module.IMAGES and not container.command:
         args = container.args
         # The official images' entrypoints prepend the server to arguments
         # that start with "-" (and run it alone when there are none).
         if not args or args[0].startswith("-"):
             words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
-            return Launch(words, _env(container), obj.value_loc(container.node, "image"))
+            return Launch(words, _env(container), obj.value_loc(container.node, "image"), read or (lambda path: None))
     return None
 
 
-def server_processes(workload: Workload, somaxconn: Somaxconn) -> List[ServerProcess]:
+def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None) -> List[ServerProcess]:
+    """``fs_for(container)``: the container's filesystem as the input builds
+    it (config files a server names are read from there)."""
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         argv = container.command + container.args
@@ -87,7 +89,24 @@ def server_processes(workload: Workload, somaxconn: Somaxconn) -> List[ServerPro
             # Cheap test first: most containers run none of these servers.
             if not (words & set(module.COMMANDS)) and repository not in module.IMAGES:
                 continue
-            launch = launch_of(container, module, commands)
+            launch = launch_of(container, module, commands, _reader(container, fs_for))
             if launch is not None:
                 out.append(ServerProcess(module, workload, container, somaxconn, module.listeners(launch)))
     return out
+
+
+def _reader(container: Container, fs_for):
+    if fs_for is None:
+        return None
+    built = []
+
+    def read(path: str):
+        if not built:
+            built.append(fs_for(container))
+        mounted = built[0].get(path)
+        if mounted is None:
+            return None
+        source = mounted.source
+        return source.text, source.locate
+
+    return read

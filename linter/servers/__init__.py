@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from linter.findings import Location
 
@@ -63,6 +63,9 @@ class Launch:
     words: List[Word]  # the server's own arguments
     env: Dict[str, Word]  # name -> value with its location (literal values only)
     started_at: Location  # the command word, else the container's image
+    # path in the container -> (text, (line, column) -> Location), when a
+    # mount of the input provides that file; else None
+    read: Callable[[str], Optional[Tuple[str, Callable[[int, int], Location]]]] = lambda path: None
 
 
 @dataclass

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener, Option, find_option, parse_int
+from linter.servers import Launch, Listener, Option, Word, find_option, parse_int
 
 NAME = "redis"
 TITLE = "Redis"
@@ -39,12 +39,36 @@ def listeners(launch: Launch) -> List[Listener]:
 
 
 def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
-    port_found = find_option(launch.words, PORT)
+    # `redis-server /path/redis.conf --opt v`: the file first, then the
+    # command line's options "appended to the configuration file"
+    # (src/server.c:7068-7090), so the command line wins.
+    words = [Word(f"--{k}", loc) if i == 0 else Word(k, loc) for k, v, loc in _config_file(launch) for i, k in enumerate((k, v))]
+    words += launch.words
+    port_found = find_option(words, PORT)
     port = parse_int(port_found[0]) if port_found else DEFAULT_PORT
     if port == 0:
         return []  # `--port 0`: no TCP listener
-    found = find_option(launch.words, BACKLOG)
+    found = find_option(words, BACKLOG)
     backlog = parse_int(found[0]) if found else None
     if found is not None and backlog is not None:
-        return [Listener(name, "*", port, backlog, f"--tcp-backlog {backlog}", found[1].location, True, KNOB)]
+        return [Listener(name, "*", port, backlog, f"tcp-backlog {backlog}", found[1].location, True, KNOB)]
     return [Listener(name, "*", port, DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB)]
+
+
+def _config_file(launch: Launch):
+    """(directive, value, location) of each `tcp-backlog`/`port` line of the
+    config file named as the first argument, when the input provides it."""
+    if not launch.words or launch.words[0].text.startswith("-"):
+        return []
+    found = launch.read(launch.words[0].text)
+    if found is None:
+        return []
+    text, locate = found
+    out = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        parts = line.split()
+        # redis.conf: `name value`, case-insensitive names, `#` comments
+        if len(parts) >= 2 and parts[0].lower() in ("tcp-backlog", "port"):
+            column = len(line) - len(line.lstrip()) + 1
+            out.append((parts[0].lower(), parts[1], locate(number, column)))
+    return out
