@@ -26,6 +26,39 @@ STARTUP_WARNING = ""
 
 BACKLOG = Option(long=("--backlog",))
 BIND = Option(long=("--bind",), short=("-b",))
+CONFIG = Option(long=("--config",), short=("-c",))
+
+
+def _config_backlog(launch: Launch, words) -> "Word | None":
+    """A literal `backlog = N` at the top level of the gunicorn.conf.py that
+    `-c` names (or ./gunicorn.conf.py is not knowable: the working
+    directory is the image's).  Read as a syntax tree, never executed."""
+    import ast
+
+    found = find_option(words, CONFIG)
+    if found is None or found[0].startswith(("python:", "file:")) and not found[0].startswith("file:/"):
+        return None
+    path = found[0][len("file:"):] if found[0].startswith("file:") else found[0]
+    read = launch.read(path)
+    if read is None:
+        return None
+    text, locate = read
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    value = None
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == "backlog"
+            and isinstance(node.value, ast.Constant)
+            and type(node.value.value) is int
+        ):
+            value = Word(str(node.value.value), locate(node.lineno, node.col_offset + 1))
+    return value
 
 
 def listeners(launch: Launch) -> List[Listener]:
@@ -37,6 +70,10 @@ def listeners(launch: Launch) -> List[Listener]:
             words = [Word(w, env.location) for w in shlex.split(env.text)] + words
         except ValueError:
             pass
+    conf = _config_backlog(launch, words)
+    if conf is not None:
+        # the config file is read first; the command line overrides it
+        words = [Word("--backlog", conf.location), conf] + words
     bind = find_option(words, BIND)
     address, port = "*", DEFAULT_PORT
     if bind is not None and not bind[0].startswith(("unix:", "fd://")):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener, Option, find_option, parse_int
+from linter.servers import Launch, Listener, Option, Word, find_option, parse_int
 
 NAME = "uwsgi"
 TITLE = "uWSGI"
@@ -32,9 +32,42 @@ BACKLOG = Option(long=("--listen",), short=("-l",))
 SOCKETS = Option(long=("--http", "--http-socket", "--socket", "--uwsgi-socket", "--https"), short=("-s",))
 
 
+INI = Option(long=("--ini",))
+
+
+def _ini_listen(launch: Launch):
+    """`listen` in the [uwsgi] section of the ini file `--ini` names (or a
+    bare `*.ini` argument), when the input provides it: (value, Word)."""
+    found = find_option(launch.words, INI)
+    path = found[0] if found else next((w.text for w in launch.words if w.text.endswith(".ini") and not w.text.startswith("-")), None)
+    if path is None:
+        return None
+    read = launch.read(path)
+    if read is None:
+        return None
+    text, locate = read
+    section, result = None, None
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+        elif section == "uwsgi" and not stripped.startswith((";", "#")):
+            key, sep, value = stripped.partition("=")
+            if not sep:
+                key, sep, value = stripped.partition(":")
+            if sep and key.strip() == "listen":
+                # later lines win, as uWSGI reads them in order
+                result = (value.strip(), Word(value.strip(), locate(number, len(line) - len(line.lstrip()) + 1)))
+    return result
+
+
 def listeners(launch: Launch) -> List[Listener]:
     found = find_option(launch.words, BACKLOG)
     origin, location, explicit, backlog = f"default listen {DEFAULT_BACKLOG}", launch.started_at, False, DEFAULT_BACKLOG
+    ini = _ini_listen(launch)
+    if ini is not None and parse_int(ini[0]) is not None:
+        backlog = parse_int(ini[0])
+        origin, location, explicit = f"listen = {backlog} (ini)", ini[1].location, True
     if found is not None and parse_int(found[0]) is not None:
         backlog = parse_int(found[0])
         origin, location, explicit = f"--listen {backlog}", found[1].location, True
