@@ -64,7 +64,7 @@ def _process_record(process, listener, _loc) -> dict:
         "family": "inet",
         "address": listener.address,
         "port": listener.port,
-        "sockets": 1,
+        "sockets": listener.sockets,
         "listen": where,
         "requested_backlog": listener.requested_backlog,
         "requested_backlog_source": where if listener.explicit else None,

@@ -43,6 +43,9 @@ class Listener:
     # what the server does when the backlog exceeds somaxconn: "truncate"
     # (the kernel's silent min) or "refuse" (exits: uWSGI)
     above_somaxconn: str = "truncate"
+    # listening sockets with this backlog (a default wildcard bind opens one
+    # for IPv4 and one for IPv6)
+    sockets: int = 1
 
     @property
     def address_port(self) -> str:

@@ -25,6 +25,11 @@ STARTUP_WARNING = ""
 
 BACKLOG = Option(long=("--listen-backlog",), short=("-b",))
 PORT = Option(long=("--port",), short=("-p",))
+LISTEN = Option(long=("--listen",), short=("-l",))
+# Without -l, memcached binds every address getaddrinfo(AI_PASSIVE) gives:
+# 0.0.0.0 and [::], two sockets (tests/kernel/test_servers_truth.py,
+# memcached 1.6.18).
+DEFAULT_BIND_SOCKETS = 2
 
 
 def listeners(launch: Launch) -> List[Listener]:
@@ -32,8 +37,9 @@ def listeners(launch: Launch) -> List[Listener]:
     port = parse_int(port_found[0]) if port_found else DEFAULT_PORT
     if port == 0:
         return []
+    sockets = 1 if find_option(launch.words, LISTEN) else DEFAULT_BIND_SOCKETS
     found = find_option(launch.words, BACKLOG)
     backlog = parse_int(found[0]) if found else None
     if found is not None and backlog is not None:
-        return [Listener(NAME, "*", port, backlog, f"-b {backlog}", found[1].location, True, KNOB)]
-    return [Listener(NAME, "*", port, DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB)]
+        return [Listener(NAME, "*", port, backlog, f"-b {backlog}", found[1].location, True, KNOB, sockets=sockets)]
+    return [Listener(NAME, "*", port, DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB, sockets=sockets)]

@@ -31,6 +31,11 @@ STARTUP_WARNING = (
 )
 
 BACKLOG = Option(long=("--tcp-backlog",))
+BIND = Option(long=("--bind",))
+# Without `bind`, Redis listens on 0.0.0.0 and [::] (its default `bind *
+# -::*`): two sockets with the same backlog, as `ss -lnt` shows
+# (tests/kernel/test_servers_truth.py, Redis 7.0.15).
+DEFAULT_BIND_SOCKETS = 2
 PORT = Option(long=("--port",))
 
 
@@ -48,11 +53,12 @@ def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
     port = parse_int(port_found[0]) if port_found else DEFAULT_PORT
     if port == 0:
         return []  # `--port 0`: no TCP listener
+    sockets = 1 if find_option(words, BIND) else DEFAULT_BIND_SOCKETS
     found = find_option(words, BACKLOG)
     backlog = parse_int(found[0]) if found else None
     if found is not None and backlog is not None:
-        return [Listener(name, "*", port, backlog, f"tcp-backlog {backlog}", found[1].location, True, KNOB)]
-    return [Listener(name, "*", port, DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB)]
+        return [Listener(name, "*", port, backlog, f"tcp-backlog {backlog}", found[1].location, True, KNOB, sockets=sockets)]
+    return [Listener(name, "*", port, DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB, sockets=sockets)]
 
 
 def _config_file(launch: Launch):
