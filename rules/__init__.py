@@ -33,4 +33,5 @@ RULE_MODULES = (
     "smx018_server_config_unresolved",
     "smx019_unit_not_rendered",
     "smx020_server_refuses_to_start",
+    "smx021_queue_follows_low_somaxconn",
 )

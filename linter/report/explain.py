@@ -44,7 +44,7 @@ def _process_record(process, listener, _loc) -> dict:
     somaxconn = process.somaxconn
     setting = somaxconn.setting
     effective = None
-    if somaxconn.assumed is not None and listener.above_somaxconn == "truncate":
+    if somaxconn.assumed is not None and listener.above_somaxconn in ("truncate", "follows"):
         effective = facts.kernel_clamp(listener.requested_backlog, somaxconn.assumed)
     elif somaxconn.assumed is not None and listener.requested_backlog <= somaxconn.assumed:
         effective = listener.requested_backlog

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from linter.findings import Location
 
 # Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn")
+SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,9 @@ class Listener:
     explicit: bool  # set in the input (True) or the server's default (False)
     knob: str  # how to change it, as that server spells it
     # what the server does when the backlog exceeds somaxconn: "truncate"
-    # (the kernel's silent min) or "refuse" (exits: uWSGI)
+    # (the kernel's silent min) or "refuse" (exits: uWSGI); "follows": the
+    # server passes somaxconn itself (Go's net.Listen, Envoy's default), so
+    # the namespace's value is the queue (requested_backlog is then -1)
     above_somaxconn: str = "truncate"
     # listening sockets with this backlog (a default wildcard bind opens one
     # for IPv4 and one for IPv6)
