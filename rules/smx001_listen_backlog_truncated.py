@@ -80,6 +80,10 @@ def _other_servers(model):
             related = list(somaxconn_related(setting))
             related.append(Related(process.container.location, process.container.label))
             assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
+            if listener.assumption:
+                # the backlog itself rests on something the input does not show
+                certain = False
+                assumptions += (listener.assumption,)
             condition = ""
             if not certain:
                 condition = " if the node kernel is older than Linux 5.4" if somaxconn.setting.how == "kernel default" else " under one of the possible orders"
@@ -92,8 +96,8 @@ def _other_servers(model):
                 f"{effective + 1} connections and further SYNs are dropped.{said} Raise net.core.somaxconn for the pod "
                 f"to at least {requested}, and set {module.TITLE}'s {module.KNOB} to the queue you need: both knobs limit it"
             )
-            if assumptions:
-                message += f" (assumption: {assumptions[0]})"
+            for assumption in assumptions:
+                message += f" (assumption: {assumption})"
             yield Finding(
                 CODE,
                 NAME,

@@ -49,6 +49,8 @@ def _process_record(process, listener, _loc) -> dict:
     elif somaxconn.assumed is not None and listener.requested_backlog <= somaxconn.assumed:
         effective = listener.requested_backlog
     assumptions = [somaxconn.assumption] if somaxconn.assumption else []
+    if listener.assumption:
+        assumptions.append(listener.assumption)
     if listener.above_somaxconn == "refuse" and somaxconn.assumed is not None and listener.requested_backlog > somaxconn.assumed:
         assumptions.append(f"{process.module.TITLE} refuses to start: its listen queue exceeds somaxconn (SMX020)")
     where = _loc(listener.location)

@@ -48,6 +48,9 @@ class Listener:
     # listening sockets with this backlog (a default wildcard bind opens one
     # for IPv4 and one for IPv6)
     sockets: int = 1
+    # what the value rests on when the input does not show everything (a
+    # config file the command names that no mount of the input provides)
+    assumption: Optional[str] = None
 
     @property
     def address_port(self) -> str:

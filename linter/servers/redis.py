@@ -47,7 +47,8 @@ def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
     # `redis-server /path/redis.conf --opt v`: the file first, then the
     # command line's options "appended to the configuration file"
     # (src/server.c:7068-7090), so the command line wins.
-    words = [Word(f"--{k}", loc) if i == 0 else Word(k, loc) for k, v, loc in _config_file(launch) for i, k in enumerate((k, v))]
+    lines, assumption = _config_file(launch)
+    words = [Word(f"--{k}", loc) if i == 0 else Word(k, loc) for k, v, loc in lines for i, k in enumerate((k, v))]
     words += launch.words
     port_found = find_option(words, PORT)
     port = parse_int(port_found[0]) if port_found else DEFAULT_PORT
@@ -58,17 +59,23 @@ def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
     backlog = parse_int(found[0]) if found else None
     if found is not None and backlog is not None:
         return [Listener(name, "*", port, backlog, f"tcp-backlog {backlog}", found[1].location, True, KNOB, sockets=sockets)]
-    return [Listener(name, "*", port, DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB, sockets=sockets)]
+    return [
+        Listener(
+            name, "*", port, DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB,
+            sockets=sockets, assumption=assumption,
+        )
+    ]
 
 
 def _config_file(launch: Launch):
     """(directive, value, location) of each `tcp-backlog`/`port` line of the
     config file named as the first argument, when the input provides it."""
     if not launch.words or launch.words[0].text.startswith("-"):
-        return []
-    found = launch.read(launch.words[0].text)
+        return [], None
+    path = launch.words[0].text
+    found = launch.read(path)
     if found is None:
-        return []
+        return [], f"{path} is not in the input (written at run time or mounted from elsewhere): assumed to set no tcp-backlog"
     text, locate = found
     out = []
     for number, line in enumerate(text.split("\n"), start=1):
@@ -77,4 +84,4 @@ def _config_file(launch: Launch):
         if len(parts) >= 2 and parts[0].lower() in ("tcp-backlog", "port"):
             column = len(line) - len(line.lstrip()) + 1
             out.append((parts[0].lower(), parts[1], locate(number, column)))
-    return out
+    return out, None
