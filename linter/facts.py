@@ -101,6 +101,17 @@ NGINX_SOCKET_OPTIONS = (
     "so_keepalive",
 )
 
+# The official OpenResty image (openresty/docker-openresty): its main config
+# /usr/local/openresty/nginx/conf/nginx.conf has no server and ends its
+# http {} with `include /etc/nginx/conf.d/*.conf;` (nginx.conf @ 0cc831bd);
+# conf.d/default.conf (nginx.vh.default.conf @ eb5fca6e) holds the one
+# server, `listen 80;`.  Only what decides the sockets is modelled.
+OPENRESTY_IMAGE_MAIN_CONF = "/usr/local/openresty/nginx/conf/nginx.conf"
+OPENRESTY_IMAGE_FILES = {
+    OPENRESTY_IMAGE_MAIN_CONF: "events {\n    worker_connections  1024;\n}\nhttp {\n    include /etc/nginx/conf.d/*.conf;\n}\n",
+    "/etc/nginx/conf.d/default.conf": "server {\n    listen       80;\n    server_name  localhost;\n}\n",
+}
+
 # The official image's /etc/nginx/nginx.conf (docker-nginx mainline) loads
 # /etc/nginx/conf.d/*.conf inside http {}; its conf.d/default.conf listens
 # on port 80.  Modelled when a pod mounts only conf.d/ or nothing at all.

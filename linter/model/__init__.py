@@ -154,7 +154,7 @@ def nginx_main_path(container: Container) -> Optional[str]:
     if main is None:
         repo = image_repository(container.image)
         if repo == "openresty":
-            main = "/usr/local/openresty/nginx/conf/nginx.conf"
+            main = facts.OPENRESTY_IMAGE_MAIN_CONF
         elif _is_bitnami(container):
             main = BITNAMI_MAIN_CONF
         else:
@@ -195,6 +195,8 @@ def _image_files(container: Container) -> Dict[str, str]:
         # Unknown nginx-based images: modelled on the official image, whose
         # main config includes /etc/nginx/conf.d/*.conf.
         return facts.NGINX_IMAGE_FILES
+    if repo == "openresty":
+        return facts.OPENRESTY_IMAGE_FILES
     if repo == "nginx-unprivileged":
         files = dict(facts.NGINX_IMAGE_FILES)
         files["/etc/nginx/conf.d/default.conf"] = files["/etc/nginx/conf.d/default.conf"].replace("listen       80;", "listen       8080;")
