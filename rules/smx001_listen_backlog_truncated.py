@@ -61,6 +61,9 @@ def check(model):
 def _other_servers(model):
     """Listeners of the servers in linter.servers (uWSGI, which refuses to
     start instead of truncating, is SMX020's)."""
+    from linter.model.processes import process_finding, verdict
+
+    this = (CODE, NAME, SEVERITY)
     for process in model.processes:
         somaxconn = process.somaxconn
         if not somaxconn.values:
@@ -73,44 +76,22 @@ def _other_servers(model):
             truncating = [v for v in somaxconn.values if requested > v]
             if not truncating:
                 continue
-            certain = len(truncating) == len(somaxconn.values)
-            limit = somaxconn.assumed if somaxconn.assumed in truncating else truncating[0]
-            effective = facts.kernel_clamp(listener.requested_backlog, limit)
-            setting = somaxconn.setting_for(limit)
-            related = list(somaxconn_related(setting))
-            related.append(Related(process.container.location, process.container.label))
-            assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
-            if listener.assumption:
-                # the backlog itself rests on something the input does not show
-                certain = False
-                assumptions += (listener.assumption,)
+            v = verdict(process, truncating, listener)
+            effective = facts.kernel_clamp(listener.requested_backlog, v.limit)
             condition = ""
-            if not certain:
+            if not v.certain and somaxconn.setting and len(truncating) != len(somaxconn.values):
                 condition = " if the node kernel is older than Linux 5.4" if somaxconn.setting.how == "kernel default" else " under one of the possible orders"
             warning = getattr(module, "STARTUP_WARNING", "")
-            said = (" " + warning.format(backlog=listener.requested_backlog, somaxconn=limit) + ".") if warning else ""
+            said = (" " + warning.format(backlog=listener.requested_backlog, somaxconn=v.limit) + ".") if warning else ""
             message = (
                 f"{module.TITLE} {listener.origin} on {listener.address_port} is truncated to {effective}{condition} by "
-                f"net.core.somaxconn {limit} ({setting.detail if setting else 'unknown'}) in container "
+                f"net.core.somaxconn {v.limit} ({v.setting.detail if v.setting else 'unknown'}) in container "
                 f"{process.container.name!r} of {workload_label(process.workload)}; the accept queue holds at most "
                 f"{effective + 1} connections and further SYNs are dropped.{said} Raise net.core.somaxconn for the pod "
                 f"to at least {requested}, and set {module.TITLE}'s {module.KNOB} to the queue you need: both knobs limit it"
             )
-            for assumption in assumptions:
-                message += f" (assumption: {assumption})"
-            yield Finding(
-                CODE,
-                NAME,
-                SEVERITY if certain else "warning",
-                message,
-                listener.location,
-                related=tuple(related),
-                assumptions=assumptions,
-                subject="|".join((process.workload.ref, process.container.name, module.NAME, listener.address_port)),
-                helm_source=process.workload.obj.helm_source,
-                objects=(process.workload.ref,),
-                extra={"server": module.NAME, "requested_backlog": listener.requested_backlog, "somaxconn": limit, "effective_backlog": effective},
-            )
+            extra = {"requested_backlog": listener.requested_backlog, "somaxconn": v.limit, "effective_backlog": effective}
+            yield process_finding(this, process, listener, v, message, listener.address_port, extra)
 
 
 def _nginx(model):

@@ -29,9 +29,7 @@ container), or lower `--listen` to at most the namespace's somaxconn.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
 from linter.model import workload_label
-from linter.model.netns import somaxconn_related
 
 CODE = "SMX020"
 NAME = "server-refuses-to-start"
@@ -40,6 +38,9 @@ SUMMARY = "A server exits at start-up because its listen queue exceeds somaxconn
 
 
 def check(model):
+    from linter.model.processes import process_finding, verdict
+
+    this = (CODE, NAME, SEVERITY)
     for process in model.processes:
         somaxconn = process.somaxconn
         if not somaxconn.values:
@@ -51,32 +52,14 @@ def check(model):
             refusing = [v for v in somaxconn.values if listener.requested_backlog > v]
             if not refusing:
                 continue
-            certain = len(refusing) == len(somaxconn.values)
-            limit = somaxconn.assumed if somaxconn.assumed in refusing else refusing[0]
-            setting = somaxconn.setting_for(limit)
-            related = list(somaxconn_related(setting))
-            related.append(Related(process.container.location, process.container.label))
-            assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
-            condition = " if the node kernel is older than Linux 5.4" if not certain else ""
+            v = verdict(process, refusing, listener)
+            condition = " if the node kernel is older than Linux 5.4" if not v.certain else ""
             message = (
-                f"{module.TITLE} {listener.origin} is greater than net.core.somaxconn {limit} "
-                f"({setting.detail if setting else 'unknown'}){condition}: {module.TITLE} logs \"Listen queue size is "
-                f"greater than the system max net.core.somaxconn ({limit}).\" and exits, so container "
+                f"{module.TITLE} {listener.origin} is greater than net.core.somaxconn {v.limit} "
+                f"({v.setting.detail if v.setting else 'unknown'}){condition}: {module.TITLE} logs \"Listen queue size is "
+                f"greater than the system max net.core.somaxconn ({v.limit}).\" and exits, so container "
                 f"{process.container.name!r} of {workload_label(process.workload)} crash-loops. Raise net.core.somaxconn "
-                f"for the pod to at least {listener.requested_backlog}, or lower {module.KNOB} to at most {limit}"
+                f"for the pod to at least {listener.requested_backlog}, or lower {module.KNOB} to at most {v.limit}"
             )
-            if assumptions:
-                message += f" (assumption: {assumptions[0]})"
-            yield Finding(
-                CODE,
-                NAME,
-                SEVERITY if certain else "warning",
-                message,
-                listener.location,
-                related=tuple(related),
-                assumptions=assumptions,
-                subject="|".join((process.workload.ref, process.container.name, module.NAME, listener.address_port)),
-                helm_source=process.workload.obj.helm_source,
-                objects=(process.workload.ref,),
-                extra={"server": module.NAME, "requested_backlog": listener.requested_backlog, "somaxconn": limit},
-            )
+            extra = {"requested_backlog": listener.requested_backlog, "somaxconn": v.limit}
+            yield process_finding(this, process, listener, v, message, listener.address_port, extra)

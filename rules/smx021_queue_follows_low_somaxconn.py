@@ -32,9 +32,7 @@ the process starts, since Go reads it once.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
 from linter.model import workload_label
-from linter.model.netns import somaxconn_related
 
 CODE = "SMX021"
 NAME = "queue-follows-low-somaxconn"
@@ -46,40 +44,23 @@ LOW = 128
 
 
 def check(model):
+    from linter.model.processes import process_finding, verdict
+
+    this = (CODE, NAME, SEVERITY)
     for process in model.processes:
-        somaxconn = process.somaxconn
-        low = [v for v in somaxconn.values if v <= LOW]
+        low = [v for v in process.somaxconn.values if v <= LOW]
         if not low:
             continue
-        certain = len(low) == len(somaxconn.values)
-        limit = min(low)
-        setting = somaxconn.setting_for(limit)
         module = process.module
         for listener in process.listeners:
             if listener.above_somaxconn != "follows":
                 continue
-            related = list(somaxconn_related(setting))
-            related.append(Related(process.container.location, process.container.label))
-            assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
-            condition = "" if certain else " if the node kernel is older than Linux 5.4"
+            v = verdict(process, low, limit=min(low))
+            condition = "" if v.certain else " if the node kernel is older than Linux 5.4"
             message = (
                 f"{module.TITLE}'s accept queue is net.core.somaxconn ({listener.origin.split('(', 1)[-1].rstrip(')')}), "
-                f"which is {limit}{condition} in the network namespace of {workload_label(process.workload)} "
-                f"({setting.detail if setting else 'unknown'}): container {process.container.name!r} can hold at most "
-                f"{limit + 1} connections waiting for accept(). Raise net.core.somaxconn for the pod"
+                f"which is {v.limit}{condition} in the network namespace of {workload_label(process.workload)} "
+                f"({v.setting.detail if v.setting else 'unknown'}): container {process.container.name!r} can hold at most "
+                f"{v.limit + 1} connections waiting for accept(). Raise net.core.somaxconn for the pod"
             )
-            if assumptions:
-                message += f" (assumption: {assumptions[0]})"
-            yield Finding(
-                CODE,
-                NAME,
-                SEVERITY if certain else "warning",
-                message,
-                listener.location,
-                related=tuple(related),
-                assumptions=assumptions,
-                subject="|".join((process.workload.ref, process.container.name, module.NAME)),
-                helm_source=process.workload.obj.helm_source,
-                objects=(process.workload.ref,),
-                extra={"server": module.NAME, "somaxconn": limit},
-            )
+            yield process_finding(this, process, listener, v, message, "", {"somaxconn": v.limit})

@@ -110,3 +110,58 @@ def _reader(container: Container, fs_for):
         return source.text, source.locate
 
     return read
+
+
+@dataclass
+class Verdict:
+    """How a listener compares with the namespace's possible somaxconn
+    values: shared by every rule about server processes."""
+
+    certain: bool  # every possible value gives the same answer
+    limit: int  # the value the finding speaks of
+    setting: object  # where that value comes from (SysctlSetting or None)
+    related: tuple  # the facts combined: the setting, the container
+    assumptions: tuple  # what the finding rests on when not certain
+
+
+def verdict(process: ServerProcess, hits: List[int], listener: Optional[Listener] = None, limit: Optional[int] = None) -> Verdict:
+    """``hits``: the possible somaxconn values for which the rule's
+    condition holds (non-empty)."""
+    from linter.findings import Related
+    from linter.model.netns import somaxconn_related
+
+    somaxconn = process.somaxconn
+    certain = len(hits) == len(somaxconn.values)
+    if limit is None:
+        limit = somaxconn.assumed if somaxconn.assumed in hits else hits[0]
+    setting = somaxconn.setting_for(limit)
+    related = tuple(somaxconn_related(setting)) + (Related(process.container.location, process.container.label),)
+    assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
+    if listener is not None and listener.assumption:
+        # the backlog itself rests on something the input does not show
+        certain = False
+        assumptions += (listener.assumption,)
+    return Verdict(certain, limit, setting, related, assumptions)
+
+
+def process_finding(rule: tuple, process: ServerProcess, listener: Listener, v: Verdict, message: str, subject: str, extra: dict):
+    """The finding of ``rule`` (its code, name and default severity) about
+    one listener."""
+    from linter.findings import Finding
+
+    for assumption in v.assumptions:
+        message += f" (assumption: {assumption})"
+    code, name, severity = rule
+    return Finding(
+        code,
+        name,
+        severity if v.certain else "warning",
+        message,
+        listener.location,
+        related=v.related,
+        assumptions=v.assumptions,
+        subject="|".join((process.workload.ref, process.container.name, process.module.NAME, subject)),
+        helm_source=process.workload.obj.helm_source,
+        objects=(process.workload.ref,),
+        extra=dict(extra, server=process.module.NAME),
+    )
