@@ -158,7 +158,10 @@ def run(
     relocator = Relocator(units, cwd)
     model.relocate = lambda location: relocator.location(location)[0]
     summary.workloads = len(model.inventory.workloads)
-    summary.servers = len(model.servers) + len(model.unresolved) + len(model.processes)
+    from linter.model.processes import unread
+
+    # an unread server process is counted once, among the unresolved
+    summary.servers = len(model.servers) + len(model.unresolved) + sum(1 for p in model.processes if not unread(p))
     summary.unresolved = len(model.unresolved)
     summary.listeners = sum(len(s.sockets) for s in model.servers) + sum(len(p.listeners) for p in model.processes)
     findings: List[Finding] = []

@@ -103,5 +103,6 @@ def test_servers_command_lists_every_module(project):
     assert [r["name"] for r in rows] == ["nginx", *SERVER_MODULES]
     assert {r["name"]: r["default_backlog"] for r in rows} == {
         "nginx": 511, "redis": 511, "valkey": 511, "memcached": 1024, "uwsgi": 100, "gunicorn": 2048, "uvicorn": 2048,
-        "traefik": "somaxconn", "caddy": "somaxconn", "envoy": "somaxconn", "kong": 16384}
+        "traefik": "somaxconn", "caddy": "somaxconn", "envoy": "somaxconn", "kong": 16384,
+        "haproxy": "maxconn", "apache": 511, "tomcat": 100}
     assert run.status == 0

@@ -280,7 +280,20 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         used.update(m.source for m in fs.files.values())
         return fs
 
-    model.processes.extend(server_processes(workload, netns.somaxconn, fs_for))
+    from linter.model.processes import unread
+
+    for process in server_processes(workload, netns.somaxconn, fs_for):
+        model.processes.append(process)
+        if unread(process):
+            container = process.container
+            model.unresolved.append(
+                Unresolved(
+                    workload, container, process.module.NAME, "(its configuration)",
+                    f"{process.module.TITLE}'s listeners are defined in a configuration the input does not show "
+                    "(not mounted from the input, or values that are not literal)",
+                    container.location, (),
+                )
+            )
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx_main_path(container)
         if main_path is None:

@@ -95,6 +95,12 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None) -> L
     return out
 
 
+def unread(process: ServerProcess) -> bool:
+    """A server whose listeners live in a configuration the input does not
+    show (or shows with values that are not literal)."""
+    return not process.listeners and getattr(process.module, "EMPTY_MEANS_UNREAD", False)
+
+
 def _reader(container: Container, fs_for):
     if fs_for is None:
         return None

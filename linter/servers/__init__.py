@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from linter.findings import Location
 
 # Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong")
+SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,213 @@
+"""Apache httpd: every `Listen` socket gets the one global `ListenBacklog`,
+default 511.
+
+Sources (../shared/facts/servers.md §2.9, apache/httpd @ 0cb68044 and
+2.4.x): `#define DEFAULT_LISTENBACKLOG 511` include/mpm_common.h:55-64;
+`ap_listenbacklog = DEFAULT_LISTENBACKLOG;` server/listen.c:990 (2.4.x
+:810); `ap_set_listenbacklog()` server/listen.c:1175-1194: GLOBAL_ONLY,
+`b < 1` is the error "ListenBacklog must be > 0", else `ap_listenbacklog =
+b` (so a later directive replaces an earlier one); used by
+`apr_socket_listen(s, ap_listenbacklog)` (:204, 2.4.x :181). No somaxconn
+check: the kernel truncates silently (docs mpm_common.xml:380-402). The
+official image's `httpd-foreground` runs `httpd -DFOREGROUND "$@"`, and its
+httpd.conf sets no ListenBacklog (docker-library/httpd @ 9b63b37c).
+
+Read beyond the sheet: the official image is built with
+`--prefix=/usr/local/apache2` and edits
+`$HTTPD_PREFIX/conf/httpd.conf` (docker-library/httpd @ 9b63b37c,
+2.4/Dockerfile:6,182,205), the main config read when the command names
+none with `-f`; `Listen [IP-address:]port [protocol] [options=...]`,
+GLOBAL_ONLY, `*` for every address (`ap_set_listener()`,
+server/listen.c:1071-1120 @ 0cb68044).
+
+What is read: the main config (`-f`, else the official image's path) when
+the input provides it -- no listeners otherwise, not a guess -- and the
+files it includes with `Include`/`IncludeOptional` when the argument is a
+literal path (no wildcard) that is absolute or relative to a `ServerRoot`
+(or `-d`) already known, and the input provides that file. Other includes
+are not followed: a `ListenBacklog` only there is not seen. A `Listen`
+inside a container (`<IfModule>`, `<IfDefine>`, ...) may not apply and is
+skipped; a `ListenBacklog` there, a non-literal value, or `-c`/`-C`
+directives naming Listen make the backlog unknown: no listeners. The
+`apache2` commands (Debian's layout) are read only through `-f`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Callable, List, Optional, Tuple
+
+from linter.findings import Location
+from linter.servers import Launch, Listener, Option, find_option, parse_int
+
+NAME = "apache"
+TITLE = "Apache httpd"
+IMAGES = ("httpd",)
+COMMANDS = ("httpd", "apache2", "httpd-foreground", "apache2-foreground")
+DEFAULT_BACKLOG = 511
+DEFAULT_PORT = None  # the ports are the config's `Listen` directives
+KNOB = "ListenBacklog N (main server config)"
+SOURCE = "include/mpm_common.h:63 DEFAULT_LISTENBACKLOG 511; server/listen.c:1175-1194 ap_set_listenbacklog(); servers.md §2.9"
+STARTUP_WARNING = ""
+# No listener read means the configuration that defines them is not in the
+# input (or not literal): said as unresolved (SMX018), never silent.
+EMPTY_MEANS_UNREAD = True
+
+IMAGE_CONFIG = "/usr/local/apache2/conf/httpd.conf"
+CONFIG = Option(short=("-f",))
+SERVER_ROOT = Option(short=("-d",))
+MAX_FILES = 64
+
+_UNKNOWN = "unknown"
+
+
+# httpd.conf is parsed by hand: its syntax is line-based (one directive a
+# line, `#` only at the start of a line, a trailing backslash continues the
+# line, `<Name ...>`/`</Name>` containers), and the PyPI package
+# `apacheconfig` (0.3.2) returns plain dictionaries without line or column
+# numbers, which every finding needs; it also follows Perl Config::General's
+# rules rather than httpd's.
+class _State:
+    def __init__(self, launch: Launch, server_root: Optional[str]):
+        self.launch = launch
+        self.server_root = server_root
+        self.backlog: Optional[Tuple[object, Location, str]] = None
+        self.listens: List[Tuple[str, Location]] = []
+        self.seen: set = set()
+
+
+# Options that make httpd test the config or print information and exit.
+_NOT_SERVING = frozenset(("-t", "-v", "-V", "-S", "-M", "-L", "-l", "-h", "-?"))
+
+
+def listeners(launch: Launch) -> List[Listener]:
+    words = launch.words
+    if any(w.text in _NOT_SERVING for w in words):
+        return []
+    for i, word in enumerate(words):
+        # `-C`/`-c "directive"`: applied before/after the config files
+        text = word.text
+        value = words[i + 1].text if text in ("-c", "-C") and i + 1 < len(words) else text[2:] if text[:2] in ("-c", "-C") else ""
+        if "listen" in value.lower():
+            return []
+    root = find_option(words, SERVER_ROOT)
+    found = find_option(words, CONFIG)
+    path = found[0] if found else IMAGE_CONFIG
+    if not path.startswith("/"):
+        if root is None:
+            return []  # relative to a compiled-in ServerRoot this image may not share
+        path = posixpath.join(root[0], path)
+    state = _State(launch, root[0] if root else None)
+    if not _read(state, path, conditional=False, depth=0):
+        return []  # the main config is not in the input
+    if state.backlog is None:
+        backlog, origin, set_at = DEFAULT_BACKLOG, f"default ListenBacklog {DEFAULT_BACKLOG}", None
+    else:
+        backlog, set_at, origin = state.backlog
+        if backlog == _UNKNOWN or backlog < 1:
+            return []  # unknown, or httpd refuses the config ("must be > 0")
+    out = []
+    for spec, where in state.listens:
+        address, port = _address(spec)
+        location = set_at if set_at is not None else where
+        out.append(Listener(NAME, address, port, backlog, origin, location, set_at is not None, KNOB))
+    return out
+
+
+def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
+    path = posixpath.normpath(path)
+    if path in state.seen or len(state.seen) >= MAX_FILES or depth > 8:
+        return False
+    found = state.launch.read(path)
+    if found is None:
+        return False
+    state.seen.add(path)
+    text, locate = found
+    containers: List[str] = []
+    for number, words in _lines(text):
+        name, column = words[0]
+        if name.startswith("</"):
+            if containers:
+                containers.pop()
+            continue
+        if name.startswith("<"):
+            containers.append(name[1:].rstrip(">").lower())
+            continue
+        directive = name.lower()
+        args = [w for w, _ in words[1:]]
+        inside = conditional or bool(containers)
+        if directive == "serverroot" and args and not inside:
+            state.server_root = args[0]
+        elif directive == "listen" and args and not inside:
+            state.listens.append((args[0], locate(number, column)))
+        elif directive == "listenbacklog" and args:
+            number_value = parse_int(args[0])
+            value = _UNKNOWN if inside or number_value is None else number_value
+            state.backlog = (value, locate(number, column), f"ListenBacklog {args[0]}")
+        elif directive in ("include", "includeoptional") and args:
+            target = args[0]
+            if any(c in target for c in "*?[") or "${" in target:
+                continue  # a wildcard or variable: not followed
+            if not target.startswith("/"):
+                if not state.server_root:
+                    continue
+                target = posixpath.join(state.server_root, target)
+            _read(state, target, inside, depth + 1)
+    return True
+
+
+def _lines(text: str):
+    """(line number, [(word, column)]) of each directive line, joining
+    backslash continuations (columns then count on the first line)."""
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        number, line = i + 1, lines[i].rstrip("\r")
+        while line.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1] + lines[i].rstrip("\r")
+        i += 1
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        words = _words(line)
+        if words:
+            yield number, words
+
+
+def _words(line: str) -> List[Tuple[str, int]]:
+    """Words as httpd's ap_getword_conf() splits them: whitespace, with
+    double or single quotes grouping."""
+    out = []
+    i, n = 0, len(line)
+    while i < n:
+        while i < n and line[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        start = i
+        if line[i] in "\"'":
+            quote = line[i]
+            i += 1
+            word = []
+            while i < n and line[i] != quote:
+                if line[i] == "\\" and i + 1 < n and line[i + 1] == quote:
+                    i += 1
+                word.append(line[i])
+                i += 1
+            i += 1
+            out.append(("".join(word), start + 1))
+        else:
+            while i < n and line[i] not in " \t":
+                i += 1
+            out.append((line[start:i], start + 1))
+    return out
+
+
+def _address(spec: str) -> Tuple[str, Optional[int]]:
+    """`80`, `0.0.0.0:8080`, `[::]:80`, `*:80` -> (address, port)."""
+    host, _, port_text = spec.rpartition(":")
+    port = parse_int(port_text)
+    if port is None or ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return spec, None  # a variable, or not an address:port httpd accepts: as written
+    return (host if host not in ("", "*") else "*"), port

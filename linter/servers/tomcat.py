@@ -1,0 +1,197 @@
+"""Tomcat and Spring Boot's embedded Tomcat: `acceptCount`, default 100,
+is the backlog of the connector's server socket.
+
+Sources (../shared/facts/servers.md §2.14): Tomcat `private int
+acceptCount = 100;` java/org/apache/tomcat/util/net/AbstractEndpoint.java:1261
+(apache/tomcat @ 84ac9af0; :998 on 10.1.x, :1051 on 9.0.x), and
+`setAcceptCount()` keeps the old value when given `<= 0` (:1268-1271);
+`serverSock.bind(addr, getAcceptCount())` NioEndpoint.java:474,494; the knob
+is `<Connector acceptCount="N">` in server.xml (docs http.xml:380-387).
+Spring Boot: `@ConfigurationProperties("server.tomcat")` `private int
+acceptCount = 100;` (TomcatServerProperties.java:61,126 on 4.x,
+ServerProperties.java:463 on 3.5.x), applied only `.when(this::isPositive)`
+(TomcatWebServerFactoryCustomizer.java:147-149); the environment variable
+is `SERVER_TOMCAT_ACCEPTCOUNT` (external-config.adoc:1136-1138: dots to
+underscores, dashes dropped, upper case) and the argument
+`--server.tomcat.accept-count=N`. Java never reads somaxconn: silent clamp.
+
+Recognised by: a `java ... -jar app.jar` command *with* Spring Boot Tomcat
+evidence in the manifest (an environment variable `SERVER_TOMCAT_*`, an
+argument `--server.tomcat.*` or `-Dserver.tomcat.*`), so that not every JVM
+is taken for Tomcat; and the official `tomcat` image, whose server.xml is
+read when the input mounts it at /usr/local/tomcat/conf/server.xml
+(CATALINA_HOME /usr/local/tomcat, `CMD ["catalina.sh", "run"]`:
+docker-library/tomcat @ 40f27d56, 10.1/jdk11/temurin-jammy/Dockerfile:9,158
+-- read beyond the sheet, which leaves the image's content unverified: so
+without a mounted server.xml the image gives no listener).
+
+Not encoded (not on the sheet): which of the command line, the environment
+and a config file wins when they disagree -- the module gives no listener
+then, nor when the backlog may come from a place it does not read
+(`-Dserver.tomcat.accept-count`, another spelling of the name,
+SPRING_APPLICATION_JSON, JAVA_TOOL_OPTIONS/JDK_JAVA_OPTIONS, or a config
+file named by spring.config.location / SPRING_CONFIG_LOCATION). Spring
+Boot's default port 8080 (and `server.port`/SERVER_PORT, read for the
+message only) come from the brief, not from the sheet.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import List, Optional, Tuple
+from xml.parsers import expat
+
+from linter.servers import Launch, Listener, Word, parse_int
+
+NAME = "tomcat"
+TITLE = "Tomcat"
+IMAGES = ("tomcat",)
+COMMANDS = ("java",)
+DEFAULT_BACKLOG = 100
+DEFAULT_PORT = 8080
+KNOB = (
+    "acceptCount (`<Connector acceptCount=\"N\">` in server.xml; Spring Boot: server.tomcat.accept-count, "
+    "SERVER_TOMCAT_ACCEPTCOUNT or --server.tomcat.accept-count=N)"
+)
+SOURCE = (
+    "java/org/apache/tomcat/util/net/AbstractEndpoint.java:1261 acceptCount = 100; Spring Boot "
+    "TomcatServerProperties.java:126 acceptCount = 100; servers.md §2.14"
+)
+STARTUP_WARNING = ""
+# No listener read means the configuration that defines them is not in the
+# input (or not literal): said as unresolved (SMX018), never silent.
+EMPTY_MEANS_UNREAD = True
+
+ENV = "SERVER_TOMCAT_ACCEPTCOUNT"
+ARG = "--server.tomcat.accept-count="
+SERVER_XML = "/usr/local/tomcat/conf/server.xml"
+CATALINA_HOME = "/usr/local/tomcat"
+
+# Places the accept count may also be set that this module does not read.
+_CONFIG_LOCATION_ENV = ("SPRING_CONFIG_LOCATION", "SPRING_CONFIG_ADDITIONAL_LOCATION", "SPRING_APPLICATION_JSON")
+_CONFIG_LOCATION_ARGS = ("--spring.config.location=", "--spring.config.additional-location=", "--spring.application.json=")
+_JVM_OPTION_ENV = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS")
+
+
+def listeners(launch: Launch) -> List[Listener]:
+    texts = [w.text for w in launch.words]
+    if "-jar" in texts:
+        return _spring_boot(launch, texts.index("-jar"))
+    if not texts:
+        return _server_xml(launch)
+    return []
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[-_.]", "", name).lower()
+
+
+def _spring_boot(launch: Launch, jar_at: int) -> List[Listener]:
+    jvm = launch.words[:jar_at]
+    app = launch.words[jar_at + 2:]
+    env = launch.env
+    evidence = (
+        any(name.startswith("SERVER_TOMCAT_") for name in env)
+        or any(w.text.startswith("--server.tomcat.") for w in app)
+        or any(w.text.startswith("-Dserver.tomcat.") for w in jvm)
+    )
+    if not evidence:
+        return []  # a JVM, not known to be Tomcat
+    found: List[Tuple[str, Word, str]] = []  # (value, where, origin)
+    for name, word in env.items():
+        if name == ENV:
+            found.append((word.text, word, f"{ENV}={word.text}"))
+        elif _squash(name) == "servertomcatacceptcount":
+            return []  # another spelling: whether it binds is not on the sheet
+        elif name in _CONFIG_LOCATION_ENV:
+            return []
+        elif name in _JVM_OPTION_ENV and any(k in word.text for k in ("server.tomcat", "spring.config", "spring.application.json")):
+            return []
+    for word in app:
+        key, eq, value = word.text.partition("=")
+        if word.text.startswith(ARG):
+            found.append((value, word, word.text))
+        elif key.startswith("--") and _squash(key) == "servertomcatacceptcount":
+            return []
+        elif word.text.startswith(_CONFIG_LOCATION_ARGS):
+            return []
+    for word in jvm:
+        if word.text.startswith("-D") and (
+            _squash(word.text[2:].partition("=")[0]) in ("servertomcatacceptcount", "springconfiglocation", "springconfigadditionallocation", "springapplicationjson")
+        ):
+            return []  # a system property: its precedence is not on the sheet
+    address, port = "*", _port(launch, app)
+    if not found:
+        return [Listener(NAME, address, port, DEFAULT_BACKLOG, f"Spring Boot's default server.tomcat.accept-count {DEFAULT_BACKLOG}", launch.started_at, False, KNOB)]
+    values = {parse_int(value) for value, _, _ in found}
+    if len(values) != 1 or None in values:
+        return []  # set twice differently, or not a literal integer
+    backlog = values.pop()
+    if backlog <= 0:
+        # `.when(this::isPositive)`: ignored, Tomcat keeps its 100
+        return [Listener(NAME, address, port, DEFAULT_BACKLOG, f"default acceptCount {DEFAULT_BACKLOG} ({found[0][2]} is ignored)", launch.started_at, False, KNOB)]
+    _, where, origin = found[0]
+    return [Listener(NAME, address, port, backlog, origin, where.location, True, KNOB)]
+
+
+def _port(launch: Launch, app: List[Word]) -> Optional[int]:
+    """server.port (SERVER_PORT, --server.port=N) for the message; 8080
+    when unset; None when set to something that is not a literal."""
+    value = None
+    if "SERVER_PORT" in launch.env:
+        value = launch.env["SERVER_PORT"].text
+    for word in app:
+        if word.text.startswith("--server.port="):
+            value = word.text[len("--server.port="):]
+    if value is None:
+        return DEFAULT_PORT
+    return parse_int(value)
+
+
+def _server_xml(launch: Launch) -> List[Listener]:
+    base = launch.env.get("CATALINA_BASE")
+    if base is not None and base.text.rstrip("/") != CATALINA_HOME:
+        return []  # another CATALINA_BASE: its server.xml is elsewhere
+    found = launch.read(SERVER_XML)
+    if found is None:
+        return []  # not in the input (and the image's own file is unverified)
+    text, locate = found
+    data = text.encode("utf-8")
+    connectors: List[Tuple[int, dict]] = []  # (character offset of "<Connector", attributes)
+    parser = expat.ParserCreate()
+
+    def start(name, attributes):
+        if name == "Connector":
+            connectors.append((len(data[: parser.CurrentByteIndex].decode("utf-8", "replace")), dict(attributes)))
+
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, ValueError, RecursionError, MemoryError):
+        return []
+    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
+
+    def at(offset: int):
+        line = max(i for i, s in enumerate(line_starts) if s <= offset)
+        return locate(line + 1, offset - line_starts[line] + 1)
+
+    out = []
+    for offset, attributes in connectors:
+        if "backlog" in attributes:
+            continue  # not the documented attribute: not read
+        port = parse_int(attributes.get("port", ""))
+        address = attributes.get("address") or "*"
+        if "acceptCount" not in attributes:
+            out.append(Listener(NAME, address, port, DEFAULT_BACKLOG, f"default acceptCount {DEFAULT_BACKLOG}", at(offset), False, KNOB))
+            continue
+        value = parse_int(attributes["acceptCount"])
+        if value is None:
+            continue  # a ${property}: not known
+        tag = text[offset: text.find(">", offset) + 1 or len(text)]
+        match = re.search(r"\bacceptCount\s*=", tag)
+        where = at(offset + match.start()) if match else at(offset)
+        if value <= 0:
+            out.append(Listener(NAME, address, port, DEFAULT_BACKLOG, f"default acceptCount {DEFAULT_BACKLOG} (acceptCount {value} is ignored)", where, False, KNOB))
+        else:
+            out.append(Listener(NAME, address, port, value, f"acceptCount {value} (server.xml)", where, True, KNOB))
+    return out
