@@ -342,7 +342,7 @@ def _params():
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", _params())
+@pytest.mark.parametrize("name", list(_params()))
 def test_prediction_matches_the_real_server(netns, processes, tmp_path, name):
     case = CASES[name]
     record, rows, process, lint_dir = _run_case(netns, processes, tmp_path, case)
