@@ -48,9 +48,7 @@ SUMMARY = "An ingress-nginx controller's backlog follows a somaxconn that was no
 CONTROLLER_MINIMUM = 512
 
 
-def is_controller(image: str) -> bool:
-    name = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image.split("@", 1)[0]
-    return name.endswith("ingress-nginx/controller") or name.endswith("nginx-ingress-controller") or "/ingress-nginx/controller" in name
+from linter.model import is_ingress_controller as is_controller  # noqa: E402
 
 
 def check(model):

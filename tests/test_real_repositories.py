@@ -425,3 +425,17 @@ def test_redis_config_file_named_in_argv_is_read(project):
     explain = project.run("explain", "--format", "json", "--kernel", "4.19", ".").json
     # read (100), or said to be unreadable; never the default
     assert [l["requested_backlog"] for l in explain["listeners"]] in ([100], [])
+
+
+def test_ingress_controller_with_a_custom_template_is_not_stock_nginx(project):
+    # kubernetes/ingress-nginx's documented custom-template mount: the Go
+    # template is not an nginx config, and the controller is not stock nginx
+    # (it was modelled as the official image with `listen 80`, and the
+    # template was linted standalone as a broken nginx file).
+    shutil.copy(
+        os.path.join(os.path.dirname(__file__), "rules", "fixtures", "SMX012", "fail-controller-with-custom-template.yaml"),
+        project.root / "ingress.yaml",
+    )
+    run = project.run("--format", "json", "--kernel", "4.19", ".")
+    assert [_where(f) for f in run.json["findings"]] == ["ingress.yaml:15:18 SMX012 error"]
+    assert project.explain("--kernel", "4.19", ".") == []

@@ -124,8 +124,18 @@ def image_repository(image: str) -> str:
     return last.split(":", 1)[0]
 
 
+def is_ingress_controller(image: str) -> bool:
+    """An ingress-nginx controller image: it runs nginx with a config it
+    renders itself from a Go template (a `/etc/nginx/template` mount is
+    that template, not an nginx config), with backlog=somaxconn (SMX012)."""
+    name = image.split("@", 1)[0].rsplit(":", 1)[0] if "/" in image else image.split("@", 1)[0]
+    return name.endswith("ingress-nginx/controller") or name.endswith("nginx-ingress-controller") or "/ingress-nginx/controller" in name
+
+
 def nginx_main_path(container: Container) -> Optional[str]:
-    """The main config path if the container runs nginx, else None."""
+    """The main config path if the container runs stock nginx, else None."""
+    if is_ingress_controller(container.image):
+        return None
     argv = container.command + container.args
     image_is_nginx = bool(_NGINX_IMAGE.match(image_repository(container.image)))
     main = None
@@ -219,6 +229,8 @@ _NGINX_BLOCK = re.compile(r"^\s*(server|http|stream|events|upstream)\s*\{", re.M
 
 
 def _looks_like_embedded_nginx(key: str, text: str) -> bool:
+    if key.endswith((".tmpl", ".template", ".j2", ".tpl")):
+        return False  # a template of a config, not one (envsubst, Go, Jinja)
     return bool(_NGINX_KEY.search(key)) and bool(_NGINX_BLOCK.search(text))
 
 
@@ -297,6 +309,11 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx_main_path(container)
         if main_path is None:
+            if container.node.get("volumeMounts"):
+                # What is mounted into another container (a controller's Go
+                # template, an app's config) is that container's business:
+                # never linted as a standalone nginx file.
+                fs_for(container)
             continue
         # First pass: every reference to its nearest object, recording the
         # ones that stay ambiguous.
