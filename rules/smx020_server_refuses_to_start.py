@@ -53,7 +53,7 @@ def check(model):
             if not refusing:
                 continue
             v = verdict(process, refusing, listener)
-            condition = " if the node kernel is older than Linux 5.4" if not v.certain else ""
+            condition = "" if len(refusing) == len(somaxconn.values) else " if the node kernel is older than Linux 5.4"
             message = (
                 f"{module.TITLE} {listener.origin} is greater than net.core.somaxconn {v.limit} "
                 f"({v.setting.detail if v.setting else 'unknown'}){condition}: {module.TITLE} logs \"Listen queue size is "

@@ -55,8 +55,9 @@ def check(model):
         for listener in process.listeners:
             if listener.above_somaxconn != "follows":
                 continue
-            v = verdict(process, low, limit=min(low))
-            condition = "" if v.certain else " if the node kernel is older than Linux 5.4"
+            v = verdict(process, low, listener, limit=min(low))
+            # the kernel clause only when the kernel is what is uncertain
+            condition = "" if len(low) == len(process.somaxconn.values) else " if the node kernel is older than Linux 5.4"
             message = (
                 f"{module.TITLE}'s accept queue is net.core.somaxconn ({listener.origin.split('(', 1)[-1].rstrip(')')}), "
                 f"which is {v.limit}{condition} in the network namespace of {workload_label(process.workload)} "

@@ -96,13 +96,13 @@ def test_readme_servers_table_is_generated_from_the_modules():
 def test_servers_command_lists_every_module(project):
     import json
 
-    from linter.servers import SERVER_MODULES
+    from linter.servers import modules
 
     run = project.run("servers", "--format", "json")
     rows = json.loads(run.out)
-    assert [r["name"] for r in rows] == ["nginx", *SERVER_MODULES]
+    assert [r["name"] for r in rows] == ["nginx", *(m.NAME for m in modules())]
     assert {r["name"]: r["default_backlog"] for r in rows} == {
         "nginx": 511, "redis": 511, "valkey": 511, "memcached": 1024, "uwsgi": 100, "gunicorn": 2048, "uvicorn": 2048,
-        "traefik": "somaxconn", "caddy": "somaxconn", "envoy": "somaxconn", "kong": 16384,
+        "traefik": "somaxconn", "caddy": "somaxconn", "envoy": "somaxconn", "kong": 16384, "php-fpm": "511 (PHP <= 8.1); somaxconn (PHP >= 8.2)",
         "haproxy": "maxconn", "apache": 511, "tomcat": 100}
     assert run.status == 0

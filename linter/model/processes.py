@@ -65,14 +65,14 @@ def launch_of(container: Container, module, commands=None, read=None) -> Optiona
                 for j, w in enumerate(words[start:], start=start)
             ]
             at = argv_location(container, command.argv_index + i if direct else command.argv_index)
-            return Launch(located, _env(container), at, read or (lambda path: None))
+            return Launch(located, _env(container), at, read or (lambda path: None), container.image)
     if module.IMAGES and _image_repository(container.image) in module.IMAGES and not container.command:
         args = container.args
         # The official images' entrypoints prepend the server to arguments
         # that start with "-" (and run it alone when there are none).
         if not args or args[0].startswith("-"):
             words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
-            return Launch(words, _env(container), obj.value_loc(container.node, "image"), read or (lambda path: None))
+            return Launch(words, _env(container), obj.value_loc(container.node, "image"), read or (lambda path: None), container.image)
     return None
 
 

@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from linter.findings import Location
 
 # Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat")
+SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class Launch:
     # path in the container -> (text, (line, column) -> Location), when a
     # mount of the input provides that file; else None
     read: Callable[[str], Optional[Tuple[str, Callable[[int, int], Location]]]] = lambda path: None
+    image: str = ""  # the container's image reference, for version-dependent defaults
 
 
 @dataclass
