@@ -279,9 +279,12 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
 
     scope = model.inventory.scope
 
+    def candidates(kind, name):
+        return scope.candidates(kind, workload.namespace, name, workload.obj)
+
     def fs_for(container):
         def nearest(kind, name, where):
-            found = scope.candidates(kind, workload.namespace, name, workload.obj)
+            found = candidates(kind, name)
             if len(found) > 1 and not any(a.workload is workload and (a.kind, a.name) == (kind, name) for a in model.ambiguities):
                 # Said (SMX017), and the first is read: servers other than
                 # nginx are not evaluated per candidate.
@@ -320,13 +323,12 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         ambiguous: Dict[Tuple[str, str], Tuple[Location, List[K8sObject]]] = {}
 
         def first(kind, name, where):
-            found = scope.candidates(kind, workload.namespace, name, workload.obj)
+            found = candidates(kind, name)
             if len(found) > 1:
                 ambiguous.setdefault((kind, name), (where, found))
             return found[0] if found else None
 
-        variants = [(None, first)]
-        _model_container(model, workload, container, main_path, netns, sources, used, variants[0][1], None)
+        _model_container(model, workload, container, main_path, netns, sources, used, first, None)
         if not ambiguous:
             continue
         for (kind, name), (where, found) in sorted(ambiguous.items()):
@@ -336,7 +338,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         model.unresolved = [u for u in model.unresolved if u.container is not container]
         combos: List[Dict[Tuple[str, str], K8sObject]] = [{}]
         for key, (_, found) in sorted(ambiguous.items()):
-            combos = [dict(c, **{}) | {key: o} for c in combos for o in found][:MAX_VARIANTS]
+            combos = [{**c, key: o} for c in combos for o in found][:MAX_VARIANTS]
         for combo in combos:
             label = "; ".join(
                 f"{k[0]} {workload.namespace or 'default'}/{k[1]} from {o.display}" for k, o in sorted(combo.items())
@@ -345,7 +347,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             def pick(kind, name, where, combo=combo):
                 if (kind, name) in combo:
                     return combo[(kind, name)]
-                found = scope.candidates(kind, workload.namespace, name, workload.obj)
+                found = candidates(kind, name)
                 return found[0] if found else None
 
             _model_container(model, workload, container, main_path, netns, sources, used, pick, label)

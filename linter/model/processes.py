@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from linter.load.positioned import YMap, as_seq
+from linter.model import image_repository
 from linter.model.netns import Somaxconn, argv_location
 from linter.model.objects import Container, Workload
 from linter.model.shell import parse_commands
@@ -27,11 +28,6 @@ class ServerProcess:
     @property
     def kind(self) -> str:
         return self.module.NAME
-
-
-def _image_repository(image: str) -> str:
-    name = image.split("@", 1)[0]
-    return name.rsplit("/", 1)[-1].split(":", 1)[0]
 
 
 def _env(container: Container) -> dict:
@@ -66,7 +62,7 @@ def launch_of(container: Container, module, commands=None, read=None) -> Optiona
             ]
             at = argv_location(container, command.argv_index + i if direct else command.argv_index)
             return Launch(located, _env(container), at, read or (lambda path: None), container.image)
-    if module.IMAGES and _image_repository(container.image) in module.IMAGES and not container.command:
+    if module.IMAGES and image_repository(container.image) in module.IMAGES and not container.command:
         args = container.args
         # The official images' entrypoints prepend the server to arguments
         # that start with "-" (and run it alone when there are none).
@@ -84,7 +80,7 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None) -> L
         argv = container.command + container.args
         commands = parse_commands(argv) if argv else []
         words = {w.rsplit("/", 1)[-1] for c in commands for w in c.words}
-        repository = _image_repository(container.image)
+        repository = image_repository(container.image)
         for module in modules():
             # Cheap test first: most containers run none of these servers.
             if not (words & set(module.COMMANDS)) and repository not in module.IMAGES:

@@ -36,8 +36,9 @@ def _config_backlog(launch: Launch, words) -> "Word | None":
     import ast
 
     found = find_option(words, CONFIG)
-    if found is None or found[0].startswith(("python:", "file:")) and not found[0].startswith("file:/"):
-        return None
+    if found is None or found[0].startswith("python:"):
+        return None  # a module, not a file
+    # `file:PATH` or PATH; a relative path names no mount and reads nothing
     path = found[0][len("file:"):] if found[0].startswith("file:") else found[0]
     read = launch.read(path)
     if read is None:

@@ -48,7 +48,9 @@ def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
     # command line's options "appended to the configuration file"
     # (src/server.c:7068-7090), so the command line wins.
     lines, assumption = _config_file(launch)
-    words = [Word(f"--{k}", loc) if i == 0 else Word(k, loc) for k, v, loc in lines for i, k in enumerate((k, v))]
+    words = []
+    for directive, value, location in lines:
+        words += [Word(f"--{directive}", location), Word(value, location)]
     words += launch.words
     port_found = find_option(words, PORT)
     port = parse_int(port_found[0]) if port_found else DEFAULT_PORT

@@ -57,13 +57,14 @@ def render_units(
             if chart is not None:
                 charts.add(chart)
     for chart in sorted(charts):
-        if focus is not None and not (helm_chart.chart_files(chart) & focus):
-            units.consumed |= helm_chart.chart_files(chart)
+        files = helm_chart.chart_files(chart)
+        if focus is not None and not (files & focus):
+            units.consumed |= files
             continue
         escape = _link_out_of(chart, walked or [chart])
         if escape is not None:
             # Helm follows symlinks; somaxlint never reads outside the root.
-            units.consumed |= helm_chart.chart_files(chart)
+            units.consumed |= files
             units.problems.append(
                 RenderProblem(escape, 1, 1, "chart not rendered: this symlink leads outside the lint root, which somaxlint never reads", "error")
             )
@@ -80,18 +81,16 @@ def render_units(
     ]
     candidates = sorted(set(found) | set(explicit_roots))
     todo = []
-    for root in _roots_reaching_all(kustomization, candidates, walked):
+    for root, consumed in _roots_reaching_all(kustomization, candidates, walked).items():
         # A chart's own kustomization (rare) is the chart's business.
         if any(root == c or root.startswith(c + os.sep) for c in charts):
             continue
-        if focus is not None:
-            consumed = kustomization.consumed_files(root, walked or None)
-            if not (consumed & focus):
-                units.consumed |= consumed
-                continue
+        if focus is not None and not (consumed & focus):
+            units.consumed |= consumed
+            continue
         refusal = _kustomize_refusal(root, walked)
         if refusal is not None:
-            units.consumed |= kustomization.consumed_files(root, walked or None)
+            units.consumed |= consumed
             units.problems.append(refusal)
             continue
         todo.append(root)
@@ -124,20 +123,19 @@ def _link_out_of(directory: str, roots: List[str]) -> Optional[str]:
     return None
 
 
-def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str]) -> List[str]:
+def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str]) -> Dict[str, Set[str]]:
     """The roots, plus every kustomization that no root reaches (two that
     include each other): each is built, and kustomize says what is wrong,
-    rather than both vanishing."""
-    roots = kustomization.roots(candidates)
-    reached: Set[str] = set()
-    for root in roots:
-        reached |= kustomization.consumed_files(root, walked or None)
+    rather than both vanishing.  Each with the files it reads, computed
+    once (it parses every kustomization it reaches)."""
+    roots = {root: kustomization.consumed_files(root, walked or None) for root in kustomization.roots(candidates)}
+    reached: Set[str] = set().union(*roots.values()) if roots else set()
     for candidate in candidates:
         kfile = kustomization.kustomization_file(candidate)
         if candidate not in roots and kfile is not None and os.path.realpath(kfile) not in reached:
-            roots.append(candidate)
-            reached |= kustomization.consumed_files(candidate, walked or None)
-    return sorted(roots)
+            roots[candidate] = kustomization.consumed_files(candidate, walked or None)
+            reached |= roots[candidate]
+    return dict(sorted(roots.items()))
 
 
 # Keys of a kustomization whose strings name files or directories it reads.
@@ -161,7 +159,7 @@ def _kustomize_refusal(root: str, walked: List[str]) -> Optional[RenderProblem]:
     from linter.discover import within
     from linter.load.positioned import YMap, YSeq
     from linter.load.yaml_stream import load_yaml
-    from linter.units.kustomization import KUSTOMIZATION_NAMES
+    from linter.units.kustomization import kustomization_file
 
     roots = walked or [root]
     seen, stack = set(), [root]
@@ -170,7 +168,7 @@ def _kustomize_refusal(root: str, walked: List[str]) -> Optional[RenderProblem]:
         if kdir in seen:
             continue
         seen.add(kdir)
-        kfile = next((os.path.join(kdir, n) for n in KUSTOMIZATION_NAMES if os.path.isfile(os.path.join(kdir, n))), None)
+        kfile = kustomization_file(kdir)
         if kfile is None:
             continue
         try:
