@@ -248,3 +248,18 @@ def test_kustomizations_that_include_each_other_are_reported_not_dropped(project
     assert str(project.root) not in run.out  # no machine-dependent paths
     message = run.lines[0].split(" [error] ", 1)[1]
     assert len(message) <= 300 and message.endswith("cycle detected: candidate root 'a' contains visited root 'a'")  # both ends of kustomize's nested message
+
+
+def test_two_repositories_linted_together_keep_their_own_objects(project):
+    # Two checkouts side by side, each defining ConfigMap default/nginx-conf
+    # and Deployment default/web: each Deployment is linked inside its own tree.
+    for repo, app in (("repo-a", "shop"), ("repo-b", "blog")):
+        shutil.copytree(REPO / "apps" / app, project.root / repo / "deploy")
+    project.write(".somaxlint.yaml", 'kernel: "5.15"\n')
+    run = project.run("--format", "json", "repo-a", "repo-b")
+    assert [_where(f) for f in run.json["findings"]] == ["repo-a/deploy/configmap.yaml:11:9 SMX001 error"]
+    rows = sorted((l["workload_file"]["path"], l["config"]["path"], l["requested_backlog"]) for l in project.explain("repo-a", "repo-b"))
+    assert rows == [
+        ("repo-a/deploy/deployment.yaml", "repo-a/deploy/configmap.yaml", 8192),
+        ("repo-b/deploy/deployment.yaml", "repo-b/deploy/configmap.yaml", 1024),
+    ]
