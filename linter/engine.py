@@ -161,9 +161,9 @@ def run(
     from linter.model.processes import unread
 
     # an unread server process is counted once, among the unresolved
-    summary.servers = len(model.servers) + len(model.unresolved) + sum(1 for p in model.processes if not unread(p))
+    summary.servers = sum(1 for s in model.servers if not unread(s)) + len(model.unresolved)
     summary.unresolved = len(model.unresolved)
-    summary.listeners = sum(len(s.sockets) for s in model.servers) + sum(len(p.listeners) for p in model.processes)
+    summary.listeners = sum(len(s.listeners) for s in model.servers)
     findings: List[Finding] = []
     for rule in all_rules():
         if not rule_enabled(rule, settings):

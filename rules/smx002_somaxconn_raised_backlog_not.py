@@ -35,10 +35,7 @@ socket options on one `listen` per address:port.
 
 from __future__ import annotations
 
-from linter import facts
-from linter.findings import Finding
-from linter.model import server_label
-from linter.model.netns import somaxconn_related
+from linter.servers import set_backlog
 
 CODE = "SMX002"
 NAME = "somaxconn-raised-backlog-not"
@@ -47,58 +44,26 @@ SUMMARY = "somaxconn was raised, but the server still asks for its default backl
 
 
 def check(model):
-    yield from _nginx(model)
-    yield from _other_servers(model)
-
-
-def _other_servers(model):
-    """The same for every server of linter.servers that keeps a numeric
-    default (a server whose queue follows somaxconn needs nothing)."""
+    """Every listener left at its server's numeric default (a server whose
+    queue follows somaxconn needs nothing)."""
     from linter.model.processes import process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
-    for process in model.processes:
-        somaxconn = process.somaxconn
-        if not somaxconn.raised or not somaxconn.values:
-            continue
-        lowest = min(somaxconn.values)
-        module = process.module
-        for listener in process.listeners:
-            if listener.explicit or listener.above_somaxconn == "follows" or listener.requested_backlog >= lowest:
-                continue
-            v = verdict(process, [lowest], listener, limit=lowest)
-            v.certain = True  # raised in every possible order: the default is what limits
-            message = (
-                f"net.core.somaxconn is raised to {lowest} ({somaxconn.setting.detail}), but {module.TITLE} listens on "
-                f"{listener.address_port} with its {listener.origin} in container {process.container.name!r} of "
-                f"{process.workload.ref}: the accept queue stays at {listener.requested_backlog} (ss -lnt Send-Q). "
-                f"Set {module.TITLE}'s {module.KNOB} to {lowest} (or the size you need)"
-            )
-            yield process_finding(this, process, listener, v, message, listener.address_port, {"somaxconn": lowest})
-
-
-def _nginx(model):
     for server in model.servers:
         somaxconn = server.somaxconn
         if not somaxconn.raised or not somaxconn.values:
             continue
         lowest = min(somaxconn.values)
-        for socket in server.sockets:
-            if socket.backlog_directive is not None or facts.NGINX_DEFAULT_BACKLOG >= lowest:
+        module = server.module
+        for listener in server.listeners:
+            if listener.explicit or listener.above_somaxconn == "follows" or listener.requested_backlog >= lowest:
                 continue
-            setting = somaxconn.setting
-            directive = socket.directive
-            yield Finding(
-                CODE,
-                NAME,
-                SEVERITY,
-                f"net.core.somaxconn is raised to {lowest} ({setting.detail}), but nginx listens on "
-                f"{socket.address_port} with its default backlog {facts.NGINX_DEFAULT_BACKLOG} in {server_label(server)}: "
-                f"the accept queue stays at {facts.NGINX_DEFAULT_BACKLOG} (ss -lnt Send-Q). Add backlog={lowest} "
-                "(or the size you need) to this listen",
-                directive.source.locate(directive.line, directive.column),
-                related=somaxconn_related(setting) + server.main_via,
-                subject=f"{server.workload.ref if server.workload else server.config.main.label}|{socket.module}|{socket.address_port}",
-                helm_source=directive.source.helm_source,
-                objects=(server.workload.ref,) if server.workload else (),
+            v = verdict(server, [lowest], listener, limit=lowest)
+            v.certain = True  # raised in every possible order: the default is what limits
+            fix = set_backlog(module, lowest)
+            message = (
+                f"net.core.somaxconn is raised to {lowest} ({somaxconn.setting.detail}), but {module.TITLE} listens on "
+                f"{listener.address_port} with its {listener.origin} in {server.label}: the accept queue stays at "
+                f"{listener.requested_backlog} (ss -lnt Send-Q). {fix[:1].upper()}{fix[1:]}"
             )
+            yield process_finding(this, server, listener, v, message, listener.address_port, {"somaxconn": lowest})

@@ -37,7 +37,7 @@ SUMMARY = "Socket options on more than one listen for the same address:port: ngi
 
 
 def check(model):
-    for server in model.servers:
+    for server in model.nginx_servers:
         first = {}
         for listen in server.listen_set.listens:
             if listen.implicit or not listen.sets_socket_options:

@@ -31,7 +31,7 @@ SUMMARY = "nginx refuses the listen backlog= value"
 
 
 def check(model):
-    for server in model.servers:
+    for server in model.nginx_servers:
         for listen in server.listen_set.listens:
             if listen.backlog_error is None:
                 continue

@@ -48,7 +48,7 @@ SUMMARY = "An ingress-nginx controller's backlog follows a somaxconn that was no
 CONTROLLER_MINIMUM = 512
 
 
-from linter.model import is_ingress_controller as is_controller  # noqa: E402
+from linter.servers.nginx import is_ingress_controller as is_controller  # noqa: E402
 
 
 def check(model):

@@ -37,7 +37,7 @@ SUMMARY = "An nginx include names a file that is not part of the input"
 
 def check(model):
     seen = set()
-    for server in model.servers:
+    for server in model.nginx_servers:
         for problem in server.config.problems:
             d = problem.directive
             location = d.source.locate(d.line, d.column)

@@ -39,7 +39,7 @@ SUMMARY = "A specific address with socket options shares a port with a wildcard 
 
 
 def check(model):
-    for server in model.servers:
+    for server in model.nginx_servers:
         by_port = {}
         for socket in server.sockets:
             if socket.family == "unix":

@@ -41,7 +41,7 @@ def check(model):
     from linter.model.processes import process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
-    for process in model.processes:
+    for process in model.servers:
         somaxconn = process.somaxconn
         if not somaxconn.values:
             continue

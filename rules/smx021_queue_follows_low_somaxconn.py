@@ -47,7 +47,7 @@ def check(model):
     from linter.model.processes import process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
-    for process in model.processes:
+    for process in model.servers:
         low = [v for v in process.somaxconn.values if v <= LOW]
         if not low:
             continue

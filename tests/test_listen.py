@@ -5,7 +5,7 @@ import pytest
 from conftest import position
 
 from linter import facts
-from linter.model.nginx import parse_backlog
+from linter.servers.nginx.config import parse_backlog
 
 
 def _sockets(project, conf, *args):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from linter.load.nginx_text import parse_nginx
 from linter.load.positioned import YMap, YSeq
 from linter.load.yaml_stream import load_yaml
-from linter.model.nginx import Directive, parse_backlog, parse_listen
+from linter.servers.nginx.config import Directive, parse_backlog, parse_listen
 from linter.model.shell import sysctl_writes
 
 YAML_ALPHABET = string.ascii_letters + string.digits + " :-[]{}#&*!|>'\"\n\t,?%@`\r\\." + "é\u2028"

@@ -3,11 +3,12 @@ YAML is read from libyaml events, never through ruamel's round-trip
 loader or composer; each file and each embedded config is parsed once,
 however many pods mount it; lookups do not scan the whole input."""
 
+import re
 import ruamel.yaml.composer
 import ruamel.yaml.constructor
 
 import linter.load as load_module
-import linter.model.nginx as nginx_model
+import linter.servers.nginx.config as nginx_model
 from linter.engine import run
 from linter.load.yaml_stream import HAVE_LIBYAML
 from linter.settings import Settings
@@ -60,3 +61,31 @@ def test_each_input_parsed_once_and_never_composed(project, monkeypatch):
     assert calls["nginx"] == 2
     # standalone files: once each, by the loader; includes reuse that parse
     assert calls["nginx files"] == 6
+
+
+def test_rules_about_backlogs_read_listeners_not_a_server():
+    """SMX001/SMX002/SMX020/SMX021 read every server's listeners through one
+    interface: no server's name or syntax appears in them, so a new server
+    module needs no rule change."""
+    from pathlib import Path
+
+    from linter.servers import modules
+
+    rules = Path(__file__).parent.parent / "rules"
+    names = {m.NAME for m in modules()}
+    for stem in ("smx001_listen_backlog_truncated", "smx002_somaxconn_raised_backlog_not", "smx020_server_refuses_to_start", "smx021_queue_follows_low_somaxconn"):
+        text = (rules / f"{stem}.py").read_text()
+        # the code, not its documentation (docstrings, comments, SUMMARY)
+        code = re.sub(r"#.*|^SUMMARY = .*", "", re.sub(r'"""[\s\S]*?"""', "", text), flags=re.M)
+        mentioned = sorted(n for n in names if re.search(rf"\b{re.escape(n)}\b", code, re.I))
+        assert mentioned == [], (stem, mentioned)
+
+
+def test_every_server_module_declares_the_catalogue_fields():
+    from linter.servers import SERVER_MODULES, modules
+
+    assert [m.NAME.replace("-", "_") for m in modules()] == list(SERVER_MODULES)
+    for m in modules():
+        for field in ("NAME", "TITLE", "IMAGES", "COMMANDS", "DEFAULT_BACKLOG", "KNOB", "SOURCE", "STARTUP_WARNING"):
+            assert hasattr(m, field), (m.NAME, field)
+        assert callable(getattr(m, "listeners")), m.NAME

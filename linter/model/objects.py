@@ -7,7 +7,7 @@ as absent here, and the loader or a rule reports it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from linter.facts import POD_SPEC_PATHS
 from linter.findings import Location

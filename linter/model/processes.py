@@ -1,33 +1,80 @@
-"""Containers that run a server of ``linter.servers``: how each is
-launched (argv words with their positions, literal environment) and the
-listeners its module reads from that."""
+"""Server processes of any kind, as the model holds them, and how the
+containers that run a server of ``linter.servers`` configured through its
+launch (argv words with their positions, literal environment, the files
+they name) are found.  nginx's own discovery, a tree of config files, is
+``linter.servers.nginx.instances``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
+from linter.findings import Location, Related
 from linter.load.positioned import YMap, as_seq
-from linter.model import image_repository
 from linter.model.netns import Somaxconn, argv_location
 from linter.model.objects import Container, Workload
 from linter.model.shell import parse_commands
-from linter.servers import Launch, Listener, Word, modules
+from linter.servers import Launch, Listener, Word, image_repository, launched_modules
 
 
 @dataclass
 class ServerProcess:
-    """One server process of a kind other than nginx."""
+    """One server process: where it runs, what it listens on, and the
+    namespace's somaxconn.  A standalone nginx config (no workload) runs
+    against the default namespace."""
 
     module: object  # the linter.servers module
-    workload: Workload
-    container: Container
+    workload: Optional[Workload]
+    container: Optional[Container]
     somaxconn: Somaxconn
     listeners: List[Listener]
+    main_via: Tuple[Related, ...] = ()  # how the config reached the container
+    # which of several equally near objects this process was evaluated
+    # against ("ConfigMap default/nginx-conf from apps/a/cm.yaml"), if any
+    variant: Optional[str] = None
 
     @property
     def kind(self) -> str:
         return self.module.NAME
+
+    @property
+    def label(self) -> str:
+        """Where it runs, for messages."""
+        from linter.model import workload_label
+
+        if self.workload is None:
+            return f"standalone config {self.config.main.label}"
+        label = f"container {self.container.name!r} of {workload_label(self.workload)}"
+        if self.variant:
+            label += f" (evaluated with {self.variant}: see SMX017)"
+        return label
+
+    @property
+    def owner(self) -> str:
+        """The workload's reference, else the standalone file: first part
+        of every finding's subject."""
+        return self.workload.ref if self.workload is not None else self.config.main.label
+
+    def related(self) -> Tuple[Related, ...]:
+        """The facts a finding about this process combines, besides the
+        namespace's somaxconn: the config's way into the container, the
+        container."""
+        container = (Related(self.container.location, self.container.label),) if self.container is not None else ()
+        return tuple(self.main_via) + container
+
+
+@dataclass
+class Unresolved:
+    """A container that runs a server whose configuration the input does
+    not show: it still appears in `explain`, with the reason."""
+
+    workload: Workload
+    container: Container
+    server: str  # "nginx"
+    path: str  # the config path inside the container
+    reason: str
+    location: Location  # the mount, else the container
+    related: Tuple[Related, ...] = ()
 
 
 def _env(container: Container) -> dict:
@@ -81,7 +128,7 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None) -> L
         commands = parse_commands(argv) if argv else []
         words = {w.rsplit("/", 1)[-1] for c in commands for w in c.words}
         repository = image_repository(container.image)
-        for module in modules():
+        for module in launched_modules():
             # Cheap test first: most containers run none of these servers.
             if not (words & set(module.COMMANDS)) and repository not in module.IMAGES:
                 continue
@@ -129,7 +176,6 @@ class Verdict:
 def verdict(process: ServerProcess, hits: List[int], listener: Optional[Listener] = None, limit: Optional[int] = None) -> Verdict:
     """``hits``: the possible somaxconn values for which the rule's
     condition holds (non-empty)."""
-    from linter.findings import Related
     from linter.model.netns import somaxconn_related
 
     somaxconn = process.somaxconn
@@ -137,7 +183,7 @@ def verdict(process: ServerProcess, hits: List[int], listener: Optional[Listener
     if limit is None:
         limit = somaxconn.assumed if somaxconn.assumed in hits else hits[0]
     setting = somaxconn.setting_for(limit)
-    related = tuple(somaxconn_related(setting)) + (Related(process.container.location, process.container.label),)
+    related = tuple(somaxconn_related(setting)) + process.related()
     assumptions = (somaxconn.assumption,) if somaxconn.assumption and not certain else ()
     if listener is not None and listener.assumption:
         # the backlog itself rests on something the input does not show
@@ -162,8 +208,8 @@ def process_finding(rule: tuple, process: ServerProcess, listener: Listener, v: 
         listener.location,
         related=v.related,
         assumptions=v.assumptions,
-        subject="|".join((process.workload.ref, process.container.name, process.module.NAME, subject)),
-        helm_source=process.workload.obj.helm_source,
-        objects=(process.workload.ref,),
+        subject="|".join((process.owner, process.container.name if process.container else "", listener.section or process.module.NAME, subject)),
+        helm_source=listener.helm_source or (process.workload.obj.helm_source if process.workload else None),
+        objects=(process.workload.ref,) if process.workload else (),
         extra=dict(extra, server=process.module.NAME),
     )

@@ -7,9 +7,11 @@ import json
 from typing import List, Optional, TextIO
 
 from linter.findings import Location
-from linter.model import Model, ServerInstance, describe_backlog, effective_backlog
-from linter.model.nginx import Socket
+from linter import facts
+from linter.model import Model
 from linter.report import escape_control
+from linter.servers import phrase
+from linter.servers.nginx.config import Socket
 
 
 def _locator(model: Model):
@@ -26,11 +28,13 @@ def listener_records(model: Model) -> List[dict]:
     loc = _locator(model)
     records = []
     for server in model.servers:
-        for socket in server.sockets:
-            records.append(_record(server, socket, loc))
-    for process in model.processes:
-        for listener in process.listeners:
-            records.append(_process_record(process, listener, loc))
+        if server.kind == "nginx":
+            # nginx's records also say which config file and block
+            for socket, listener in zip(server.sockets, server.listeners):
+                records.append(_record(server, socket, listener, loc))
+            continue
+        for listener in server.listeners:
+            records.append(_process_record(server, listener, loc))
     records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
     return records
 
@@ -39,7 +43,6 @@ def _process_record(process, listener, _loc) -> dict:
     """The same keys as an nginx listener's, with `server` naming the kind;
     where a key has no meaning for the server (nginx's `module`), the server
     kind stands in."""
-    from linter import facts
 
     somaxconn = process.somaxconn
     setting = somaxconn.setting
@@ -101,7 +104,7 @@ def unresolved_records(model: Model) -> List[dict]:
     return records
 
 
-def _record(server: ServerInstance, socket: Socket, _loc) -> dict:
+def _record(server, socket: Socket, listener, _loc) -> dict:
     somaxconn = server.somaxconn
     setting = somaxconn.setting
     backlog_directive = socket.backlog_directive
@@ -123,12 +126,12 @@ def _record(server: ServerInstance, socket: Socket, _loc) -> dict:
         "listen": _loc(listen_directive.source.locate(listen_directive.line, listen_directive.column)),
         "requested_backlog": socket.requested_backlog,
         "requested_backlog_source": _loc(backlog_directive.source.locate(backlog_directive.line, backlog_directive.column)) if backlog_directive else None,
-        "requested_backlog_origin": describe_backlog(socket),
+        "requested_backlog_origin": phrase(server.module, listener),
         "somaxconn": somaxconn.assumed,
         "somaxconn_possible": list(somaxconn.values),
         "somaxconn_source": _loc(setting.location) if setting is not None else None,
         "somaxconn_origin": setting.detail if setting is not None else None,
-        "effective_backlog": effective_backlog(socket, somaxconn),
+        "effective_backlog": facts.kernel_clamp(socket.requested_backlog, somaxconn.assumed) if somaxconn.assumed is not None else None,
         "assumptions": ([somaxconn.assumption] if somaxconn.assumption else [])
         + ([f"evaluated with {server.variant} (SMX017: equally near candidates)"] if server.variant else []),
     }

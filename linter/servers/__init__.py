@@ -8,9 +8,9 @@ that reads a launch into listeners with exact positions.  The model asks
 every module about every container; rules read listeners, never a server's
 own syntax.
 
-nginx, whose configuration is a file tree resolved through the container's
-mounts, lives in ``linter.model.nginx``; this package holds the servers
-configured through their argv and environment.
+nginx, whose configuration is a file tree resolved through the
+container's mounts, is the package ``nginx``: its listeners come from its
+configuration files (``nginx.listeners(sockets)``), not from a launch.
 
 Adding a server: one module here (see ``redis.py``), its name in
 ``SERVER_MODULES``, its fixtures under ``tests/rules/fixtures``.
@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 from linter.findings import Location
 
 # Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")
+SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,19 @@ class Listener:
     # what the value rests on when the input does not show everything (a
     # config file the command names that no mount of the input provides)
     assumption: Optional[str] = None
+    # where findings group the listener: nginx's block (http, stream), else
+    # the server's name
+    section: Optional[str] = None
+    # the socket as the server spells it ("[::]:80", a unix path), when not
+    # address:port
+    written: Optional[str] = None
+    # the chart template the listener's text comes from, when rendered
+    helm_source: Optional[object] = None
 
     @property
     def address_port(self) -> str:
+        if self.written is not None:
+            return self.written
         return f"{self.address}:{self.port}" if self.port is not None else self.address
 
 
@@ -114,6 +124,13 @@ def parse_int(text: str) -> Optional[int]:
     return int(stripped)
 
 
+def image_repository(image: str) -> str:
+    """``registry:5000/org/nginx:1.25@sha256:..`` -> ``nginx``."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[0]
+
+
 _MODULES: list = []
 
 
@@ -123,29 +140,62 @@ def modules():
     return _MODULES
 
 
-# nginx is read from its configuration files (linter.model.nginx), not
-# through this package; listed here so the catalogue shows every server.
-NGINX_ROW = {
-    "name": "nginx",
-    "title": "nginx (also OpenResty and images built on the official one)",
-    "recognised_by": "image nginx, nginx-unprivileged, openresty, ...; command nginx / nginx -c; mounts under /etc/nginx",
-    "default_backlog": 511,
-    "knob": "listen ... backlog=N;",
-    "source": "NGX_LISTEN_BACKLOG 511 (src/os/unix/ngx_linux_config.h); listen-queues.md",
-}
+def launched_modules():
+    """The modules whose listeners are read from a launch (argv, env and
+    the files they name): every one but nginx, whose file tree the model
+    resolves through the container's mounts."""
+    return [m for m in modules() if hasattr(m, "COMMANDS") and not hasattr(m, "main_config")]
+
+
+# What findings say about a listener, in each server's own words.  A module
+# may define any of these functions to word them itself (nginx does);
+# these are the defaults.
+
+
+def phrase(module, listener: Listener) -> str:
+    """The backlog a listener asks for, naming the server:
+    "Redis tcp-backlog 8192"."""
+    if hasattr(module, "phrase"):
+        return module.phrase(listener)
+    return f"{module.TITLE} {listener.origin}"
+
+
+def set_backlog(module, value: int) -> str:
+    """How to set ``module``'s backlog to ``value``."""
+    if hasattr(module, "set_backlog"):
+        return module.set_backlog(value)
+    return f"set {module.TITLE}'s {module.KNOB} to {value} (or the size you need)"
+
+
+def truncation_advice(module, requested: int, fits: bool) -> str:
+    """The fix for a backlog the namespace cuts: both knobs.  ``fits``:
+    some somaxconn can hold ``requested`` (else the backlog must come down)."""
+    if hasattr(module, "truncation_advice"):
+        return module.truncation_advice(requested, fits)
+    if fits:
+        return (
+            f"Raise net.core.somaxconn for the pod to at least {requested}, and set {module.TITLE}'s {module.KNOB} "
+            "to the queue you need: both knobs limit it"
+        )
+    return (
+        f"Set {module.TITLE}'s {module.KNOB} to the queue size you need and raise net.core.somaxconn for the pod "
+        "to at least that: both knobs limit it"
+    )
 
 
 def rows() -> List[dict]:
-    out = [NGINX_ROW]
+    out = []
     for module in modules():
         recognised = []
         if module.IMAGES:
             recognised.append("image " + ", ".join(module.IMAGES))
         recognised.append("command " + ", ".join(module.COMMANDS))
+        if hasattr(module, "RECOGNISED_BY"):
+            recognised = [module.RECOGNISED_BY]
         out.append(
             {
                 "name": module.NAME,
-                "title": module.TITLE,
+                "title": getattr(module, "LONG_TITLE", module.TITLE),
                 "recognised_by": "; ".join(recognised),
                 "default_backlog": module.DEFAULT_BACKLOG,
                 "knob": module.KNOB,

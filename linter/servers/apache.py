@@ -35,7 +35,7 @@ directives naming Listen make the backlog unknown: no listeners. The
 from __future__ import annotations
 
 import posixpath
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 from linter.findings import Location
 from linter.servers import Launch, Listener, Option, find_option, parse_int

@@ -1,0 +1,71 @@
+"""The official nginx image's templates: its entrypoint (docker-nginx
+entrypoint/20-envsubst-on-templates.sh @ 2f4acce0) renders every
+`$NGINX_ENVSUBST_TEMPLATE_DIR/**/*$NGINX_ENVSUBST_TEMPLATE_SUFFIX`
+(defaults /etc/nginx/templates, .template) into
+`$NGINX_ENVSUBST_OUTPUT_DIR` (default /etc/nginx/conf.d), replacing
+`$VAR`/`${VAR}` (names starting with $NGINX_ENVSUBST_FILTER) by the
+variable's value when it is defined and leaving it as written when not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from linter.load.positioned import YMap, as_seq
+from linter.model.filesystem import MountedFile
+from linter.model.sources import TextSource
+
+_ENV_REFERENCE = re.compile(r"\$(\{)?(\w+)(?(1)\})")
+
+
+def render_templates(fs, container) -> None:
+    """Add the rendered files to ``fs``.  Values come from the container's
+    literal `env`; a reference whose value the input does not show makes
+    that output unknown (said, not guessed)."""
+    literal, unknown_names, any_unknown = {}, set(), False
+    for item in as_seq(container.node.get("env")):
+        if isinstance(item, YMap) and isinstance(item.get("name"), str):
+            if isinstance(item.get("value"), (str, int)) and not isinstance(item.get("value"), bool):
+                literal[item["name"]] = str(item["value"])
+            else:
+                unknown_names.add(item["name"])  # valueFrom
+    if container.node.get("envFrom"):
+        any_unknown = True  # any name may be defined by the ConfigMap/Secret
+    template_dir = os.path.normpath(literal.get("NGINX_ENVSUBST_TEMPLATE_DIR", "/etc/nginx/templates"))
+    suffix = literal.get("NGINX_ENVSUBST_TEMPLATE_SUFFIX", ".template")
+    output_dir = os.path.normpath(literal.get("NGINX_ENVSUBST_OUTPUT_DIR", "/etc/nginx/conf.d"))
+    prefix = literal.get("NGINX_ENVSUBST_FILTER", "")
+    for path, mounted in sorted(fs.files.items()):
+        if not path.startswith(template_dir + "/") or not path.endswith(suffix):
+            continue
+        out_path = os.path.join(output_dir, path[len(template_dir) + 1 : len(path) - len(suffix)])
+        source = mounted.source
+        unknown = []
+
+        def substitute(match, unknown=unknown):
+            name = match.group(2)
+            if not name.startswith(prefix):
+                return match.group(0)
+            if name in literal:
+                return literal[name]
+            if name in unknown_names or any_unknown:
+                unknown.append(name)
+            return match.group(0)
+
+        text = _ENV_REFERENCE.sub(substitute, source.text)
+        if unknown:
+            # The rendered file replaces the image's own (conf.d/default.conf)
+            # and its content is unknown: the include of the output directory
+            # says so (SMX018 when nothing else defines a listener).
+            fs.files.pop(out_path, None)
+            fs.opaque[output_dir] = (
+                f"rendered by the nginx image's envsubst from {source.label} with ${unknown[0]}, whose value the input does not show"
+            )
+            continue
+        exact = source.exact and all("\n" not in literal[n] for n in literal)
+        rendered = TextSource(
+            source.display, text, f"{source.label} (rendered to {out_path} by the image's envsubst)",
+            line0=source.line0, col0=source.col0, exact=exact, anchor=source.anchor, helm_source=source.helm_source,
+        )
+        fs.files[out_path] = MountedFile(rendered, mounted.via)
