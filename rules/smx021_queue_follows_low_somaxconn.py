@@ -64,4 +64,4 @@ def check(model):
                 f"({v.setting.detail if v.setting else 'unknown'}): container {process.container.name!r} can hold at most "
                 f"{v.limit + 1} connections waiting for accept(). Raise net.core.somaxconn for the pod"
             )
-            yield process_finding(this, process, listener, v, message, "", {"somaxconn": v.limit})
+            yield process_finding(this, process, listener, v, message, listener.address_port, {"somaxconn": v.limit})

@@ -8,7 +8,7 @@ Rules read this and nothing else.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from linter.findings import Location, internal_error
 from linter.load import LoadedFile
@@ -18,8 +18,11 @@ from linter.model.late_writes import late_writes
 from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from linter.model.objects import Inventory, K8sObject, Workload, collect
 from linter.model.processes import ServerProcess, Unresolved, server_processes, unread
-from linter.servers import image_repository, nginx  # noqa: F401 (image_repository: re-exported)
+from linter.servers import nginx
 from linter.settings import Settings
+
+if TYPE_CHECKING:
+    from linter.servers.nginx.config import ParseCache
 
 
 @dataclass
@@ -115,20 +118,20 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
     def candidates(kind, name):
         return scope.candidates(kind, workload.namespace, name, workload.obj)
 
-    def fs_for(container):
-        def nearest(kind, name, where):
-            found = candidates(kind, name)
-            if len(found) > 1 and not any(a.workload is workload and (a.kind, a.name) == (kind, name) for a in model.ambiguities):
-                # Said (SMX017), and the first is read: servers other than
-                # nginx are not evaluated per candidate.
-                model.ambiguities.append(Ambiguity(workload, kind, name, where, tuple(found)))
-            return found[0] if found else None
+    def nearest(kind, name, where):
+        found = candidates(kind, name)
+        if len(found) > 1 and not any(a.workload is workload and (a.kind, a.name) == (kind, name) for a in model.ambiguities):
+            # Said (SMX017), and the first is read: servers other than
+            # nginx are not evaluated per candidate.
+            model.ambiguities.append(Ambiguity(workload, kind, name, where, tuple(found)))
+        return found[0] if found else None
 
+    def fs_for(container):
         fs = build_fs(container, nearest, sources)
         used.update(m.source for m in fs.files.values())
         return fs
 
-    for process in server_processes(workload, netns.somaxconn, fs_for):
+    for process in server_processes(workload, netns.somaxconn, fs_for, nearest):
         model.servers.append(process)
         if unread(process):
             container = process.container

@@ -7,12 +7,15 @@ as absent here, and the loader or a rule reports it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from linter.facts import POD_SPEC_PATHS
 from linter.findings import Location
 from linter.load import LoadedFile
 from linter.load.positioned import YMap, YSeq, as_map, as_seq, get_path
+
+if TYPE_CHECKING:
+    from linter.model.scope import Scope
 
 
 @dataclass

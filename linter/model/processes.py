@@ -6,11 +6,11 @@ they name) are found.  nginx's own discovery, a tree of config files, is
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
 from linter.findings import Location, Related
-from linter.load.positioned import YMap, as_seq
+from linter.model.environment import container_env
 from linter.model.netns import Somaxconn, argv_location
 from linter.model.objects import Container, Workload
 from linter.model.shell import parse_commands
@@ -77,18 +77,12 @@ class Unresolved:
     related: Tuple[Related, ...] = ()
 
 
-def _env(container: Container) -> dict:
-    out = {}
-    obj = container.workload.obj
-    for item in as_seq(container.node.get("env")):
-        if isinstance(item, YMap) and isinstance(item.get("name"), str) and isinstance(item.get("value"), (str, int)):
-            out[item["name"]] = Word(str(item["value"]), obj.value_loc(item, "value"))
-    return out
-
-
-def launch_of(container: Container, module, commands=None, read=None) -> Optional[Launch]:
+def launch_of(container: Container, module, commands=None, read=None, env=None) -> Optional[Launch]:
     """How ``container`` starts ``module``'s server, or None if it does not.
-    ``commands``: the container's parsed commands, when already parsed."""
+    ``commands``: the container's parsed commands, when already parsed;
+    ``env``: its environment (``container_env``), when already read."""
+    if env is None:
+        env = container_env(container)
     argv = container.command + container.args
     obj = container.workload.obj
     if commands is None:
@@ -108,20 +102,24 @@ def launch_of(container: Container, module, commands=None, read=None) -> Optiona
                 for j, w in enumerate(words[start:], start=start)
             ]
             at = argv_location(container, command.argv_index + i if direct else command.argv_index)
-            return Launch(located, _env(container), at, read or (lambda path: None), container.image)
+            return Launch(located, env, at, read or (lambda path: None), container.image)
     if module.IMAGES and image_repository(container.image) in module.IMAGES and not container.command:
         args = container.args
         # The official images' entrypoints prepend the server to arguments
-        # that start with "-" (and run it alone when there are none).
-        if not args or args[0].startswith("-"):
+        # that start with "-" (and run it alone when there are none); some
+        # images' entrypoint is the server itself, run with a subcommand
+        # (Istio's proxyv2: `pilot-agent proxy sidecar`).
+        subcommands = getattr(module, "ENTRYPOINT_SUBCOMMANDS", {}).get(image_repository(container.image), ())
+        if not args or args[0].startswith("-") or args[0] in subcommands:
             words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
-            return Launch(words, _env(container), obj.value_loc(container.node, "image"), read or (lambda path: None), container.image)
+            return Launch(words, env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image)
     return None
 
 
-def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None) -> List[ServerProcess]:
+def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None, choose=None) -> List[ServerProcess]:
     """``fs_for(container)``: the container's filesystem as the input builds
-    it (config files a server names are read from there)."""
+    it (config files a server names are read from there); ``choose(kind,
+    name, where)``: the object a reference reaches (envFrom ConfigMaps)."""
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         argv = container.command + container.args
@@ -132,9 +130,16 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None) -> L
             # Cheap test first: most containers run none of these servers.
             if not (words & set(module.COMMANDS)) and repository not in module.IMAGES:
                 continue
-            launch = launch_of(container, module, commands, _reader(container, fs_for))
-            if launch is not None:
-                out.append(ServerProcess(module, workload, container, somaxconn, module.listeners(launch)))
+            env = container_env(container, choose)
+            launch = launch_of(container, module, commands, _reader(container, fs_for), env)
+            if launch is None:
+                continue
+            listeners = module.listeners(launch)
+            hidden = env.unknown()
+            if hidden:
+                # the server read a name whose value the input does not show
+                listeners = [replace(l, assumption=l.assumption or hidden) for l in listeners]
+            out.append(ServerProcess(module, workload, container, somaxconn, listeners))
     return out
 
 

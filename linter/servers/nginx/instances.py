@@ -16,6 +16,7 @@ from linter.discover import RootFS
 from linter.findings import Location, Related
 from linter.load import LoadedFile
 from linter.load.positioned import YMap, as_map, as_seq
+from linter.model.environment import container_env
 from linter.model.filesystem import SourceCache, add_image_files, build_fs
 from linter.model.objects import Container, K8sObject, Workload
 from linter.model.processes import ServerProcess, Unresolved
@@ -101,7 +102,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
     fs = build_fs(container, choose, sources)
     add_image_files(fs, container, image_files(container))
     if renders_templates(container):
-        render_templates(fs, container)
+        render_templates(fs, container, container_env(container, choose))
     # Anything mounted into an nginx container is that container's
     # business, loaded or not: never linted again on its own.
     used.update(m.source for m in fs.files.values())

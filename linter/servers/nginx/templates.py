@@ -12,26 +12,20 @@ from __future__ import annotations
 import os
 import re
 
-from linter.load.positioned import YMap, as_seq
 from linter.model.filesystem import MountedFile
 from linter.model.sources import TextSource
 
 _ENV_REFERENCE = re.compile(r"\$(\{)?(\w+)(?(1)\})")
 
 
-def render_templates(fs, container) -> None:
+def render_templates(fs, container, env) -> None:
     """Add the rendered files to ``fs``.  Values come from the container's
-    literal `env`; a reference whose value the input does not show makes
-    that output unknown (said, not guessed)."""
-    literal, unknown_names, any_unknown = {}, set(), False
-    for item in as_seq(container.node.get("env")):
-        if isinstance(item, YMap) and isinstance(item.get("name"), str):
-            if isinstance(item.get("value"), (str, int)) and not isinstance(item.get("value"), bool):
-                literal[item["name"]] = str(item["value"])
-            else:
-                unknown_names.add(item["name"])  # valueFrom
-    if container.node.get("envFrom"):
-        any_unknown = True  # any name may be defined by the ConfigMap/Secret
+    environment (``linter.model.environment``: `env` and `envFrom`
+    ConfigMaps of the input); a reference whose value the input does not
+    show makes that output unknown (said, not guessed)."""
+    literal = {name: word.text for name, word in env.items()}
+    unknown_names = set(env.hidden)
+    any_unknown = env.open is not None  # any name may be defined by it
     template_dir = os.path.normpath(literal.get("NGINX_ENVSUBST_TEMPLATE_DIR", "/etc/nginx/templates"))
     suffix = literal.get("NGINX_ENVSUBST_TEMPLATE_SUFFIX", ".template")
     output_dir = os.path.normpath(literal.get("NGINX_ENVSUBST_OUTPUT_DIR", "/etc/nginx/conf.d"))
