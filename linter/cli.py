@@ -1,8 +1,16 @@
 """Command line: `somaxlint [check] PATH...`, `somaxlint explain PATH...`,
-`somaxlint rules [CODE]`.
+`somaxlint rules [CODE]`, `somaxlint servers`, `somaxlint init`.
 
-Exit status: 0 no findings (at or above --fail-on), 1 findings or inputs
-that could not be parsed, 2 usage or configuration error.
+Exit status (the README's table):
+
+  0    no findings (at or above --fail-on)
+  1    findings at or above --fail-on, or inputs that could not be parsed
+  2    usage, configuration or output error (one line on stderr)
+  3    internal error: a bug in somaxlint (one line on stderr; the
+       traceback too with SOMAXLINT_DEBUG=1)
+  130  interrupted (Ctrl-C)
+  141  standard output closed early (`somaxlint ... | head`): the status a
+       shell reports for a program ended by SIGPIPE, and nothing on stderr
 """
 
 from __future__ import annotations
@@ -13,9 +21,28 @@ import sys
 from typing import List, Optional
 
 from linter import __version__
+from linter.report import FORMATS
 
-COMMANDS = ("check", "explain", "rules", "servers")
-FORMATS = ("text", "json", "sarif", "github", "gitlab")
+COMMANDS = ("check", "explain", "rules", "servers", "init")
+EXPLAIN_FORMATS = ("text", "json")
+MAX_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # 1 GiB: beyond it, a typo, not a manifest
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+STDIN_DISPLAY = "<stdin>"
+
+_COMMANDS_EPILOG = """\
+commands:
+  somaxlint [check] [PATH ...]   lint (the default command; these options)
+  somaxlint explain [PATH ...]   per listening socket, how its accept queue limit is worked out
+  somaxlint rules [CODE|NAME]    the rule catalogue, or one rule's documentation
+  somaxlint servers              the servers somaxlint reads, with their default backlog
+  somaxlint init [--force]       write a commented .somaxlint.yaml to fill in
+
+exit status: 0 clean, 1 findings, 2 usage/configuration/output error,
+3 internal error, 130 interrupted, 141 standard output closed early
+"""
 
 
 class UsageError(Exception):
@@ -27,14 +54,24 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _file_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+    if not 1 <= value <= MAX_FILE_SIZE_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} is out of range: give 1 to {MAX_FILE_SIZE_LIMIT} bytes (1 GiB)")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser, formats) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to lint; - reads standard input")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .somaxlint.yaml or [tool.somaxlint] in pyproject.toml)")
     parser.add_argument("--kernel", metavar="VERSION", help="Linux version of the nodes, e.g. 5.15 (overrides `kernel`)")
     parser.add_argument("--kubernetes", metavar="VERSION", help="Kubernetes version, e.g. 1.29 (overrides `kubernetes`)")
-    parser.add_argument("--format", default="text", help="output format")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of standard output")
-    parser.add_argument("--max-file-size", type=int, metavar="BYTES", help="largest input file read (default 16 MiB)")
+    parser.add_argument("--format", default=formats[0], choices=formats, help=f"output format (default: {formats[0]})")
+    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE (replaced only when complete; - is standard output)")
+    parser.add_argument("--max-file-size", type=_file_size, metavar="BYTES", help="largest input file read (default 16 MiB, at most 1 GiB)")
     parser.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
 
 
@@ -48,7 +85,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         _check_parser(sub)
     if only in (None, "explain"):
         explain = sub.add_parser("explain", help="show, per listening socket, how its accept queue limit is worked out")
-        _common(explain)
+        _common(explain, EXPLAIN_FORMATS)
     if only in (None, "rules"):
         rules = sub.add_parser("rules", help="list the rules, or show one rule's documentation")
         rules.add_argument("rule", nargs="?", help="rule code or name")
@@ -56,22 +93,35 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     if only in (None, "servers"):
         servers = sub.add_parser("servers", help="list the servers somaxlint reads, with their default backlog and knob")
         servers.add_argument("--format", default="text", choices=("text", "markdown", "json"))
+    if only in (None, "init"):
+        init = sub.add_parser("init", help="write a commented .somaxlint.yaml in the current directory")
+        init.add_argument("--force", action="store_true", help="overwrite an existing .somaxlint.yaml")
     return parser
 
 
 def _check_parser(sub) -> None:
-    check = sub.add_parser("check", help="lint manifests and nginx configs (the default command)")
-    _common(check)
+    check = sub.add_parser(
+        "check",
+        prog="somaxlint [check]",
+        help="lint manifests and nginx configs (the default command)",
+        description="Lint Kubernetes manifests and nginx configs: find listen backlogs truncated\nby a pod's net.core.somaxconn.",
+        epilog=_COMMANDS_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check.add_argument("--version", action="version", version=f"somaxlint {__version__}")
+    _common(check, FORMATS)
     check.add_argument("--select", action="append", default=None, metavar="RULE", help="only these rules (code or name; repeatable, comma-separated)")
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (code or name)")
     check.add_argument("--fail-on", choices=("info", "warning", "error"), default="info", help="lowest severity that makes the exit status 1 (default: info, any finding)")
     check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--statistics", action="store_true", help="after the report, count findings per rule (stdout for text, stderr for other formats)")
     check.add_argument("--baseline", metavar="FILE", help="do not report findings recorded in FILE (see --write-baseline)")
     check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
     check.add_argument("--report-unused-suppressions", action="store_true", help="report suppressions that silence nothing (SMX014)")
     check.add_argument("--helm-chart-dir", metavar="DIR", help="chart directory: point findings in Helm-rendered input at its templates")
     check.add_argument("--context", action="append", default=[], metavar="PATH", help="also read PATH for cross-references, but report only findings that touch the PATHs named as arguments (pre-commit)")
-    check.add_argument("--stdin-filename", metavar="NAME", help="path to report for standard input (SARIF never shows <stdin>)")
+    check.add_argument("--stdin-filename", metavar="NAME", help="path shown for standard input (-) in every format, instead of <stdin>")
+    check.add_argument("--sarif-category", metavar="NAME", help="SARIF runs[0].automationDetails.id NAME/ (default: none; GitHub's upload-sarif sets its category)")
 
 
 def _split(values: Optional[List[str]]) -> Optional[List[str]]:
@@ -80,10 +130,18 @@ def _split(values: Optional[List[str]]) -> Optional[List[str]]:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _say(line: str) -> None:
+    """One line on stderr; control characters (a newline in a path, in an
+    exception's message) are made visible, so it stays one line."""
+    from linter.report import escape_control
+
+    sys.stderr.write(escape_control(line) + "\n")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
-        argv.insert(0, "check")
+    if not argv or argv[0] not in COMMANDS and argv[0] != "--version":
+        argv.insert(0, "check")  # `somaxlint --help` is check's help, with the commands listed
     # A run builds millions of long-lived objects and no reference cycles
     # (recursive YAML aliases are refused): the cyclic collector's repeated
     # passes over them cost about 40% of a large run and free nothing.
@@ -92,23 +150,62 @@ def main(argv: Optional[List[str]] = None) -> int:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
+        status = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except SystemExit as exc:  # --help, --version
+        sys.stdout.flush()
+        return exc.code if isinstance(exc.code, int) else 0
+    except UsageError as exc:
+        _say(f"somaxlint: error: {exc}")
+        return EXIT_USAGE
+    except BrokenPipeError:  # `somaxlint ... | head`: the reader has what it wanted
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except KeyboardInterrupt:
+        _say("somaxlint: interrupted")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get("SOMAXLINT_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        message = str(exc)
+        _say(f"somaxlint: internal error: {type(exc).__name__}" + (f": {message}" if message else ""))
+        return EXIT_INTERNAL
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _silence_stdout() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final
+    flush cannot fail again (the Python documentation's recipe)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # not a real file (tests)
+        pass
+
+
+def _main(argv: List[str]) -> int:
+    from linter.report import OutputError
+
+    args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
+    try:
         if args.command == "rules":
             return _rules(args)
         if args.command == "servers":
             from linter.servers import catalogue
 
             sys.stdout.write(catalogue(args.format))
-            return 0
+            return EXIT_CLEAN
+        if args.command == "init":
+            return _init(args)
         return _lint(args)
-    except UsageError as exc:
-        sys.stderr.write(f"somaxlint: error: {exc}\n")
-        return 2
-    except BrokenPipeError:  # `somaxlint ... | head`
-        return 1
-    finally:
-        if collecting:
-            gc.enable()
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _settings(args):
@@ -123,12 +220,20 @@ def _settings(args):
             settings.kubernetes = parse_kubernetes(args.kubernetes)
     except ConfigError as exc:
         raise UsageError(f"configuration: {exc}") from None
-    if args.max_file_size:
+    if args.max_file_size is not None:
         settings.max_file_bytes = args.max_file_size
-    if getattr(args, "select", None) is not None:
-        settings.select = _split(args.select)
-    if getattr(args, "ignore", None):
-        settings.ignore.extend(_split(args.ignore))
+    select = _split(getattr(args, "select", None))
+    ignore = _split(getattr(args, "ignore", None)) or []
+    if select is not None or ignore:
+        from linter.rulebook import is_known, unknown_rule
+
+        for option, idents in (("--select", select or ()), ("--ignore", ignore)):
+            for ident in idents:
+                if not is_known(ident):
+                    raise UsageError(f"{option}: {unknown_rule(ident)}")
+    if select is not None:
+        settings.select = select
+    settings.ignore.extend(ignore)
     for name in ("baseline", "helm_chart_dir", "stdin_filename"):
         if getattr(args, name, None):
             setattr(settings, name, getattr(args, name))
@@ -139,82 +244,202 @@ def _settings(args):
     return settings
 
 
-def _open_output(args):
-    if args.output:
-        return open(args.output, "w", encoding="utf-8", newline="\n")
-    return sys.stdout
+def _check_arguments(args, paths: List[str]) -> None:
+    """Options that name things which must exist, checked before any work."""
+    stdin_filename = getattr(args, "stdin_filename", None)
+    if stdin_filename is not None:
+        if not stdin_filename:
+            raise UsageError("--stdin-filename: the name is empty")
+        if "-" not in paths:
+            raise UsageError("--stdin-filename names standard input, but no PATH is - (add - to read standard input)")
+    chart = getattr(args, "helm_chart_dir", None)
+    if chart is not None and not os.path.isdir(chart):
+        reason = "not a directory" if os.path.exists(chart) else "no such directory"
+        raise UsageError(f"--helm-chart-dir {chart}: {reason}")
+    for path in getattr(args, "context", None) or ():
+        if path != "-" and not os.path.lexists(path):
+            raise UsageError(f"--context {path}: no such file or directory")
+    category = getattr(args, "sarif_category", None)
+    if category is not None:
+        if args.format != "sarif":
+            raise UsageError(f"--sarif-category applies to --format sarif only (the format is {args.format})")
+        if not category.strip("/"):
+            raise UsageError("--sarif-category: the name is empty")
 
 
 def _lint(args) -> int:
     from linter.discover import InputError
-    from linter.engine import exit_status, run
+    from linter.engine import run
+    from linter.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
+    from linter.report import Output
 
-    if args.command == "check" and args.format not in FORMATS:
-        raise UsageError(f"--format: choose from {', '.join(FORMATS)}")
-    if args.command == "explain" and args.format not in ("text", "json"):
-        raise UsageError("--format: choose from text, json")
     settings = _settings(args)
     paths = args.paths or ["."]
-    stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
-    from linter.filtering import BaselineError, write_baseline
-
-    progress = _Progress() if _Progress.wanted(args) else None
+    _check_arguments(args, paths)
+    # The baseline is read now (a bad one fails before the run) and applied
+    # after the run, once standard input has its --stdin-filename: the
+    # fingerprints are those the reports show.
+    baseline_entries = None
+    if settings.baseline:
+        try:
+            baseline_entries = read_baseline(settings.baseline)
+        except BaselineError as exc:
+            raise UsageError(str(exc)) from None
+        settings.baseline = None
+    write_baseline = getattr(args, "write_baseline", None)
+    # Opened before the run: an unwritable path is an error at once.
+    out = Output(write_baseline, "--write-baseline") if write_baseline else Output(args.output if args.output is not None else "-")
     try:
-        result = run(paths, settings, os.getcwd(), stdin_bytes, progress)
-    except (InputError, BaselineError) as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        if progress is not None:
-            progress.done()
+        stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
+        progress = _Progress() if _Progress.wanted(args) else None
+        try:
+            result = run(paths, settings, os.getcwd(), stdin_bytes, progress)
+        except (InputError, BaselineError) as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if progress is not None:
+                progress.done()
+        if args.command == "check":
+            _refuse_unknown_suppressions(result, settings.stdin_filename)
+            if settings.stdin_filename:
+                _rename_stdin(result, settings.stdin_filename)
+        if baseline_entries is not None:
+            result.findings, result.stale_baseline = apply_baseline(result.findings, baseline_entries)
+        nothing = result.summary.files == 0
 
-    if getattr(args, "write_baseline", None):
-        write_baseline(args.write_baseline, result.findings)
-        sys.stderr.write(f"somaxlint: wrote {len(result.findings)} findings to the baseline {args.write_baseline}\n")
-        return 0
-    for entry in result.stale_baseline:
-        sys.stderr.write(
-            f"somaxlint: stale baseline entry {entry.get('rule', '?')} in {entry.get('path', '?')}: "
-            f"no longer found ({_escape(str(entry.get('message', '')))[:200]})\n"
-        )
-
-    out = _open_output(args)
-    try:
-        if args.command == "explain":
-            from linter.report import explain
-
-            if args.format == "json":
-                explain.write_json(result.model, out)
-            else:
-                explain.write_text(result.model, out)
-            return 1 if any(f.rule == "SMX000" for f in result.findings) else 0
-        if args.format == "json":
-            from linter.report import json_report
-
-            json_report.write(result.findings, result.summary, out)
-        elif args.format == "sarif":
-            from linter.report import sarif
-
-            sarif.write(result, settings, out)
-        elif args.format == "github":
-            from linter.report import github
-
-            github.write(result.findings, out)
-        elif args.format == "gitlab":
-            from linter.report import gitlab
-
-            gitlab.write(result.findings, out)
-        else:
-            from linter.report import text
-
-            colour = args.color == "always" or (
-                args.color == "auto" and out is sys.stdout and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        if write_baseline:
+            dump_baseline(result.findings, out.handle)
+            out.commit()
+            _say(f"somaxlint: wrote {len(result.findings)} findings to the baseline {write_baseline}")
+            if nothing:
+                _say(NOTHING_TO_LINT)
+            return EXIT_CLEAN
+        for entry in result.stale_baseline:
+            _say(
+                f"somaxlint: stale baseline entry {entry.get('rule', '?')} in {entry.get('path', '?')}: "
+                f"no longer found ({_escape(str(entry.get('message', '')))[:200]})"
             )
-            text.write(result.findings, out, colour)
-            sys.stderr.write(_summary_line(result) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
+        status = _report(args, result, settings, out)
+        out.commit()
+    except BaseException:
+        out.abort()  # no partial report; an existing file stays as it was
+        raise
+    if args.command == "check" and args.format == "text":
+        _say(_summary_line(result))
+    if args.command == "check" and args.statistics and args.format != "text":
+        sys.stderr.write(_statistics(result.findings))
+    if nothing:
+        _say(NOTHING_TO_LINT)
+    return status
+
+
+NOTHING_TO_LINT = "somaxlint: nothing to lint: no Kubernetes manifest, CNI configuration or nginx config in the input"
+
+
+def _report(args, result, settings, out) -> int:
+    from linter.engine import exit_status
+
+    handle = out.handle
+    if args.command == "explain":
+        from linter.report import explain
+
+        if args.format == "json":
+            explain.write_json(result.model, handle)
+        else:
+            explain.write_text(result.model, handle)
+        return EXIT_FINDINGS if any(f.rule == "SMX000" for f in result.findings) else EXIT_CLEAN
+    if args.format == "json":
+        from linter.report import json_report
+
+        json_report.write(result.findings, result.summary, handle)
+    elif args.format == "sarif":
+        from linter.report import sarif
+
+        sarif.write(result, settings, handle, category=args.sarif_category)
+    elif args.format == "github":
+        from linter.report import github
+
+        github.write(result.findings, handle)
+    elif args.format == "gitlab":
+        from linter.report import gitlab
+
+        gitlab.write(result.findings, handle)
+    else:
+        from linter.report import text
+
+        colour = args.color == "always" or (
+            args.color == "auto" and out.is_stdout and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        )
+        text.write(result.findings, handle, colour)
+        if args.statistics:
+            handle.write(_statistics(result.findings))
     return exit_status(result.findings, args.fail_on)
+
+
+def _statistics(findings) -> str:
+    """`--statistics`: per rule with findings, `count<TAB>code<TAB>name`,
+    most frequent first (then by code), like ruff's."""
+    counts = {}
+    for f in findings:
+        counts[(f.rule, f.name)] = counts.get((f.rule, f.name), 0) + 1
+    if not counts:
+        return ""
+    width = len(str(max(counts.values())))
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0][0]))
+    return "".join(f"{count:>{width}}\t{code}\t{name}\n" for (code, name), count in rows)
+
+
+def _refuse_unknown_suppressions(result, stdin_filename: Optional[str]) -> None:
+    """A suppression naming no rule that exists is an error (exit status 2),
+    with where it is: a typo there must never make CI green."""
+    from linter.filtering import unknown_suppressed_rules
+    from linter.rulebook import unknown_rule
+
+    unknown = unknown_suppressed_rules(result.files, result.model.inventory)
+    if not unknown:
+        return
+    location, ident, what = unknown[0]
+    where = str(location)
+    if stdin_filename and location.path == STDIN_DISPLAY:
+        where = f"{stdin_filename}:{location.line}:{location.column}"
+    more = f"; and {len(unknown) - 1} more" if len(unknown) > 1 else ""
+    raise UsageError(f"{where}: {what}: {unknown_rule(ident)}{more}")
+
+
+def _rename_stdin(result, name: str) -> None:
+    """Show standard input as ``name`` in every format: primary and related
+    locations, and the skipped files."""
+    from dataclasses import replace
+
+    from linter.discover import Skipped
+    from linter.findings import Related
+
+    def moved(location):
+        return replace(location, path=name) if location.path == STDIN_DISPLAY else location
+
+    for finding in result.findings:
+        finding.location = moved(finding.location)
+        if any(r.location.path == STDIN_DISPLAY for r in finding.related):
+            finding.related = tuple(Related(moved(r.location), r.label) for r in finding.related)
+    result.summary.skipped = [Skipped(name, s.reason) if s.display == STDIN_DISPLAY else s for s in result.summary.skipped]
+
+
+def _init(args) -> int:
+    from linter.config import CONFIG_NAMES, INIT_TEMPLATE
+    from linter.report import Output
+
+    existing = [name for name in CONFIG_NAMES if os.path.lexists(name)]
+    if existing and not args.force:
+        raise UsageError(f"{existing[0]} already exists in this directory (--force overwrites .somaxlint.yaml)")
+    out = Output(CONFIG_NAMES[0], "init:")
+    try:
+        out.handle.write(INIT_TEMPLATE)
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
+    _say(f"somaxlint: wrote {CONFIG_NAMES[0]}: uncomment and fill in what you know about your cluster")
+    return EXIT_CLEAN
 
 
 class _Progress:
@@ -272,8 +497,8 @@ def _rules(args) -> int:
         try:
             rule = rulebook.find_rule(args.rule)
         except KeyError:
-            raise UsageError(f"unknown rule {args.rule!r} (see `somaxlint rules`)") from None
+            raise UsageError(rulebook.unknown_rule(args.rule)) from None
         sys.stdout.write(rulebook.render_rule(rule, args.format))
-        return 0
+        return EXIT_CLEAN
     sys.stdout.write(rulebook.render_catalogue(args.format))
-    return 0
+    return EXIT_CLEAN

@@ -41,30 +41,70 @@ def find_config(start: str) -> Optional[str]:
         directory = parent
 
 
-def _pyproject_section(path: str):
+def _pyproject_section(path: str, explicit: bool = False):
+    """The [tool.somaxlint] table, or None when there is none.  A file that
+    has the table (or was named by --config) but is not valid TOML is a
+    configuration error: never silently linted without its settings."""
     try:
         with open(path, "rb") as handle:
-            if not _TABLE.search(handle.read()):
-                return None  # most pyproject.toml files: no TOML parser needed
-    except OSError:
+            raw = handle.read()
+    except OSError as exc:
+        if explicit:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
         return None
+    if not explicit and not _TABLE.search(raw):
+        return None  # most pyproject.toml files: no TOML parser needed
     try:
         import tomllib  # Python 3.11+
     except ImportError:  # pragma: no cover
         import tomli as tomllib
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
-    except (OSError, ValueError):
-        return None
-    return data.get("tool", {}).get("somaxlint")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except ValueError as exc:  # tomllib.TOMLDecodeError
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    section = data.get("tool", {}).get("somaxlint") if isinstance(data.get("tool"), dict) else None
+    if section is not None and not isinstance(section, dict):
+        raise ConfigError(f"{path}: tool.somaxlint must be a table")
+    return section
 
 
-def read_config(path: str) -> dict:
+# Keys whose values are versions: YAML reads an unquoted 5.10 as the number
+# 5.1, so the text is taken from the source instead.
+_VERSION_KEYS = ("kernel", "kubernetes")
+_PLAIN_TOKEN = re.compile(r"[^\s,#\]}]+")
+
+
+def _version_text(root, key: str, lines) -> None:
+    """Replace a version written as an unquoted number (``kernel: 5.10``,
+    loaded as 5.1) by the text written in the file ("5.10")."""
+    from linter.load.yaml_stream import resolve_plain
+
+    value = root.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    line, column, style = root.vpos.get(key, (0, 0, None))
+    if style != "" or not 1 <= line <= len(lines):
+        return
+    match = _PLAIN_TOKEN.match(lines[line - 1], column - 1)
+    if match and resolve_plain(match.group()) == value:
+        root[key] = match.group()
+
+
+def read_config(path: str, explicit: bool = False) -> dict:
     if path.endswith(".toml"):
-        section = _pyproject_section(path)
+        section = _pyproject_section(path, explicit)
         if section is None:
             raise ConfigError(f"{path}: no [tool.somaxlint] table")
+        for key in _VERSION_KEYS:
+            value = section.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                example = "5.10" if key == "kernel" else "1.30"
+                raise ConfigError(
+                    f"{path}: key {key!r}: {value!r} is a number, not a version (TOML reads {example} as "
+                    f'{float(example)}): write it as a string, e.g. {key} = "{example}"'
+                )
         return section
     from linter.load.yaml_stream import load_yaml
     from linter.load.positioned import YMap, YSeq
@@ -80,6 +120,11 @@ def read_config(path: str) -> dict:
         raise ConfigError(f"{path}:{e.line}:{e.column}: invalid YAML: {e.message}")
     if not documents or documents[0].root is None:
         return {}
+    root = documents[0].root
+    if isinstance(root, YMap):
+        lines = text.splitlines()
+        for key in _VERSION_KEYS:
+            _version_text(root, key, lines)
 
     def plain(value):
         if isinstance(value, YMap):
@@ -88,7 +133,7 @@ def read_config(path: str) -> dict:
             return [plain(v) for v in value]
         return value
 
-    return plain(documents[0].root)
+    return plain(root)
 
 
 def validate(data, path: str) -> None:
@@ -99,9 +144,73 @@ def validate(data, path: str) -> None:
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        error = errors[0]
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ConfigError(f"{path}: key {key!r}: {error.message}")
+        key, message = _describe(errors[0])
+        raise ConfigError(f"{path}: key {key!r}: {message}")
+    from linter.rulebook import is_known, unknown_rule
+
+    for ident in data.get("rules") or {}:
+        if not is_known(str(ident)):
+            raise ConfigError(f"{path}: key 'rules.{ident}': {unknown_rule(str(ident))}")
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+_TYPE_NAMES = {"string": "a string", "integer": "an integer", "boolean": "true or false", "array": "a list", "object": "a mapping", "number": "a number"}
+_JSON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list, "object": dict, "number": (int, float)}
+
+
+def _is_type(value, name: str) -> bool:
+    if isinstance(value, bool) and name in ("integer", "number"):
+        return False
+    return isinstance(value, _JSON_TYPES.get(name, object))
+
+
+def _expected(schema: dict) -> str:
+    """What a (sub)schema accepts, in words."""
+    if "enum" in schema:
+        return "one of " + ", ".join(map(str, schema["enum"]))
+    if schema.get("type") == "object" and schema.get("properties"):
+        return "a mapping with " + ", ".join(schema["properties"])
+    types = schema.get("type")
+    types = types if isinstance(types, list) else [types] if types else []
+    return " or ".join(_TYPE_NAMES.get(t, t) for t in types) or "valid"
+
+
+def _describe(error):
+    """(key, message) for a schema error, listing the allowed values or keys
+    where the schema has a list of them."""
+    path = list(error.absolute_path)
+    instance = error.instance
+    if error.validator in ("oneOf", "anyOf"):
+        # The branch of the instance's own type says what is wrong in it.
+        branches = error.validator_value
+        for number, branch in enumerate(branches):
+            types = branch.get("type")
+            types = types if isinstance(types, list) else [types] if types else []
+            if any(_is_type(instance, t) for t in types):
+                inner = [e for e in error.context if e.relative_schema_path and e.relative_schema_path[0] == number]
+                if inner:
+                    return _describe(sorted(inner, key=lambda e: len(e.absolute_path))[0])
+        return _key(path), f"{instance!r} must be " + ", or ".join(_expected(b) for b in branches)
+    if error.validator == "enum":
+        return _key(path), f"{instance!r} must be one of " + ", ".join(map(str, error.validator_value))
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        import difflib
+
+        allowed = list(error.schema.get("properties", {}))
+        extra = next((str(k) for k in instance if k not in allowed), "?")
+        near = difflib.get_close_matches(extra, allowed, n=1)
+        hint = f" (did you mean {near[0]!r}?)" if near else ""
+        return _key(path + [extra]), f"unknown key{hint}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "type" and path and path[-1] in _VERSION_KEYS and len(path) == 1 and isinstance(instance, (int, float)):
+        return _key(path), f'{instance!r} is a number, not a version: quote it, e.g. {path[-1]}: "{instance}"'
+    if error.validator == "pattern" and error.schema.get("description"):
+        return _key(path), f"{instance!r} is not valid here: expected {error.schema['description']}"
+    if error.validator == "type":
+        return _key(path), f"{instance!r} must be {_expected(error.schema)}"
+    return _key(path), error.message
 
 
 def apply(data: dict, path: str, settings: Settings) -> None:
@@ -131,9 +240,9 @@ def apply(data: dict, path: str, settings: Settings) -> None:
         if how.get("release"):
             settings.helm_release[real] = how["release"]
     for ident, value in (data.get("rules") or {}).items():
-        if value is False or (isinstance(value, dict) and value.get("enabled") is False):
+        if value is False or value == "off" or (isinstance(value, dict) and value.get("enabled") is False):
             settings.ignore.append(ident)
-        severity = value if isinstance(value, str) else (value.get("severity") if isinstance(value, dict) else None)
+        severity = value if isinstance(value, str) and value != "off" else (value.get("severity") if isinstance(value, dict) else None)
         if severity:
             settings.severity[ident.upper() if ident.upper().startswith("SMX") else ident] = severity
     settings.exclude = tuple(data.get("exclude") or ())
@@ -166,9 +275,94 @@ def load_settings(explicit: Optional[str], cwd: str) -> Settings:
         return settings
     if explicit and not os.path.isfile(explicit):
         raise ConfigError(f"{explicit}: no such configuration file")
-    data = read_config(path)
+    data = read_config(path, explicit=bool(explicit))
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the configuration must be a mapping")
     validate(data, path)
-    apply(data, path, settings)
+    try:
+        apply(data, path, settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return settings
+
+
+# `somaxlint init`: every key, commented out, with what it means.  Loaded
+# as it is written, it sets nothing (a test keeps it so); uncommenting a
+# `#key:` line (dropping the `#`) gives a valid setting.
+INIT_TEMPLATE = '''\
+# somaxlint configuration: what somaxlint cannot see in your manifests.
+#
+# Every key is optional and commented out: as written, this file changes
+# nothing. Uncomment a setting (drop the leading "#") and fill in what you
+# know about your cluster; the more you say, the fewer findings rest on
+# assumptions. Command-line flags (--kernel, --kubernetes, --select,
+# --ignore, --max-file-size) win over this file.
+# `somaxlint rules` lists the rule codes and names used under `rules:`.
+
+# Linux version of the nodes (`uname -r`), e.g. "5.15" or "4.19.0-21-amd64".
+# A pod's own network namespace starts with net.core.somaxconn 128 before
+# Linux 5.4 and 4096 from 5.4 on; unknown, somaxlint says which it assumed.
+# Quote it: YAML reads 5.10 unquoted as the number 5.1.
+#kernel: "5.15"
+
+# Kubernetes version of the cluster, e.g. "1.29": which sysctls the kubelet
+# treats as safe (net.ipv4.ip_unprivileged_port_start since 1.22, ...).
+# Unknown, a current release is assumed.
+#kubernetes: "1.29"
+
+# The kubelet's configuration (KubeletConfiguration).
+#kubelet:
+  # allowedUnsafeSysctls: the unsafe sysctls (names, or prefixes ending in
+  # *) pods may set. Unknown, a pod setting one (net.core.somaxconn is
+  # unsafe) is a warning; known, an error unless listed here. A
+  # KubeletConfiguration among the inputs is read before this.
+#  allowedUnsafeSysctls: ["net.core.somaxconn"]
+
+# The nodes' own sysctl values: what hostNetwork pods see, as they share
+# the node's network namespace.
+#node:
+#  sysctls:
+#    net.core.somaxconn: "4096"
+
+# The pods' network: a CNI configuration in the repository applies to
+# every pod only when named here (a path relative to this file, or a list
+# of them). Others (Podman's, a plugin's test data) are not applied.
+#cni:
+#  default: cni/10-net.conflist
+
+# How Helm charts are rendered: chart directory (relative to this file) ->
+# values sets and release name. One render per values set; each set is a
+# list of values files relative to the chart, layered over its values.yaml
+# ([] is values.yaml alone). The release name defaults to release-name.
+#helm:
+#  charts:
+#    charts/web:
+#      values: [[], [values-prod.yaml]]
+#      release: web
+
+# Standalone nginx files (not in a ConfigMap) and the workload that runs
+# them: path is a glob relative to this file, workload Kind/namespace/name,
+# container the container's name (default: the first container).
+#servers:
+#  - path: nginx/*.conf
+#    workload: Deployment/default/web
+#    container: nginx
+
+# Per rule (code or name): false or off disables it, info, warning or error
+# sets its severity, or a mapping {enabled: true|false, severity: ...}.
+#rules:
+#  SMX013: false
+#  listen-backlog-truncated: warning
+
+# Path globs (relative to the current directory) never linted.
+#exclude: ["charts/*/tests/*"]
+
+# Limits on what one run reads.
+#limits:
+  # largest input file read, in bytes (1 to 1073741824; default 16 MiB);
+  # a larger file is reported (SMX000), not read
+#  max_file_size: 16777216
+  # files one nginx config may include, and how deeply nested
+#  max_include_files: 2000
+#  max_include_depth: 32
+'''

@@ -21,6 +21,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 from linter.findings import Finding, Location
 from linter.load.positioned import YMap, as_map
+from linter.rulebook import is_known
 
 ANNOTATION = "somaxlint.io/ignore"
 _COMMENT_RE = re.compile(r"#\s*somaxlint:\s*ignore\b\s*(?P<rules>[A-Za-z0-9_,\- ]*?)\s*(?:--\s*(?P<reason>.*))?$")
@@ -47,6 +48,10 @@ class SuppressionIndex:
     by_line: Dict[Tuple[str, int], List[Suppression]] = field(default_factory=dict)
     annotations: List[Suppression] = field(default_factory=list)
     malformed: List[Tuple[Location, str]] = field(default_factory=list)
+    # (where, what was written, "suppression comment" or "annotation ..."):
+    # names that are no rule.  The command line refuses to run with any
+    # (exit status 2): a typo in a suppression must never turn CI green.
+    unknown: List[Tuple[Location, str, str]] = field(default_factory=list)
 
     def all(self) -> List[Suppression]:
         out = [s for group in self.by_line.values() for s in group]
@@ -74,6 +79,7 @@ def collect_suppressions(files, inventory) -> SuppressionIndex:
             column = match.start() + 1
             rules = _parse_rules(match.group("rules") or "")
             location = Location(display, number, column)
+            index.unknown.extend((location, r, "suppression comment") for r in rules if not is_known(r))
             if not rules or not all(_RULE_RE.match(r) for r in rules):
                 index.malformed.append((location, "a suppression must name the rule(s) it silences, e.g. `# somaxlint: ignore SMX001 -- reason`"))
                 continue
@@ -94,6 +100,7 @@ def collect_suppressions(files, inventory) -> SuppressionIndex:
             rules = _parse_rules(rules_text)
             if not rules:
                 continue
+            index.unknown.extend((location, r, f"annotation {ANNOTATION}") for r in rules if not is_known(r))
             if not all(_RULE_RE.match(r) for r in rules):
                 index.malformed.append((location, f"annotation {ANNOTATION}: {rules_text.strip()!r} is not a rule code or name"))
                 continue
@@ -101,6 +108,13 @@ def collect_suppressions(files, inventory) -> SuppressionIndex:
                 Suppression(location, rules, reason.strip() or None, "annotation", scope=scope, object_ref=obj.ref)
             )
     return index
+
+
+def unknown_suppressed_rules(files, inventory) -> List[Tuple[Location, str, str]]:
+    """Every suppression (comment or annotation) naming a rule that does not
+    exist, in file order: (location of the comment or annotation value, the
+    name as written, which kind of suppression)."""
+    return sorted(collect_suppressions(files, inventory).unknown, key=lambda u: (u[0].path, u[0].line, u[0].column, u[1]))
 
 
 def apply_suppressions(findings: List[Finding], index: SuppressionIndex) -> List[Finding]:
@@ -136,13 +150,17 @@ class BaselineError(Exception):
 
 
 def write_baseline(path: str, findings: List[Finding]) -> None:
+    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+        dump_baseline(findings, handle)
+
+
+def dump_baseline(findings: List[Finding], handle) -> None:
     entries = sorted(
         ({"rule": f.rule, "path": f.location.path, "fingerprint": f.fingerprint, "message": f.message} for f in findings),
         key=lambda e: (e["path"], e["rule"], e["fingerprint"]),
     )
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        json.dump({"version": BASELINE_VERSION, "tool": "somaxlint", "entries": entries}, handle, indent=2)
-        handle.write("\n")
+    json.dump({"version": BASELINE_VERSION, "tool": "somaxlint", "entries": entries}, handle, indent=2)
+    handle.write("\n")
 
 
 def read_baseline(path: str) -> List[dict]:

@@ -7,7 +7,7 @@ import inspect
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 from linter.rules import RULE_MODULES
 
@@ -73,6 +73,46 @@ def find_rule(ident: str) -> Rule:
         if ident.upper() == rule.code or ident.lower() == rule.name:
             return rule
     raise KeyError(ident)
+
+
+def is_known(ident: str) -> bool:
+    """A rule code (any case) or name, as --select, --ignore, the
+    configuration's `rules:` and suppressions accept them."""
+    return any(ident.upper() == rule.code or ident.lower() == rule.name for rule in all_rules())
+
+
+def closest_rule(ident: str) -> Optional[str]:
+    """The known code or name nearest to ``ident`` (difflib), or None when
+    nothing is near enough to be a plausible typo."""
+    import difflib
+
+    rules = all_rules()
+    upper = ident.upper()
+    if upper.startswith("SMX"):
+        digits = upper[3:]
+        if digits.isdigit():  # SMX1 or SMX0001: the same number
+            padded = f"SMX{int(digits):03d}"
+            if any(rule.code == padded for rule in rules):
+                return padded
+        query, candidates = upper, [rule.code for rule in rules]  # a code suggests a code
+    else:
+        query, candidates = ident.lower(), [rule.name for rule in rules] + [rule.code for rule in rules]
+    matches = difflib.get_close_matches(query, candidates, n=len(candidates))
+    if not matches:
+        return None
+    # Equally near candidates: the first in catalogue order, not the
+    # alphabetically last that get_close_matches would put first.
+    best = difflib.SequenceMatcher(None, query, matches[0]).ratio()
+    tied = {m for m in matches if difflib.SequenceMatcher(None, query, m).ratio() == best}
+    return next(c for c in candidates if c in tied)
+
+
+def unknown_rule(ident: str) -> str:
+    """`unknown rule 'SMX999' (did you mean SMX009?)`: the one-line
+    explanation every place that names rules gives for a typo."""
+    near = closest_rule(ident)
+    hint = f"did you mean {near}?" if near else "see `somaxlint rules` for the list"
+    return f"unknown rule {ident!r} ({hint})"
 
 
 def render_rule(rule: Rule, fmt: str = "text") -> str:

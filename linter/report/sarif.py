@@ -9,6 +9,9 @@
 * `partialFingerprints` carry somaxlint's fingerprint, which does not
   depend on line numbers.
 * `invocations` and `artifacts` record every input and what became of it.
+* `automationDetails` only with `--sarif-category NAME` (id `NAME/`):
+  GitHub's upload-sarif action sets it from its `category` input only when
+  the file has none.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ class _Uris:
 
     def uri(self, path: str, helm_source: Optional[str] = None) -> str:
         if path == "<stdin>":
-            path = self.stdin_name or helm_source or "stdin"
-            return _encode(path)
+            if self.stdin_name:  # a path like any other (the CLI shows it so in every format)
+                return self.uri(self.stdin_name)
+            return _encode(helm_source or "stdin")
         absolute = path if os.path.isabs(path) else os.path.join(self.cwd, path)
         rel = os.path.relpath(absolute, self.root).replace(os.sep, "/")
         return _encode(rel)
@@ -138,7 +142,7 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
     return result
 
 
-def build(result, settings, cwd: Optional[str] = None) -> dict:
+def build(result, settings, cwd: Optional[str] = None, category: Optional[str] = None) -> dict:
     uris = _Uris(cwd or os.getcwd(), settings.stdin_filename)
     rules = _rule_descriptors()
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
@@ -172,7 +176,6 @@ def build(result, settings, cwd: Optional[str] = None) -> dict:
                 "rules": rules,
             }
         },
-        "automationDetails": {"id": "somaxlint/"},
         "columnKind": "unicodeCodePoints",
         "artifacts": artifacts,
         "invocations": [
@@ -189,9 +192,13 @@ def build(result, settings, cwd: Optional[str] = None) -> dict:
         ],
         "results": [_result(f, rule_index, uris, artifact_index) for f in result.findings],
     }
+    if category:
+        # Only when asked: GitHub's upload-sarif fills automationDetails from
+        # its `category` input only when the file has none.
+        run["automationDetails"] = {"id": category if category.endswith("/") else category + "/"}
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
-def write(result, settings, out: TextIO) -> None:
-    json.dump(build(result, settings), out, indent=2, ensure_ascii=True)
+def write(result, settings, out: TextIO, category: Optional[str] = None) -> None:
+    json.dump(build(result, settings, category=category), out, indent=2, ensure_ascii=True)
     out.write("\n")

@@ -1,0 +1,259 @@
+"""Command-line options for CI and code review, through the CLI: SARIF
+automationDetails, --stdin-filename in every format, --statistics,
+`somaxlint init`, and the help text."""
+
+import json
+import re
+
+import jsonschema
+import pytest
+
+from conftest import config_map, corpus_or_skip, deployment, position
+
+INCIDENT = deployment() + "---\n" + config_map()
+SUMMARY = (
+    "somaxlint: 1 files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 workloads, "
+    "1 servers (0 unresolved), 1 listeners; 1 error\n"
+)
+
+
+@pytest.fixture(scope="module")
+def sarif_validator():
+    corpus = corpus_or_skip()
+    schema = json.loads((corpus / "schemas" / "sarif-schema-2.1.0.json").read_text())
+    return jsonschema.Draft4Validator(schema)
+
+
+# 6. SARIF automationDetails ----------------------------------------------------------
+
+
+def test_sarif_has_no_automation_details_unless_asked(project, sarif_validator):
+    project.write("app.yaml", INCIDENT)
+    run = project.run("--format", "sarif", "--kernel", "4.19", "app.yaml")
+    doc = json.loads(run.out)
+    sarif_validator.validate(doc)
+    assert (run.status, run.err) == (1, "")
+    assert "automationDetails" not in doc["runs"][0]  # upload-sarif's `category` fills it
+
+
+@pytest.mark.parametrize("category, expected", [("somaxlint", "somaxlint/"), ("k8s/prod", "k8s/prod/"), ("k8s/prod/", "k8s/prod/")])
+def test_sarif_category_sets_the_automation_id(project, sarif_validator, category, expected):
+    project.write("app.yaml", INCIDENT)
+    run = project.run("--format", "sarif", "--sarif-category", category, "--kernel", "4.19", "app.yaml")
+    doc = json.loads(run.out)
+    sarif_validator.validate(doc)
+    assert (run.status, run.err) == (1, "")
+    assert doc["runs"][0]["automationDetails"] == {"id": expected}
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--sarif-category", "somaxlint"), "--sarif-category applies to --format sarif only (the format is text)"),
+        (("--format", "sarif", "--sarif-category", "/"), "--sarif-category: the name is empty"),
+    ],
+)
+def test_sarif_category_misuse_is_a_usage_error(project, args, message):
+    project.write("app.yaml", INCIDENT)
+    run = project.run(*args, "app.yaml")
+    assert (run.status, run.out, run.err) == (2, "", f"somaxlint: error: {message}\n")
+
+
+# 7. --stdin-filename in every format ------------------------------------------------------
+
+
+def _stdin_run(project, fmt, *extra):
+    return project.run("--kernel", "4.19", "--format", fmt, "--stdin-filename", "deploy/web.yaml", *extra, "-", stdin=INCIDENT.encode())
+
+
+def test_stdin_filename_in_text(project):
+    run = _stdin_run(project, "text")
+    line, column = position(INCIDENT, "listen 80;")
+    assert run.status == 1 and "<stdin>" not in run.out + run.err
+    assert run.lines[0].startswith(f"deploy/web.yaml:{line}:{column}: SMX001 [error] ")
+    related = [r.strip() for r in run.out.splitlines() if r.startswith("    ")]
+    assert related and all(r.startswith("deploy/web.yaml:") for r in related)
+
+
+def test_stdin_filename_in_json_github_gitlab_and_sarif(project, sarif_validator):
+    line, column = position(INCIDENT, "listen 80;")
+    run = _stdin_run(project, "json")
+    assert run.status == 1 and "<stdin>" not in run.out
+    [finding] = run.json["findings"]
+    assert finding["location"] == {"path": "deploy/web.yaml", "line": line, "column": column, "approximate": False}
+    assert {r["location"]["path"] for r in finding["related"]} == {"deploy/web.yaml"}
+
+    run = _stdin_run(project, "github")
+    assert run.out.startswith(f"::error file=deploy/web.yaml,line={line},col={column},title=SMX001 listen-backlog-truncated::")
+
+    run = _stdin_run(project, "gitlab")
+    [issue] = json.loads(run.out)
+    assert issue["location"] == {"path": "deploy/web.yaml", "positions": {"begin": {"line": line, "column": column}}}
+    assert issue["fingerprint"] == finding["fingerprint"]
+
+    run = _stdin_run(project, "sarif")
+    doc = json.loads(run.out)
+    sarif_validator.validate(doc)
+    [result] = doc["runs"][0]["results"]
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "deploy/web.yaml"
+    assert {r["physicalLocation"]["artifactLocation"]["uri"] for r in result["relatedLocations"]} == {"deploy/web.yaml"}
+    assert [a["location"]["uri"] for a in doc["runs"][0]["artifacts"]] == ["deploy/web.yaml"]
+    assert result["partialFingerprints"] == {"somaxlint/v1": finding["fingerprint"]}
+
+
+def test_stdin_filename_names_skipped_input(project):
+    run = project.run("--format", "json", "--stdin-filename", "values.yaml", "-", stdin=b"---\nreplicaCount: 1\nimage: {tag: x}\n")
+    assert run.json["summary"]["skipped_files"] == [{"path": "values.yaml", "reason": "not Kubernetes"}]
+    assert (run.status, run.err) == (0, "somaxlint: nothing to lint: no Kubernetes manifest, CNI configuration or nginx config in the input\n")
+
+
+def test_baseline_of_stdin_matches_with_the_same_stdin_filename(project):
+    run = _stdin_run(project, "text", "--write-baseline", "baseline.json")
+    assert (run.status, run.out, run.err) == (0, "", "somaxlint: wrote 1 findings to the baseline baseline.json\n")
+    entries = json.loads((project.root / "baseline.json").read_text())["entries"]
+    assert [e["path"] for e in entries] == ["deploy/web.yaml"]
+    run = _stdin_run(project, "text", "--baseline", "baseline.json")
+    assert (run.status, run.out) == (0, "")
+
+
+# 8. --statistics ----------------------------------------------------------------------------
+
+NGINX = (
+    "events {}\nhttp {\n"
+    + "".join(f"  server {{ listen {81 + i} backlog=9000; }}\n" for i in range(10))
+    + "  include missing.conf;\n  server { listen 99 backlog=0; }\n}\n"
+)
+STATISTICS = "11\tSMX001\tlisten-backlog-truncated\n 1\tSMX009\tinvalid-listen-backlog\n 1\tSMX013\tinclude-outside-input\n"
+
+
+def test_statistics_follow_the_text_report_on_stdout(project):
+    project.write("nginx.conf", NGINX)
+    plain = project.run("--kernel", "4.19", "nginx.conf")
+    run = project.run("--kernel", "4.19", "--statistics", "nginx.conf")
+    assert (run.status, run.err) == (1, plain.err)
+    assert run.out == plain.out + STATISTICS
+
+
+def test_statistics_go_to_stderr_for_machine_formats(project):
+    project.write("nginx.conf", NGINX)
+    for fmt in ("json", "sarif", "github", "gitlab"):
+        plain = project.run("--kernel", "4.19", "--format", fmt, "nginx.conf")
+        run = project.run("--kernel", "4.19", "--format", fmt, "--statistics", "nginx.conf")
+        assert (run.status, run.out, run.err) == (1, plain.out, STATISTICS)
+
+
+def test_statistics_of_a_clean_run_are_empty(project):
+    project.write("nginx.conf", "events {}\nhttp { server { listen 80 backlog=100; } }\n")
+    run = project.run("--format", "json", "--statistics", "nginx.conf")
+    assert (run.status, run.err) == (0, "")
+
+
+# 9. somaxlint init -------------------------------------------------------------------------
+
+
+def _comparable(settings):
+    from dataclasses import asdict
+
+    values = asdict(settings)
+    values.pop("config_path")
+    return values
+
+
+def test_init_writes_a_commented_configuration_that_changes_nothing(project):
+    from linter.config import load_settings
+    from linter.settings import Settings
+
+    run = project.run("init")
+    assert (run.status, run.out, run.err) == (0, "", "somaxlint: wrote .somaxlint.yaml: uncomment and fill in what you know about your cluster\n")
+    text = (project.root / ".somaxlint.yaml").read_text()
+    assert all(line == "" or line.startswith("#") or line.lstrip().startswith("# ") for line in text.splitlines())
+    settings = load_settings(None, str(project.root))
+    assert settings.config_path == str((project.root / ".somaxlint.yaml").resolve())
+    assert _comparable(settings) == _comparable(Settings())
+    project.write("app.yaml", INCIDENT)
+    with_file = project.run("--format", "json", "app.yaml")
+    (project.root / ".somaxlint.yaml").unlink()
+    without = project.run("--format", "json", "app.yaml")
+    assert (with_file.status, with_file.out, with_file.err) == (without.status, without.out, without.err)
+    assert [f["rule"] for f in with_file.json["findings"]] == ["SMX001"]
+
+
+def test_init_documents_every_configuration_key_and_uncommented_is_valid(project):
+    from importlib import resources
+
+    from linter.config import load_settings
+
+    project.run("init")
+    text = (project.root / ".somaxlint.yaml").read_text()
+    # Every key of the schema, at every level, appears as a setting line.
+    schema = json.loads(resources.files("linter").joinpath("schemas/config.schema.json").read_text("utf-8"))
+
+    def keys(node):
+        for name, sub in (node.get("properties") or {}).items():
+            yield name
+            yield from keys(sub)
+            items = sub.get("items") if isinstance(sub.get("items"), dict) else None
+            if items:
+                yield from keys(items)
+
+    # prose is `# text`; settings are `#key:` or `#  key:` (nested)
+    settings_lines = [line[1:] for line in text.splitlines() if re.match(r"#(?=\S|  )", line)]
+    written = "\n".join(settings_lines)
+    for key in set(keys(schema)):
+        assert re.search(rf"(^|[\s-]){key}:", written, re.M), f"`{key}` is not in the template"
+    # Uncommenting every setting line gives a valid configuration.
+    uncommented = "\n".join(re.sub(r"^#(?=\S|  )", "", line) for line in text.splitlines()) + "\n"
+    project.write(".somaxlint.yaml", uncommented, dedent=False)
+    settings = load_settings(None, str(project.root))
+    assert (settings.kernel_text, settings.kubernetes, settings.allowed_unsafe_sysctls) == ("5.15", (1, 29), ["net.core.somaxconn"])
+    assert settings.node_sysctls == {"net.core.somaxconn": "4096"}
+    assert settings.ignore == ["SMX013"] and settings.severity == {"listen-backlog-truncated": "warning"}
+    assert (settings.max_file_bytes, settings.max_include_files, settings.max_include_depth) == (16777216, 2000, 32)
+    assert [(s.workload, s.container) for s in settings.servers] == [("Deployment/default/web", "nginx")]
+
+
+def test_init_refuses_to_overwrite_unless_forced(project):
+    existing = project.write(".somaxlint.yaml", 'kernel: "5.15"\n')
+    run = project.run("init")
+    assert (run.status, run.out, run.err) == (2, "", "somaxlint: error: .somaxlint.yaml already exists in this directory (--force overwrites .somaxlint.yaml)\n")
+    assert existing.read_text() == 'kernel: "5.15"\n'
+    run = project.run("init", "--force")
+    assert (run.status, run.err) == (0, "somaxlint: wrote .somaxlint.yaml: uncomment and fill in what you know about your cluster\n")
+    assert existing.read_text().startswith("# somaxlint configuration")
+    existing.unlink()
+    project.write(".somaxlint.yml", "{}\n")
+    run = project.run("init")
+    assert (run.status, run.err) == (2, "somaxlint: error: .somaxlint.yml already exists in this directory (--force overwrites .somaxlint.yaml)\n")
+
+
+# 10. --help ---------------------------------------------------------------------------------
+
+
+def test_help_is_the_check_commands_and_lists_every_format(project, monkeypatch):
+    from linter.report import FORMATS
+
+    monkeypatch.setenv("COLUMNS", "100")
+    run = project.run("--help")
+    assert (run.status, run.err) == (0, "")
+    assert run.out.startswith("usage: somaxlint [check] [-h] [--version]")
+    assert "--format {" + ",".join(FORMATS) + "}" in run.out
+    assert FORMATS == ("text", "json", "sarif", "github", "gitlab")
+    for option in (
+        "--config", "--kernel", "--kubernetes", "--output", "--max-file-size", "--progress", "--select", "--ignore",
+        "--fail-on {info,warning,error}", "--color {auto,always,never}", "--statistics", "--baseline", "--write-baseline",
+        "--report-unused-suppressions", "--helm-chart-dir", "--context", "--stdin-filename", "--sarif-category",
+    ):
+        assert option in run.out, option
+    for command in ("somaxlint explain", "somaxlint rules", "somaxlint servers", "somaxlint init"):
+        assert command in run.out
+    assert "exit status: 0 clean, 1 findings, 2 usage/configuration/output error,\n3 internal error, 130 interrupted, 141 standard output closed early\n" in run.out
+    assert project.run("check", "--help").out == run.out
+    assert project.run("-h").out == run.out
+
+
+def test_an_unknown_format_lists_the_choices(project):
+    run = project.run("--format", "yaml", ".")
+    assert (run.status, run.out, run.err) == (
+        2, "", "somaxlint: error: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'sarif', 'github', 'gitlab')\n")
+    run = project.run("explain", "--format", "sarif", ".")
+    assert (run.status, run.err) == (2, "somaxlint: error: argument --format: invalid choice: 'sarif' (choose from 'text', 'json')\n")
