@@ -1,20 +1,41 @@
-"""PHP-FPM: `listen.backlog` in the pool file; its default depends on the
-PHP version.
+"""PHP-FPM: each pool listens on its `listen` address with its
+`listen.backlog`; the backlog's default depends on the PHP version.
 
 Sources (../shared/facts/servers.md §2.19): `FPM_BACKLOG_DEFAULT`
 (sapi/fpm/fpm/fpm_sockets.h) was 511 on Linux from php/php-src#731 (2014)
 and became -1 ("use somaxconn") on Linux with php/php-src#8410 (2022),
 first released in PHP 8.2 -- that release is *inferred* on the sheet, so a
 PHP >= 8.2 default is reported with that assumption. The official image
-(docker-library/php @ 445bf414) writes php-fpm.d/zz-docker.conf with
-`listen = 9000` and no backlog, and ships www.conf with `listen.backlog`
-commented out.
+ships www.conf with `listen.backlog` commented out and no backlog in its
+other pool files.
+
+Read beyond the sheet: the official image's php-fpm.conf includes
+`etc/php-fpm.d/*.conf`, which glob(3) reads in name order: docker.conf,
+www.conf, zz-docker.conf; a section naming a pool already defined
+continues it ("Found a wp with the same name. Bring it back",
+`fpm_conf_ini_parser_section()` in sapi/fpm/fpm/fpm_conf.c), so a later
+file's value replaces an earlier one. Where the image sets the `[www]`
+pool's `listen = 9000` moved (docker-library/php @ 445bf414,
+Dockerfile-linux.template:531-571): images built since f26909cd
+(2026-01-09, #1635; all tags since 168b4293) set it in docker.conf, as a
+default a mounted www.conf overrides; before, and for the patch releases
+8.2.30, 8.3.29, 8.4.16 and 8.5.1 (the template's exception), it was in
+zz-docker.conf, which overrides www.conf. `listen` is `port` (every
+address: "::", else 0.0.0.0), `address:port` (`[...]` for IPv6) or a UNIX
+socket path (`fpm_sockets_domain_from_address()`,
+`fpm_socket_af_inet_listening_socket()` in sapi/fpm/fpm/fpm_sockets.c).
+The kernel tests (tests/kernel/test_servers_truth.py) check both orders
+against Debian's php-fpm 8.2.
+
+What is read: the image's three pool files, when the input mounts them;
+other files under php-fpm.d are not read. A pool with no `listen` (php-fpm
+refuses it) gives no listener.
 """
 
 from __future__ import annotations
 
 import re
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from linter.servers import Launch, Listener, Word, parse_int
 
@@ -29,9 +50,16 @@ SOURCE = "php-src sapi/fpm/fpm/fpm_sockets.h FPM_BACKLOG_DEFAULT; php/php-src#73
 STARTUP_WARNING = ""
 
 OLD_DEFAULT = 511
-# The pool files of the official image, read when the input mounts them.
-POOL_FILES = ("/usr/local/etc/php-fpm.d/zz-docker.conf", "/usr/local/etc/php-fpm.d/www.conf")
-_VERSION = re.compile(r"^(\d+)\.(\d+)")
+# The pool files of the official image, in the order php-fpm reads them
+# (the include's glob: name order); the last setting wins.
+POOL_DIR = "/usr/local/etc/php-fpm.d"
+POOL_FILES = (f"{POOL_DIR}/docker.conf", f"{POOL_DIR}/www.conf", f"{POOL_DIR}/zz-docker.conf")
+IMAGE_POOL = "www"
+IMAGE_LISTEN = "9000"  # the image's own `listen` for its pool (see the docstring)
+# The first patch release per branch whose image sets it in docker.conf
+# (earlier ones, and every branch before 8.2, set it in zz-docker.conf).
+DOCKER_CONF_LISTEN_FROM = {(8, 2): 31, (8, 3): 30, (8, 4): 17, (8, 5): 2}
+_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def _version(image: str):
@@ -40,39 +68,98 @@ def _version(image: str):
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
-def _pool_backlog(launch: Launch) -> Optional[Word]:
-    found = None
-    for path in POOL_FILES:  # read in this order; the last setting wins
+def _listen_in_zz_docker(image: str) -> bool:
+    """Whether the image sets its pool's `listen` in zz-docker.conf (after
+    www.conf) rather than docker.conf (before it)."""
+    repository, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
+    match = _VERSION.match(tag)
+    if repository != "php" or not match:
+        return False  # not the official image's layout; `fpm`, `latest`...: a current build
+    branch, patch = (int(match.group(1)), int(match.group(2))), match.group(3)
+    if branch < (8, 2):
+        return True
+    first = DOCKER_CONF_LISTEN_FROM.get(branch)
+    return first is not None and patch is not None and int(patch) < first
+
+
+def _pools(launch: Launch) -> Dict[str, Dict[str, Word]]:
+    """Pool name -> {"listen", "listen.backlog"} -> the word that sets it,
+    over the pool files the input provides, in php-fpm's order."""
+    pools: Dict[str, Dict[str, Word]] = {}
+    in_zz_docker = _listen_in_zz_docker(launch.image)
+    if not in_zz_docker:
+        pools[IMAGE_POOL] = {"listen": Word(IMAGE_LISTEN, launch.started_at)}
+    provided_zz_docker = False
+    for path in POOL_FILES:
         read = launch.read(path)
         if read is None:
             continue
+        provided_zz_docker = provided_zz_docker or path.endswith("/zz-docker.conf")
         text, locate = read
+        section: Optional[str] = None
         for number, line in enumerate(text.split("\n"), start=1):
-            key, sep, value = line.strip().partition("=")
-            if sep and key.strip() == "listen.backlog" and not line.lstrip().startswith(";"):
-                found = Word(value.strip(), locate(number, len(line) - len(line.lstrip()) + 1))
-    return found
+            stripped = line.strip()
+            if not stripped or stripped.startswith(";"):
+                continue
+            if stripped.startswith("[") and stripped.endswith("]"):
+                section = stripped[1:-1].strip()
+                continue
+            key, sep, value = stripped.partition("=")
+            key = key.strip()
+            if not sep or section is None or section.lower() == "global" or key not in ("listen", "listen.backlog"):
+                continue
+            column = len(line) - len(line.lstrip()) + 1
+            pools.setdefault(section, {})[key] = Word(value.strip(), locate(number, column))
+    if in_zz_docker and not provided_zz_docker:
+        pools.setdefault(IMAGE_POOL, {})["listen"] = Word(IMAGE_LISTEN, launch.started_at)
+    return pools
+
+
+def _address(listen: str) -> Tuple[str, Optional[int]]:
+    """`9000` -> every address; `127.0.0.1:9000`, `[::1]:9000` -> that
+    address; a UNIX socket path (or a value that is not address:port) as
+    written, without a port."""
+    if ":" not in listen:
+        port = parse_int(listen) if listen.isdigit() else None
+        return ("*", port) if port is not None else (listen, None)
+    host, _, port_text = listen.rpartition(":")
+    port = parse_int(port_text) if port_text.isdigit() else None
+    if port is None:
+        return listen, None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, port
 
 
 def listeners(launch: Launch) -> List[Listener]:
     repository_tag = launch.image.split("@", 1)[0].rsplit("/", 1)[-1]
     if launch.image and repository_tag.startswith("php") and "fpm" not in repository_tag:
         return []  # a php CLI/apache image: not PHP-FPM
-    word = _pool_backlog(launch)
-    if word is not None and parse_int(word.text) is not None:
-        backlog = parse_int(word.text)
-        return [Listener(NAME, "*", DEFAULT_PORT, backlog, f"listen.backlog = {backlog}", word.location, True, KNOB)]
     version = _version(launch.image)
-    if version is not None and version < (8, 2):
-        return [Listener(NAME, "*", DEFAULT_PORT, OLD_DEFAULT, f"default listen.backlog {OLD_DEFAULT} (PHP {version[0]}.{version[1]})", launch.started_at, False, KNOB)]
-    assumption = (
-        "PHP-FPM from PHP 8.2 passes -1 (somaxconn) by default (php/php-src#8410; its first release is inferred)"
-        if version is not None
-        else "the PHP version is not in the image tag: assumed 8.2 or later, whose default listen.backlog is somaxconn"
-    )
-    return [
-        Listener(
-            NAME, "*", DEFAULT_PORT, -1, "backlog = net.core.somaxconn (default listen.backlog -1)", launch.started_at, False, KNOB,
-            above_somaxconn="follows", assumption=assumption,
-        )
-    ]
+    out = []
+    for settings in _pools(launch).values():
+        listen = settings.get("listen")
+        if listen is None:
+            continue  # php-fpm refuses a pool without an address
+        address, port = _address(listen.text)
+        word = settings.get("listen.backlog")
+        if word is not None and parse_int(word.text) is not None:
+            backlog = parse_int(word.text)
+            out.append(Listener(NAME, address, port, backlog, f"listen.backlog = {backlog}", word.location, True, KNOB))
+        elif version is not None and version < (8, 2):
+            out.append(
+                Listener(NAME, address, port, OLD_DEFAULT, f"default listen.backlog {OLD_DEFAULT} (PHP {version[0]}.{version[1]})", launch.started_at, False, KNOB)
+            )
+        else:
+            assumption = (
+                "PHP-FPM from PHP 8.2 passes -1 (somaxconn) by default (php/php-src#8410; its first release is inferred)"
+                if version is not None
+                else "the PHP version is not in the image tag: assumed 8.2 or later, whose default listen.backlog is somaxconn"
+            )
+            out.append(
+                Listener(
+                    NAME, address, port, -1, "backlog = net.core.somaxconn (default listen.backlog -1)", launch.started_at, False, KNOB,
+                    above_somaxconn="follows", assumption=assumption,
+                )
+            )
+    return out
