@@ -162,6 +162,9 @@ def pytest_terminal_summary(terminalreporter):
     if lab is not None and any(lab.TALLY.values()):
         tally = ", ".join(f"{count} {what}" for what, count in lab.TALLY.items())
         terminalreporter.write_line(f"kernel checks: {tally}")
+    bind = sys.modules.get("test_bind_truth")
+    if bind is not None and any(bind.BIND_TALLY.values()):
+        terminalreporter.write_line("bind checks: " + ", ".join(f"{n} {what}" for what, n in bind.BIND_TALLY.items()))
 
 
 # Broken and hostile inputs, shared by the tests that must survive them:

@@ -71,6 +71,8 @@ def test_incident_explain_json(project):
             "somaxconn_origin": "the kernel default for a new network namespace on Linux 4.19.0-21-amd64: SOMAXCONN 128",
             "effective_backlog": 128,
             "assumptions": [],
+            "bind_conflict": None,
+            "ss_line": "LISTEN 0 128 0.0.0.0:80 0.0.0.0:*",
         }
     ]
 

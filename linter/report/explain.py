@@ -11,7 +11,7 @@ from linter import facts
 from linter.model import Model
 from linter.report import escape_control
 from linter.servers import phrase
-from linter.servers.nginx.config import Socket
+from linter.servers.nginx.config import Socket, bind_conflicts
 
 
 def _locator(model: Model):
@@ -30,8 +30,12 @@ def listener_records(model: Model) -> List[dict]:
     for server in model.servers:
         if server.kind == "nginx":
             # nginx's records also say which config file and block
+            conflicts = {}
+            for socket, other in bind_conflicts(server.sockets):
+                conflicts.setdefault(id(socket), other.address_port)
+                conflicts.setdefault(id(other), socket.address_port)
             for socket, listener in zip(server.sockets, server.listeners):
-                records.append(_record(server, socket, listener, loc))
+                records.append(_record(server, socket, listener, loc, conflicts.get(id(socket))))
             continue
         for listener in server.listeners:
             records.append(_process_record(server, listener, loc))
@@ -80,6 +84,8 @@ def _process_record(process, listener, _loc) -> dict:
         "somaxconn_origin": setting.detail if setting is not None else None,
         "effective_backlog": effective,
         "assumptions": assumptions,
+        "bind_conflict": None,
+        "ss_line": _ss_line(effective, _process_ss_local(listener)) if listener.above_somaxconn != "refuse" or effective is not None else None,
     }
 
 
@@ -104,12 +110,13 @@ def unresolved_records(model: Model) -> List[dict]:
     return records
 
 
-def _record(server, socket: Socket, listener, _loc) -> dict:
+def _record(server, socket: Socket, listener, _loc, conflict: Optional[str]) -> dict:
     somaxconn = server.somaxconn
     setting = somaxconn.setting
     backlog_directive = socket.backlog_directive
     listen_directive = socket.directive
     main = server.config.main
+    effective = facts.kernel_clamp(socket.requested_backlog, somaxconn.assumed) if somaxconn.assumed is not None else None
     return {
         "server": "nginx",
         "workload": server.workload.ref if server.workload else None,
@@ -131,10 +138,38 @@ def _record(server, socket: Socket, listener, _loc) -> dict:
         "somaxconn_possible": list(somaxconn.values),
         "somaxconn_source": _loc(setting.location) if setting is not None else None,
         "somaxconn_origin": setting.detail if setting is not None else None,
-        "effective_backlog": facts.kernel_clamp(socket.requested_backlog, somaxconn.assumed) if somaxconn.assumed is not None else None,
+        "effective_backlog": effective,
         "assumptions": ([somaxconn.assumption] if somaxconn.assumption else [])
+        + ([socket.assumption] if socket.assumption else [])
         + ([f"evaluated with {server.variant} (SMX017: equally near candidates)"] if server.variant else []),
+        # the other socket on an overlapping address and port: nginx does
+        # not start (SMX015)
+        "bind_conflict": conflict,
+        "ss_line": _ss_line(effective, socket.ss_local) if conflict is None else None,
     }
+
+
+def _ss_line(effective: Optional[int], local: Optional[str]) -> Optional[str]:
+    """The line `ss -lntH` prints for the socket, columns single-spaced:
+    state, Recv-Q (0 while nothing waits), Send-Q (the accept queue's
+    limit), local and peer address."""
+    if effective is None or local is None:
+        return None
+    return f"LISTEN 0 {effective} {local}"
+
+
+def _process_ss_local(listener) -> Optional[str]:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(listener.address)
+    except ValueError:
+        return None  # "*": the server's default bind, one or two sockets
+    if listener.port is None:
+        return None
+    if address.version == 6:
+        return f"[{address}]:{listener.port} [::]:*"
+    return f"{address}:{listener.port} 0.0.0.0:*"
 
 
 def write_json(model: Model, out: TextIO) -> None:
@@ -181,6 +216,10 @@ def write_text(model: Model, out: TextIO) -> None:
         effective = r["effective_backlog"]
         sockets = "" if r["sockets"] == 1 else f" on each of {r['sockets'] if r['sockets'] else 'one socket per worker'} sockets (reuseport)"
         out.write(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}\n")
+        if r["ss_line"]:
+            out.write(f"    ss -lntH           {r['ss_line']}\n")
+        if r["bind_conflict"]:
+            out.write(f"    nginx does not start: this socket and {r['bind_conflict']} overlap (EADDRINUSE, SMX015)\n")
         for assumption in r["assumptions"]:
             out.write(f"    assumption: {escape_control(assumption)}\n")
     for g in gaps:

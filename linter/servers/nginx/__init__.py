@@ -163,6 +163,19 @@ def renders_templates(container) -> bool:
     return image_repository(container.image) in ("nginx", "nginx-unprivileged") and not container.command
 
 
+def hosts_of(workload):
+    """The /etc/hosts nginx resolves `listen` host names with, as the
+    kubelet writes it for ``workload``'s pods (``config.pod_hosts``)."""
+    from linter.servers.nginx.config import pod_hosts
+
+    aliases = []
+    for alias in as_seq(workload.pod_spec.get("hostAliases")):
+        if isinstance(alias, YMap) and isinstance(alias.get("ip"), str):
+            names = [n for n in as_seq(alias.get("hostnames")) if isinstance(n, str)]
+            aliases.append((alias["ip"], names))
+    return pod_hosts(aliases, workload.host_network)
+
+
 def runs_as_root(container) -> bool:
     uid = container.run_as_user
     if uid is not None:
@@ -214,6 +227,7 @@ def listeners(sockets) -> List[Listener]:
                 explicit=socket.backlog_directive is not None,
                 knob=KNOB,
                 sockets=socket.count,
+                assumption=socket.assumption,
                 section=socket.module,
                 written=socket.address_port,
                 helm_source=source.helm_source,

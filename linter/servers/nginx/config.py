@@ -288,6 +288,18 @@ class Listen:
     backlog: Optional[int] = None  # what nginx passes to listen(), None: default
     backlog_error: Optional[str] = None
     implicit: bool = False  # a server without `listen`: nginx's default
+    # a host name as written (`listen localhost:8080`), resolved by nginx at
+    # start-up into one listen per address (``resolve_names``)
+    name: Optional[str] = None
+    # what the address rests on when the input cannot settle it (a name only
+    # DNS resolves)
+    assumption: Optional[str] = None
+
+    @property
+    def dual_stack(self) -> bool:
+        """`listen [::]:80 ipv6only=off`: one socket for IPv6 and IPv4
+        (nginx's default is ipv6only=on)."""
+        return self.family == "inet6" and self.wildcard and self.options.get("ipv6only") == "off"
 
     @property
     def sets_socket_options(self) -> bool:
@@ -338,6 +350,35 @@ class Socket:
     @property
     def address_port(self) -> str:
         return (self.owner or self.listens[0]).address_port
+
+    @property
+    def wildcard(self) -> bool:
+        return self.listens[0].wildcard
+
+    @property
+    def dual_stack(self) -> bool:
+        return any(l.dual_stack for l in self.listens)
+
+    @property
+    def reuseport(self) -> bool:
+        return self.owner is not None and "reuseport" in self.owner.options
+
+    @property
+    def assumption(self) -> Optional[str]:
+        return next((l.assumption for l in self.listens if l.assumption), None)
+
+    @property
+    def ss_local(self) -> Optional[str]:
+        """Local and peer address as `ss -lntH` prints them (iproute2: IPv6
+        in brackets, a dual-stack wildcard as `*`); None for UNIX sockets
+        and addresses only DNS knows."""
+        if self.family == "unix" or self.assumption:
+            return None
+        if self.dual_stack:
+            return f"*:{self.port} *:*"
+        if self.family == "inet6":
+            return f"[{self.address}]:{self.port} [::]:*"
+        return f"{self.address}:{self.port} 0.0.0.0:*"
 
 
 def parse_backlog(raw: str) -> Tuple[Optional[int], Optional[str]]:
@@ -404,6 +445,120 @@ def _port(text: str) -> Optional[int]:
     return port if 0 < port <= 65535 else None
 
 
+# The pod's /etc/hosts as the kubelet writes it (kubernetes
+# pkg/kubelet/kubelet_pods.go managedHostsFileContent): these entries, then
+# the pod's own IP under its hostname, then `hostAliases`
+# (hostsEntriesFromHostAliases).  A hostNetwork pod gets the node's file
+# instead, plus hostAliases.  glibc's getaddrinfo returns every address of
+# a name in the file, and nginx listens on each (ngx_http_core_listen ->
+# ngx_parse_url -> one ngx_http_add_listen per address): `listen
+# localhost:8080` opens 127.0.0.1:8080 and [::1]:8080 (tests/kernel).
+KUBELET_HOSTS = (
+    ("127.0.0.1", ("localhost",)),
+    ("::1", ("localhost", "ip6-localhost", "ip6-loopback")),
+    ("fe00::0", ("ip6-localnet",)),
+    ("fe00::0", ("ip6-mcastprefix",)),
+    ("fe00::1", ("ip6-allnodes",)),
+    ("fe00::2", ("ip6-allrouters",)),
+)
+
+
+@dataclass
+class Hosts:
+    """Names nginx may resolve, with their addresses in file order."""
+
+    names: Dict[str, List[str]]
+    # why a name not in ``names`` is unknown (DNS, or the node's own file)
+    elsewhere: str = "resolved by DNS when nginx starts"
+
+
+def pod_hosts(host_aliases=(), host_network: bool = False) -> Hosts:
+    """``host_aliases``: (ip, [hostnames]) pairs of the pod spec."""
+    names: Dict[str, List[str]] = {}
+    entries = [] if host_network else list(KUBELET_HOSTS)
+    entries += [(ip, tuple(hostnames)) for ip, hostnames in host_aliases]
+    for address, hostnames in entries:
+        for hostname in hostnames:
+            known = names.setdefault(hostname.lower(), [])
+            if address not in known:
+                known.append(address)
+    elsewhere = "in the node's /etc/hosts (a hostNetwork pod), else resolved by DNS" if host_network else "resolved by DNS when nginx starts"
+    return Hosts(names, elsewhere)
+
+
+def resolve_names(listens: List[Listen], hosts: Hosts) -> List[Listen]:
+    """One listen per address of each host name; a name the hosts file does
+    not hold stays one listen with an assumption (its addresses are not in
+    the input)."""
+    import ipaddress
+
+    out = []
+    for listen in listens:
+        host = listen.address
+        if listen.family != "inet" or listen.wildcard or listen.implicit:
+            out.append(listen)
+            continue
+        try:
+            ipaddress.ip_address(host)
+            out.append(listen)
+            continue
+        except ValueError:
+            pass
+        addresses = hosts.names.get(host.lower())
+        if not addresses:
+            listen.name = host
+            listen.assumption = f"the host name {host} in `listen` is {hosts.elsewhere}: its addresses are not in the input"
+            out.append(listen)
+            continue
+        for address in addresses:
+            family = "inet6" if ":" in address else "inet"
+            wildcard = address in ("0.0.0.0", "::")
+            copy = Listen(
+                listen.directive, listen.module, family, address, listen.port, wildcard, listen.options, listen.udp,
+                listen.backlog_raw, listen.backlog, listen.backlog_error, listen.implicit, name=host,
+            )
+            out.append(copy)
+    return out
+
+
+def bind_conflicts(sockets: List[Socket]) -> List[Tuple[Socket, Socket]]:
+    """Pairs (socket, other) of TCP sockets nginx cannot both open: the same
+    port on overlapping addresses -- the same address (in two modules: http
+    and stream do not share sockets), a wildcard and an address of its
+    family, or a dual-stack `[::]` (ipv6only=off) and any IPv4 address --
+    unless both set SO_REUSEPORT.  nginx sets SO_REUSEADDR, which lets
+    Linux bind a second socket only while the first is not listening;
+    nginx listens on each socket as it opens it, so the second bind()
+    fails with EADDRINUSE and nginx exits (inet_csk_bind_conflict; checked
+    in tests/kernel).  ``socket`` is the one the finding is about: the
+    specific address beside a wildcard, else the later one in the config."""
+    out = []
+    tcp = [s for s in sockets if s.family != "unix"]
+    for i, a in enumerate(tcp):
+        for b in tcp[i + 1 :]:
+            if a.port != b.port or (a.reuseport and b.reuseport) or not _overlap(a, b):
+                continue
+            if a.wildcard != b.wildcard and a.family == b.family:
+                specific, wildcard = (b, a) if a.wildcard else (a, b)
+                out.append((specific, wildcard))
+            else:
+                first, second = sorted((a, b), key=_position)
+                out.append((second, first))
+    return out
+
+
+def _position(socket: Socket):
+    d = socket.directive
+    return (d.source.display if d.source else "", d.line, d.column)
+
+
+def _overlap(a: Socket, b: Socket) -> bool:
+    if a.family == b.family:
+        return a.address == b.address or a.wildcard or b.wildcard
+    v6 = a if a.family == "inet6" else b
+    return v6.dual_stack
+
+
 @dataclass
 class ListenSet:
     listens: List[Listen]
@@ -411,7 +566,7 @@ class ListenSet:
     worker_processes: Optional[int]
 
 
-def collect_listens(directives: List[Directive], run_as_root: bool) -> ListenSet:
+def collect_listens(directives: List[Directive], run_as_root: bool, hosts: Optional[Hosts] = None) -> ListenSet:
     listens: List[Listen] = []
     workers: Optional[int] = 1
     for d in directives:
@@ -442,6 +597,7 @@ def collect_listens(directives: List[Directive], run_as_root: bool) -> ListenSet
     if top_level_server:
         # A file of server blocks meant for inclusion in http {} (conf.d).
         servers(directives, "http")
+    listens = resolve_names(listens, hosts or pod_hosts())
     sockets = group_sockets([l for l in listens if not l.udp], workers)
     return ListenSet(listens, sockets, workers)
 

@@ -22,7 +22,7 @@ from linter.model.objects import Container, K8sObject, Workload
 from linter.model.processes import ServerProcess, Unresolved
 from linter.model.sources import TextSource
 from linter.servers import nginx
-from linter.servers.nginx import image_files, looks_like_config, renders_templates, runs_as_root
+from linter.servers.nginx import hosts_of, image_files, looks_like_config, renders_templates, runs_as_root
 from linter.servers.nginx.config import (
     ListenSet,
     Opener,
@@ -122,7 +122,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
     used.update(config.included)
     if _has_parse_errors(config, cache):
         return  # nginx will not start; SMX000 says why
-    listen_set = collect_listens(config.directives, runs_as_root(container))
+    listen_set = collect_listens(config.directives, runs_as_root(container), hosts_of(workload))
     built_in = [p for p in config.problems if p.directive.source.label.startswith("built-in ")]
     if not listen_set.sockets and built_in:
         # Nothing to check, because the image's own config includes a mount
@@ -215,7 +215,7 @@ def add_standalone_files(model, files: List[LoadedFile], roots: List[str], cwd: 
         # The configuration names the file this container loads: it is not
         # unresolved after all.
         model.unresolved = [u for u in model.unresolved if u.container is not container]
-        listen_set = collect_listens(config.directives, container is None or runs_as_root(container))
+        listen_set = collect_listens(config.directives, container is None or runs_as_root(container), hosts_of(netns.workload))
         model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, netns.workload, container))
 
 
