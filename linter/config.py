@@ -219,6 +219,9 @@ def apply(data: dict, path: str, settings: Settings) -> None:
         set_kernel(settings, data["kernel"])
     if "kubernetes" in data:
         settings.kubernetes = parse_kubernetes(data["kubernetes"])
+    version = (data.get("nginx") or {}).get("version")
+    if version:
+        settings.nginx_version = tuple(int(p) for p in (version.split(".") + ["0"])[:3])
     kubelet = data.get("kubelet") or {}
     if "allowedUnsafeSysctls" in kubelet:
         settings.allowed_unsafe_sysctls = list(kubelet["allowedUnsafeSysctls"])
@@ -309,6 +312,13 @@ INIT_TEMPLATE = '''\
 # treats as safe (net.ipv4.ip_unprivileged_port_start since 1.22, ...).
 # Unknown, a current release is assumed.
 #kubernetes: "1.29"
+
+# The nginx your containers run, when their image tag does not say (a tag
+# like nginx:1.22 does; nginx:stable does not). Versions change what nginx
+# accepts: before 1.25.5, two stream servers may not listen on one
+# address and port. Unknown, a current nginx is assumed.
+#nginx:
+#  version: "1.22.1"
 
 # The kubelet's configuration (KubeletConfiguration).
 #kubelet:

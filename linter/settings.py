@@ -24,6 +24,9 @@ class ServerLink:
 class Settings:
     kernel: Optional[Tuple[int, int, int]] = None
     kernel_text: Optional[str] = None
+    # `nginx.version` of the configuration: for containers whose image tag
+    # does not say (and standalone files)
+    nginx_version: Optional[Tuple[int, int, int]] = None
     kubernetes: Optional[Tuple[int, int]] = None
     allowed_unsafe_sysctls: Optional[List[str]] = None  # None: unknown
     allowed_unsafe_source: Optional[str] = None

@@ -34,4 +34,5 @@ RULE_MODULES = (
     "smx019_unit_not_rendered",
     "smx020_server_refuses_to_start",
     "smx021_queue_follows_low_somaxconn",
+    "smx022_stream_duplicate_listen",
 )

@@ -141,6 +141,9 @@ def _record(server, socket: Socket, listener, _loc, conflict: Optional[str]) -> 
         "effective_backlog": effective,
         "assumptions": ([somaxconn.assumption] if somaxconn.assumption else [])
         + ([socket.assumption] if socket.assumption else [])
+        # several stream servers on one socket: stream virtual servers
+        # (nginx 1.25.5) are assumed when the version is not known
+        + ([f"{server.version_source} (several stream servers share this socket: nginx 1.25.5 or later)"] if socket.module == "stream" and len(socket.listens) > 1 and server.version is None else [])
         + ([f"evaluated with {server.variant} (SMX017: equally near candidates)"] if server.variant else []),
         # the other socket on an overlapping address and port: nginx does
         # not start (SMX015)

@@ -142,3 +142,28 @@ def test_host_names_resolve_through_the_pods_hosts_file(netns, tmp_path):
     assert sorted(l["ss_line"] for l in listeners) == kernel
     BIND_TALLY["host names resolved"] += len(kernel)
     BIND_TALLY["ss lines compared"] += len(kernel)
+
+
+def test_nginx_before_1_25_5_refuses_two_stream_listens_where_smx022_says(netns, tmp_path):
+    version = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().rsplit("/", 1)[-1]
+    major, minor, patch = (int(p) for p in version.split("."))
+    config = (
+        "events {}\nstream {\n    server { listen 8090; proxy_pass 127.0.0.1:9; }\n"
+        "    server { listen 8090; proxy_pass 127.0.0.1:10; }\n}\n"
+    )
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(runnable_config(config, tmp_path))
+    ns = netns()
+    refused = ns.nginx_test(conf)
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "app.yaml").write_text(manifests({"nginx.conf": config}, None, "sysctls").replace("image: nginx:1.25", f"image: nginx:{version}"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "linter", "--select", "SMX022", "--format", "json", str(tmp_path / "m")], capture_output=True, text=True
+    )
+    if (major, minor, patch) < (1, 25, 5):
+        assert refused.returncode != 0 and 'duplicate "0.0.0.0:8090" address and port pair' in refused.stderr, refused.stderr
+        assert '"rule": "SMX022"' in proc.stdout
+        TALLY["refusals confirmed"] += 1
+    else:
+        assert refused.returncode == 0, refused.stderr
+        assert '"rule": "SMX022"' not in proc.stdout

@@ -52,6 +52,9 @@ def _config_yaml(entries):
             out.append(f"kubelet:\n  allowedUnsafeSysctls: [{', '.join(repr(v) for v in value.split(','))}]\n")
         elif key == "node.somaxconn":
             out.append(f'node:\n  sysctls:\n    net.core.somaxconn: "{value}"\n')
+        elif "." in key:  # nginx.version=1.24.0
+            section, _, name = key.partition(".")
+            out.append(f"{section}:\n  {name}: {value!r}\n")
         else:
             out.append(f"{key}: {value!r}\n")
     return "".join(out)

@@ -176,6 +176,34 @@ def hosts_of(workload):
     return pod_hosts(aliases, workload.host_network)
 
 
+# Stream virtual servers: before 1.25.5 two stream `listen`s on one address
+# and port are refused (`duplicate "0.0.0.0:8090" address and port pair`,
+# checked with Debian's nginx 1.22.1 in tests/kernel); nginx CHANGES,
+# "Changes with nginx 1.25.5 16 Apr 2024: Feature: virtual servers in the
+# stream module".
+STREAM_VIRTUAL_SERVERS = (1, 25, 5)
+
+_TAG_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+def version_of(container, settings) -> tuple:
+    """(version, how it is known) of the nginx a container runs: its image
+    tag (a tag without the patch level, `nginx:1.25`, follows that line's
+    newest release), else `nginx.version` of the configuration, else
+    (None, why) -- a current nginx is then assumed."""
+    if container is not None:
+        ref = container.image.split("@", 1)[0]
+        tag = ref.rsplit(":", 1)[1] if ":" in ref.rsplit("/", 1)[-1] else ""
+        match = _TAG_VERSION.match(tag)
+        if match and image_repository(container.image) in IMAGES:
+            patch = int(match.group(3)) if match.group(3) is not None else 999
+            return (int(match.group(1)), int(match.group(2)), patch), f"image {container.image}"
+    if settings.nginx_version is not None:
+        return settings.nginx_version, "nginx.version in the configuration"
+    where = f"image {container.image} does not say" if container is not None else "a standalone file"
+    return None, f"the nginx version is not known ({where}; set nginx.version): a current nginx is assumed"
+
+
 def runs_as_root(container) -> bool:
     uid = container.run_as_user
     if uid is not None:

@@ -45,11 +45,15 @@ class NginxServer(ServerProcess):
 
     config: Optional[ResolvedConfig] = None
     listen_set: Optional[ListenSet] = None
+    # (major, minor, patch) when known, and how it is known (or why not)
+    version: Optional[Tuple[int, int, int]] = None
+    version_source: str = ""
 
     @classmethod
-    def of(cls, config, listen_set, somaxconn, workload=None, container=None, main_via=(), variant=None) -> "NginxServer":
+    def of(cls, config, listen_set, somaxconn, workload=None, container=None, main_via=(), variant=None, settings=None) -> "NginxServer":
         listeners = nginx.listeners(listen_set.sockets)
-        return cls(nginx, workload, container, somaxconn, listeners, tuple(main_via), variant, config, listen_set)
+        version, how = nginx.version_of(container, settings) if settings is not None else (None, "")
+        return cls(nginx, workload, container, somaxconn, listeners, tuple(main_via), variant, config, listen_set, version, how)
 
     @property
     def sockets(self) -> List[Socket]:
@@ -131,7 +135,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
         # wrote is SMX013's, at that include.)
         model.unresolved.append(_unresolved_include(workload, container, fs, built_in[0]))
         return
-    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, workload, container, mounted.via, variant))
+    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, workload, container, mounted.via, variant, settings))
 
 
 def _unresolved_include(workload: Workload, container: Container, fs, problem) -> Unresolved:
@@ -209,14 +213,14 @@ def add_standalone_files(model, files: List[LoadedFile], roots: List[str], cwd: 
         link = _linked_workload(model, f.input.path)
         if link is None:
             listen_set = collect_listens(config.directives, run_as_root=True)
-            model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn))
+            model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn, settings=model.settings))
             continue
         netns, container = link
         # The configuration names the file this container loads: it is not
         # unresolved after all.
         model.unresolved = [u for u in model.unresolved if u.container is not container]
         listen_set = collect_listens(config.directives, container is None or runs_as_root(container), hosts_of(netns.workload))
-        model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, netns.workload, container))
+        model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, netns.workload, container, settings=settings))
 
 
 def _linked_workload(model, real_path: str):
@@ -263,7 +267,7 @@ def add_unmounted_config_maps(model, sources: SourceCache, used: set) -> None:
             if _has_parse_errors(config, model.parse_cache):
                 continue
             listen_set = collect_listens(config.directives, run_as_root=True)
-            model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn))
+            model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn, settings=model.settings))
 
 
 def _has_parse_errors(config: ResolvedConfig, cache: ParseCache) -> bool:
