@@ -134,7 +134,7 @@ def test_example_voting_app_redis(project):
     repo = _copy(project, "example-voting-app")
     findings = _check(project, repo, "--kernel", "4.19").json["findings"]
     assert [_where(f) for f in findings] == ["example-voting-app/redis-deployment.yaml:18:16 SMX001 error"]
-    assert _related(findings[0]) == ["example-voting-app/redis-deployment.yaml:18:9"]
+    assert _related(findings[0]) == ["example-voting-app/redis-deployment.yaml:19:9"]  # its `name:`
     listeners = _explain(project, repo, "--kernel", "4.19")["listeners"]
     assert [_row(l) for l in listeners] == [("redis", "redis", "*", 6379, 2, 511, 128)]
 
@@ -155,7 +155,7 @@ def test_argo_cd_ha_redis_reads_a_config_written_at_run_time(project):
     repo = _copy(project, "argo-cd")
     findings = _check(project, repo, "--kernel", "4.19").json["findings"]
     assert [_where(f) for f in findings] == [
-        "argo-cd/install.yaml:142:9 SMX018 info",
+        "argo-cd/install.yaml:157:9 SMX018 info",
         "argo-cd/install.yaml:270:11 SMX001 warning",
     ]
     explain = _explain(project, repo, "--kernel", "4.19")
@@ -164,9 +164,9 @@ def test_argo_cd_ha_redis_reads_a_config_written_at_run_time(project):
     assert explain["listeners"][0]["assumptions"] == [
         "/data/conf/redis.conf is not in the input (written at run time or mounted from elsewhere): assumed to set no tcp-backlog"
     ]
-    assert [(u["server"], u["container"], u["location"]["line"]) for u in explain["unresolved"]] == [("haproxy", "haproxy", 142)]
+    assert [(u["server"], u["container"], u["location"]["line"]) for u in explain["unresolved"]] == [("haproxy", "haproxy", 157)]
     findings = _check(project, repo, "--kernel", "5.15").json["findings"]
-    assert [_where(f) for f in findings] == ["argo-cd/install.yaml:142:9 SMX018 info"]
+    assert [_where(f) for f in findings] == ["argo-cd/install.yaml:157:9 SMX018 info"]
 
 
 @pytest.mark.xfail(
@@ -291,12 +291,8 @@ def test_flux_memcached_file_alone_points_at_the_container(project):
     assert _related(findings[0]) == ["flux/deploy/memcache-dep.yaml:22:9"]  # `- name: memcached`
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="through a kustomization the container's related location is the first key kustomize emits for it "
-    "(keys come out sorted: `args:` 25:9 in flux, `image:` 31:9 in the GKE sample, `image:` 118:9 in "
-    "microservices-demo) instead of where the container starts (`- name:`), as when the file is linted alone",
-)
+# A container is located at its `name:` (kustomize re-sorts keys, so the
+# first key of a rendered container is not the first one written).
 @pytest.mark.parametrize(
     "directory, rule, expected",
     [

@@ -274,21 +274,44 @@ class _TooDeep(Exception):
 _DOC_START_RE = re.compile(r"^---(?:[ \t]|$)", re.M)
 
 
+# What YAML 1.2 allows in a stream (c-printable, §5.1); libyaml refuses
+# anything else for the whole stream before parsing a document.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
     """Every document of a YAML stream, and every error met.
 
     After a syntax error the stream is resumed at the next ``---`` line, so
-    one broken document does not hide the documents after it.
+    one broken document does not hide the documents after it.  A character
+    YAML does not allow (a raw ESC, DEL) costs only the document that holds
+    it: the stream is then read document by document.
     """
     documents: List[Document] = []
     errors: List[YamlError] = []
-    offset_line = 1
-    chunk = text
     last_line = max(text.count("\n"), text.count("\r")) + 1
+    if _NOT_PRINTABLE.search(text) is None:
+        _load_chunk(text, 1, last_line, documents, errors)
+        return documents, errors
+    starts = [0] + [m.start() for m in _DOC_START_RE.finditer(text) if m.start() > 0]
+    for start, end in zip(starts, starts[1:] + [len(text)]):
+        chunk = text[start:end]
+        first_line = text.count("\n", 0, start) + 1
+        bad = _NOT_PRINTABLE.search(chunk)
+        if bad is None:
+            _load_chunk(chunk, first_line, last_line, documents, errors)
+            continue
+        line = first_line + chunk.count("\n", 0, bad.start())
+        column = bad.start() - (chunk.rfind("\n", 0, bad.start()) + 1) + 1
+        errors.append(YamlError(f"character U+{ord(bad.group()):04X} is not allowed in YAML (a control character)", line, column))
+    return documents, errors
+
+
+def _load_chunk(chunk: str, offset_line: int, last_line: int, documents: List[Document], errors: List[YamlError]) -> None:
     while True:
         try:
             _build(_event_source(chunk), offset_line, documents, errors, last_line)
-            return documents, errors
+            return
         except _TooDeep as exc:
             line, column = exc.pos[0], exc.pos[1]
             errors.append(YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, column))
@@ -314,6 +337,6 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
                 resume = (match.start(), start_line)
                 break
         if resume is None:
-            return documents, errors
+            return
         offset_line += resume[1]
         chunk = chunk[resume[0]:]

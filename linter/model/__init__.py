@@ -154,7 +154,10 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
                 # never linted as a standalone nginx file.
                 fs_for(container)
             continue
-        add_container(model, workload, container, main_path, netns, sources, used, candidates)
+        try:
+            add_container(model, workload, container, main_path, netns, sources, used, candidates)
+        except Exception as exc:  # one container's failure must not cost its siblings theirs
+            model.problems.append((container.location, internal_error(exc, "container")))
 
 
 def workload_label(workload: Workload) -> str:

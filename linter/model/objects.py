@@ -109,6 +109,11 @@ class Container:
 
     @property
     def location(self) -> Location:
+        # At its name: the mapping's start is whatever key comes first, and
+        # kustomize re-sorts keys (a rendered `- args:` would map back to
+        # the source's `args:`, not to the container).
+        if "name" in self.node.kpos:
+            return self.workload.obj.key_loc(self.node, "name")
         return self.workload.obj.at(self.node.pos)
 
     @property

@@ -386,6 +386,9 @@ def parse_backlog(raw: str) -> Tuple[Optional[int], Optional[str]]:
     stored into an ``int``; NGX_ERROR (-1) and 0 are refused."""
     if not (raw.isascii() and raw.isdigit()):
         return None, f'invalid backlog "backlog={raw}"'
+    if len(raw.lstrip("0")) > 19:
+        # beyond ngx_atoi's 64-bit range (and Python's int-string limit)
+        return None, f'invalid backlog "backlog={raw[:24]}..."'
     value = int(raw)
     if value > 2**63 - 1:
         return None, f'invalid backlog "backlog={raw}"'

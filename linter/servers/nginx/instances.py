@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 from linter.discover import RootFS
-from linter.findings import Location, Related
+from linter.findings import Location, Related, internal_error
 from linter.load import LoadedFile
 from linter.load.positioned import YMap, as_map, as_seq
 from linter.model.environment import container_env
@@ -193,9 +193,13 @@ def add_standalone_files(model, files: List[LoadedFile], roots: List[str], cwd: 
     reach = {}
     for f in nginx_files:
         source = preparsed[f.input.path]
-        main_dir = cwd if f.input.path == "-" else conf_prefix(rootfs, f.input.path)
-        opener = root_opener(rootfs, main_dir, cwd, by_real, settings.max_include_files)
-        config = resolve(source, "/etc/nginx/nginx.conf", opener, cache, settings.max_include_files, settings.max_include_depth)
+        try:
+            main_dir = cwd if f.input.path == "-" else conf_prefix(rootfs, f.input.path)
+            opener = root_opener(rootfs, main_dir, cwd, by_real, settings.max_include_files)
+            config = resolve(source, "/etc/nginx/nginx.conf", opener, cache, settings.max_include_files, settings.max_include_depth)
+        except Exception as exc:  # one file's failure must not cost the others theirs
+            model.problems.append((Location(f.input.display, 1, 1), internal_error(exc, "file")))
+            continue
         resolved.append((f, source, config))
         reach[id(source)] = {id(s) for s in config.included}
         included_ids.update(id(s) for s in config.included if s is not source)
@@ -210,17 +214,27 @@ def add_standalone_files(model, files: List[LoadedFile], roots: List[str], cwd: 
             continue  # linted as part of the file that includes it
         if f.errors or _has_parse_errors(config, cache):
             continue  # nginx will not start; SMX000 says why
-        link = _linked_workload(model, f.input.path)
-        if link is None:
-            listen_set = collect_listens(config.directives, run_as_root=True)
-            model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn, settings=model.settings))
-            continue
-        netns, container = link
-        # The configuration names the file this container loads: it is not
-        # unresolved after all.
-        model.unresolved = [u for u in model.unresolved if u.container is not container]
-        listen_set = collect_listens(config.directives, container is None or runs_as_root(container), hosts_of(netns.workload))
-        model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, netns.workload, container, settings=settings))
+        try:
+            _add_standalone(model, f, config)
+        except Exception as exc:  # one file's failure must not cost the others theirs
+            model.problems.append((Location(f.input.display, 1, 1), internal_error(exc, "file")))
+
+
+def _add_standalone(model, f, config) -> None:
+    """The nginx process of one standalone file: in the workload the
+    configuration's `servers:` links it to, else in the default namespace."""
+    settings = model.settings
+    link = _linked_workload(model, f.input.path)
+    if link is None:
+        listen_set = collect_listens(config.directives, run_as_root=True)
+        model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn, settings=model.settings))
+        return
+    netns, container = link
+    # The configuration names the file this container loads: it is not
+    # unresolved after all.
+    model.unresolved = [u for u in model.unresolved if u.container is not container]
+    listen_set = collect_listens(config.directives, container is None or runs_as_root(container), hosts_of(netns.workload))
+    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, netns.workload, container, settings=settings))
 
 
 def _linked_workload(model, real_path: str):
@@ -253,21 +267,22 @@ def add_unmounted_config_maps(model, sources: SourceCache, used: set) -> None:
                 continue
             if not looks_like_config(key, value):
                 continue
-            source = sources.for_key(obj, data, key, value, "ConfigMap")
-            if source in used:
-                continue
-            config = resolve(
-                source,
-                "/etc/nginx/" + key,
-                _no_includes(),
-                model.parse_cache,
-                model.settings.max_include_files,
-                model.settings.max_include_depth,
-            )
-            if _has_parse_errors(config, model.parse_cache):
-                continue
-            listen_set = collect_listens(config.directives, run_as_root=True)
-            model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn, settings=model.settings))
+            try:
+                _add_config_map_key(model, sources, used, obj, data, key, value)
+            except Exception as exc:  # one key's failure must not cost the others theirs
+                model.problems.append((obj.value_loc(data, key), internal_error(exc, "config")))
+
+
+def _add_config_map_key(model, sources: SourceCache, used: set, obj, data, key: str, value: str) -> None:
+    source = sources.for_key(obj, data, key, value, "ConfigMap")
+    if source in used:
+        return
+    settings = model.settings
+    config = resolve(source, "/etc/nginx/" + key, _no_includes(), model.parse_cache, settings.max_include_files, settings.max_include_depth)
+    if _has_parse_errors(config, model.parse_cache):
+        return
+    listen_set = collect_listens(config.directives, run_as_root=True)
+    model.servers.append(NginxServer.of(config, listen_set, model.default_somaxconn, settings=settings))
 
 
 def _has_parse_errors(config: ResolvedConfig, cache: ParseCache) -> bool:
