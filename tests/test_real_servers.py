@@ -394,13 +394,6 @@ def test_gke_samples_envoy_bootstrap_from_a_config_map_generator(project):
     assert _check(project, path, "--kernel", "5.15").json["findings"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Istio's gateway chart renders the container `istio-proxy` with `image: auto` (replaced by the injection "
-    "webhook with proxyv2 running `proxy router`, inject.istio.io/templates: gateway); somaxlint lists nothing for it, "
-    "while the same gateway from the istio-ingress chart (image proxyv2, args proxy router) is an Envoy that follows "
-    "somaxconn (SMX021 on 4.19)",
-)
 def test_istio_gateway_chart_injected_proxy_is_envoy(project):
     repo = _copy(project, "istio")
     path = f"{repo}/gateway-deployment.yaml"

@@ -103,6 +103,10 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
             ]
             at = argv_location(container, command.argv_index + i if direct else command.argv_index)
             return Launch(located, env, at, read or (lambda path: None), container.image)
+    injected = getattr(module, "injected", None)
+    if injected is not None and injected(container):
+        # written by an admission webhook at run time: started as the image says
+        return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image)
     if module.IMAGES and image_repository(container.image) in module.IMAGES and not container.command:
         args = container.args
         # The official images' entrypoints prepend the server to arguments
@@ -128,7 +132,8 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None, choo
         repository = image_repository(container.image)
         for module in launched_modules():
             # Cheap test first: most containers run none of these servers.
-            if not (words & set(module.COMMANDS)) and repository not in module.IMAGES:
+            injected = getattr(module, "injected", None)
+            if not (words & set(module.COMMANDS)) and repository not in module.IMAGES and not (injected and injected(container)):
                 continue
             env = container_env(container, choose)
             launch = launch_of(container, module, commands, _reader(container, fs_for), env)

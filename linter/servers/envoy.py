@@ -69,6 +69,15 @@ COMMANDS = ("envoy", "pilot-agent")
 # (istio/istio pilot/docker/Dockerfile.proxyv2), so an injected sidecar's
 # `args: [proxy, sidecar, ...]` (and a gateway's `proxy router`) run Envoy.
 ENTRYPOINT_SUBCOMMANDS = {"proxyv2": ("proxy",)}
+
+
+def injected(container) -> bool:
+    """Istio's gateway chart writes the container `istio-proxy` with `image:
+    auto`, which the injection webhook replaces by proxyv2 running `proxy
+    router` (istio/istio manifests/charts/gateway/templates/deployment.yaml:
+    '"auto" will be populated at runtime by the mutating webhook'; the
+    gateway injection template)."""
+    return container.name == "istio-proxy" and container.image == "auto"
 DEFAULT_BACKLOG = "somaxconn"
 DEFAULT_PORT = None
 KNOB = "tcp_backlog_size on the listener (default: net.core.somaxconn)"
