@@ -16,7 +16,7 @@ from linter.facts import parse_kernel_version
 from linter.settings import ServerLink, Settings
 
 CONFIG_NAMES = (".somaxlint.yaml", ".somaxlint.yml")
-_TABLE = re.compile(rb"(?m)^\s*\[+\s*tool\.somaxlint\s*[\].]")
+_TABLE = re.compile(rb"(?m)^[ \t]*\[+[ \t]*tool\.somaxlint[ \t]*[\].]")
 
 
 class ConfigError(Exception):

@@ -24,8 +24,24 @@ from linter.load.positioned import YMap, as_map
 from linter.rulebook import is_known
 
 ANNOTATION = "somaxlint.io/ignore"
-_COMMENT_RE = re.compile(r"#\s*somaxlint:\s*ignore\b\s*(?P<rules>[A-Za-z0-9_,\- ]*?)\s*(?:--\s*(?P<reason>.*))?$")
+# The start of a suppression comment; the rest of the line is split with
+# string operations, so the cost stays linear in the line (a single regex
+# with lazy and greedy runs over the same spaces was cubic).
+_COMMENT_START = re.compile(r"#\s*somaxlint:\s*ignore\b")
+_RULE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_,- ")
 _RULE_RE = re.compile(r"^(SMX\d{3}|[a-z]+(?:-[a-z]+)+)$", re.I)
+
+
+def _suppression_comment(line: str):
+    """(column index, rules text, reason or None) of the first suppression
+    comment on ``line``: `# somaxlint: ignore RULES [-- reason]`, RULES
+    made only of rule-code characters."""
+    for match in _COMMENT_START.finditer(line):
+        rest = line[match.end():]
+        rules_text, dashes, reason = rest.partition("--")
+        if all(c in _RULE_CHARS or c.isspace() for c in rules_text) and (dashes or not rules_text[-1:] == "-"):
+            return match.start(), rules_text.strip(), reason if dashes else None
+    return None
 
 
 @dataclass
@@ -73,18 +89,19 @@ def collect_suppressions(files, inventory) -> SuppressionIndex:
         for number, line in enumerate(lines, start=1):
             if "somaxlint:" not in line:
                 continue
-            match = _COMMENT_RE.search(line.rstrip("\r"))
-            if not match:
+            found = _suppression_comment(line.rstrip("\r"))
+            if found is None:
                 continue
-            column = match.start() + 1
-            rules = _parse_rules(match.group("rules") or "")
+            start, rules_text, reason_text = found
+            column = start + 1
+            rules = _parse_rules(rules_text)
             location = Location(display, number, column)
             index.unknown.extend((location, r, "suppression comment") for r in rules if not is_known(r))
             if not rules or not all(_RULE_RE.match(r) for r in rules):
                 index.malformed.append((location, "a suppression must name the rule(s) it silences, e.g. `# somaxlint: ignore SMX001 -- reason`"))
                 continue
-            suppression = Suppression(location, rules, (match.group("reason") or "").strip() or None, "comment")
-            own_line = line[: match.start()].strip() in ("", "#")
+            suppression = Suppression(location, rules, (reason_text or "").strip() or None, "comment")
+            own_line = line[:start].strip() in ("", "#")
             index.by_line.setdefault((display, number), []).append(suppression)
             if own_line:
                 index.by_line.setdefault((display, number + 1), []).append(suppression)

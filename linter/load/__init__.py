@@ -94,7 +94,7 @@ NOT_OURS = "not Kubernetes, CNI or nginx"
 _OURS_YAML = re.compile(r"^[ \t-]*(?:apiVersion|kind)[ \t]*:", re.M)
 _OURS_JSON = re.compile(r'"(?:apiVersion|kind|cniVersion|plugins)"')
 
-_SOURCE_RE = re.compile(r"^# Source: (\S.*?)\s*$", re.M)
+_SOURCE_RE = re.compile(r"^# Source: (\S[^\n]*)", re.M)  # trailing blanks stripped in code: linear
 
 
 def _helm_sources(text: str, documents: List[Document]) -> List[Optional[str]]:
@@ -108,7 +108,7 @@ def _helm_sources(text: str, documents: List[Document]) -> List[Optional[str]]:
     for match in _SOURCE_RE.finditer(text):
         line += text.count("\n", last, match.start())
         last = match.start()
-        marks.append((line, match.group(1)))
+        marks.append((line, match.group(1).rstrip()))
     lines = [m[0] for m in marks]
     out = []
     previous_end = 0

@@ -27,10 +27,13 @@ from linter.units import RenderProblem, Rendered, RenderResult, SourcePosition
 NOT_INSTALLED = "chart not rendered: install helm (on PATH) or somaxlint[helm] to lint its templates"
 
 _SEPARATOR = re.compile(r"^---[ \t]*\r?$")
-_SOURCE = re.compile(r"^# Source: (.+?)\s*$")
+_SOURCE = re.compile(r"^# Source: (.*\S)")  # greedy to the last non-blank: linear
 # helm names the failing template as "<chart>/templates/x.yaml:LINE" (or
 # "<chart>/charts/<sub>/templates/..."), inside quotes or parentheses
-_ERROR_AT = re.compile(r"([^\s:()<>\"']+/templates/[^\s:()<>\"']+):(\d+)")
+# A template path and line in Helm's message (`chart/templates/x.yaml:12`),
+# found from each `/templates/` outwards: a regex scanning for it from every
+# position was quadratic in a long run of path characters.
+_LINE_AFTER = re.compile(r":(\d+)")
 _YAML_LINE = re.compile(r"\bline (\d+)\b")
 # C0/C1 controls and bidi/zero-width formatting: helm's messages and the
 # chart's file names end up on a terminal
@@ -471,9 +474,27 @@ def _line_map(entries: List[_Entry]):
 
 
 def _error_at(message: str, templates: _Templates, anchor: str) -> Tuple[str, int]:
-    match = _ERROR_AT.search(message)
-    path = templates.path(match.group(1)) if match else None
-    return (path, int(match.group(2))) if path else (anchor, 1)
+    """The template and line Helm's message names (`chart/templates/x.yaml:12`):
+    each run of path characters that holds `/templates/` is read once, so
+    the cost is linear in the message."""
+    separators = " \t\n\r\f\v:()<>\"'"
+    at = message.find("/templates/")
+    floor = 0
+    while at >= 0:
+        start = at
+        while start > floor and message[start - 1] not in separators:
+            start -= 1
+        end = at + len("/templates/")
+        while end < len(message) and message[end] not in separators:
+            end += 1
+        line = _LINE_AFTER.match(message, end)
+        if start < at and end > at + len("/templates/") and line:
+            path = templates.path(message[start:end])
+            if path:
+                return path, int(line.group(1))
+        floor = end
+        at = message.find("/templates/", end)
+    return anchor, 1
 
 
 def _read(path: str) -> str:

@@ -212,7 +212,9 @@ def runs_as_root(container) -> bool:
 
 
 _KEY = re.compile(r"nginx|\.conf$")
-_BLOCK = re.compile(r"^\s*(server|http|stream|events|upstream)\s*\{", re.M)
+# `^[ \t]*`, not `^\s*`: with MULTILINE, \s* from every line start over a
+# run of blank lines is quadratic.
+_BLOCK = re.compile(r"^[ \t]*(server|http|stream|events|upstream)\s*\{", re.M)
 
 
 def looks_like_config(key: str, text: str) -> bool:
