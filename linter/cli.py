@@ -119,7 +119,8 @@ def _check_parser(sub) -> None:
     check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
     check.add_argument("--report-unused-suppressions", action="store_true", help="report suppressions that silence nothing (SMX014)")
     check.add_argument("--helm-chart-dir", metavar="DIR", help="chart directory: point findings in Helm-rendered input at its templates")
-    check.add_argument("--context", action="append", default=[], metavar="PATH", help="also read PATH for cross-references, but report only findings that touch the PATHs named as arguments (pre-commit)")
+    check.add_argument("--context", action="append", default=[], metavar="PATH", help="also read PATH for cross-references, but report only findings that touch the PATHs named as arguments (pre-commit); replaces --default-context")
+    check.add_argument("--default-context", action="append", default=[], metavar="PATH", help="the context when no --context is given (the pre-commit hook passes .)")
     check.add_argument("--stdin-filename", metavar="NAME", help="path shown for standard input (-) in every format, instead of <stdin>")
     check.add_argument("--sarif-category", metavar="NAME", help="SARIF runs[0].automationDetails.id NAME/ (default: none; GitHub's upload-sarif sets its category)")
 
@@ -237,8 +238,12 @@ def _settings(args):
     for name in ("baseline", "helm_chart_dir", "stdin_filename"):
         if getattr(args, name, None):
             setattr(settings, name, getattr(args, name))
-    if getattr(args, "context", None):
-        settings.context = list(args.context)
+    # A --context replaces the default context instead of adding to it:
+    # the pre-commit hook's entry says `--default-context .`, and a user's
+    # `args: [--context, deploy/]` narrows the context to deploy/.
+    context = getattr(args, "context", None) or getattr(args, "default_context", None)
+    if context:
+        settings.context = list(context)
     if getattr(args, "report_unused_suppressions", False):
         settings.report_unused_suppressions = True
     return settings
@@ -256,9 +261,10 @@ def _check_arguments(args, paths: List[str]) -> None:
     if chart is not None and not os.path.isdir(chart):
         reason = "not a directory" if os.path.exists(chart) else "no such directory"
         raise UsageError(f"--helm-chart-dir {chart}: {reason}")
-    for path in getattr(args, "context", None) or ():
-        if path != "-" and not os.path.lexists(path):
-            raise UsageError(f"--context {path}: no such file or directory")
+    for option in ("context", "default_context"):
+        for path in getattr(args, option, None) or ():
+            if path != "-" and not os.path.lexists(path):
+                raise UsageError(f"--{option.replace('_', '-')} {path}: no such file or directory")
     category = getattr(args, "sarif_category", None)
     if category is not None:
         if args.format != "sarif":
@@ -268,14 +274,19 @@ def _check_arguments(args, paths: List[str]) -> None:
 
 
 def _lint(args) -> int:
-    from linter.discover import InputError
+    from linter.discover import InputError, repository_root
     from linter.engine import run
     from linter.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
+    from linter.findings import number_occurrences
     from linter.report import Output
 
     settings = _settings(args)
     paths = args.paths or ["."]
     _check_arguments(args, paths)
+    cwd = os.getcwd()
+    # Every machine-read path (JSON, GitHub, GitLab, SARIF, baselines,
+    # fingerprints) is relative to this root, wherever somaxlint runs from.
+    root = repository_root(paths, settings.config_path, cwd, settings.stdin_filename)
     # The baseline is read now (a bad one fails before the run) and applied
     # after the run, once standard input has its --stdin-filename: the
     # fingerprints are those the reports show.
@@ -293,16 +304,19 @@ def _lint(args) -> int:
         stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
         progress = _Progress() if _Progress.wanted(args) else None
         try:
-            result = run(paths, settings, os.getcwd(), stdin_bytes, progress)
+            result = run(paths, settings, cwd, stdin_bytes, progress, root=root)
         except (InputError, BaselineError) as exc:
             raise UsageError(str(exc)) from None
         finally:
             if progress is not None:
                 progress.done()
         if args.command == "check":
-            _refuse_unknown_suppressions(result, settings.stdin_filename)
+            _refuse_unknown_suppressions(result, settings.stdin_filename, cwd)
             if settings.stdin_filename:
-                _rename_stdin(result, settings.stdin_filename)
+                from linter.discover import display_path
+
+                _rename_stdin(result, display_path(settings.stdin_filename, root))
+                number_occurrences(result.findings)
         if baseline_entries is not None:
             result.findings, result.stale_baseline = apply_baseline(result.findings, baseline_entries)
         nothing = result.summary.files == 0
@@ -319,7 +333,7 @@ def _lint(args) -> int:
                 f"somaxlint: stale baseline entry {entry.get('rule', '?')} in {entry.get('path', '?')}: "
                 f"no longer found ({_escape(str(entry.get('message', '')))[:200]})"
             )
-        status = _report(args, result, settings, out)
+        status = _report(args, result, settings, out, cwd)
         out.commit()
     except BaseException:
         out.abort()  # no partial report; an existing file stays as it was
@@ -336,7 +350,7 @@ def _lint(args) -> int:
 NOTHING_TO_LINT = "somaxlint: nothing to lint: no Kubernetes manifest, CNI configuration or nginx config in the input"
 
 
-def _report(args, result, settings, out) -> int:
+def _report(args, result, settings, out, cwd: str) -> int:
     from linter.engine import exit_status
 
     handle = out.handle
@@ -370,7 +384,9 @@ def _report(args, result, settings, out) -> int:
         colour = args.color == "always" or (
             args.color == "auto" and out.is_stdout and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         )
-        text.write(result.findings, handle, colour)
+        from linter.discover import for_people
+
+        text.write(result.findings, handle, colour, shown=lambda path: for_people(path, result.root, cwd))
         if args.statistics:
             handle.write(_statistics(result.findings))
     return exit_status(result.findings, args.fail_on)
@@ -389,7 +405,7 @@ def _statistics(findings) -> str:
     return "".join(f"{count:>{width}}\t{code}\t{name}\n" for (code, name), count in rows)
 
 
-def _refuse_unknown_suppressions(result, stdin_filename: Optional[str]) -> None:
+def _refuse_unknown_suppressions(result, stdin_filename: Optional[str], cwd: str) -> None:
     """A suppression naming no rule that exists is an error (exit status 2),
     with where it is: a typo there must never make CI green."""
     from linter.filtering import unknown_suppressed_rules
@@ -398,8 +414,10 @@ def _refuse_unknown_suppressions(result, stdin_filename: Optional[str]) -> None:
     unknown = unknown_suppressed_rules(result.files, result.model.inventory)
     if not unknown:
         return
+    from linter.discover import for_people
+
     location, ident, what = unknown[0]
-    where = str(location)
+    where = f"{for_people(location.path, result.root, cwd)}:{location.line}:{location.column}"
     if stdin_filename and location.path == STDIN_DISPLAY:
         where = f"{stdin_filename}:{location.line}:{location.column}"
     more = f"; and {len(unknown) - 1} more" if len(unknown) > 1 else ""

@@ -42,13 +42,67 @@ class InputError(Exception):
     """A command-line path that does not exist (usage error, exit 2)."""
 
 
-def display_path(path: str, cwd: str) -> str:
+def display_path(path: str, base: str) -> str:
+    """``path`` as findings show it: relative to ``base`` (the repository
+    root, see ``repository_root``), or absolute when it lies outside
+    ``base`` -- a relative ``../x`` would be read against the root by every
+    consumer of the report, and would change with the current directory."""
     absolute = os.path.abspath(path)
     try:
-        rel = os.path.relpath(absolute, cwd)
+        rel = os.path.relpath(absolute, base)
     except ValueError:  # another drive
-        return absolute
+        return absolute.replace(os.sep, "/")
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep):
+        return absolute.replace(os.sep, "/")
     return rel.replace(os.sep, "/")
+
+
+def for_people(path: str, root: str, cwd: str) -> str:
+    """A display path (relative to ``root``) relative to ``cwd`` instead,
+    for the text output: what a terminal or an editor opens from there.
+    ``<stdin>`` stays; a rendered stream, ``chart/x.yaml [helm chart ...]``,
+    has its file part moved."""
+    if path.startswith("<"):
+        return path
+    head, sep, tail = path.partition(" [")
+    absolute = head if os.path.isabs(head) else os.path.join(root, head)
+    try:
+        shown = os.path.relpath(absolute, cwd).replace(os.sep, "/")
+    except ValueError:  # another drive
+        shown = absolute
+    return shown + sep + tail
+
+
+def _git_top(directory: str) -> Optional[str]:
+    while True:
+        if os.path.lexists(os.path.join(directory, ".git")):  # a directory, or a worktree's file
+            return directory
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return None
+        directory = parent
+
+
+def repository_root(paths: List[str], config_path: Optional[str], cwd: str, stdin_name: Optional[str] = None) -> str:
+    """The directory every machine-read path is relative to, whatever the
+    current directory and however (in whatever order) the paths are given:
+    the git top level (the nearest directory holding ``.git`` upward from
+    the first path argument -- first in sorted order of the absolute
+    paths, so that the order of the arguments never matters; git itself is
+    not run), else the configuration file's directory, else ``cwd``.
+    Standard input counts as its ``--stdin-filename`` when it has one."""
+    named = [stdin_name if arg == STDIN else arg for arg in paths]
+    candidates = sorted(os.path.abspath(os.path.join(cwd, arg)) for arg in named if arg)
+    if candidates:
+        start = candidates[0]
+        if not os.path.isdir(start):
+            start = os.path.dirname(start)
+        top = _git_top(start)
+        if top is not None:
+            return top
+    if config_path:
+        return os.path.dirname(os.path.abspath(os.path.join(cwd, config_path)))
+    return os.path.abspath(cwd)
 
 
 def kind_by_name(path: str) -> Optional[str]:
@@ -85,8 +139,11 @@ def discover(
 ) -> Tuple[List[InputFile], List[Skipped], List[str]]:
     """Expand the command-line paths into input files.
 
-    Returns (files, skipped, roots).  Order is deterministic: sorted by
-    display path, whatever order the arguments came in.
+    ``cwd`` is the base of the display paths (the repository root for the
+    command line); the arguments themselves are read from the current
+    directory.  ``exclude`` patterns match display paths.  Returns (files,
+    skipped, roots).  Order is deterministic: sorted by display path,
+    whatever order the arguments came in.
     """
     files: List[InputFile] = []
     skipped: List[Skipped] = []

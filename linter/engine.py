@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 
 from linter.discover import InputFile, Skipped, discover, read_input
-from linter.findings import SEVERITY_RANK, Finding, Location, internal_error
+from linter.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences
 from linter.load import LoadedFile, LoadError, load_bytes
 from linter.load.positioned import YMap
 from linter.model import Model, build_model
@@ -48,6 +48,9 @@ class Result:
     files: List[LoadedFile]
     stale_baseline: List[dict] = field(default_factory=list)
     suppressed: int = 0
+    # the directory the display paths are relative to (the repository root
+    # on the command line)
+    root: str = ""
 
 
 def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> LoadedFile:
@@ -63,8 +66,9 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> Loa
 
 
 
-def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, focus):
-    """Charts and kustomizations under the directories given (stage 2b)."""
+def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, base: str, focus):
+    """Charts and kustomizations under the directories given (stage 2b);
+    the arguments are read from ``cwd``, shown relative to ``base``."""
     from linter.units.stage import Units, render_units
 
     walked = sorted({os.path.realpath(os.path.join(cwd, a)) for a in args if a != "-" and os.path.isdir(os.path.join(cwd, a))})
@@ -72,12 +76,12 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
         focus_paths = None
         if focus is not None:
             focus_paths = {f.path for f in inputs if f.display in focus}
-        return render_units(inputs, walked, settings, cwd, focus_paths)
+        return render_units(inputs, walked, settings, base, focus_paths)
     except Exception as exc:  # a renderer bug must not lose the plain files
         units = Units()
         from linter.units import RenderProblem
 
-        units.problems.append(RenderProblem(walked[0] if walked else cwd, 1, 1, internal_error(exc, "chart or kustomization"), "error"))
+        units.problems.append(RenderProblem(walked[0] if walked else base, 1, 1, internal_error(exc, "chart or kustomization"), "error"))
         return units
 
 
@@ -106,17 +110,22 @@ def run(
     cwd: Optional[str] = None,
     stdin_bytes: Optional[bytes] = None,
     progress=None,
+    root: Optional[str] = None,
 ) -> Result:
+    """Lint ``paths`` (read from the current directory).  Every path in the
+    result is shown relative to ``root`` (the command line passes the
+    repository root), or to ``cwd`` without one."""
     cwd = cwd or os.getcwd()
-    inputs, skipped, roots = discover(paths, cwd, settings.exclude)
+    base = os.path.abspath(root or cwd)
+    inputs, skipped, roots = discover(paths, base, settings.exclude)
     focus = None
     if settings.context:
         focus = {f.display for f in inputs}
-        extra, _, extra_roots = discover(settings.context, cwd, settings.exclude)
+        extra, _, extra_roots = discover(settings.context, base, settings.exclude)
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
         roots = sorted(set(roots) | set(extra_roots))
-    units = _render_units(paths + list(settings.context), inputs, settings, cwd, focus)
+    units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus)
     if units.consumed:
         # Templates, bases, patches and generator sources are read through
         # their chart or kustomization, never as plain manifests.
@@ -151,11 +160,11 @@ def run(
         else:
             summary.files += 1
 
-    model = build_model(loaded, settings, roots, cwd)
+    model = build_model(loaded, settings, roots, base)
     from linter.units.stage import Relocator, problem_locations
 
-    model.unit_problems = problem_locations(units, cwd)
-    relocator = Relocator(units, cwd)
+    model.unit_problems = problem_locations(units, base)
+    relocator = Relocator(units, base)
     model.relocate = lambda location: relocator.location(location)[0]
     summary.workloads = len(model.inventory.workloads)
     from linter.model.processes import unread
@@ -183,12 +192,12 @@ def run(
         from linter.helm import map_findings
 
         rendered = {f.input.display: f.text for f in loaded if f.text is not None}
-        findings = map_findings(findings, rendered, settings.helm_chart_dir, cwd)
+        findings = map_findings(findings, rendered, settings.helm_chart_dir, base)
     if focus is not None:
         findings = [f for f in findings if f.location.path in focus or any(r.location.path in focus for r in f.related)]
     findings = dedupe(sorted(findings, key=Finding.sort_key))
     summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
-    return _filter(Result(findings, model, summary, loaded), settings)
+    return _filter(Result(findings, model, summary, loaded, root=base), settings)
 
 
 def _filter(result: Result, settings: Settings) -> Result:
@@ -202,9 +211,11 @@ def _filter(result: Result, settings: Settings) -> Result:
     unused_rule = next(r for r in all_rules() if r.code == unused.CODE)
     if rule_enabled(unused_rule, settings):
         kept.extend(unused.findings_for(index, settings.report_unused_suppressions))
+    kept = dedupe(sorted(kept, key=Finding.sort_key))
+    number_occurrences(kept)  # before the baseline: fingerprints do not depend on it
     if settings.baseline:
         kept, result.stale_baseline = filtering.apply_baseline(kept, filtering.read_baseline(settings.baseline))
-    result.findings = dedupe(sorted(kept, key=Finding.sort_key))
+    result.findings = kept
     return result
 
 

@@ -28,12 +28,134 @@ SOMAXCONN_SOURCE = (
 )
 
 # net/core/sysctl_net_core.c: proc_dointvec_minmax with extra1 = SYSCTL_ZERO
-# and no upper bound.
+# and no upper bound (from 4.1; see below).
 SOMAXCONN_MAX = 2**31 - 1
 
-# Before Linux 4.1 sk_max_ack_backlog was an unsigned short, so a clamped
-# backlog of 65536 or more wrapped (golang src/net/sock_linux.go, go#41470).
+# --------------------------------------------------------------------------
+# net.core.somaxconn and the accept-queue limit before Linux 4.1
+#
+# Settled from kernel trees (repository @ commit, file:line):
+#
+# * the sysctl handler:
+#   - 3.9.6 (opennetworklinux/linux-3.9.6 @ d0512f069337), 3.10.4
+#     (iamroot-x86-10/linux-3.10.4 @ f2f4c758b0ce) and 3.10.10
+#     (keshonok/linux-3.10.10-sync_sockets @ a02af78028ff):
+#     net/core/sysctl_net_core.c:203-207 `.proc_handler = proc_dointvec`, no
+#     bound at all (any int, negatives too);
+#   - v3.11 (PKUCloud/samsara-linux-3.11 @ 86ed6ac244e1, "Initial version of
+#     Linux-3.11") net/core/sysctl_net_core.c:340-346 and 4.0.5
+#     (zhanglin496/linux-4.0.5 @ ecb857bb49a0) :401-407:
+#     `.extra1 = &zero, .extra2 = &ushort_max, .proc_handler =
+#     proc_dointvec_minmax` -- 0 to 65535, anything else EINVAL (upstream
+#     commit 5f671d6b4ec3, linked from h2o/h2o#183; its own text is not in
+#     the archive);
+#   - the same bound was backported to 3.10.y between 3.10.10 and 3.10.17
+#     (Constellation/linux-3.10.17 @ d1e40e34a722 :205-211;
+#     harviswang/linux-3.10.99 @ 4c64a6774469 :207-213) and is in RHEL 7's
+#     3.10.0 (tremb1e/linux-3.10.0-1160.el7 @ 877199b513f5 :325-331);
+#   - 4.1.3 (fsl-jyt/linux-4.1.3 @ 7f8506ec7850) :400-405: extra1 only, no
+#     upper bound (commit becb74f0acca "net: increase sk_[max_]ack_backlog");
+#     the same in 5.4.59 (BoKyoungHan/linux-5.4.59-vanilla @ 8b9bd8c4249b,
+#     linux-5.4.59/net/core/sysctl_net_core.c:585-590, `.extra1 =
+#     SYSCTL_ZERO, .proc_handler = proc_dointvec_minmax`).
+# * the accept-queue limit: `unsigned short sk_max_ack_backlog;`
+#   include/net/sock.h:371 @ 3.10.4, :374 @ 3.10.99, :409 @ RHEL 7 3.10.0,
+#   :377 @ 3.11, :411 @ 4.0.5; `u32 sk_max_ack_backlog;` :408 @ 4.1.3.
+# * listen(): net/socket.c `if ((unsigned int)backlog > somaxconn) backlog =
+#   somaxconn;` (:1535 @ 3.10.4, :1536 @ 3.10.99, :1483 @ 4.0.5), then
+#   net/ipv4/af_inet.c inet_listen() `sk->sk_max_ack_backlog = backlog;`
+#   (:239 @ 3.10.x, :238 @ 4.0.5): the int is stored in the 16-bit field.
+#
+# So: from 3.11 to 4.0 (and 3.10.17+, RHEL 7) a somaxconn above 65535 is
+# refused and the namespace keeps its value -- no listen() backlog can
+# exceed 65535, nothing wraps.  Only where the sysctl is unbounded (before
+# 3.10, and 3.10.0-3.10.10 upstream) is a value above 65535 accepted, and
+# then a backlog clamped to it keeps only its low 16 bits (65536 -> 0).
+# --------------------------------------------------------------------------
+
 BACKLOG_U32_SINCE = (4, 1)
+SOMAXCONN_BOUNDED_SINCE = (3, 11)  # upstream; 3.10.y from between .10 and .17
+SOMAXCONN_BOUNDED_3_10_PATCH = 17  # first 3.10.y patch level known to have it
+SOMAXCONN_UNBOUNDED_3_10_PATCH = 10  # last 3.10.y patch level known without it
+SOMAXCONN_OLD_MAX = 65535  # USHRT_MAX, extra2 from 3.11 to 4.0
+SOMAXCONN_HANDLER_SOURCE = (
+    "net/core/sysctl_net_core.c: proc_dointvec_minmax, 0 to INT_MAX from Linux 4.1, 0 to 65535 from 3.11 "
+    "(and 3.10.17+, RHEL 7), unbounded proc_dointvec before"
+)
+
+# The rest of the sysctl write grammar by version (see
+# linter.model.sysctl_value for the code it models):
+# kernel/sysctl.c proc_get_long() uses strtoul_lenient() (overflow is EINVAL)
+# and do_proc_dointvec_minmax_conv() converts through a checked int from
+# 5.1 (lastweek/linux-AsyncXing-5.1.9 @ 260f0b7e614b kernel/sysctl.c:2204,
+# :2653; wangliang-cs/linux-5.2.1 @ fc4ec72ddfe7 :2210, :2659); 5.0.1
+# (VVvector/linux-5.0.1 @ 0fa9cb14d4ed) still has simple_strtoul (:2138)
+# and `int val = *negp ? -*lvalp : *lvalp;` (:2582).
+SYSCTL_CHECKED_PARSE_SINCE = (5, 1)
+# do_proc_dointvec_conv() refuses values above INT_MAX from 4.1 (4.1.3
+# kernel/sysctl.c:1973); 4.0.5 stores `*negp ? -*lvalp : *lvalp` unchecked.
+SYSCTL_INT_CHECKS_SINCE = (4, 1)
+# kernel/sysctl.c `sysctl_writes_strict = SYSCTL_WRITES_STRICT` (the rest of
+# a short write, retried at a non-zero position, is ignored): 4.4.121
+# (AnTuanHa/linux-stable-v4.4.121 @ 2fbc93135f8d kernel/sysctl.c:177, a
+# stable backport) and every 5.x tree; 4.4.1 (zanpocc/linux-4.4.1 @
+# d4321c96f179 :176) and 4.1.3 (:175) say SYSCTL_WRITES_WARN, and the 3.10
+# and 3.11 trees have no such setting: there the retried rest is read
+# again.  4.5 as the first mainline release with STRICT is inferred from
+# these trees (not confirmed from a 4.5 tree); 4.4.y says both.
+STRICT_WRITES_SINCE = (4, 5)
+# net.ipv4.tcp_syncookies: proc_dointvec up to 5.12 (zhangyinjun/linux-5.12.9
+# @ 38c16b0cce67 net/ipv4/sysctl_net_ipv4.c:931-933), proc_dou8vec_minmax
+# (0-255, no sign) in 5.15 (yhuan416/linux-5.15.24 @ 0ea83df25009 :956-960),
+# from "tcp: convert elligible sysctls to u8" (netdev, 2021-03-25, net-next
+# for 5.13).
+SYNCOOKIES_U8_SINCE = (5, 13)
+SYNCOOKIES_HANDLER_SOURCE = (
+    "net/ipv4/sysctl_net_ipv4.c tcp_syncookies: proc_dou8vec_minmax (0 to 255) from Linux 5.13, proc_dointvec before"
+)
+
+
+def somaxconn_handler_options(kernel, kernel_text: Optional[str] = None):
+    """(proc_dointvec_minmax?, its upper bound, the kernels it is for) for
+    net.core.somaxconn on ``kernel``: several when the patch level decides
+    and the input does not say it."""
+    major_minor = kernel[:2]
+    if major_minor >= BACKLOG_U32_SINCE:
+        return [(True, None, "")]
+    if major_minor >= SOMAXCONN_BOUNDED_SINCE:
+        return [(True, SOMAXCONN_OLD_MAX, "")]
+    if major_minor == (3, 10):
+        patch = kernel[2]
+        rhel = bool(kernel_text and ".el7" in kernel_text)
+        if rhel or patch >= SOMAXCONN_BOUNDED_3_10_PATCH:
+            return [(True, SOMAXCONN_OLD_MAX, "")]
+        if 0 < patch <= SOMAXCONN_UNBOUNDED_3_10_PATCH:
+            return [(False, None, "")]
+        return [
+            (True, SOMAXCONN_OLD_MAX, "3.10.17 or later, RHEL/CentOS 7's 3.10.0"),
+            (False, None, "upstream 3.10.0 to 3.10.10"),
+        ]
+    return [(False, None, "")]
+
+
+def strict_write_options(kernel):
+    """(strict writes?, the kernels it is for) on ``kernel``."""
+    if kernel[:2] >= STRICT_WRITES_SINCE:
+        return [(True, "")]
+    if kernel[:2] == (4, 4):
+        return [(True, "4.4.y with the strict-writes backport"), (False, "early 4.4.y")]
+    return [(False, "")]
+
+
+class Backlog16(int):
+    """A net.core.somaxconn value held by a kernel whose accept-queue limit
+    (sk_max_ack_backlog) is 16 bits wide (before 4.1) and whose sysctl
+    accepted it although it is above 65535 or negative: ``kernel_clamp``
+    keeps the low 16 bits of what listen() stores.  Only the model creates
+    these; as a number it is the value /proc/sys shows."""
+
+    backlog_bits = 16
+
 
 # net/socket.c __sys_listen(): `if ((unsigned int)backlog > somaxconn)
 # backlog = somaxconn;`.
@@ -43,10 +165,14 @@ UINT_MAX = 2**32 - 1
 def kernel_clamp(backlog: int, somaxconn: int) -> int:
     """The accept-queue limit the kernel stores for ``listen(fd, backlog)``.
 
-    The comparison is unsigned, so any negative backlog becomes somaxconn.
-    """
+    The comparison is unsigned (both sides: a negative somaxconn, which
+    only an unbounded pre-3.11 sysctl accepts, clamps nothing), so any
+    negative backlog becomes somaxconn.  Before 4.1 the stored limit is 16
+    bits wide (``Backlog16``)."""
     as_unsigned = backlog & UINT_MAX
-    return somaxconn if as_unsigned > somaxconn else as_unsigned
+    stored = somaxconn if as_unsigned > (somaxconn & UINT_MAX) else as_unsigned
+    bits = getattr(somaxconn, "backlog_bits", 32)
+    return stored & ((1 << bits) - 1)
 
 
 _KERNEL_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?")

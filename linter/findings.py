@@ -8,7 +8,7 @@ here computes facts; it only carries them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -18,8 +18,10 @@ SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 class Location:
     """A place in an input file.  Lines and columns count from 1.
 
-    ``path`` is the path as it will be displayed (relative to the current
-    directory where possible, ``<stdin>`` for standard input).
+    ``path`` is the path as every machine-read format shows it: relative to
+    the repository root (see ``linter.discover.repository_root``), absolute
+    for a file outside it, ``<stdin>`` for standard input.  Text output for
+    people shows it relative to the current directory instead.
     """
 
     path: str
@@ -66,14 +68,22 @@ class Finding:
     # refs (Kind/namespace/name) of the Kubernetes objects the finding is
     # about, so an annotation on any of them can suppress it
     objects: Tuple[str, ...] = ()
+    # Among findings with one identity key (rule, path, subject), this
+    # one's rank in file order (see ``number_occurrences``): two `include`
+    # lines with the same text are two findings, with two fingerprints.
+    occurrence: int = 0
+
+    def identity(self) -> Tuple[str, str, str]:
+        return (self.rule, self.location.path, self.subject)
 
     @property
     def fingerprint(self) -> str:
         import hashlib  # only reports that print fingerprints need it
 
-        digest = hashlib.sha256(
-            "\x1f".join((self.rule, self.location.path, self.subject)).encode("utf-8")
-        )
+        parts = self.identity()
+        if self.occurrence:  # the first occurrence keeps the fingerprint it always had
+            parts += (str(self.occurrence),)
+        digest = hashlib.sha256("\x1f".join(parts).encode("utf-8"))
         return digest.hexdigest()[:32]
 
     def sort_key(self):
@@ -84,6 +94,20 @@ class Finding:
             self.rule,
             self.message,
         )
+
+
+def number_occurrences(findings: List[Finding]) -> None:
+    """Give each finding its rank among the findings sharing its identity
+    key, in file order (line, then column).  Unrelated edits move lines but
+    keep that order, so the fingerprints survive them; GitLab drops all but
+    one of the issues that share a fingerprint, so equal keys must not."""
+    groups: Dict[Tuple[str, str, str], List[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.identity(), []).append(f)
+    for group in groups.values():
+        group.sort(key=lambda f: (f.location.line, f.location.column, f.message))
+        for rank, f in enumerate(group):
+            f.occurrence = rank
 
 
 def internal_error(exc: BaseException, what: str = "input") -> str:

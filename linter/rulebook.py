@@ -12,7 +12,13 @@ from typing import Callable, Dict, List, Optional, Tuple
 from linter.rules import RULE_MODULES
 
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
-DOCS_URL = "https://pypi.org/project/somaxlint/#{anchor}"
+# pyproject.toml's [project.urls] Repository, for when the distribution's
+# metadata cannot be read (running from a checkout that is not installed);
+# a test keeps the two equal.
+REPOSITORY_URL = "https://github.com/somaxlint/somaxlint"
+# docs/rules.md: generated from the rules' docstrings by
+# `python tools/generate_docs.py` (a test fails when it drifts).
+DOCS_PATH = "docs/rules.md"
 
 
 @dataclass(frozen=True)
@@ -28,8 +34,31 @@ class Rule:
         return parse_sections(self.doc).get(title, "")
 
     @property
+    def anchor(self) -> str:
+        """The GitHub anchor of the rule's heading in docs/rules.md
+        (`## SMX001 listen-backlog-truncated`): `smx001-listen-backlog-truncated`."""
+        return f"{self.code.lower()}-{self.name}"
+
+    @property
     def help_uri(self) -> str:
-        return DOCS_URL.format(anchor=f"{self.code.lower()}-{self.name}")
+        return f"{repository_url()}/blob/main/{DOCS_PATH}#{self.anchor}"
+
+
+@lru_cache(maxsize=1)
+def repository_url() -> str:
+    """`[project.urls] Repository` of the installed distribution, else
+    ``REPOSITORY_URL``.  Read only when a report links to the documentation
+    (SARIF), never on a plain run."""
+    try:
+        from importlib import metadata
+
+        for entry in metadata.metadata("somaxlint").get_all("Project-URL") or ():
+            label, _, url = entry.partition(",")
+            if label.strip().lower() == "repository" and url.strip():
+                return url.strip().rstrip("/")
+    except Exception:  # not installed, or metadata without the field
+        pass
+    return REPOSITORY_URL
 
 
 def parse_sections(doc: str) -> Dict[str, str]:
@@ -129,6 +158,8 @@ def render_rule(rule: Rule, fmt: str = "text") -> str:
             },
             indent=2,
         ) + "\n"
+    if fmt == "markdown":
+        return rule_markdown(rule)
     lines = [f"{rule.code} {rule.name} (default severity: {rule.severity})", "", rule.doc.split("\n## ", 1)[0].strip(), ""]
     for title in SECTIONS:
         body = rule.section(title)
@@ -155,3 +186,45 @@ def markdown_table() -> str:
     for r in all_rules():
         rows.append(f"| {r.code} | `{r.name}` | {r.severity} | {r.summary} |")
     return "\n".join(rows) + "\n"
+
+
+def rule_markdown(rule: Rule) -> str:
+    """One rule's section of docs/rules.md: a heading whose GitHub anchor
+    is ``rule.anchor`` (the SARIF ``helpUri`` points at it), the
+    docstring's introduction, and its sections one level down."""
+    lines = [
+        f"## {rule.code} {rule.name}",
+        "",
+        f"Default severity: **{rule.severity}**.",
+        "",
+        rule.doc.split("\n## ", 1)[0].strip(),
+        "",
+    ]
+    for title in SECTIONS:
+        body = rule.section(title)
+        if body:
+            lines += [f"### {title}", "", body, ""]
+    return "\n".join(lines)
+
+
+def rules_document() -> str:
+    """docs/rules.md, whole: an index, then one section per rule."""
+    rules = all_rules()
+    lines = [
+        "# somaxlint rules",
+        "",
+        "<!-- Generated from the rules' docstrings by `python tools/generate_docs.py`;",
+        "     edit the docstrings in rules/, not this file (a test fails when it drifts). -->",
+        "",
+        "Every rule, with what it does, why it matters, an example and how to fix it",
+        "(`somaxlint rules CODE` prints the same in a terminal). Suppress a rule",
+        "with `# somaxlint: ignore CODE -- reason` on the line, disable it with",
+        "`rules: {CODE: off}` in `.somaxlint.yaml`, or change its severity there.",
+        "",
+        "| Code | Name | Default severity | What it reports |",
+        "|---|---|---|---|",
+    ]
+    for r in rules:
+        lines.append(f"| [{r.code}](#{r.anchor}) | `{r.name}` | {r.severity} | {r.summary} |")
+    lines.append("")
+    return "\n".join(lines) + "\n" + "\n".join(rule_markdown(r) for r in rules)

@@ -4,10 +4,17 @@ default backlog of 511, so the tuning never reaches the listener.
 ## What it does
 For every socket nginx opens without `backlog=`, in a network namespace
 whose `net.core.somaxconn` was raised above the kernel default (pod
-sysctls, a privileged init container, the CNI tuning plugin, or the node
-for `hostNetwork` pods), reports that the accept queue stays at nginx's
+sysctls, a privileged init container, the server container's own command
+before the server starts, the CNI tuning plugin, or the node for
+`hostNetwork` pods), reports that the accept queue stays at nginx's
 default 511. An explicit `backlog=` below somaxconn is taken as a choice
 and not reported.
+
+Raised means strictly above the kernel default on every kernel the run
+allows (4096 from Linux 5.4, 128 before; both when the kernel is unknown):
+a pod that *lowers* somaxconn (`"1024"` on Linux 5.15) is not this rule's
+case -- when the lower value truncates a listener, SMX001 says so and names
+the setting that lowered it.
 
 The same holds for every server of `somaxlint servers` with a numeric
 default (Redis's 511, memcached's 1024, gunicorn's 2048, Tomcat's 100,
@@ -61,8 +68,10 @@ def check(model):
             v = verdict(server, [lowest], listener, limit=lowest)
             v.certain = True  # raised in every possible order: the default is what limits
             fix = set_backlog(module, lowest)
+            default = max(somaxconn.defaults) if somaxconn.defaults else None
+            above = f" from the kernel default {default}" if default is not None and len(somaxconn.defaults) == 1 else ""
             message = (
-                f"net.core.somaxconn is raised to {lowest} ({somaxconn.setting.detail}), but {module.TITLE} listens on "
+                f"net.core.somaxconn is raised to {lowest}{above} ({somaxconn.setting.detail}), but {module.TITLE} listens on "
                 f"{listener.address_port} with its {listener.origin} in {server.label}: the accept queue stays at "
                 f"{listener.requested_backlog} (ss -lnt Send-Q). {fix[:1].upper()}{fix[1:]}"
             )

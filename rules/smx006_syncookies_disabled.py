@@ -2,7 +2,10 @@
 
 ## What it does
 Reports a pod network namespace where `net.ipv4.tcp_syncookies` is set to
-0 (pod sysctls, a privileged init container, or the CNI tuning plugin).
+0 (pod sysctls, a privileged init container, a server container before its
+server starts, or the CNI tuning plugin) -- 0 as the kernel reads the
+value: `"00"`, `"0x0"` and `" 0"` are 0 too, and `"-0"` is 0 on kernels
+before 5.13 (5.13 and later refuse a sign).
 
 ## Why it matters
 With syncookies (the default, 1) a full SYN queue does not drop SYNs. With
@@ -36,13 +39,21 @@ SUMMARY = "net.ipv4.tcp_syncookies is 0: the SYN queue is bounded and exposed to
 def check(model):
     for ns in model.namespaces:
         for setting in ns.settings:
-            if setting.name != "net.ipv4.tcp_syncookies" or not setting.applies or setting.raw.strip() != "0":
+            if setting.name != "net.ipv4.tcp_syncookies" or not setting.applies or setting.reading is None:
                 continue
+            zero = [o for o in setting.reading.outcomes if o.values and o.values[0] == 0]
+            if not zero:
+                continue
+            raw = setting.raw.strip()
+            read = "" if raw == "0" else f" (the kernel reads {raw!r} as 0)"
+            when = ""
+            if len(zero) != len(setting.reading.outcomes):
+                when = " on " + ", ".join(o.when for o in zero if o.when)
             yield Finding(
                 CODE,
                 NAME,
                 SEVERITY,
-                f"net.ipv4.tcp_syncookies = 0 ({setting.detail}): without syncookies the SYN queue of every "
+                f"net.ipv4.tcp_syncookies = 0{read}{when} ({setting.detail}): without syncookies the SYN queue of every "
                 f"listener in {ns.workload.ref} is bounded by its backlog and tcp_max_syn_backlog, and SYNs are "
                 "dropped under a burst or flood. Leave it at the default 1",
                 setting.value_location or setting.location,

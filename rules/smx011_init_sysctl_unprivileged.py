@@ -4,7 +4,10 @@
 ## What it does
 Finds `sysctl -w key=value`, `sysctl key=value`, `echo v > /proc/sys/...`
 and `... | tee /proc/sys/...` in init containers (also inside `sh -c`
-scripts) whose `securityContext.privileged` is not `true`.
+scripts) whose `securityContext.privileged` is not `true` -- and the same
+writes in a server container's own command before the statement that
+starts its server (`sysctl -w net.core.somaxconn=4096 && exec nginx ...`),
+which take effect only when that container is privileged.
 
 ## Why it matters
 Container runtimes mount `/proc/sys` read-only in unprivileged
@@ -29,7 +32,7 @@ tuning plugin.
 from __future__ import annotations
 
 from linter.findings import Finding, Related
-from linter.model.netns import INIT_CONTAINER
+from linter.model.netns import INIT_CONTAINER, SERVER_CONTAINER, proc_sys_writable
 
 CODE = "SMX011"
 NAME = "init-sysctl-unprivileged"
@@ -40,17 +43,18 @@ SUMMARY = "An unprivileged init container writes sysctls: the write fails"
 def check(model):
     for ns in model.namespaces:
         for setting in ns.settings:
-            if setting.how != INIT_CONTAINER or setting.applies or setting.container is None:
+            if setting.how not in (INIT_CONTAINER, SERVER_CONTAINER) or setting.applies or setting.container is None:
                 continue
-            if setting.container.privileged:
+            if proc_sys_writable(setting.container) is None:
                 continue  # refused for its value, not its privileges (SMX010)
             container = setting.container
+            where = "" if setting.how == INIT_CONTAINER else " before its server starts"
             yield Finding(
                 CODE,
                 NAME,
                 SEVERITY,
-                f"{container.label} writes {setting.name}={setting.raw.strip()} but is not privileged: /proc/sys is "
-                "read-only there, so the write fails and the namespace keeps its default. Add "
+                f"{container.label} writes {setting.name}={setting.raw.strip()}{where} but is not privileged: /proc/sys is "
+                "read-only there, so the write fails and the namespace keeps its value. Add "
                 "securityContext.privileged: true, or use pod sysctls or the CNI tuning plugin",
                 setting.location,
                 related=(Related(container.location, container.label),),

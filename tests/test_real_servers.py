@@ -154,13 +154,15 @@ def test_argo_cd_ha_redis_reads_a_config_written_at_run_time(project):
     # haproxy.cfg is copied there by an init script too: unresolved (SMX018).
     repo = _copy(project, "argo-cd")
     findings = _check(project, repo, "--kernel", "4.19").json["findings"]
+    # (341:11: the sentinel, test_argo_cd_ha_redis_sentinel_is_a_redis_listener)
     assert [_where(f) for f in findings] == [
         "argo-cd/install.yaml:157:9 SMX018 info",
         "argo-cd/install.yaml:270:11 SMX001 warning",
+        "argo-cd/install.yaml:341:11 SMX001 warning",
     ]
     explain = _explain(project, repo, "--kernel", "4.19")
-    assert [_row(l) for l in explain["listeners"]] == [("redis", "redis", "*", 6379, 2, 511, 128)]
-    assert [_at(l) for l in explain["listeners"]] == ["argo-cd/install.yaml:270:11"]
+    assert [_row(l) for l in explain["listeners"]] == [("redis", "redis", "*", 6379, 2, 511, 128), ("redis", "sentinel", "*", 26379, 2, 511, 128)]
+    assert [_at(l) for l in explain["listeners"]] == ["argo-cd/install.yaml:270:11", "argo-cd/install.yaml:341:11"]
     assert explain["listeners"][0]["assumptions"] == [
         "/data/conf/redis.conf is not in the input (written at run time or mounted from elsewhere): assumed to set no tcp-backlog"
     ]
@@ -169,27 +171,12 @@ def test_argo_cd_ha_redis_reads_a_config_written_at_run_time(project):
     assert [_where(f) for f in findings] == ["argo-cd/install.yaml:157:9 SMX018 info"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the unresolved HAProxy of argocd-redis-ha-haproxy names no file (config_path_in_container \"(its "
-    "configuration)\", SMX018 \"loads (its configuration)\") although the official image's command says which: "
-    "`haproxy -f /usr/local/etc/haproxy/haproxy.cfg` (haproxy.IMAGE_CONFIG; docker-library/haproxy 3.2/Dockerfile), "
-    "here an emptyDir that an init container fills",
-)
 def test_argo_cd_ha_haproxy_unresolved_names_its_config_file(project):
     repo = _copy(project, "argo-cd")
     explain = _explain(project, repo, "--kernel", "4.19")
     assert [u["config_path_in_container"] for u in explain["unresolved"]] == ["/usr/local/etc/haproxy/haproxy.cfg"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`redis-sentinel` is not a Redis command word (redis.COMMANDS is only redis-server) and the image rule needs "
-    "no `command:`, so the sentinel container of argocd-redis-ha-server is dropped: not in explain, not unresolved. "
-    "Sentinel is redis-server in sentinel mode (checkForSentinelMode: exec name contains \"redis-sentinel\" or "
-    "--sentinel, redis src/server.c:6651), port 26379 (initSentinelConfig, src/sentinel.c:462), same tcp_backlog 511 "
-    "and listenToPort (src/server.c:2508) and the same start-up check (src/server.c:7212)",
-)
 def test_argo_cd_ha_redis_sentinel_is_a_redis_listener(project):
     repo = _copy(project, "argo-cd")
     explain = _explain(project, repo, "--kernel", "4.19")
@@ -224,12 +211,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the official image's entrypoint prepends redis-server when the first argument starts with `-` *or ends in "
-    ".conf* (servers.md §2.1; docker-library/redis docker-entrypoint.sh `[ \"${1%.conf}\" != \"$1\" ]`, the same in "
-    "valkey's), but processes.launch_of only knows the `-` case: `args: [/conf/redis.conf]` drops Redis silently",
-)
 def test_redis_official_image_with_a_config_file_as_first_argument(project):
     # written for the test (the pattern `args: ["/usr/local/etc/redis/redis.conf"]`
     # is common in public manifests; none of the repositories above has it)
@@ -244,17 +225,12 @@ def test_gke_samples_redis_cluster_client_port(project):
     repo = _copy(project, "kubernetes-engine-samples")
     path = f"{repo}/redis-cluster"
     findings = _check(project, path, "--kernel", "4.19").json["findings"]
-    assert [_where(f) for f in findings] == ["kubernetes-engine-samples/redis-cluster/redis-cluster.yaml:50:13 SMX001 error"]
+    # the client port and the cluster bus (test_gke_samples_redis_cluster_bus_is_a_listener_too)
+    assert [_where(f) for f in findings] == ["kubernetes-engine-samples/redis-cluster/redis-cluster.yaml:50:13 SMX001 error"] * 2
     listeners = _explain(project, path, "--kernel", "4.19")["listeners"]
     assert [(l["port"], l["requested_backlog"], l["effective_backlog"]) for l in listeners][:1] == [(6379, 511, 128)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redis.conf sets `cluster-enabled yes`, so Redis also listens on the cluster bus, port + 10000 = 16379 "
-    "(clusterInitLast: listener->port = port + CLUSTER_PORT_INCR, redis src/cluster_legacy.c:1046), through "
-    "listenToPort with the same server.tcp_backlog (src/server.c:2508): a second 511 backlog that somaxlint does not list",
-)
 def test_gke_samples_redis_cluster_bus_is_a_listener_too(project):
     repo = _copy(project, "kubernetes-engine-samples")
     path = f"{repo}/redis-cluster"
@@ -332,12 +308,6 @@ def test_istio_ext_authz_sample_gunicorn(project):
 # ===========================================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`uwsgi --ini uwsgi.ini` names a relative path (the image's WORKDIR /usr/src/app, where a ConfigMap is "
-    "mounted): uwsgi._ini_listen reads nothing and the listener is the default 100 stated as certain, with no "
-    "assumption -- Redis says \"<path> is not in the input ...: assumed to set no tcp-backlog\" in the same case",
-)
 def test_substra_uwsgi_ini_that_is_not_read_is_an_assumption(project):
     repo = _copy(project, "substra-backend")
     listeners = _explain(project, repo, "--kernel", "4.19")["listeners"]
@@ -345,12 +315,6 @@ def test_substra_uwsgi_ini_that_is_not_read_is_an_assumption(project):
     assert any("uwsgi.ini" in a for a in listeners[0]["assumptions"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a relative `--ini` is not resolved against the container's workingDir: with `workingDir: /usr/src/app` "
-    "and `listen = 1024` in the mounted /usr/src/app/uwsgi.ini, uWSGI exits (core/socket.c:126-133) but somaxlint "
-    "reports nothing; the same file named by its absolute path gives SMX020",
-)
 def test_substra_uwsgi_ini_relative_to_the_working_directory(project):
     # The substra file with two lines changed for the test: a workingDir
     # (the image's WORKDIR, docker/substra-backend/Dockerfile:71) and a
@@ -433,15 +397,20 @@ KONG_ROWS = [
     ("0.0.0.0", 8100, 113),
     ("[::]", 8100, 113),
 ]
+# Kong Manager on the default admin_gui_listen, located at the container's
+# image (test_kong_chart_manager_listeners)
+KONG_GUI_ROWS = [("0.0.0.0", 8002, 50), ("0.0.0.0", 8445, 50)]
 
 
 def test_kong_chart_listens_without_backlog(project):
     repo = _copy(project, "kong-charts")
     path = f"{repo}/deployment.yaml"
     findings = _check(project, path, "--kernel", "4.19").json["findings"]
-    assert [_where(f) for f in findings] == [f"kong-charts/deployment.yaml:{line}:18 SMX001 error" for _, _, line in KONG_ROWS]
+    assert [_where(f) for f in findings] == ["kong-charts/deployment.yaml:50:16 SMX001 error"] * 2 + [
+        f"kong-charts/deployment.yaml:{line}:18 SMX001 error" for _, _, line in KONG_ROWS
+    ]
     listeners = _explain(project, path, "--kernel", "4.19")["listeners"]
-    assert [(l["address"], l["port"], l["listen"]["line"]) for l in listeners] == KONG_ROWS
+    assert [(l["address"], l["port"], l["listen"]["line"]) for l in listeners] == KONG_GUI_ROWS + KONG_ROWS
     assert {(l["server"], l["container"], l["requested_backlog"], l["effective_backlog"]) for l in listeners} == {("kong", "proxy", 511, 128)}
     assert _check(project, path, "--kernel", "5.15").json["findings"] == []
 
@@ -460,13 +429,6 @@ def test_kong_chart_with_the_backlog_its_values_suggest(project):
     assert proxy == [("0.0.0.0", 8000, 16384, 4096), ("0.0.0.0", 8443, 16384, 4096), ("[::]", 8000, 16384, 4096), ("[::]", 8443, 16384, 4096)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Kong's admin_gui_listen default `0.0.0.0:8002, 0.0.0.0:8445 ssl` (Kong/kong kong/templates/"
-    "kong_defaults.lua:30 @ 22246ef2, no backlog= so nginx's 511) is served whenever the role is traditional and "
-    "admin_listen is on (nginx_kong.lua:510-514); the chart exposes it (Service kong-manager 8002/8445) but the kong "
-    "module models only proxy/admin/status listen",
-)
 def test_kong_chart_manager_listeners(project):
     repo = _copy(project, "kong-charts")
     listeners = _explain(project, f"{repo}/deployment.yaml", "--kernel", "4.19")["listeners"]
@@ -479,13 +441,6 @@ def test_kong_chart_manager_listeners(project):
 # ===========================================================================
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="image docker.io/haproxytech/haproxy-alpine (HAProxy Technologies' image, the haproxytech chart's default) "
-    "is not recognised: haproxy.IMAGES is only `haproxy`, and its entrypoint prepends `haproxy` to arguments starting "
-    "with `-` exactly like the official one (haproxytech/haproxy-docker-alpine 3.2/docker-entrypoint.sh @ ef641455), "
-    "so HAProxy with the mounted haproxy.cfg (global maxconn 1024, bind :80) is dropped silently",
-)
 def test_haproxytech_chart_haproxy_is_read(project):
     repo = _copy(project, "haproxytech-helm-charts")
     listeners = _explain(project, repo, "--kernel", "4.19")["listeners"]
@@ -600,13 +555,6 @@ spec:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a PHP-FPM container is dropped silently: Matomo's -fpm image (the official matomo:*-fpm is `FROM "
-    "php:*-fpm` with `CMD [\"php-fpm\"]`, matomo-org/docker fpm/Dockerfile; kiwix's image derives from it, unverified), "
-    "a pool file mounted into /usr/local/etc/php-fpm.d/, port 9000; php_fpm.IMAGES is only `php` and the command is "
-    "the image's: it should at least be listed as unresolved",
-)
 def test_kiwix_matomo_fpm_is_not_dropped_silently(project):
     project.write("matomo.yaml", KIWIX_MATOMO, dedent=False)
     explain = _explain(project, "matomo.yaml", "--kernel", "4.19")

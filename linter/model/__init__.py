@@ -17,7 +17,7 @@ from linter.model.filesystem import SourceCache, build_fs
 from linter.model.late_writes import late_writes
 from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from linter.model.objects import Inventory, K8sObject, Workload, collect
-from linter.model.processes import ServerProcess, Unresolved, server_processes, unread
+from linter.model.processes import ServerProcess, Unresolved, server_processes, unread, unread_config
 from linter.servers import nginx
 from linter.settings import Settings
 
@@ -137,7 +137,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             container = process.container
             model.unresolved.append(
                 Unresolved(
-                    workload, container, process.module.NAME, "(its configuration)",
+                    workload, container, process.module.NAME, unread_config(process),
                     f"{process.module.TITLE}'s listeners are defined in a configuration the input does not show "
                     "(not mounted from the input, or values that are not literal)",
                     container.location, (),

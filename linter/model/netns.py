@@ -7,7 +7,15 @@ Order of application, as a pod starts (facts sheet A1, A2, B1, B2):
    network is set up, and the runtime applies ``securityContext.sysctls``
    when the sandbox starts -- which of the two runs last is unconfirmed, so
    when both set a key differently both values stay possible;
-3. privileged init containers run, in order, before any app container.
+3. privileged init containers run, in order, before any app container;
+4. a privileged server container may write a sysctl in its own command
+   before the statement that starts its server (`sysctl -w ... && exec
+   nginx`): its own listen() sees the new value, while the pod's other
+   servers race it (``late_writes``).
+
+Every value goes through ``linter.model.sysctl_value``: the kernel's own
+grammar (base 0, blanks, a second number, refusals), on the kernel(s) the
+run allows.  A refused write leaves the value unchanged.
 
 A ``hostNetwork`` pod has no namespace of its own: it sees the node's values.
 """
@@ -15,16 +23,17 @@ A ``hostNetwork`` pod has no namespace of its own: it sees the node's values.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Tuple
 
 from linter import facts
 from linter.findings import Location
 from linter.load.positioned import YMap, YSeq, as_map, as_seq
 from linter.load.yaml_stream import load_yaml
 from linter.model.objects import Container, Inventory, K8sObject, Workload
-from linter.model.shell import normalize_sysctl_name, sysctl_writes
+from linter.model.shell import SysctlWrite, normalize_sysctl_name, parse_commands, sysctl_writes
 from linter.model.sources import scalar_source
+from linter.model.sysctl_value import RAW, SYSCTL_TOOL, Reading, describe, kernel_reads, written_data
 from linter.settings import Settings
 
 SOMAXCONN = "net.core.somaxconn"
@@ -34,6 +43,8 @@ INIT_CONTAINER = "init container"
 CNI_TUNING = "CNI tuning plugin"
 NODE = "node"
 KERNEL_DEFAULT = "kernel default"
+# the server's own container, in its command before the server starts
+SERVER_CONTAINER = "server container"
 
 
 @dataclass
@@ -54,12 +65,22 @@ class SysctlSetting:
     value_location: Optional[Location] = None
     raw_value: object = None
     raw_name: str = ""  # as written (Pod Security compares names literally)
+    # exactly what reaches /proc/sys (runc and CNI tuning: the value as-is;
+    # `sysctl -w`: stripped, with a newline; echo: with a newline)
+    data: Optional[str] = None
+    # how the kernel(s) of the run read ``data`` (None: not modelled)
+    reading: Optional[Reading] = None
 
     def __post_init__(self):
         if not self.raw_name:
             self.raw_name = self.name
+        if self.data is None:
+            self.data = self.raw
 
     def int_value(self) -> Optional[int]:
+        """The value the kernel stores (the assumed kernel's), if any."""
+        if self.reading is not None:
+            return self.reading.value
         text = self.raw.strip()
         if text.isascii() and text.isdigit():
             return int(text)
@@ -77,6 +98,8 @@ class Somaxconn:
     assumption: Optional[str] = None
     # where each of ``values`` comes from, when they differ in origin
     origins: Tuple[SysctlSetting, ...] = ()
+    # SOMAXCONN of each kernel the run allows: what a fresh namespace starts at
+    defaults: Tuple[int, ...] = ()
 
     def setting_for(self, value: int) -> Optional[SysctlSetting]:
         for candidate, origin in zip(self.values, self.origins):
@@ -89,8 +112,25 @@ class Somaxconn:
         return self.values[0] if self.values else None
 
     @property
-    def raised(self) -> bool:
+    def set_explicitly(self) -> bool:
         return self.setting is not None and self.setting.how != KERNEL_DEFAULT
+
+    @property
+    def raised(self) -> bool:
+        """Strictly above the kernel default, whichever value applies and
+        on every kernel the run allows."""
+        if not self.set_explicitly or not self.values:
+            return False
+        defaults = self.defaults or (facts.SOMAXCONN_NEW, facts.SOMAXCONN_OLD)
+        return min(self.values) > max(defaults)
+
+    @property
+    def lowered(self) -> bool:
+        """Below the kernel default for some value and kernel the run allows."""
+        if not self.set_explicitly or not self.values:
+            return False
+        defaults = self.defaults or (facts.SOMAXCONN_NEW, facts.SOMAXCONN_OLD)
+        return min(self.values) < max(defaults)
 
     def describe(self) -> str:
         if self.setting is None:
@@ -106,6 +146,22 @@ class NetNamespace:
     somaxconn: Somaxconn = None  # type: ignore[assignment]
     # writes that may come after listen(): see model.late_writes
     late_writes: list = field(default_factory=list)
+    # before the server containers' own writes, and what each writing
+    # container's own listen() sees (``somaxconn_for``)
+    before_own_writes: Optional[Somaxconn] = None
+    by_container: Dict[str, Somaxconn] = field(default_factory=dict)
+
+    def somaxconn_for(self, container: Optional[Container]) -> Somaxconn:
+        """The somaxconn ``container``'s server listens with: its own writes
+        before its server starts count; another container's do not (they
+        race it: SMX007)."""
+        if container is None:
+            return self.somaxconn
+        if container.name in self.by_container:
+            return self.by_container[container.name]
+        if self.by_container and self.before_own_writes is not None:
+            return self.somaxconn  # racing the writers: every value possible
+        return self.somaxconn
 
     def last(self, name: str) -> Optional[SysctlSetting]:
         for setting in reversed(self.settings):
@@ -114,17 +170,17 @@ class NetNamespace:
         return None
 
 
-def _valid_somaxconn(raw: str) -> Optional[int]:
-    text = raw.strip()
-    if not (text.isascii() and text.isdigit()):
-        return None
-    value = int(text)
-    return value if value <= facts.SOMAXCONN_MAX else None
+def kernel_defaults(settings: Settings) -> Tuple[int, ...]:
+    """SOMAXCONN of a fresh namespace on each kernel the run allows."""
+    if settings.kernel is not None:
+        return (facts.default_somaxconn(settings.kernel),)
+    return (facts.SOMAXCONN_NEW, facts.SOMAXCONN_OLD)
 
 
 def kernel_default(settings: Settings) -> Somaxconn:
+    defaults = kernel_defaults(settings)
     if settings.kernel is not None:
-        value = facts.default_somaxconn(settings.kernel)
+        value = defaults[0]
         setting = SysctlSetting(
             SOMAXCONN,
             str(value),
@@ -132,7 +188,7 @@ def kernel_default(settings: Settings) -> Somaxconn:
             None,
             f"the kernel default for a new network namespace on Linux {settings.kernel_text}: SOMAXCONN {value}",
         )
-        return Somaxconn((value,), setting)
+        return Somaxconn((value,), setting, origins=(setting,), defaults=defaults)
     setting = SysctlSetting(
         SOMAXCONN,
         str(facts.SOMAXCONN_NEW),
@@ -145,7 +201,34 @@ def kernel_default(settings: Settings) -> Somaxconn:
         setting,
         assumption="the node kernel is unknown: assumed Linux 5.4 or later (somaxconn 4096); "
         "before 5.4 it is 128. Set `kernel` in .somaxlint.yaml or pass --kernel",
+        origins=(setting, setting),
+        defaults=defaults,
     )
+
+
+def read_setting(setting: SysctlSetting, settings: Settings) -> SysctlSetting:
+    """Read ``setting``'s data as the run's kernel(s) do; a write every
+    possible kernel refuses (or an empty one) does not apply."""
+    setting.reading = kernel_reads(setting.name, setting.data or "", settings.kernel, settings.kernel_text)
+    reading = setting.reading
+    if reading is None or not setting.applies:
+        return setting
+    if reading.refused:
+        setting.applies = False
+        setting.note = f"the kernel refuses this value ({reading.first.errno}: {reading.first.note}), so the write fails and the value is unchanged"
+    elif reading.empty:
+        setting.applies = False
+        setting.note = "an empty value: nothing is written, so nothing changes"
+    return setting
+
+
+def proc_sys_writable(container: Container) -> Optional[str]:
+    """Why ``container`` cannot write /proc/sys, or None when it can: the
+    runtime mounts /proc/sys read-only unless the container is privileged
+    (the decision SMX011 reports)."""
+    if container.privileged:
+        return None
+    return "the container is not privileged, so /proc/sys is read-only and the write fails"
 
 
 def argv_location(container: Container, argv_index: int) -> Location:
@@ -184,6 +267,7 @@ def pod_sysctls(workload: Workload) -> List[SysctlSetting]:
                 value_location=obj.value_loc(item, "value") if "value" in item else location,
                 raw_value=value,
                 raw_name=item["name"],
+                data=written_data(raw, RAW),  # runc writes the string as-is
             )
         )
     return out
@@ -205,10 +289,83 @@ def init_container_writes(workload: Workload) -> List[SysctlSetting]:
                 order=write.statement,
                 value_location=argv_location(container, write.argv_index),
                 raw_value=write.value,
+                data=write.data,
             )
-            if not container.privileged:
+            blocked = proc_sys_writable(container)
+            if blocked:
                 setting.applies = False
-                setting.note = "the container is not privileged, so /proc/sys is read-only and the write fails"
+                setting.note = blocked
+            out.append(setting)
+    return out
+
+
+# --------------------------------------------------------------------------
+# The server's own container: writes before the server starts
+# --------------------------------------------------------------------------
+
+
+def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
+    """(the statement of the container's command that starts its server,
+    the server's title).  Statement -1: the container runs a server the
+    image starts (no statement of the command names it); (None, None): no
+    server somaxlint knows.  nginx is recognised by
+    ``linter.servers.nginx.main_config``, the other servers by their
+    ``COMMANDS`` (also ``python -m gunicorn``), as ``model.processes``
+    finds a launch."""
+    from linter.servers import image_repository, launched_modules, nginx
+
+    argv = container.command + container.args
+    commands = parse_commands(argv) if argv else []
+    kinds = []
+    if nginx.main_config(container) is not None:
+        kinds.append((nginx.COMMANDS, nginx.TITLE, nginx.IMAGES))
+    for module in launched_modules():
+        kinds.append((module.COMMANDS, module.TITLE, module.IMAGES))
+    for command in commands:
+        words = command.words
+        for i, word in enumerate(words):
+            base = word.rsplit("/", 1)[-1]
+            for names, title, _ in kinds:
+                if base in names or (word == "-m" and i + 1 < len(words) and words[i + 1] in names):
+                    return command.statement, title
+    repository = image_repository(container.image)
+    for names, title, images in kinds:
+        if title == nginx.TITLE or (repository in images and not container.command):
+            return -1, title  # started by the image's entrypoint
+    return None, None
+
+
+def own_writes(container: Container) -> List[Tuple[SysctlWrite, str]]:
+    """The container's sysctl writes that run, in its own command, before
+    the statement that starts its server (not in the background): its own
+    listen() comes after them.  Each with the server's title."""
+    start, title = server_start(container)
+    if start is None or start < 0:
+        return []
+    argv = container.command + container.args
+    return [(w, title) for w in sysctl_writes(argv) if w.statement < start and not w.background]
+
+
+def server_container_writes(workload: Workload) -> List[SysctlSetting]:
+    out = []
+    for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
+        for write, title in own_writes(container):
+            setting = SysctlSetting(
+                write.name,
+                write.value,
+                SERVER_CONTAINER,
+                argv_location(container, write.argv_index),
+                f"{container.label}, in its command before {title} starts",
+                container=container,
+                order=write.statement,
+                value_location=argv_location(container, write.argv_index),
+                raw_value=write.value,
+                data=write.data,
+            )
+            blocked = proc_sys_writable(container)
+            if blocked:
+                setting.applies = False
+                setting.note = blocked
             out.append(setting)
     return out
 
@@ -363,6 +520,7 @@ def _tuning_for(workload: Workload, sources: List[TuningSource], scope=None) -> 
 def build_namespace(workload: Workload, settings: Settings, tuning: List[TuningSource], scope=None) -> NetNamespace:
     host = workload.host_network
     ns = NetNamespace(workload, host)
+    defaults = kernel_defaults(settings)
     if host:
         node_value = settings.node_sysctls.get(SOMAXCONN)
         # Pod sysctls are refused for hostNetwork pods (the API server since
@@ -370,74 +528,192 @@ def build_namespace(workload: Workload, settings: Settings, tuning: List[TuningS
         for setting in pod_sysctls(workload):
             setting.applies = False
             setting.note = "net.* sysctls are rejected for hostNetwork pods"
+            read_setting(setting, settings)
             ns.settings.append(setting)
-        if node_value is not None and _valid_somaxconn(str(node_value)) is not None:
+        base = None
+        if node_value is not None:
+            # the node's value as sysctl.conf / `sysctl -w` would set it
             base = SysctlSetting(
                 SOMAXCONN,
                 str(node_value),
                 NODE,
                 None,
                 f"the node's value from node.sysctls in {settings.config_path or 'the configuration'} (hostNetwork pod)",
+                data=written_data(str(node_value), SYSCTL_TOOL),
             )
-            ns.somaxconn = Somaxconn((_valid_somaxconn(str(node_value)),), base)
+            read_setting(base, settings)
+        if base is not None and base.applies and base.reading is not None:
+            state = _apply([], base, settings)
+            ns.somaxconn = _somaxconn(state, [], defaults)
         else:
             ns.somaxconn = Somaxconn(
                 (),
                 None,
                 assumption="hostNetwork pod: it uses the node's net.core.somaxconn, which the input does not "
                 "give (set node.sysctls in .somaxlint.yaml)",
+                defaults=defaults,
             )
     else:
-        ns.somaxconn = kernel_default(settings)
-        cni = _tuning_for(workload, tuning, scope)
-        pod = pod_sysctls(workload)
+        base = kernel_default(settings)
+        cni = [read_setting(s, settings) for s in _tuning_for(workload, tuning, scope)]
+        pod = [read_setting(s, settings) for s in pod_sysctls(workload)]
         ns.settings.extend(cni)
         ns.settings.extend(pod)
-        _resolve_sandbox(ns, cni, pod)
-    init_writes = init_container_writes(workload)
+        state = list(zip(base.values, base.origins))
+        assumptions = [base.assumption] if base.assumption else []
+        state, assumptions = _resolve_sandbox(state, assumptions, cni, pod, settings)
+        ns.somaxconn = _somaxconn(state, assumptions, defaults)
+    init_writes = [read_setting(s, settings) for s in init_container_writes(workload)]
     ns.settings.extend(init_writes)
+    own = [read_setting(s, settings) for s in server_container_writes(workload)]
+    ns.settings.extend(own)
+    # init containers, in order (also in a hostNetwork pod: there they
+    # write the node's value, which may make an unknown value known)
+    state = list(zip(ns.somaxconn.values, ns.somaxconn.origins or (ns.somaxconn.setting,) * len(ns.somaxconn.values)))
+    assumptions = [ns.somaxconn.assumption] if ns.somaxconn.assumption else []
     for setting in init_writes:
-        if setting.name != SOMAXCONN or not setting.applies:
-            continue
-        value = _valid_somaxconn(setting.raw)
-        if value is None:
-            setting.applies = False
-            setting.note = "the kernel rejects this value (EINVAL), so the write fails"
-            continue
-        ns.somaxconn = Somaxconn((value,), setting)
+        state, assumptions = _apply_noted(state, assumptions, setting, settings)
+    if state:
+        ns.somaxconn = _somaxconn(state, assumptions, defaults)
+    ns.before_own_writes = ns.somaxconn
+    ns.somaxconn, ns.by_container = _own_writes(ns.somaxconn, own, workload, settings, defaults)
     return ns
 
 
-def _resolve_sandbox(ns: NetNamespace, cni: List[SysctlSetting], pod: List[SysctlSetting]) -> None:
-    def last_valid(settings):
-        chosen = None
-        for setting in settings:
-            if setting.name != SOMAXCONN:
-                continue
-            if _valid_somaxconn(setting.raw) is None:
-                setting.applies = False
-                setting.note = "the kernel rejects this value (EINVAL), so the write fails"
-                continue
-            chosen = setting
-        return chosen
+State = List[Tuple[int, SysctlSetting]]
 
-    from_cni = last_valid(cni)
-    from_pod = last_valid(pod)
-    if from_cni and from_pod:
-        a, b = _valid_somaxconn(from_pod.raw), _valid_somaxconn(from_cni.raw)
-        if a == b:
-            ns.somaxconn = Somaxconn((a,), from_pod)
+
+def _stored(value: int, settings: Settings) -> int:
+    """The value as the model holds it: on a kernel whose accept-queue
+    limit is 16 bits (before 4.1), a value above 65535 (or negative) that
+    the sysctl accepted wraps in listen() -- ``facts.Backlog16``."""
+    kernel = settings.kernel
+    if kernel is not None and kernel[:2] < facts.BACKLOG_U32_SINCE and not 0 <= value <= 65535:
+        return facts.Backlog16(value)
+    return value
+
+
+def _apply(state: State, setting: SysctlSetting, settings: Settings) -> State:
+    """The possible values after ``setting`` is written (a refused outcome
+    keeps every value that was possible before)."""
+    if setting.name != SOMAXCONN or not setting.applies or setting.reading is None:
+        return state
+    out: State = []
+    for outcome in setting.reading.outcomes:
+        if outcome.values:
+            candidates = [(_stored(outcome.values[0], settings), setting)]
         else:
-            ns.somaxconn = Somaxconn(
-                (a, b),
-                from_pod,
-                assumption=f"both {from_pod.detail} ({a}) and {from_cni.detail} ({b}) set net.core.somaxconn; "
-                "which one is applied last is not documented, so either value is possible",
-                origins=(from_pod, from_cni),
-            )
-    elif from_pod or from_cni:
-        chosen = from_pod or from_cni
-        ns.somaxconn = Somaxconn((_valid_somaxconn(chosen.raw),), chosen)
+            candidates = list(state)
+        for candidate in candidates:
+            if all(candidate[0] != v for v, _ in out):
+                out.append(candidate)
+    return out
+
+
+def _apply_noted(state: State, assumptions: List[str], setting: SysctlSetting, settings: Settings):
+    after = _apply(state, setting, settings)
+    if setting.name == SOMAXCONN and setting.applies and setting.reading is not None and not setting.reading.certain:
+        assumptions = assumptions + [
+            f"{setting.detail} writes net.core.somaxconn={setting.raw.strip()}: the kernel {describe(setting.reading)}"
+        ]
+    return after, assumptions
+
+
+def _somaxconn(state: State, assumptions: List[str], defaults: Tuple[int, ...]) -> Somaxconn:
+    if not state:
+        return Somaxconn((), None, defaults=defaults)
+    values = tuple(v for v, _ in state)
+    origins = tuple(_with_change(o, v, defaults) for v, o in state)
+    # an assumption only while more than one value remains possible
+    assumption = "; ".join(dict.fromkeys(a for a in assumptions if a)) if len(values) > 1 else None
+    return Somaxconn(values, origins[0], assumption=assumption or None, origins=origins, defaults=defaults)
+
+
+def _with_change(setting: SysctlSetting, value: int, defaults: Tuple[int, ...]) -> SysctlSetting:
+    """The origin as findings name it: a setting that lowers the namespace
+    below the kernel default says so (a copy: ``ns.settings`` keep their
+    own wording)."""
+    if setting is None or setting.how == KERNEL_DEFAULT or ", which lowers it from" in setting.detail:
+        return setting
+    above = [d for d in defaults if value < d]
+    if not above:
+        return setting
+    if len(above) == len(defaults):
+        which = f"the kernel default {above[0]}" if len(defaults) == 1 else "the kernel default (4096 from Linux 5.4, 128 before)"
+        phrase = f"which lowers it from {which}"
+    else:
+        phrase = f"which lowers it from the kernel default {above[0]} on Linux 5.4 or later"
+    return replace(setting, detail=f"{setting.detail}, {phrase}")
+
+
+def _resolve_sandbox(state: State, assumptions: List[str], cni: List[SysctlSetting], pod: List[SysctlSetting], settings: Settings):
+    def run(first, second):
+        current, notes = list(state), list(assumptions)
+        for setting in first + second:
+            current, notes = _apply_noted(current, notes, setting, settings)
+        return current, notes
+
+    sets_cni = [s for s in cni if s.name == SOMAXCONN and s.applies]
+    sets_pod = [s for s in pod if s.name == SOMAXCONN and s.applies]
+    if not (sets_cni and sets_pod):
+        return run(cni, pod)
+    # which of the two is applied last is not documented: both orders
+    pod_last, notes_a = run(cni, pod)
+    cni_last, notes_b = run(pod, cni)
+    merged = list(pod_last)
+    for candidate in cni_last:
+        if all(candidate[0] != v for v, _ in merged):
+            merged.append(candidate)
+    notes = list(dict.fromkeys(notes_a + notes_b))
+    if len(merged) > len(pod_last):
+        a, b = pod_last[0], cni_last[0]
+        notes = [n for n in notes if n not in assumptions] + [
+            f"both {a[1].detail} ({a[0]}) and {b[1].detail} ({b[0]}) set net.core.somaxconn; "
+            "which one is applied last is not documented, so either value is possible"
+        ]
+    return merged, notes
+
+
+def _own_writes(before: Somaxconn, own: List[SysctlSetting], workload: Workload, settings: Settings, defaults):
+    """The namespace's somaxconn once the server containers' own writes
+    (before their servers start) have run, and each container's view."""
+    writers: Dict[str, List[SysctlSetting]] = {}
+    for setting in own:
+        if setting.name == SOMAXCONN and setting.applies and setting.container is not None:
+            writers.setdefault(setting.container.name, []).append(setting)
+    if not writers:
+        return before, {}
+    base_state = list(zip(before.values, before.origins or (before.setting,) * len(before.values)))
+    base_notes = [before.assumption] if before.assumption else []
+    views: Dict[str, Somaxconn] = {}
+    for name, writes in writers.items():
+        state, notes = base_state, []
+        for setting in writes:
+            state, notes = _apply_noted(state, notes, setting, settings)
+        if not state:
+            views[name] = before  # still unknown (a hostNetwork pod without node.sysctls)
+            continue
+        views[name] = _somaxconn(state, notes if len(state) > 1 else [], defaults)
+        if len(state) > 1 and not views[name].assumption:
+            views[name] = replace(views[name], assumption=before.assumption)
+    running = workload.containers + [c for c in workload.init_containers if c.sidecar]
+    others = [c for c in running if c.name not in writers and server_start(c)[0] is not None]
+    if len(writers) == 1 and not others:
+        return next(iter(views.values())), views
+    # several servers share the namespace and race the writes: any value
+    merged: State = []
+    for view in [before] + list(views.values()):
+        for value, origin in zip(view.values, view.origins or (view.setting,) * len(view.values)):
+            if all(value != v for v, _ in merged):
+                merged.append((value, origin))
+    if not merged:
+        return before, views
+    names = ", ".join(repr(n) for n in writers)
+    note = (
+        f"container(s) {names} write net.core.somaxconn in their own command before their server starts; "
+        "the pod's other servers start at the same time and may listen before or after that write (SMX007)"
+    )
+    return _somaxconn(merged, base_notes + [note], defaults), views
 
 
 def somaxconn_related(setting: Optional[SysctlSetting]):
@@ -446,4 +722,7 @@ def somaxconn_related(setting: Optional[SysctlSetting]):
 
     if setting is None or setting.location is None:
         return ()
-    return (Related(setting.location, f"net.core.somaxconn = {setting.raw.strip()} ({setting.how})"),)
+    shown = setting.raw.strip()
+    if setting.reading is not None and setting.reading.value is not None and str(setting.reading.value) != shown:
+        shown = f"{shown} (read as {setting.reading.value})"
+    return (Related(setting.location, f"net.core.somaxconn = {shown} ({setting.how})"),)

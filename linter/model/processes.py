@@ -14,7 +14,7 @@ from linter.model.environment import container_env
 from linter.model.netns import Somaxconn, argv_location
 from linter.model.objects import Container, Workload
 from linter.model.shell import parse_commands
-from linter.servers import Launch, Listener, Word, image_repository, launched_modules
+from linter.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_modules
 
 
 @dataclass
@@ -32,6 +32,9 @@ class ServerProcess:
     # which of several equally near objects this process was evaluated
     # against ("ConfigMap default/nginx-conf from apps/a/cm.yaml"), if any
     variant: Optional[str] = None
+    # How the container starts it (servers read from a launch; not nginx).
+    # A class attribute, not a field: NginxServer adds fields positionally.
+    launch = None
 
     @property
     def kind(self) -> str:
@@ -85,6 +88,8 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
         env = container_env(container)
     argv = container.command + container.args
     obj = container.workload.obj
+    working_dir = container.node.get("workingDir")
+    working_dir = working_dir if isinstance(working_dir, str) and working_dir else None
     if commands is None:
         commands = parse_commands(argv) if argv else []
     for command in commands:
@@ -102,21 +107,26 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
                 for j, w in enumerate(words[start:], start=start)
             ]
             at = argv_location(container, command.argv_index + i if direct else command.argv_index)
-            return Launch(located, env, at, read or (lambda path: None), container.image)
+            return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1])
     injected = getattr(module, "injected", None)
     if injected is not None and injected(container):
         # written by an admission webhook at run time: started as the image says
-        return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image)
-    if module.IMAGES and image_repository(container.image) in module.IMAGES and not container.command:
+        return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir)
+    repository = image_repository(container.image)
+    if module.IMAGES and repository in module.IMAGES and not container.command:
         args = container.args
+        runs = getattr(module, "runs_image", None)
+        if runs is not None and not runs(container.image):
+            return None  # another variant of the image (a php image's CLI or Apache tag)
         # The official images' entrypoints prepend the server to arguments
-        # that start with "-" (and run it alone when there are none); some
-        # images' entrypoint is the server itself, run with a subcommand
-        # (Istio's proxyv2: `pilot-agent proxy sidecar`).
-        subcommands = getattr(module, "ENTRYPOINT_SUBCOMMANDS", {}).get(image_repository(container.image), ())
-        if not args or args[0].startswith("-") or args[0] in subcommands:
+        # that start with "-" (some also to a first argument ending in
+        # ".conf": the module's ENTRYPOINT_PREPENDS) and run it alone when
+        # there are none; some images' entrypoint is the server itself, run
+        # with a subcommand (Istio's proxyv2: `pilot-agent proxy sidecar`).
+        subcommands = getattr(module, "ENTRYPOINT_SUBCOMMANDS", {}).get(repository, ())
+        if not args or entrypoint_prepends(module, repository, args[0]) or args[0] in subcommands:
             words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
-            return Launch(words, env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image)
+            return Launch(words, env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir)
     return None
 
 
@@ -144,7 +154,9 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None, choo
             if hidden:
                 # the server read a name whose value the input does not show
                 listeners = [replace(l, assumption=l.assumption or hidden) for l in listeners]
-            out.append(ServerProcess(module, workload, container, somaxconn, listeners))
+            process = ServerProcess(module, workload, container, somaxconn, listeners)
+            process.launch = launch
+            out.append(process)
     return out
 
 
@@ -152,6 +164,15 @@ def unread(process: ServerProcess) -> bool:
     """A server whose listeners live in a configuration the input does not
     show (or shows with values that are not literal)."""
     return not process.listeners and getattr(process.module, "EMPTY_MEANS_UNREAD", False)
+
+
+def unread_config(process: ServerProcess) -> str:
+    """The configuration file(s) an unread server loads, as the module
+    names them from its launch (``config_paths(launch)``: `-f`, else the
+    image's own command), else "(its configuration)"."""
+    paths = getattr(process.module, "config_paths", None)
+    named = paths(process.launch) if paths is not None and process.launch is not None else []
+    return ", ".join(named) if named else "(its configuration)"
 
 
 def _reader(container: Container, fs_for):

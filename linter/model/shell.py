@@ -10,6 +10,12 @@ Recognised, also inside ``sh -c`` / ``bash -c`` scripts (split on newlines,
 
 Values containing shell expansions are kept as written; the model treats
 them as unknown.
+
+Each write also carries ``data``: the exact text the command sends to the
+kernel, which ``linter.model.sysctl_value`` reads as the kernel does
+(procps ``sysctl`` strips blanks around the value and adds a newline;
+``echo`` joins its words with spaces and adds a newline unless ``-n``;
+``printf`` expands its format).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ class SysctlWrite:
     value: str
     argv_index: int  # which element of command+args holds it
     statement: int  # order among the script's statements
+    data: str = ""  # exactly what the command writes to /proc/sys
+    background: bool = False  # the command runs in the background (`... &`)
 
 
 @dataclass
@@ -124,7 +132,58 @@ def _strip_wrappers(words: List[str]) -> List[str]:
     return words[i:]
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", "r": "\r", "v": "\v", "f": "\f", "a": "\a", "b": "\b"}
+
+
+def _unescape(text: str) -> str:
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[text[i + 1]])
+            i += 2
+            continue
+        out.append(text[i])
+        i += 1
+    return "".join(out)
+
+
+def _printf(words: List[str]) -> str:
+    """What `printf FORMAT ARGS...` prints (%s, %d, %%, backslash escapes;
+    the format is reused while arguments remain, as printf does)."""
+    if not words:
+        return ""
+    fmt, args = words[0], list(words[1:])
+    out = []
+    while True:
+        i = 0
+        used = False
+        while i < len(fmt):
+            c = fmt[i]
+            if c == "%" and i + 1 < len(fmt):
+                spec = fmt[i + 1]
+                if spec == "%":
+                    out.append("%")
+                elif spec in "sdiu":
+                    out.append(args.pop(0) if args else ("" if spec == "s" else "0"))
+                    used = True
+                else:
+                    out.append(fmt[i : i + 2])
+                i += 2
+                continue
+            if c == "\\" and i + 1 < len(fmt) and fmt[i + 1] in _ESCAPES:
+                out.append(_ESCAPES[fmt[i + 1]])
+                i += 2
+                continue
+            out.append(c)
+            i += 1
+        if not args or not used:
+            break
+    return "".join(out)
+
+
 def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
+    from linter.model.sysctl_value import SYSCTL_TOOL, written_data
+
     writes: List[SysctlWrite] = []
     commands = parse_commands(argv)
     previous_output: Optional[str] = None
@@ -143,10 +202,18 @@ def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
                 if "=" in word:
                     name, value = word.split("=", 1)
                     writes.append(
-                        SysctlWrite(normalize_sysctl_name(name.strip()), value.strip(), command.argv_index, command.statement)
+                        SysctlWrite(
+                            normalize_sysctl_name(name.strip()),
+                            value.strip(),
+                            command.argv_index,
+                            command.statement,
+                            written_data(value, SYSCTL_TOOL),
+                            command.background,
+                        )
                     )
         elif program in ("echo", "printf"):
             value_words = []
+            options = set()
             target = None
             j = 1
             while j < len(words):
@@ -154,19 +221,32 @@ def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
                     target = words[j + 1]
                     j += 2
                     continue
-                if not (program == "echo" and words[j] in ("-n", "-e")):
+                if program == "echo" and not value_words and words[j] in ("-n", "-e", "-ne", "-en", "-E"):
+                    options.update(words[j][1:])
+                else:
                     value_words.append(words[j])
                 j += 1
             value = " ".join(value_words).replace("\\n", "").strip()
+            if program == "printf":
+                data = _printf(value_words)
+                value = data.strip()
+            else:
+                data = " ".join(value_words)
+                if "e" in options:
+                    data = _unescape(data)
+                if "n" not in options:
+                    data += "\n"
             name = proc_path_to_name(target) if target else None
             if name:
-                writes.append(SysctlWrite(name, value, command.argv_index, command.statement))
-            previous_output = value if piped else None
+                writes.append(SysctlWrite(name, value, command.argv_index, command.statement, data, command.background))
+            previous_output = data if piped else None
             continue
         elif program == "tee" and previous_output is not None:
             for word in words[1:]:
                 name = proc_path_to_name(word)
                 if name:
-                    writes.append(SysctlWrite(name, previous_output, command.argv_index, command.statement))
+                    writes.append(
+                        SysctlWrite(name, previous_output.strip(), command.argv_index, command.statement, previous_output, command.background)
+                    )
         previous_output = None
     return writes

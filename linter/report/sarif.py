@@ -1,9 +1,13 @@
 """`--format sarif`: SARIF 2.1.0 for GitHub code scanning and other viewers.
 
-* URIs are relative to the repository root (the nearest directory above
-  the current one holding `.git`, else the current directory) with
-  `uriBaseId` `%SRCROOT%`; never absolute, never `<stdin>`.
-* Every rule is described in `tool.driver.rules` from its own docstring.
+* URIs are relative to the repository root (`linter.discover.repository_root`:
+  the git top level above the first path argument, else the configuration
+  file's directory, else the current directory) with `uriBaseId`
+  `%SRCROOT%`, never `<stdin>`; a file outside the root is an absolute
+  `file://` URI without a base.
+* Every rule is described in `tool.driver.rules` from its own docstring;
+  its `helpUri` is its section of docs/rules.md in the repository named by
+  `[project.urls] Repository`.
 * The other facts of a finding are `relatedLocations`, linked from the
   message text as `[label](id)`, the way GitHub renders them.
 * `partialFingerprints` carry somaxlint's fingerprint, which does not
@@ -23,39 +27,28 @@ from typing import Dict, List, Optional, TextIO
 
 from linter import __version__
 from linter.findings import Finding, Location
-from linter.rulebook import SECTIONS, all_rules
+from linter.rulebook import SECTIONS, all_rules, repository_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
-INFORMATION_URI = "https://pypi.org/project/somaxlint/"
 SRCROOT = "%SRCROOT%"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
-def repository_root(cwd: str) -> str:
-    directory = os.path.abspath(cwd)
-    while True:
-        if os.path.exists(os.path.join(directory, ".git")):
-            return directory
-        parent = os.path.dirname(directory)
-        if parent == directory:
-            return os.path.abspath(cwd)
-        directory = parent
-
-
 class _Uris:
-    def __init__(self, cwd: str, stdin_name: Optional[str]):
-        self.root = repository_root(cwd)
-        self.cwd = os.path.abspath(cwd)
-        self.stdin_name = stdin_name
+    """Display paths (relative to the root the run used) as artifact
+    locations."""
 
-    def uri(self, path: str, helm_source: Optional[str] = None) -> str:
+    def __init__(self, stdin_name: Optional[str]):
+        self.stdin_name = stdin_name  # already a display path
+
+    def location(self, path: str, helm_source: Optional[str] = None) -> dict:
         if path == "<stdin>":
             if self.stdin_name:  # a path like any other (the CLI shows it so in every format)
-                return self.uri(self.stdin_name)
-            return _encode(helm_source or "stdin")
-        absolute = path if os.path.isabs(path) else os.path.join(self.cwd, path)
-        rel = os.path.relpath(absolute, self.root).replace(os.sep, "/")
-        return _encode(rel)
+                return self.location(self.stdin_name)
+            return {"uri": _encode(helm_source or "stdin"), "uriBaseId": SRCROOT}
+        if os.path.isabs(path):  # outside the repository root
+            return {"uri": "file://" + ("" if path.startswith("/") else "/") + _encode(path.replace(os.sep, "/"))}
+        return {"uri": _encode(path), "uriBaseId": SRCROOT}
 
 
 def _encode(path: str) -> str:
@@ -104,10 +97,9 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
     related = []
     links = []
     for number, r in enumerate(f.related, start=1):
-        uri = uris.uri(r.location.path)
         location = {
             "id": number,
-            "physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}, "region": _region(r.location)},
+            "physicalLocation": {"artifactLocation": uris.location(r.location.path), "region": _region(r.location)},
             "message": {"text": _escape_message(r.label)},
         }
         related.append(location)
@@ -118,10 +110,9 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
         message += " (The position is the start of the YAML value holding the config.)"
     if f.location.path == "<stdin>" and not uris.stdin_name and f.helm_source:
         message += f" (Line {f.location.line} is a line of the rendered output of this template.)"
-    uri = uris.uri(f.location.path, f.helm_source)
-    artifact = {"uri": uri, "uriBaseId": SRCROOT}
-    if uri in artifact_index:
-        artifact["index"] = artifact_index[uri]
+    artifact = uris.location(f.location.path, f.helm_source)
+    if artifact["uri"] in artifact_index:
+        artifact["index"] = artifact_index[artifact["uri"]]
     result = {
         "ruleId": f.rule,
         "ruleIndex": rule_index[f.rule],
@@ -142,8 +133,13 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
     return result
 
 
-def build(result, settings, cwd: Optional[str] = None, category: Optional[str] = None) -> dict:
-    uris = _Uris(cwd or os.getcwd(), settings.stdin_filename)
+def build(result, settings, category: Optional[str] = None) -> dict:
+    stdin_name = None
+    if settings.stdin_filename:
+        from linter.discover import display_path
+
+        stdin_name = display_path(settings.stdin_filename, result.root or os.getcwd())
+    uris = _Uris(stdin_name)
     rules = _rule_descriptors()
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
 
@@ -153,17 +149,17 @@ def build(result, settings, cwd: Optional[str] = None, category: Optional[str] =
     broken = {f.location.path for f in result.findings if f.rule == "SMX000"}
     for loaded in result.files:
         display = loaded.input.display
-        uri = uris.uri(display)
-        if uri in artifact_index:
+        location = uris.location(display)
+        if location["uri"] in artifact_index:
             continue
         status = statuses.get(display) or ("unparsable" if display in broken else "linted")
-        artifact_index[uri] = len(artifacts)
-        artifacts.append({"location": {"uri": uri, "uriBaseId": SRCROOT}, "properties": {"somaxlintStatus": status}})
+        artifact_index[location["uri"]] = len(artifacts)
+        artifacts.append({"location": location, "properties": {"somaxlintStatus": status}})
     for skipped in result.summary.skipped:
-        uri = uris.uri(skipped.display)
-        if uri not in artifact_index:
-            artifact_index[uri] = len(artifacts)
-            artifacts.append({"location": {"uri": uri, "uriBaseId": SRCROOT}, "properties": {"somaxlintStatus": f"skipped: {skipped.reason}"}})
+        location = uris.location(skipped.display)
+        if location["uri"] not in artifact_index:
+            artifact_index[location["uri"]] = len(artifacts)
+            artifacts.append({"location": location, "properties": {"somaxlintStatus": f"skipped: {skipped.reason}"}})
 
     summary = result.summary
     run = {
@@ -172,7 +168,7 @@ def build(result, settings, cwd: Optional[str] = None, category: Optional[str] =
                 "name": "somaxlint",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
+                "informationUri": repository_url(),
                 "rules": rules,
             }
         },

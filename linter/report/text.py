@@ -1,8 +1,10 @@
-"""`path:line:column: CODE [severity] message`, one finding a line."""
+"""`path:line:column: CODE [severity] message`, one finding a line; paths
+relative to the current directory (the machine-read formats use the
+repository root)."""
 
 from __future__ import annotations
 
-from typing import List, TextIO
+from typing import Callable, List, Optional, TextIO
 
 from linter.findings import Finding
 from linter.report import escape_control
@@ -12,9 +14,17 @@ _RESET = "\033[0m"
 _BOLD = "\033[1m"
 
 
-def write(findings: List[Finding], out: TextIO, colour: bool) -> None:
+def write(findings: List[Finding], out: TextIO, colour: bool, shown: Optional[Callable[[str], str]] = None) -> None:
+    """``shown`` turns a finding's path (relative to the repository root)
+    into the one printed: the command line prints it relative to the
+    current directory."""
+    shown = shown or (lambda path: path)
+
+    def where_of(loc) -> str:
+        return escape_control(f"{shown(loc.path)}:{loc.line}:{loc.column}")
+
     for f in findings:
-        where = escape_control(str(f.location))
+        where = where_of(f.location)
         severity = f"[{f.severity}]"
         if colour:
             where = f"{_BOLD}{where}{_RESET}"
@@ -24,4 +34,4 @@ def write(findings: List[Finding], out: TextIO, colour: bool) -> None:
             line += " (position of the enclosing YAML value: the config is not a literal block scalar)"
         out.write(line + "\n")
         for related in f.related:
-            out.write(f"    {escape_control(str(related.location))}: {escape_control(related.label)}\n")
+            out.write(f"    {where_of(related.location)}: {escape_control(related.label)}\n")

@@ -18,7 +18,9 @@ Adding a server: one module here (see ``redis.py``), its name in
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
+import posixpath
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -85,6 +87,54 @@ class Launch:
     # mount of the input provides that file; else None
     read: Callable[[str], Optional[Tuple[str, Callable[[int, int], Location]]]] = lambda path: None
     image: str = ""  # the container's image reference, for version-dependent defaults
+    # the container's `workingDir`; None when the manifest sets none (the
+    # process then starts in the image's WORKDIR, which the input does not
+    # show: "/" when the image sets none either)
+    working_dir: Optional[str] = None
+    # the command word that started the server ("redis-sentinel"), "" when
+    # the image's own command runs it
+    command: str = ""
+
+
+def resolve(launch: Launch, path: str) -> Tuple[str, Optional[str]]:
+    """The absolute path a server opens for ``path`` as written, and what
+    that rests on.  A relative path is relative to the process's working
+    directory: the container's ``workingDir``; without one, the image's
+    WORKDIR, which the input does not show -- then "/" (the runtime's
+    default when the image sets none either) is assumed, and said."""
+    if path.startswith("/"):
+        return posixpath.normpath(path), None
+    if launch.working_dir and launch.working_dir.startswith("/"):
+        return posixpath.normpath(posixpath.join(launch.working_dir, path)), None
+    return posixpath.normpath("/" + path), (
+        f"{path} is relative to the working directory, which the input does not set (no workingDir: the image's "
+        f"WORKDIR applies): read as /{posixpath.normpath(path)}"
+    )
+
+
+def config_file(launch: Launch, path: str, sets: str):
+    """Read the config file ``path`` names (relative to the working
+    directory): ``(text, locate)`` or None, and the assumption the
+    listeners then rest on (None when the input settles it).  ``sets``
+    names what an unread file is assumed not to set ("tcp-backlog")."""
+    absolute, relative = resolve(launch, path)
+    found = launch.read(absolute)
+    if found is not None:
+        return found, relative
+    if relative is not None:
+        return None, f"{relative}, which is not in the input: assumed to set no {sets}"
+    return None, f"{absolute} is not in the input (written at run time or mounted from elsewhere): assumed to set no {sets}"
+
+
+def entrypoint_prepends(module, repository: str, first: str) -> bool:
+    """Whether the entrypoint of ``module``'s image ``repository`` runs the
+    server with the container's arguments when the first one is ``first``.
+    ``ENTRYPOINT_PREPENDS``: the shell patterns (fnmatch) of the first
+    arguments the image's entrypoint prepends the server to, per image
+    repository; the official images' convention, an argument starting with
+    "-" (`[ "${1#-}" != "$1" ]`), when the module does not say."""
+    patterns = getattr(module, "ENTRYPOINT_PREPENDS", {}).get(repository, ("-*",))
+    return any(fnmatch.fnmatchcase(first, pattern) for pattern in patterns)
 
 
 @dataclass

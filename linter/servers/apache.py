@@ -114,6 +114,22 @@ def listeners(launch: Launch) -> List[Listener]:
     return out
 
 
+def config_paths(launch: Launch) -> List[str]:
+    """The main configuration file the launch loads (`-f`, relative to
+    `-d`, else the official image's), for an unresolved entry (SMX018)."""
+    words = launch.words
+    if any(w.text in _NOT_SERVING for w in words):
+        return []
+    root = find_option(words, SERVER_ROOT)
+    found = find_option(words, CONFIG)
+    path = found[0] if found else IMAGE_CONFIG
+    if not path.startswith("/"):
+        if root is None:
+            return [path]  # relative to the compiled-in ServerRoot
+        path = posixpath.join(root[0], path)
+    return [posixpath.normpath(path)]
+
+
 def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
     path = posixpath.normpath(path)
     if path in state.seen or len(state.seen) >= MAX_FILES or depth > 8:

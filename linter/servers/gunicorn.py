@@ -5,6 +5,16 @@ Sources (../shared/facts/servers.md §2.5, benoitc/gunicorn @ 65ac1a3a):
 696-713); `sock.listen(self.conf.backlog)` gunicorn/sock.py:59; no
 somaxconn check. `GUNICORN_CMD_ARGS` is shlex-split into arguments
 (gunicorn/config.py:86-87).
+
+Read beyond the sheet, at the same commit: the config file is `-c`/`--config`
+(from the command line, else GUNICORN_CMD_ARGS), `PATH`, `file:PATH` or
+`python:MODULE`; without one, `gunicorn.conf.py` in the working directory
+when it exists (`get_default_config_file()`, gunicorn/config.py:616-621;
+Application.load_config(), gunicorn/app/base.py:154-199: the file first,
+then GUNICORN_CMD_ARGS, then the command line). A relative path is opened
+from the working directory: the container's workingDir (without one, the
+image's WORKDIR, which the input does not show: then said as an
+assumption). A named file that is not in the input is an assumption too.
 """
 
 from __future__ import annotations
@@ -12,7 +22,7 @@ from __future__ import annotations
 import shlex
 from typing import List
 
-from linter.servers import Launch, Listener, Option, Word, find_option, parse_int
+from linter.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
 
 NAME = "gunicorn"
 TITLE = "gunicorn"
@@ -29,25 +39,32 @@ BIND = Option(long=("--bind",), short=("-b",))
 CONFIG = Option(long=("--config",), short=("-c",))
 
 
-def _config_backlog(launch: Launch, words) -> "Word | None":
-    """A literal `backlog = N` at the top level of the gunicorn.conf.py that
-    `-c` names (or ./gunicorn.conf.py is not knowable: the working
-    directory is the image's).  Read as a syntax tree, never executed."""
+def _config_backlog(launch: Launch, words):
+    """A literal `backlog = N` at the top level of the config file (`-c`,
+    else ./gunicorn.conf.py when the input provides it), and the
+    assumption the listener rests on when the file is named but not in the
+    input.  Read as a syntax tree, never executed."""
     import ast
 
     found = find_option(words, CONFIG)
-    if found is None or found[0].startswith("python:"):
-        return None  # a module, not a file
-    # `file:PATH` or PATH; a relative path names no mount and reads nothing
-    path = found[0][len("file:"):] if found[0].startswith("file:") else found[0]
-    read = launch.read(path)
-    if read is None:
-        return None
+    if found is not None and found[0].startswith("python:"):
+        return None, None  # a module, not a file
+    if found is None:
+        # the default file, read only when it exists: when the input does
+        # not provide it, it is taken not to exist
+        read, assumption = config_file(launch, "gunicorn.conf.py", "backlog")
+        if read is None:
+            return None, None
+    else:
+        path = found[0][len("file:"):] if found[0].startswith("file:") else found[0]
+        read, assumption = config_file(launch, path, "backlog")
+        if read is None:
+            return None, assumption
     text, locate = read
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+        return None, None
     value = None
     for node in tree.body:
         if (
@@ -59,7 +76,7 @@ def _config_backlog(launch: Launch, words) -> "Word | None":
             and type(node.value.value) is int
         ):
             value = Word(str(node.value.value), locate(node.lineno, node.col_offset + 1))
-    return value
+    return value, assumption
 
 
 def listeners(launch: Launch) -> List[Listener]:
@@ -71,7 +88,7 @@ def listeners(launch: Launch) -> List[Listener]:
             words = [Word(w, env.location) for w in shlex.split(env.text)] + words
         except ValueError:
             pass
-    conf = _config_backlog(launch, words)
+    conf, assumption = _config_backlog(launch, words)
     if conf is not None:
         # the config file is read first; the command line overrides it
         words = [Word("--backlog", conf.location), conf] + words
@@ -83,5 +100,7 @@ def listeners(launch: Launch) -> List[Listener]:
     found = find_option(words, BACKLOG)
     if found is not None and parse_int(found[0]) is not None:
         backlog = parse_int(found[0])
-        return [Listener(NAME, address, port, backlog, f"--backlog {backlog}", found[1].location, True, KNOB)]
-    return [Listener(NAME, address, port, DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB)]
+        # from the file: what the file rests on; from the arguments: nothing
+        said = assumption if conf is not None and found[1] is conf else None
+        return [Listener(NAME, address, port, backlog, f"--backlog {backlog}", found[1].location, True, KNOB, assumption=said)]
+    return [Listener(NAME, address, port, DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB, assumption=assumption)]

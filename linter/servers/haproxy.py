@@ -20,6 +20,19 @@ global section" (:3911-3931). The official image runs
 `haproxy -f /usr/local/etc/haproxy/haproxy.cfg` and ships no config
 (docker-library/haproxy @ ec437dd2, 3.2/Dockerfile:105-115).
 
+HAProxy Technologies' images (Docker Hub haproxytech/haproxy-alpine,
+haproxytech/haproxy-debian, haproxytech/haproxy-ubuntu; the haproxytech
+Helm chart's default) start the same way: `ENTRYPOINT
+["/docker-entrypoint.sh"]`, `CMD ["haproxy", "-f",
+"/usr/local/etc/haproxy/haproxy.cfg"]`, and the entrypoint prepends
+`haproxy` to a first argument starting with `-` (`[ "${1#-}" != "$1" ]`)
+(haproxytech/haproxy-docker-alpine @ ef641455, -debian @ d34a176d,
+-ubuntu @ 3438b9b8: 3.2/Dockerfile:109-110 (alpine), :119-120 (debian,
+ubuntu), 3.2/docker-entrypoint.sh:4-7). Unlike the official image they
+copy a haproxy.cfg of their own to that path (3.2/Dockerfile:104/114),
+which is not in the input: without a mounted one the listeners are
+unresolved (SMX018), as for the official image.
+
 Read beyond the sheet, at the same commit: a proxy takes its initial
 settings from "the latest [defaults section] that appears before" it, or
 the one named after `from` (doc/configuration.txt:5911-5948;
@@ -48,8 +61,11 @@ from linter.servers import Launch, Listener, parse_int
 
 NAME = "haproxy"
 TITLE = "HAProxy"
-IMAGES = ("haproxy",)
+# image_repository() keeps the last path component: haproxytech/haproxy-alpine
+# is "haproxy-alpine"
+IMAGES = ("haproxy", "haproxy-alpine", "haproxy-debian", "haproxy-ubuntu")
 COMMANDS = ("haproxy",)
+RECOGNISED_BY = "image haproxy, haproxytech/haproxy-alpine, haproxytech/haproxy-debian, haproxytech/haproxy-ubuntu; command haproxy"
 # No fixed number: the frontend's maxconn (global maxconn when unset).
 DEFAULT_BACKLOG = "maxconn"
 DEFAULT_PORT = None
@@ -136,6 +152,12 @@ def listeners(launch: Launch) -> List[Listener]:
             for address, port in _addresses(bind.addresses):
                 out.append(Listener(NAME, address, port, chosen.value, chosen.origin, chosen.location, True, KNOB))
     return out
+
+
+def config_paths(launch: Launch) -> List[str]:
+    """The configuration files the launch loads, for an unresolved entry
+    (SMX018) when no listener could be read."""
+    return _config_paths(launch)
 
 
 def _config_paths(launch: Launch) -> List[str]:

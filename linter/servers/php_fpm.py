@@ -30,6 +30,27 @@ against Debian's php-fpm 8.2.
 What is read: the image's three pool files, when the input mounts them;
 other files under php-fpm.d are not read. A pool with no `listen` (php-fpm
 refuses it) gives no listener.
+
+Official images built on php's -fpm variant run PHP-FPM the same way: their
+-fpm tags (`fpm`, `fpm-alpine`, `5.1.0-fpm`, `6.8-php8.3-fpm-alpine`...)
+are `FROM php:*-fpm*` with `CMD ["php-fpm"]` (their own, or php's
+inherited), so the image's pool files and `listen = 9000` are php's:
+matomo (matomo-org/docker @ adb618af, fpm/Dockerfile:1,100-101 `FROM
+php:8.4-fpm`, fpm-alpine/Dockerfile:1,88-89), wordpress
+(docker-library/wordpress @ bf223d1c, latest/php8.3/fpm/Dockerfile:7,156-157),
+nextcloud (nextcloud/docker @ 4de1eed6, 33/fpm/Dockerfile:2,168-169,
+33/fpm-alpine/Dockerfile:2,157-158), drupal (docker-library/drupal @
+305e3e2a, 11.3/php8.4/fpm-bookworm/Dockerfile:8, no CMD or ENTRYPOINT of
+its own: php's `ENTRYPOINT ["docker-php-entrypoint"]`, `CMD ["php-fpm"]`,
+docker-library/php @ 445bf414, 8.4/bookworm/fpm/Dockerfile:227,278). Their
+other tags run Apache. The entrypoints of matomo, wordpress and nextcloud
+end in `exec "$@"` without prepending anything (matomo
+fpm/docker-entrypoint.sh:59, wordpress latest/php8.3/fpm/docker-entrypoint.sh:99,
+nextcloud 33/fpm/entrypoint.sh:330); php's prepends php-fpm to a first
+argument starting with `-` (docker-php-entrypoint:4-7). Their tags carry
+the application's version, not PHP's (`php8.3` when they name it): without
+it the PHP version is an assumption; when they were built (which file sets
+`listen`, see above) is not known either, so the current layout is taken.
 """
 
 from __future__ import annotations
@@ -41,8 +62,14 @@ from linter.servers import Launch, Listener, Word, parse_int
 
 NAME = "php-fpm"
 TITLE = "PHP-FPM"
-IMAGES = ("php",)
+IMAGES = ("php", "matomo", "wordpress", "nextcloud", "drupal")
+# built on php's -fpm variant, in their -fpm tags only (see the docstring)
+DERIVED_IMAGES = ("matomo", "wordpress", "nextcloud", "drupal")
+# their entrypoints run the arguments as given (php's and drupal's prepend
+# php-fpm to a first argument starting with "-": the default)
+ENTRYPOINT_PREPENDS = {"matomo": (), "wordpress": (), "nextcloud": ()}
 COMMANDS = ("php-fpm", "php-fpm7.4", "php-fpm8.0", "php-fpm8.1", "php-fpm8.2", "php-fpm8.3", "php-fpm8.4")
+RECOGNISED_BY = "image php, and the -fpm tags of " + ", ".join(DERIVED_IMAGES) + "; command " + ", ".join(COMMANDS)
 DEFAULT_BACKLOG = "511 (PHP <= 8.1); somaxconn (PHP >= 8.2)"
 DEFAULT_PORT = 9000
 KNOB = "listen.backlog in the pool file (php-fpm.d/*.conf)"
@@ -60,18 +87,42 @@ IMAGE_LISTEN = "9000"  # the image's own `listen` for its pool (see the docstrin
 # (earlier ones, and every branch before 8.2, set it in zz-docker.conf).
 DOCKER_CONF_LISTEN_FROM = {(8, 2): 31, (8, 3): 30, (8, 4): 17, (8, 5): 2}
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
+_PHP_IN_TAG = re.compile(r"(?:^|-)php(\d+)\.(\d+)(?:-|$)")
+
+
+def _repository_tag(image: str) -> Tuple[str, str]:
+    repository, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
+    return repository, tag
 
 
 def _version(image: str):
-    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
-    match = _VERSION.match(tag)
+    repository, tag = _repository_tag(image)
+    if repository in DERIVED_IMAGES:
+        match = _PHP_IN_TAG.search(tag)  # `6.8-php8.3-fpm`: the rest is the application's version
+    else:
+        match = _VERSION.match(tag)
     return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def runs_image(image: str) -> bool:
+    """Whether the image, run with its own command, is PHP-FPM: php (its
+    CLI and Apache variants give no listener, see ``listeners``), and the
+    -fpm tags of the images built on it."""
+    repository, tag = _repository_tag(image)
+    if repository not in DERIVED_IMAGES:
+        return True
+    return tag == "fpm" or tag.startswith("fpm-") or tag.endswith("-fpm") or "-fpm-" in tag
 
 
 def _listen_in_zz_docker(image: str) -> bool:
     """Whether the image sets its pool's `listen` in zz-docker.conf (after
     www.conf) rather than docker.conf (before it)."""
     repository, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
+    if repository in DERIVED_IMAGES:
+        # built on php: every branch before 8.2 set it in zz-docker.conf;
+        # later ones by patch release, which their tags do not name
+        version = _version(image)
+        return version is not None and version < (8, 2)
     match = _VERSION.match(tag)
     if repository != "php" or not match:
         return False  # not the official image's layout; `fpm`, `latest`...: a current build

@@ -8,21 +8,56 @@ start-up it logs "WARNING: The TCP backlog setting of N cannot be enforced
 because /proc/sys/net/core/somaxconn is set to the lower value of M"
 (checkTcpBacklogSettings, src/server.c:2401-2445) and keeps running with
 the clamped queue. The official image (docker-library/redis) runs
-`redis-server` and prepends it to arguments that start with `-`.
+`redis-server` and prepends it to arguments that start with `-` or to a
+first argument ending in `.conf` (docker-library/redis @ e9204996,
+7.2/debian/docker-entrypoint.sh:4-8: `[ "${1#-}" != "$1" ] || [
+"${1%.conf}" != "$1" ]`).
+
+Read beyond the sheet, at the same commit:
+
+* Sentinel is redis-server in sentinel mode: `checkForSentinelMode()`
+  (src/server.c:6651-6657) when the executable's name contains
+  "redis-sentinel" or an argument is `--sentinel`; `initSentinelConfig()`
+  sets the port to `REDIS_SENTINEL_PORT` 26379 before the config is read
+  (src/sentinel.c:31,461-464), so `port` in sentinel.conf or `--port`
+  overrides it; it listens through the same listenToPort() with
+  server.tcp_backlog (src/server.c:2494-2512) and runs the same start-up
+  check (src/server.c:7212). Without a config file it exits before
+  listening ("Sentinel needs config file on disk to save state. Exiting...",
+  sentinelCheckConfigFile(), src/sentinel.c:492-496, called at
+  src/server.c:7160): no listener.
+* Cluster bus: with `cluster-enabled yes` (src/config.c:3089),
+  clusterInitLast() listens on `cluster-port`, else the client port +
+  CLUSTER_PORT_INCR 10000 (src/cluster_legacy.c:1035-1057,
+  cluster_legacy.h:17; the client port is tls-port under `tls-cluster yes`,
+  defaultClientPort() :110-112), on the same bind addresses and through
+  the same listenToPort(), so with the same backlog.
+* `bind` takes several addresses, one socket each (src/config.c:3268,
+  listenToPort()); without it Redis binds `* -::*`: two sockets.
+* The config file named first is opened relative to the working directory
+  (getAbsolutePath(argv[1]), src/server.c:7074): a relative path is resolved
+  against the container's workingDir.
 """
 
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
-from linter.servers import Launch, Listener, Option, Word, find_option, parse_int
+from linter.findings import Location
+from linter.servers import Launch, Listener, config_file, parse_int
 
 NAME = "redis"
 TITLE = "Redis"
 IMAGES = ("redis", "redis-stack-server")
-COMMANDS = ("redis-server",)
+COMMANDS = ("redis-server", "redis-sentinel")
+# The official image's entrypoint also prepends redis-server to a first
+# argument ending in ".conf" (the module docstring).
+ENTRYPOINT_PREPENDS = {"redis": ("-*", "*.conf")}
 DEFAULT_BACKLOG = 511
 DEFAULT_PORT = 6379
+SENTINEL_PORT = 26379  # REDIS_SENTINEL_PORT, src/sentinel.c:31
+CLUSTER_PORT_INCR = 10000  # src/cluster_legacy.h:17
+SENTINEL_COMMANDS = ("redis-sentinel", "valkey-sentinel")
 KNOB = "tcp-backlog (`--tcp-backlog N`, or `tcp-backlog N` in redis.conf)"
 SOURCE = "src/config.c:3174 createIntConfig(\"tcp-backlog\", ..., 511); servers.md §2.1"
 STARTUP_WARNING = (
@@ -30,13 +65,15 @@ STARTUP_WARNING = (
     "/proc/sys/net/core/somaxconn is set to the lower value of {somaxconn}\" at start-up"
 )
 
-BACKLOG = Option(long=("--tcp-backlog",))
-BIND = Option(long=("--bind",))
 # Without `bind`, Redis listens on 0.0.0.0 and [::] (its default `bind *
 # -::*`): two sockets with the same backlog, as `ss -lnt` shows
 # (tests/kernel/test_servers_truth.py, Redis 7.0.15).
 DEFAULT_BIND_SOCKETS = 2
-PORT = Option(long=("--port",))
+# The directives read, from the config file and the command line.
+DIRECTIVES = ("tcp-backlog", "port", "bind", "cluster-enabled", "cluster-port", "tls-port", "tls-cluster")
+
+# directive -> (its arguments, where its first value is written)
+_Settings = Dict[str, Tuple[List[str], Location]]
 
 
 def listeners(launch: Launch) -> List[Listener]:
@@ -44,46 +81,95 @@ def listeners(launch: Launch) -> List[Listener]:
 
 
 def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
+    sentinel = launch.command in SENTINEL_COMMANDS or any(w.text == "--sentinel" for w in launch.words)
+    if sentinel and (not launch.words or launch.words[0].text.startswith("-")):
+        return []  # Sentinel exits without a config file, before it listens
     # `redis-server /path/redis.conf --opt v`: the file first, then the
     # command line's options "appended to the configuration file"
     # (src/server.c:7068-7090), so the command line wins.
-    lines, assumption = _config_file(launch)
-    words = []
-    for directive, value, location in lines:
-        words += [Word(f"--{directive}", location), Word(value, location)]
-    words += launch.words
-    port_found = find_option(words, PORT)
-    port = parse_int(port_found[0]) if port_found else DEFAULT_PORT
-    if port == 0:
-        return []  # `--port 0`: no TCP listener
-    sockets = 1 if find_option(words, BIND) else DEFAULT_BIND_SOCKETS
-    found = find_option(words, BACKLOG)
-    backlog = parse_int(found[0]) if found else None
-    if found is not None and backlog is not None:
-        return [Listener(name, "*", port, backlog, f"tcp-backlog {backlog}", found[1].location, True, KNOB, sockets=sockets)]
+    settings, assumption = _config_file(launch)
+    command_line = _command_line(launch)
+    settings.update(command_line)
+    port = _int(settings, "port", SENTINEL_PORT if sentinel else DEFAULT_PORT)
+    bind = settings.get("bind")
+    sockets = len(bind[0]) if bind is not None else DEFAULT_BIND_SOCKETS
+    if sockets == 0:
+        return []  # `bind ""`: no TCP socket (listenToPort)
+    found = settings.get("tcp-backlog")
+    backlog = parse_int(found[0][0]) if found and found[0] else None
+    if backlog is not None:
+        # set on the command line: whatever the file says does not matter
+        said = None if "tcp-backlog" in command_line else assumption
+        origin, location, explicit = f"tcp-backlog {backlog}", found[1], True
+    else:
+        backlog, origin, location, explicit, said = DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, assumption
+    if sentinel:
+        origin += " (Sentinel)"
+    ports = []
+    if port is not None and port != 0:
+        ports.append((port, origin))  # `--port 0`: no TCP listener
+    if not sentinel and _yes(settings, "cluster-enabled"):
+        client = _int(settings, "tls-port", 0) if _yes(settings, "tls-cluster") else port
+        bus = _int(settings, "cluster-port", 0)
+        if bus:
+            ports.append((bus, f"{origin} (cluster bus, cluster-port {bus})"))
+        elif client is not None:
+            ports.append((client + CLUSTER_PORT_INCR, f"{origin} (cluster bus: port + {CLUSTER_PORT_INCR})"))
     return [
-        Listener(
-            name, "*", port, DEFAULT_BACKLOG, f"default tcp-backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB,
-            sockets=sockets, assumption=assumption,
-        )
+        Listener(name, "*", number, backlog, text, location, explicit, KNOB, sockets=sockets, assumption=said)
+        for number, text in ports
     ]
 
 
+def _int(settings: _Settings, key: str, default: int) -> Optional[int]:
+    found = settings.get(key)
+    if found is None or not found[0]:
+        return default
+    return parse_int(found[0][0])
+
+
+def _yes(settings: _Settings, key: str) -> bool:
+    """A boolean directive (yesnotoi(): yes/no, any case)."""
+    found = settings.get(key)
+    return found is not None and bool(found[0]) and found[0][0].lower() == "yes"
+
+
+def _command_line(launch: Launch) -> _Settings:
+    """`--name value...`: each option takes the words up to the next
+    `--name` (src/server.c:7068-7110); later ones win."""
+    out: _Settings = {}
+    words = launch.words[1:] if launch.words and not launch.words[0].text.startswith("-") else launch.words
+    current = None
+    for word in words:
+        text = word.text
+        if text.startswith("--"):
+            name, eq, value = text[2:].partition("=")
+            name = name.lower()
+            current = name if name in DIRECTIVES else None
+            if current is not None:
+                # `--tcp-backlog=N` is read as its value too (lenient)
+                out[current] = ([value] if eq else [], word.location)
+        elif current is not None:
+            values, location = out[current]
+            out[current] = (values + [text], location if values else word.location)
+    return out
+
+
 def _config_file(launch: Launch):
-    """(directive, value, location) of each `tcp-backlog`/`port` line of the
-    config file named as the first argument, when the input provides it."""
+    """The directives read from the config file named as the first
+    argument, when the input provides it, and the assumption the listeners
+    rest on otherwise."""
     if not launch.words or launch.words[0].text.startswith("-"):
-        return [], None
-    path = launch.words[0].text
-    found = launch.read(path)
+        return {}, None
+    found, assumption = config_file(launch, launch.words[0].text, "tcp-backlog")
     if found is None:
-        return [], f"{path} is not in the input (written at run time or mounted from elsewhere): assumed to set no tcp-backlog"
+        return {}, assumption
     text, locate = found
-    out = []
+    out: _Settings = {}
     for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
-        # redis.conf: `name value`, case-insensitive names, `#` comments
-        if len(parts) >= 2 and parts[0].lower() in ("tcp-backlog", "port"):
+        # redis.conf: `name value...`, case-insensitive names, `#` comments
+        if len(parts) >= 1 and parts[0].lower() in DIRECTIVES:
             column = len(line) - len(line.lstrip()) + 1
-            out.append((parts[0].lower(), parts[1], locate(number, column)))
-    return out, None
+            out[parts[0].lower()] = ([p.strip('"') for p in parts[1:]], locate(number, column))
+    return out, assumption

@@ -82,6 +82,17 @@ def listeners(launch: Launch) -> List[Listener]:
     return []
 
 
+def config_paths(launch: Launch) -> List[str]:
+    """The file the listeners live in, for an unresolved entry (SMX018):
+    the official image's server.xml (Spring Boot's are not one file)."""
+    if launch.words:
+        return []
+    base = launch.env.get("CATALINA_BASE")
+    if base is not None and base.text.rstrip("/") != CATALINA_HOME:
+        return [base.text.rstrip("/") + "/conf/server.xml"]
+    return [SERVER_XML]
+
+
 def _squash(name: str) -> str:
     return re.sub(r"[-_.]", "", name).lower()
 

@@ -215,3 +215,74 @@ def expected_sockets(listeners: List[dict]) -> List[Tuple[str, Optional[int], in
         assert count is not None, "use a numeric worker_processes in kernel tests"
         out.extend([(l["address"], l["port"], l["effective_backlog"])] * count)
     return sorted(out, key=lambda t: (t[0], t[1] or 0, t[2]))
+
+
+# --------------------------------------------------------------------------
+# Sysctl writes as runc, procps sysctl and a shell make them (for the
+# sysctl-value checks; nothing above depends on this)
+# --------------------------------------------------------------------------
+
+_RUNC_WRITE = r"""
+import json, os, sys
+path, data = sys.argv[1], json.loads(sys.argv[2]).encode("utf-8", "surrogateescape")
+fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+error = None
+try:
+    # runc: sysctlFile.WriteString(value); Go's File.Write retries a short
+    # write with the rest (and issues one zero-byte write for "").
+    total = 0
+    while True:
+        n = os.write(fd, data[total:])
+        total += n
+        if total >= len(data) or n == 0:
+            break
+except OSError as exc:
+    error = exc.errno
+finally:
+    os.close(fd)
+print(json.dumps(error))
+"""
+
+
+def proc_sys_path(name: str) -> str:
+    return "/proc/sys/" + name.replace(".", "/")
+
+
+def write_like_runc(ns: "NetNS", name: str, data: str) -> Optional[int]:
+    """Write ``data`` to the sysctl exactly as runc writes a pod sysctl's
+    value (as-is, retrying short writes); the errno, or None."""
+    proc = ns.exec([sys.executable, "-c", _RUNC_WRITE, proc_sys_path(name), json.dumps(data)])
+    return json.loads(proc.stdout)
+
+
+def read_sysctl(ns: "NetNS", name: str) -> str:
+    with_tabs = ns.exec(["cat", proc_sys_path(name)]).stdout
+    return " ".join(with_tabs.split())
+
+
+def deployment_with(config: Dict[str, str], pod: str = "", container: str = "", name: str = "web") -> str:
+    """A Deployment running nginx with ``config`` (nginx.conf from a
+    ConfigMap), with extra YAML at pod level and in the nginx container
+    (each already indented for its place: pod fields by 6 spaces,
+    container fields by 8)."""
+    data = "".join(f"  {key}: |\n" + textwrap.indent(text, "    ") for key, text in config.items())
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: e2e\nspec:\n"
+        f"  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n"
+        f"    spec:\n{pod}      containers:\n      - name: nginx\n        image: nginx:1.25\n{container}"
+        "        volumeMounts:\n        - name: conf\n          mountPath: /etc/nginx/nginx.conf\n          subPath: nginx.conf\n"
+        f"      volumes:\n      - name: conf\n        configMap:\n          name: {name}-conf\n"
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}-conf\n  namespace: e2e\ndata:\n{data}"
+    )
+
+
+def findings(directory: Path, *args: str) -> List[dict]:
+    """somaxlint's findings (JSON) on ``directory`` for this kernel."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "linter", "--format", "json", "--kernel", os.uname().release, *args, str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    return json.loads(proc.stdout)["findings"]

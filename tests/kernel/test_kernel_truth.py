@@ -5,10 +5,27 @@ For each case: manifests are written, `somaxlint explain --format json
 built for real -- its own netns, somaxconn set the way the manifest sets it
 (or left at the kernel default), the same nginx config started in it --
 and `ss` reports the kernel's Send-Q for every LISTEN socket.
+
+Sysctl values: a table of tricky strings is written to /proc/sys in a
+namespace exactly as runc writes a pod sysctl (as-is), as `sysctl -w` and as
+`echo >` write them, and the kernel's stored value (or its EINVAL) is
+compared with somaxlint's reading of the same string
+(linter.model.sysctl_value); then whole manifests (pod sysctls spelled in
+hex, octal, with blanks or refused; a pod that lowers somaxconn; a server
+container that sets somaxconn before it execs nginx, or after) are
+predicted and reproduced.
+
+What cannot be checked here: kernels before 4.1 (the 16-bit accept-queue
+limit, the 65535 bound on somaxconn from 3.11 to 4.0, the unbounded 3.10.0
+to 3.10.10 sysctl), the pre-5.1 unchecked conversions and the pre-4.5
+re-read of a retried write -- this machine runs one modern kernel.  Those
+are settled from kernel source (linter/facts.py cites file:line per
+version) and tested without a kernel in tests/test_sysctl_grammar.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -17,6 +34,7 @@ import sys
 import pytest
 
 from lab import NGINX, TALLY, expected_sockets, kernel_lab, manifests, netns, predict, runnable_config  # noqa: F401 (fixtures)
+from lab import deployment_with, findings, read_sysctl, write_like_runc
 
 SERVER = "events {}\nhttp {\n%s}\n"
 
@@ -298,3 +316,200 @@ def _codes(directory) -> list:
     import json
 
     return [f["rule"] for f in json.loads(proc.stdout)["findings"]]
+
+
+# --------------------------------------------------------------------------
+# Sysctl values as the kernel reads them
+# --------------------------------------------------------------------------
+
+
+SYSCTL_TALLY_KEY = "sysctl writes compared"
+
+# (sysctl, the string written, the value to reset to first)
+WRITES = [("net.core.somaxconn", data, "777") for data in (
+    "0x800", "0X1F", "0100", "00", "0x0", "-0", " 42", "\t\n 42", "42\n", "42 ", "42\t", "5 6", "5 6 7",
+    "2147483647", "00000000000000000064", "", "42\r", "5,6", "-1", "+5", "08", "0x", "0xg", "1e3", "42abc",
+    "- 5", "--5", "2147483648", "4294967296", "18446744073709551616", "000000000000000000064", "\n", " ",
+    "\xa042",
+)] + [("net.ipv4.tcp_syncookies", data, "1") for data in (
+    "0", "00", "0x0", "-0", "-1", "2", "0x2", " 2", "2 0", "255", "256", "1e0", "",
+)] + [("net.ipv4.tcp_max_syn_backlog", data, "128") for data in ("-5", "0x10", "5 6", "2147483648")] + [
+    ("net.ipv4.ip_local_port_range", data, "32768 60999")
+    for data in ("5000", "5000 6000", "0x1388 0x1770", "5000 6000 7000", "5000-6000", "6000 5000", "70000 80000", "5000\t6000")
+]
+
+
+def _expected(name, data, before):
+    """What somaxlint says the kernel stores (and whether it refuses)."""
+    from linter.facts import parse_kernel_version
+    from linter.model.sysctl_value import kernel_reads
+
+    release = os.uname().release
+    reading = kernel_reads(name, data, parse_kernel_version(release), release)
+    assert reading.certain, f"{name}={data!r}: one kernel, one outcome"
+    outcome = reading.first
+    if name == "net.ipv4.ip_local_port_range" and outcome.values:
+        values = list(outcome.values) + [int(v) for v in before.split()][len(outcome.values):]
+        if values[0] > values[1]:  # ipv4_local_port_range(): low above high
+            return before, True
+        return " ".join(str(v) for v in values), False
+    if outcome.values:
+        return str(outcome.values[0]), outcome.errno is not None
+    return before, outcome.errno is not None
+
+
+def test_sysctl_values_read_as_the_kernel_reads_them(netns):
+    """Each string written as runc writes it: stored value and EINVAL match."""
+    ns = netns()
+    mismatches = []
+    for name, data, reset in WRITES:
+        assert write_like_runc(ns, name, reset) is None
+        before = read_sysctl(ns, name)
+        error = write_like_runc(ns, name, data)
+        stored = read_sysctl(ns, name)
+        expected, refused = _expected(name, data, before)
+        if (stored, error is not None) != (expected, refused):
+            mismatches.append(f"{name}={data!r}: kernel stored {stored!r} (errno {error}), somaxlint says {expected!r} (refused {refused})")
+    assert not mismatches, "\n".join(mismatches)
+    TALLY[SYSCTL_TALLY_KEY] = TALLY.get(SYSCTL_TALLY_KEY, 0) + len(WRITES)
+    assert len([w for w in WRITES if w[0] == "net.core.somaxconn"]) >= 25
+
+
+SHELL_WRITES = ["0x800", " 0100", "3000 5000", "08", "-1", "0X1F", "1e3", "00"]
+
+
+@pytest.mark.parametrize("tool", ["sysctl -w", "echo", "printf"])
+def test_sysctl_and_echo_writes_read_as_somaxlint_reads_them(netns, tool):
+    """The init-container path: the command parsed by somaxlint
+    (linter.model.shell), run for real by the same shell in a namespace."""
+    import shlex
+
+    from linter.model.shell import sysctl_writes
+
+    ns = netns()
+    mismatches = []
+    for value in SHELL_WRITES:
+        write_like_runc(ns, "net.core.somaxconn", "777")
+        if tool == "sysctl -w":
+            script = f"sysctl -q -w net.core.somaxconn={shlex.quote(value)}"
+        elif tool == "echo":
+            script = f"echo {shlex.quote(value)} > /proc/sys/net/core/somaxconn"
+        else:
+            script = f"printf %s {shlex.quote(value)} > /proc/sys/net/core/somaxconn"
+        run = ns.exec(["sh", "-c", script], check=False)
+        stored = read_sysctl(ns, "net.core.somaxconn")
+        [write] = sysctl_writes(["sh", "-c", script])
+        expected, refused = _expected("net.core.somaxconn", write.data, "777")
+        if (stored, run.returncode != 0) != (expected, refused):
+            mismatches.append(f"{script!r}: kernel stored {stored} (exit {run.returncode}), somaxlint says {expected} (refused {refused})")
+    assert not mismatches, "\n".join(mismatches)
+    TALLY[SYSCTL_TALLY_KEY] = TALLY.get(SYSCTL_TALLY_KEY, 0) + len(SHELL_WRITES)
+
+
+BIG_BACKLOG = _http("listen 127.0.0.1:8080 backlog=100000;", "listen 127.0.0.1:8081;  server_name b;")
+
+
+@pytest.mark.parametrize("value", ["0x800", "0100", " 3000\n", "3000 5000", "00", "08", "-1", "1e3", ""])
+def test_pod_sysctl_spellings_end_to_end(netns, tmp_path, value):
+    """A pod sysctl spelled as hex, octal, with blanks, two numbers -- or
+    refused: explain's Send-Q for nginx against the kernel's, the value
+    written as runc writes it; SMX010 says a refused write fails."""
+    pod = f"      securityContext:\n        sysctls:\n        - name: net.core.somaxconn\n          value: {json.dumps(value)}\n"
+    lint_dir = tmp_path / "manifests"
+    lint_dir.mkdir()
+    (lint_dir / "app.yaml").write_text(deployment_with({"nginx.conf": BIG_BACKLOG}, pod=pod))
+    expected = expected_sockets(predict(lint_dir))
+    ns = netns()
+    error = write_like_runc(ns, "net.core.somaxconn", value)
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(runnable_config(BIG_BACKLOG, tmp_path))
+    ns.start_nginx(conf)
+    assert ns.listeners() == expected
+    TALLY["sockets compared"] += len(expected)
+    smx010 = [f for f in findings(lint_dir, "--select", "SMX010")]
+    if error is not None:
+        assert [f["severity"] for f in smx010] == ["error"]
+        assert "the kernel refuses it (EINVAL" in smx010[0]["message"] and "the value stays unchanged" in smx010[0]["message"]
+        TALLY["refusals confirmed"] += 1
+    else:
+        assert all(f["severity"] == "warning" for f in smx010)
+
+
+def test_syncookies_zero_however_spelled_is_off_in_the_kernel_and_smx006(netns, tmp_path):
+    ns = netns()
+    for value in ("00", "0x0", " 0"):
+        pod = f"      securityContext:\n        sysctls:\n        - name: net.ipv4.tcp_syncookies\n          value: {json.dumps(value)}\n"
+        lint_dir = tmp_path / f"m{len(value)}{value.strip()}"
+        lint_dir.mkdir()
+        (lint_dir / "app.yaml").write_text(deployment_with({"nginx.conf": BIG_BACKLOG}, pod=pod))
+        write_like_runc(ns, "net.ipv4.tcp_syncookies", "1")
+        assert write_like_runc(ns, "net.ipv4.tcp_syncookies", value) is None
+        assert read_sysctl(ns, "net.ipv4.tcp_syncookies") == "0"
+        assert [(f["rule"], f["severity"]) for f in findings(lint_dir, "--select", "SMX006,SMX010")] == [("SMX006", "warning")]
+        TALLY[SYSCTL_TALLY_KEY] = TALLY.get(SYSCTL_TALLY_KEY, 0) + 1
+
+
+# --------------------------------------------------------------------------
+# Lowering is not raising
+# --------------------------------------------------------------------------
+
+
+def test_a_pod_that_lowers_somaxconn_truncates_and_smx001_says_it_lowered(netns, tmp_path):
+    config = _http("listen 127.0.0.1:8080 backlog=2048;", "listen 127.0.0.1:8081; server_name b;")
+    pod = '      securityContext:\n        sysctls:\n        - name: net.core.somaxconn\n          value: "1024"\n'
+    lint_dir = tmp_path / "manifests"
+    lint_dir.mkdir()
+    (lint_dir / "app.yaml").write_text(deployment_with({"nginx.conf": config}, pod=pod))
+    listeners = predict(lint_dir)
+    ns = netns()
+    default = int(ns.sysctl("net.core.somaxconn"))
+    assert default > 1024, "the kernel default must be above the pod's value for this case"
+    write_like_runc(ns, "net.core.somaxconn", "1024")
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(runnable_config(config, tmp_path))
+    ns.start_nginx(conf)
+    assert ns.listeners() == expected_sockets(listeners) == [("127.0.0.1", 8080, 1024), ("127.0.0.1", 8081, 511)]
+    TALLY["sockets compared"] += 2
+    got = [(f["rule"], f["severity"], f["message"]) for f in findings(lint_dir, "--select", "SMX001,SMX002")]
+    assert len(got) == 1 and got[0][:2] == ("SMX001", "error")
+    assert f"is truncated to 1024 by net.core.somaxconn 1024 (securityContext.sysctls of Deployment/e2e/web, which lowers it from the kernel default {default})" in got[0][2]
+
+
+# --------------------------------------------------------------------------
+# The server's own container sets somaxconn before (or after) it starts nginx
+# --------------------------------------------------------------------------
+
+OWN_CONFIG = _http("listen 127.0.0.1:8080 backlog=5000;", "listen 127.0.0.1:8081; server_name b;")
+
+
+@pytest.mark.parametrize(
+    "script, applied, rules",
+    [
+        ("sysctl -w net.core.somaxconn=6000 && exec {nginx}", True, []),
+        ("echo 0x1770 > /proc/sys/net/core/somaxconn; exec {nginx}", True, []),
+        ("{nginx}; sysctl -w net.core.somaxconn=6000", False, [("SMX001", "error"), ("SMX007", "error")]),
+    ],
+)
+def test_server_container_sets_somaxconn_in_its_own_command(netns, tmp_path, script, applied, rules):
+    """The container's command run for real in a namespace (nginx started
+    by it), against explain for a manifest with that command."""
+    manifest_script = script.format(nginx="nginx -g 'daemon off;'")
+    container = f"        command: {json.dumps(['sh', '-c', manifest_script])}\n        securityContext:\n          privileged: true\n"
+    lint_dir = tmp_path / "manifests"
+    lint_dir.mkdir()
+    (lint_dir / "app.yaml").write_text(deployment_with({"nginx.conf": OWN_CONFIG}, container=container))
+    listeners = predict(lint_dir)
+    expected = expected_sockets(listeners)
+    ns = netns()
+    default = int(ns.sysctl("net.core.somaxconn"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(runnable_config(OWN_CONFIG, tmp_path))
+    ns.pidfiles.append(tmp_path / "nginx.pid")
+    run = ns.exec(["sh", "-c", script.format(nginx=f"{NGINX} -p {tmp_path} -c {conf}")], check=False)
+    assert run.returncode == 0, run.stderr
+    assert ns.listeners() == expected
+    assert default < 5000 and expected[0] == ("127.0.0.1", 8080, 5000 if applied else default)
+    assert int(ns.sysctl("net.core.somaxconn")) == 6000  # written in every case; only the order differs
+    TALLY["sockets compared"] += len(expected)
+    got = sorted((f["rule"], f["severity"]) for f in findings(lint_dir, "--select", "SMX001,SMX007,SMX011"))
+    assert got == rules

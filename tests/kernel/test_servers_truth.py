@@ -369,6 +369,12 @@ CASES: Dict[str, Case] = {
     "redis: same backlog, kernel default somaxconn": Case(
         "redis", 7001, None, "redis:7.2", command=("redis-server", "--tcp-backlog", "8192", "--port", "7001")
     ),
+    # `cluster-enabled yes`: the cluster bus on port + 10000, same backlog
+    # (its nodes.conf is written in the working directory)
+    "redis: cluster bus, backlog below somaxconn": Case(
+        "redis", 7001, 1000, "redis:7.2",
+        command=("redis-server", "--port", "7001", "--tcp-backlog", "300", "--cluster-enabled", "yes"), more_ports=(17001,),
+    ),
     "memcached: default backlog, kernel default somaxconn": _memcached((), None),
     "memcached: -b below somaxconn": _memcached(("-b", "300"), 1000),
     "memcached: --listen-backlog= equal to somaxconn": _memcached(("--listen-backlog=1000",), 1000),
