@@ -131,7 +131,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         used.update(m.source for m in fs.files.values())
         return fs
 
-    for process in server_processes(workload, netns.somaxconn, fs_for, nearest):
+    for process in server_processes(workload, netns.somaxconn_for, fs_for, nearest):
         model.servers.append(process)
         if unread(process):
             container = process.container

@@ -130,10 +130,13 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
     return None
 
 
-def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None, choose=None) -> List[ServerProcess]:
-    """``fs_for(container)``: the container's filesystem as the input builds
-    it (config files a server names are read from there); ``choose(kind,
-    name, where)``: the object a reference reaches (envFrom ConfigMaps)."""
+def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None) -> List[ServerProcess]:
+    """``somaxconn_for(container)``: the somaxconn the container's server
+    listens with (``NetNamespace.somaxconn_for``: its own writes before the
+    server starts count); ``fs_for(container)``: the container's filesystem
+    as the input builds it (config files a server names are read from
+    there); ``choose(kind, name, where)``: the object a reference reaches
+    (envFrom ConfigMaps)."""
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         argv = container.command + container.args
@@ -154,7 +157,7 @@ def server_processes(workload: Workload, somaxconn: Somaxconn, fs_for=None, choo
             if hidden:
                 # the server read a name whose value the input does not show
                 listeners = [replace(l, assumption=l.assumption or hidden) for l in listeners]
-            process = ServerProcess(module, workload, container, somaxconn, listeners)
+            process = ServerProcess(module, workload, container, somaxconn_for(container), listeners)
             process.launch = launch
             out.append(process)
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from linter.findings import Location

@@ -135,7 +135,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
         # wrote is SMX013's, at that include.)
         model.unresolved.append(_unresolved_include(workload, container, fs, built_in[0]))
         return
-    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, workload, container, mounted.via, variant, settings))
+    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn_for(container), workload, container, mounted.via, variant, settings))
 
 
 def _unresolved_include(workload: Workload, container: Container, fs, problem) -> Unresolved:
@@ -234,7 +234,7 @@ def _add_standalone(model, f, config) -> None:
     # unresolved after all.
     model.unresolved = [u for u in model.unresolved if u.container is not container]
     listen_set = collect_listens(config.directives, container is None or runs_as_root(container), hosts_of(netns.workload))
-    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn, netns.workload, container, settings=settings))
+    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn_for(container), netns.workload, container, settings=settings))
 
 
 def _linked_workload(model, real_path: str):
