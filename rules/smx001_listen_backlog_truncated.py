@@ -55,7 +55,7 @@ def check(model):
     """Every listener of every server (uWSGI, which refuses to start
     instead of truncating, is SMX020's; a queue that follows somaxconn,
     SMX021's)."""
-    from linter.model.processes import process_finding, verdict
+    from linter.model.processes import condition as when, process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for server in model.servers:
@@ -74,7 +74,7 @@ def check(model):
             effective = facts.kernel_clamp(listener.requested_backlog, v.limit)
             condition = ""
             if not v.certain and somaxconn.setting and len(truncating) != len(somaxconn.values):
-                condition = " if the node kernel is older than Linux 5.4" if somaxconn.setting.how == "kernel default" else " under one of the possible orders"
+                condition = when(model.settings, somaxconn)
             warning = module.STARTUP_WARNING
             said = (" " + warning.format(backlog=listener.requested_backlog, somaxconn=v.limit) + ".") if warning else ""
             # beyond the largest somaxconn, the backlog itself must come down

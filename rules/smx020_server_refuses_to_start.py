@@ -38,7 +38,7 @@ SUMMARY = "A server exits at start-up because its listen queue exceeds somaxconn
 
 
 def check(model):
-    from linter.model.processes import process_finding, verdict
+    from linter.model.processes import condition as when, process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for process in model.servers:
@@ -53,7 +53,7 @@ def check(model):
             if not refusing:
                 continue
             v = verdict(process, refusing, listener)
-            condition = "" if len(refusing) == len(somaxconn.values) else " if the node kernel is older than Linux 5.4"
+            condition = "" if len(refusing) == len(somaxconn.values) else when(model.settings, somaxconn)
             message = (
                 f"{module.TITLE} {listener.origin} is greater than net.core.somaxconn {v.limit} "
                 f"({v.setting.detail if v.setting else 'unknown'}){condition}: {module.TITLE} logs \"Listen queue size is "

@@ -44,7 +44,7 @@ LOW = 128
 
 
 def check(model):
-    from linter.model.processes import process_finding, verdict
+    from linter.model.processes import condition as when, process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for process in model.servers:
@@ -57,7 +57,7 @@ def check(model):
                 continue
             v = verdict(process, low, listener, limit=min(low))
             # the kernel clause only when the kernel is what is uncertain
-            condition = "" if len(low) == len(process.somaxconn.values) else " if the node kernel is older than Linux 5.4"
+            condition = "" if len(low) == len(process.somaxconn.values) else when(model.settings, process.somaxconn)
             message = (
                 f"{module.TITLE}'s accept queue is net.core.somaxconn ({listener.origin.split('(', 1)[-1].rstrip(')')}), "
                 f"which is {v.limit}{condition} in the network namespace of {workload_label(process.workload)} "

@@ -226,6 +226,17 @@ def verdict(process: ServerProcess, hits: List[int], listener: Optional[Listener
     return Verdict(certain, limit, setting, related, assumptions)
 
 
+def condition(settings, somaxconn) -> str:
+    """How a finding that holds for only some of the possible somaxconn
+    values says when it holds; the assumption appended to it says why."""
+    setting = somaxconn.setting
+    if setting is not None and setting.how == "kernel default" and settings.kernel is None:
+        return " if the node kernel is older than Linux 5.4"
+    if setting is not None and setting.how == "kernel default":
+        return " in one of the cases the input leaves open"
+    return " under one of the possible orders"
+
+
 def process_finding(rule: tuple, process: ServerProcess, listener: Listener, v: Verdict, message: str, subject: str, extra: dict):
     """The finding of ``rule`` (its code, name and default severity) about
     one listener."""
