@@ -1,18 +1,24 @@
 """somaxlint's speed against the parsers' own floor, in one process run.
 
-    python bench/run.py                # full corpus: floor vs full lint
+    python bench/run.py                # full corpus: honest floor vs a full lint,
+                                       # without the cache, filling it, and warm
     python bench/run.py --scaling      # 1x vs 2x corpus
-    python bench/run.py --precommit    # one manifest + one nginx file vs yamllint, and
-                                       # the hook on a 3,000-file repository
+    python bench/run.py --precommit    # commit time: one manifest + one nginx.conf vs
+                                       # yamllint; the hook on a 3,000-file repository,
+                                       # cold and warm (one file changed)
     python bench/run.py --repos        # 100 vs 200 apps x 3 environments (nearness)
     python bench/run.py --quick        # smoke run: the hook on a 60-file repository, once
 
 The floor is what no linter of these inputs can beat: libyaml composing
-every YAML file (PyYAML's CSafeLoader) plus crossplane parsing every nginx
-file with `single=True`.  Each measurement runs in a fresh subprocess,
-alternating floor and somaxlint, and reports medians; peak RSS is the
-subprocess's maximum resident set.  Needs `pip install pyyaml yamllint`;
-for the pre-commit comparison, a regular (not editable) install.
+every YAML file (PyYAML's CSafeLoader) and crossplane parsing every nginx
+configuration with `single=True` -- the standalone files and the ones
+embedded in ConfigMaps (every `*.conf` key of a ConfigMap, lexed from
+memory by crossplane's own lexer) -- holding every tree until the end, with
+the cyclic garbage collector off (as somaxlint runs).  Each measurement
+runs in a fresh subprocess, alternating the commands compared, and reports
+the median with the minimum and maximum; peak RSS is the subprocess's
+maximum resident set.  Needs `pip install pyyaml yamllint`; for the
+pre-commit comparison, a regular (not editable) install.
 
 A measured command must exit 0 or 1 and print something (a clean text run
 may print nothing only with status 0); anything else -- an import error
@@ -25,6 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,18 +44,48 @@ sys.path.insert(0, HERE)
 from generate import generate  # noqa: E402
 
 FLOOR = r"""
-import os, sys, yaml, crossplane
+import gc, io, os, sys
+gc.disable()
+import yaml, crossplane, crossplane.lexer, crossplane.parser
+
+# ConfigMap-embedded configs: crossplane.parse(single=True) over text in
+# memory, tokenized by crossplane's own lexer (as a file would be).
+memory = {}
+file_lex = crossplane.parser.lex
+def lex(name):
+    if name in memory:
+        return crossplane.lexer._balance_braces(crossplane.lexer._lex_file_object(io.StringIO(memory[name])), name)
+    return file_lex(name)
+crossplane.parser.lex = lex
+
+def parse_text(text):
+    memory["<embedded>"] = text
+    return crossplane.parse("<embedded>", single=True)
+
 root = sys.argv[1]
 trees = []
-for dirpath, _, names in os.walk(root):
+embedded = 0
+for dirpath, dirnames, names in os.walk(root):
+    dirnames.sort()
     for name in sorted(names):
         path = os.path.join(dirpath, name)
         if name.endswith((".yaml", ".yml")):
             with open(path, encoding="utf-8") as handle:
-                trees.append(list(yaml.compose_all(handle.read(), Loader=yaml.CSafeLoader)))
+                documents = list(yaml.compose_all(handle.read(), Loader=yaml.CSafeLoader))
+            trees.append(documents)
+            for doc in documents:
+                if not isinstance(doc, yaml.MappingNode):
+                    continue
+                fields = {k.value: v for k, v in doc.value if isinstance(k, yaml.ScalarNode)}
+                kind, data = fields.get("kind"), fields.get("data")
+                if getattr(kind, "value", None) == "ConfigMap" and isinstance(data, yaml.MappingNode):
+                    for key, value in data.value:
+                        if str(key.value).endswith(".conf") and isinstance(value, yaml.ScalarNode):
+                            trees.append(parse_text(value.value))
+                            embedded += 1
         elif name.endswith(".conf"):
             trees.append(crossplane.parse(path, single=True))
-print(len(trees))
+print(len(trees), embedded)
 """
 
 
@@ -113,13 +150,45 @@ def lint_cmd(args, corpus, *extra):
     return [*somaxlint_cmd(args), "check", "--format", "json", *extra, corpus]
 
 
+class Runs:
+    """Times and peak RSS of one command's runs."""
+
+    def __init__(self):
+        self.samples = []
+
+    def add(self, sample):
+        self.samples.append(sample)
+
+    @property
+    def time(self) -> float:
+        return statistics.median(t for t, _ in self.samples)
+
+    @property
+    def rss(self) -> float:
+        return statistics.median(r for _, r in self.samples)
+
+    def spread(self, scale: float = 1.0, unit: str = "s", digits: int = 2) -> str:
+        times = [t * scale for t, _ in self.samples]
+        return f"{statistics.median(times):8.{digits}f} {unit} ({min(times):.{digits}f}-{max(times):.{digits}f})"
+
+
+def alternate(commands, repeat):
+    """Run the commands one after the other, ``repeat`` rounds.  Each is
+    (argv, cwd, allow_silent, before): ``before()``, when given, runs
+    untimed ahead of each run.  Returns name -> Runs."""
+    out = {name: Runs() for name in commands}
+    for _ in range(repeat):
+        for name, (argv, cwd, allow_silent, before) in commands.items():
+            if before is not None:
+                before()
+            out[name].add(run_measured(argv, cwd, allow_silent))
+    return out
+
+
 def pairs(a, b, repeat, cwd=None, allow_silent=False):
     """Alternate A and B `repeat` times; medians of time and RSS."""
-    results = {"a": [], "b": []}
-    for _ in range(repeat):
-        results["a"].append(run_measured(a, cwd, allow_silent))
-        results["b"].append(run_measured(b, cwd, allow_silent))
-    return {k: (statistics.median(t for t, _ in v), statistics.median(r for _, r in v)) for k, v in results.items()}
+    m = alternate({"a": (a, cwd, allow_silent, None), "b": (b, cwd, allow_silent, None)}, repeat)
+    return {k: (v.time, v.rss) for k, v in m.items()}
 
 
 def corpus_dir(scale, workdir):
@@ -132,22 +201,45 @@ def corpus_dir(scale, workdir):
         return path, int(handle.read())
 
 
+def _remove(path):
+    def remove():
+        shutil.rmtree(path, ignore_errors=True)
+
+    return remove
+
+
 def full(args, workdir):
     corpus, documents = corpus_dir(1, workdir)
-    m = pairs(floor_cmd(corpus), lint_cmd(args, corpus, *args.lint_args), args.repeat)
-    (floor_t, floor_rss), (lint_t, lint_rss) = m["a"], m["b"]
-    print(f"corpus: {documents} documents, 1000 nginx files ({corpus}); medians of {args.repeat} alternating runs")
-    print(f"  floor (libyaml compose + crossplane single)  {floor_t:7.2f} s   peak RSS {floor_rss:7.1f} MiB")
-    print(f"  somaxlint check                              {lint_t:7.2f} s   peak RSS {lint_rss:7.1f} MiB")
-    print(f"  full / floor time  {lint_t / floor_t:5.2f}   (target <= 2.0)")
-    print(f"  full / floor RSS   {lint_rss / floor_rss:5.2f}   (target <= 2.0)")
-    print(f"  documents per second (somaxlint)  {documents / lint_t:8.0f}")
+    cache = os.path.join(workdir, "cache-full")
+    shutil.rmtree(cache, ignore_errors=True)
+    run_measured(lint_cmd(args, corpus, "--cache-dir", cache, *args.lint_args))  # fills it for "warm"
+    m = alternate(
+        {
+            "floor": (floor_cmd(corpus), None, False, None),
+            "cold": (lint_cmd(args, corpus, "--no-cache", *args.lint_args), None, False, None),
+            "filling": (lint_cmd(args, corpus, "--cache-dir", cache + "-filling", *args.lint_args), None, False, _remove(cache + "-filling")),
+            "warm": (lint_cmd(args, corpus, "--cache-dir", cache, *args.lint_args), None, False, None),
+        },
+        args.repeat,
+    )
+    floor, cold, filling, warm = m["floor"], m["cold"], m["filling"], m["warm"]
+    print(f"corpus: {documents} documents, 1000 nginx files ({corpus}); median (min-max) of {args.repeat} alternating runs")
+    print(f"  floor (libyaml compose + crossplane, embedded configs too, GC off)  {floor.spread()}   peak RSS {floor.rss:7.1f} MiB")
+    print(f"  somaxlint check, cold (--no-cache)                                   {cold.spread()}   peak RSS {cold.rss:7.1f} MiB")
+    print(f"  somaxlint check, cold, filling an empty cache                        {filling.spread()}   peak RSS {filling.rss:7.1f} MiB")
+    print(f"  somaxlint check, warm (every file in the cache)                      {warm.spread()}   peak RSS {warm.rss:7.1f} MiB")
+    print(f"  cold / floor time      {cold.time / floor.time:5.2f}   (target <= 1.0)")
+    print(f"  filling / floor time   {filling.time / floor.time:5.2f}")
+    print(f"  warm / floor time      {warm.time / floor.time:5.2f}")
+    print(f"  cold / floor RSS       {cold.rss / floor.rss:5.2f}")
+    print(f"  peak RSS per document  {cold.rss * 1024 / documents:5.1f} KiB cold, {warm.rss * 1024 / documents:5.1f} KiB warm   (target < 43)")
+    print(f"  documents per second (somaxlint, cold)  {documents / cold.time:8.0f}")
 
 
 def scaling(args, workdir):
     one, docs1 = corpus_dir(1, workdir)
     two, docs2 = corpus_dir(2, workdir)
-    m = pairs(lint_cmd(args, one, *args.lint_args), lint_cmd(args, two, *args.lint_args), args.repeat)
+    m = pairs(lint_cmd(args, one, "--no-cache", *args.lint_args), lint_cmd(args, two, "--no-cache", *args.lint_args), args.repeat)
     t1, t2 = m["a"][0], m["b"][0]
     print(f"somaxlint on 1x ({docs1} documents) {t1:6.2f} s, on 2x ({docs2} documents) {t2:6.2f} s")
     print(f"  2x corpus / 1x corpus time  {t2 / t1:5.2f}   (target <= 2.1)")
@@ -164,7 +256,7 @@ def repos(args, workdir):
         if not os.path.isdir(path):
             generate_repo(path, apps)
         paths[apps] = path
-    m = pairs(lint_cmd(args, paths[100], *args.lint_args), lint_cmd(args, paths[200], *args.lint_args), max(args.repeat, 5))
+    m = pairs(lint_cmd(args, paths[100], "--no-cache", *args.lint_args), lint_cmd(args, paths[200], "--no-cache", *args.lint_args), max(args.repeat, 5))
     t1, t2 = m["a"][0], m["b"][0]
     print(f"medians of {max(args.repeat, 5)} alternating runs")
     print(f"  100 apps x 3 envs ( 600 files)  {t1:6.2f} s")
@@ -173,32 +265,53 @@ def repos(args, workdir):
 
 
 def precommit(args, workdir):
+    """Commit time: one manifest (a Deployment, its ConfigMap, a Service)
+    and one nginx.conf, as a hook runs on them, against yamllint on the
+    same YAML file; with the cache (the same files linted again: every
+    entry hits) and without it."""
     corpus, _ = corpus_dir(1, workdir)
     manifest = os.path.join(corpus, "manifests", "team-0", "app-00000.yaml")
-    nginx_file = os.path.join(corpus, "nginx", "site-0000", "conf.d", "server-0.conf")
+    nginx_file = os.path.join(corpus, "nginx", "site-0000", "nginx.conf")
+    cache = os.path.join(workdir, "cache-commit")
     # The console scripts of this environment, as a pre-commit hook runs
     # them.  Measure a regular install (`pip install .`): an editable one
     # adds an import hook to every module lookup.
     scripts = os.path.dirname(sys.executable)
     yamllint = [os.path.join(scripts, "yamllint"), "-d", "relaxed", manifest]
-    lint = [*hook_cmd(args), "check", manifest, nginx_file]
+    cached = [*hook_cmd(args), "check", "--cache-dir", cache, manifest, nginx_file]
+    uncached = [*hook_cmd(args), "check", "--no-cache", manifest, nginx_file]
+    run_measured(cached, allow_silent=True)  # fills the cache
+    repeat = max(args.repeat, 15)
     # Clean files: yamllint and somaxlint's text output may print nothing.
-    m = pairs(yamllint, lint, max(args.repeat, 10), allow_silent=True)
-    (y, _), (s, _) = m["a"], m["b"]
-    print(f"one manifest + one nginx file, medians of {max(args.repeat, 10)} alternating runs")
-    print(f"  yamllint (the YAML file alone)  {y * 1000:7.0f} ms")
-    print(f"  somaxlint (both files)          {s * 1000:7.0f} ms")
-    print(f"  somaxlint / yamllint  {s / y:5.2f}   (target <= 1.0)")
+    m = alternate(
+        {
+            "yamllint": (yamllint, None, True, None),
+            "cached": (cached, None, True, None),
+            "uncached": (uncached, None, True, None),
+        },
+        repeat,
+    )
+    y, c, u = m["yamllint"], m["cached"], m["uncached"]
+    print(f"commit time: one manifest + one nginx.conf; median (min-max) of {repeat} alternating runs")
+    print(f"  yamllint (the YAML file alone)          {y.spread(1000, 'ms', 0)}")
+    print(f"  somaxlint (both files, cache warm)      {c.spread(1000, 'ms', 0)}")
+    print(f"  somaxlint (both files, --no-cache)      {u.spread(1000, 'ms', 0)}")
+    print(f"  somaxlint / yamllint  {c.time / y.time:5.2f} with the cache, {u.time / y.time:5.2f} without   (target <= 0.5)")
     hook(args, workdir, apps=500, repeat=max(args.repeat, 5))
+
+
+DEPLOYMENT_EDIT = "# edited for the benchmark: {}\n"
 
 
 def hook(args, workdir, apps, repeat):
     """The pre-commit hook as it runs on a commit: one staged Deployment,
     and the repository read as context (the hook's `--default-context .`),
-    or the context narrowed to the app's directory with `--context`.  The
-    repository is generated: `apps` apps x 3 environments x 2 files (500
-    apps: 3,000 files), with a `.git` so the root is found as in a real
-    checkout."""
+    or the context narrowed to the app's directory with `--context`.  Cold
+    is without the cache; warm is with the cache of the previous run at
+    the repository root, the staged file changed since (its entry misses,
+    every other file's hits).  The repository is generated: `apps` apps x 3
+    environments x 2 files (500 apps: 3,000 files), with a `.git` so the
+    root is found as in a real checkout."""
     from repos import generate as generate_repo
 
     path = os.path.join(workdir, f"hook-repo-{apps}")
@@ -207,18 +320,48 @@ def hook(args, workdir, apps, repeat):
         os.makedirs(os.path.join(path, ".git"))
     files = sum(len(names) for _, _, names in os.walk(os.path.join(path, "apps")))
     staged = "apps/app-0000/envs/prod/deployment.yaml"
+    marker = DEPLOYMENT_EDIT.split(":")[0]
+    with open(os.path.join(path, staged)) as handle:
+        original = "".join(line for line in handle if not line.startswith(marker))
+    edits = iter(range(10**9))
+
+    def edit():
+        with open(os.path.join(path, staged), "w") as handle:
+            handle.write(original + DEPLOYMENT_EDIT.format(next(edits)))
+
+    cache = os.path.join(path, ".somaxlint_cache")
+    shutil.rmtree(cache, ignore_errors=True)
     whole = [*hook_cmd(args), "check", "--default-context", ".", staged]
-    narrowed = [*hook_cmd(args), "check", "--default-context", ".", "--context", "apps/app-0000", staged]
-    m = pairs(whole, narrowed, repeat, cwd=path, allow_silent=True)
-    (w, w_rss), (n, n_rss) = m["a"], m["b"]
-    print(f"pre-commit hook on a generated repository of {files:,} files, one staged file; medians of {repeat} alternating runs")
-    print(f"  context . (the hook's default)          {w * 1000:7.0f} ms   peak RSS {w_rss:7.1f} MiB")
-    print(f"  --context apps/app-0000 (narrowed)      {n * 1000:7.0f} ms   peak RSS {n_rss:7.1f} MiB")
+    narrowed = [*hook_cmd(args), "check", "--no-cache", "--default-context", ".", "--context", "apps/app-0000", staged]
+    scripts = os.path.dirname(sys.executable)
+    yamllint = os.path.join(scripts, "yamllint")
+    commands = {
+        "cold": ([*hook_cmd(args), "check", "--no-cache", "--default-context", ".", staged], path, True, edit),
+        "warm": (whole, path, True, edit),
+        "narrowed": (narrowed, path, True, edit),
+    }
+    if os.path.exists(yamllint):
+        commands["yamllint"] = ([yamllint, "-d", "relaxed", staged], path, True, None)
+    edit()
+    run_measured(whole, path, True)  # the cache as the previous commit left it
+    m = alternate(commands, repeat)
+    with open(os.path.join(path, staged), "w") as handle:
+        handle.write(original)
+    cold, warm, narrow = m["cold"], m["warm"], m["narrowed"]
+    print(f"pre-commit hook on a generated repository of {files:,} files, one staged file; median (min-max) of {repeat} alternating runs")
+    print(f"  context . (the hook's default), cold (--no-cache)        {cold.spread(1000, 'ms', 0)}   peak RSS {cold.rss:7.1f} MiB")
+    print(f"  context . (the hook's default), warm (1 file changed)    {warm.spread(1000, 'ms', 0)}   peak RSS {warm.rss:7.1f} MiB")
+    print(f"  --context apps/app-0000 (narrowed), --no-cache           {narrow.spread(1000, 'ms', 0)}   peak RSS {narrow.rss:7.1f} MiB")
+    if "yamllint" in m:
+        print(f"  yamllint on the staged file                              {m['yamllint'].spread(1000, 'ms', 0)}")
+    print(f"  warm / cold  {warm.time / cold.time:5.2f}   (target <= 0.25)")
+    if "yamllint" in m:
+        print(f"  warm / yamllint on the staged file  {warm.time / m['yamllint'].time:5.2f}   (target <= 1.0)")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--scaling", action="store_true")
     parser.add_argument("--precommit", action="store_true")
     parser.add_argument("--repos", action="store_true")

@@ -1,5 +1,3 @@
-import sys
+from linter.cli import console
 
-from linter.cli import main
-
-sys.exit(main())
+console()

@@ -49,7 +49,37 @@ class UsageError(Exception):
     pass
 
 
+def _columns() -> int:
+    """``shutil.get_terminal_size().columns``, without importing shutil
+    (and the compression modules it imports) on every run: argparse makes a
+    help formatter for every argument it adds."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    def __init__(self, prog, indent_increment=2, max_help_position=24, width=None):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+
+
+class _RawDescriptionFormatter(_Formatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        if kwargs.get("formatter_class", argparse.HelpFormatter) is argparse.HelpFormatter:
+            kwargs["formatter_class"] = _Formatter
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # exit status 2, argparse's convention too
         raise UsageError(message)
 
@@ -73,6 +103,8 @@ def _common(parser: argparse.ArgumentParser, formats) -> None:
     parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE (replaced only when complete; - is standard output)")
     parser.add_argument("--max-file-size", type=_file_size, metavar="BYTES", help="largest input file read (default 16 MiB, at most 1 GiB)")
     parser.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
+    parser.add_argument("--cache-dir", metavar="DIR", help="where loaded files are cached (default: $SOMAXLINT_CACHE_DIR, else .somaxlint_cache at the repository root)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache: parse every file")
 
 
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
@@ -106,7 +138,7 @@ def _check_parser(sub) -> None:
         help="lint manifests and nginx configs (the default command)",
         description="Lint Kubernetes manifests and nginx configs: find listen backlogs truncated\nby a pod's net.core.somaxconn.",
         epilog=_COMMANDS_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RawDescriptionFormatter,
     )
     check.add_argument("--version", action="version", version=f"somaxlint {__version__}")
     _common(check, FORMATS)
@@ -177,6 +209,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         if collecting:
             gc.enable()
+
+
+def console() -> None:
+    """The ``somaxlint`` command (the console script, ``python -m linter``):
+    ``main()``, then the process ends at once.  The report is flushed and
+    every output file is complete by then; what is left -- freeing a run's
+    millions of objects one by one, the interpreter's own teardown -- is
+    work the operating system does for free when the process exits.  Tests
+    call ``main()`` in-process and never come here."""
+    status = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            if stream is sys.stdout and status != EXIT_INTERNAL:
+                status = EXIT_BROKEN_PIPE
+        except (OSError, ValueError, AttributeError):
+            pass
+    os._exit(status if isinstance(status, int) else EXIT_INTERNAL)
 
 
 def _silence_stdout() -> None:
@@ -292,6 +343,11 @@ def _lint(args) -> int:
     # fingerprints are those the reports show.
     baseline_entries = None
     if settings.baseline:
+        from linter.discover import confined
+
+        refusal = confined(settings.baseline, root)
+        if refusal is not None:
+            raise UsageError(refusal)
         try:
             baseline_entries = read_baseline(settings.baseline)
         except BaselineError as exc:
@@ -303,8 +359,9 @@ def _lint(args) -> int:
     try:
         stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
         progress = _Progress() if _Progress.wanted(args) else None
+        cache = _cache(args, root)
         try:
-            result = run(paths, settings, cwd, stdin_bytes, progress, root=root)
+            result = run(paths, settings, cwd, stdin_bytes, progress, root=root, cache=cache)
         except (InputError, BaselineError) as exc:
             raise UsageError(str(exc)) from None
         finally:
@@ -327,6 +384,8 @@ def _lint(args) -> int:
             _say(f"somaxlint: wrote {len(result.findings)} findings to the baseline {write_baseline}")
             if nothing:
                 _say(NOTHING_TO_LINT)
+            if cache is not None:
+                cache.finish()
             return EXIT_CLEAN
         for entry in result.stale_baseline:
             _say(
@@ -344,7 +403,27 @@ def _lint(args) -> int:
         sys.stderr.write(_statistics(result.findings))
     if nothing:
         _say(NOTHING_TO_LINT)
+    if cache is not None:
+        cache.finish()  # the size bound, once the report is out
     return status
+
+
+def _cache(args, root: str):
+    """The loading cache of this run (``linter.cache``), or None with
+    ``--no-cache``."""
+    if args.no_cache:
+        return None
+    from linter.cache import DEFAULT_MAX_BYTES, Cache, default_directory
+
+    directory = args.cache_dir or default_directory(root)
+    max_bytes = DEFAULT_MAX_BYTES
+    limit = os.environ.get("SOMAXLINT_CACHE_MAX_MB")
+    if limit:
+        try:
+            max_bytes = max(0, int(float(limit) * 1024 * 1024))
+        except ValueError:
+            raise UsageError(f"SOMAXLINT_CACHE_MAX_MB={limit!r} is not a number of MiB") from None
+    return Cache(directory, max_bytes)
 
 
 NOTHING_TO_LINT = "somaxlint: nothing to lint: no Kubernetes manifest, CNI configuration or nginx config in the input"

@@ -25,20 +25,45 @@ class ConfigError(Exception):
 
 def find_config(start: str) -> Optional[str]:
     """The nearest .somaxlint.yaml, or pyproject.toml with [tool.somaxlint],
-    from ``start`` upward."""
+    from ``start`` upward.  A candidate that is a symlink leading out of
+    its repository (or, outside any, out of its directory) is never read:
+    a .somaxlint.yaml is then a configuration error naming it (not where it
+    leads), a pyproject.toml is passed over."""
     directory = os.path.abspath(start)
     while True:
         for name in CONFIG_NAMES:
             candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate):
-                return candidate
+            if os.path.lexists(candidate):
+                refuse_outside(candidate)
+                if os.path.isfile(candidate):
+                    return candidate
         pyproject = os.path.join(directory, "pyproject.toml")
-        if os.path.isfile(pyproject) and _pyproject_section(pyproject) is not None:
+        if os.path.isfile(pyproject) and _stays(pyproject) and _pyproject_section(pyproject) is not None:
             return pyproject
         parent = os.path.dirname(directory)
         if parent == directory:
             return None
         directory = parent
+
+
+def _stays(path: str) -> bool:
+    """Whether ``path`` resolves, through any symlink, to a place under its
+    repository (the git top level above it), else under its directory."""
+    from linter.discover import _git_top, within
+
+    directory = os.path.realpath(os.path.dirname(os.path.abspath(path)))
+    boundary = _git_top(directory) or directory
+    return within(path, [os.path.realpath(boundary)])
+
+
+def refuse_outside(path: str) -> None:
+    """A configuration file that leads out of its repository is an error
+    that names it, never its target nor anything in it."""
+    if not _stays(path):
+        raise ConfigError(
+            f"{path}: a symlink that leads outside the repository (or directory) holding it; "
+            "somaxlint does not read it (put the file itself there)"
+        )
 
 
 def _pyproject_section(path: str, explicit: bool = False):
@@ -276,6 +301,8 @@ def load_settings(explicit: Optional[str], cwd: str) -> Settings:
     path = explicit or find_config(cwd)
     if path is None:
         return settings
+    if explicit and os.path.lexists(explicit):
+        refuse_outside(explicit)
     if explicit and not os.path.isfile(explicit):
         raise ConfigError(f"{explicit}: no such configuration file")
     data = read_config(path, explicit=bool(explicit))

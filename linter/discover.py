@@ -1,24 +1,36 @@
 """Stage 1: which files are the input, and reading them safely.
 
 The lint roots are the directories given on the command line and the
-directories of the files given.  Nothing outside them is ever opened: a
-symlink that leads out of a root is refused, and nginx includes are
-resolved only against files under a root (see ``RootFS``).
+directories of the files given.  Nothing outside them is ever opened,
+listed or shown: a symlink that leads out of a root is refused (and named,
+never its target), nginx includes are resolved only against files under a
+root (see ``RootFS``), and a file is opened without blocking and read only
+when the opened descriptor is a regular file under its root.
+
+An argument is taken as written (``k8s/..`` is the current directory, as a
+shell's ``cd`` has it), and may not lead out of the repository it is in
+(the git top level above the current directory, else the current
+directory) through a symlink: a checked-in ``k8s -> /`` named on the
+command line is an error at ``k8s``, not a walk of the host.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
-from typing import Iterable, List, Optional, Tuple
+import stat
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json", ".conflist")
 NGINX_SUFFIXES = (".conf",)
 
 DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024
-SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".venv", "node_modules"}
+# Directory entries one nginx include pattern may make somaxlint look at
+# (`include */*/*/*.conf` over a large tree): beyond it, SMX013.
+MAX_GLOB_ENTRIES = 100_000
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".tox", ".venv", "node_modules", ".somaxlint_cache"}
 
 STDIN = "-"
 STDIN_DISPLAY = "<stdin>"
@@ -28,8 +40,14 @@ STDIN_DISPLAY = "<stdin>"
 class InputFile:
     path: str  # real path on disk, or "-" for standard input
     display: str  # what findings show
-    kind: Optional[str]  # "yaml", "json", "nginx" or None: decide by content
+    kind: Optional[str]  # "yaml", "json", "nginx", "directory" or None: decide by content
     explicit: bool  # named on the command line (not found by walking)
+    # the real lint root the file was found under: the opened file must be
+    # in it (a directory swapped for a symlink after discovery)
+    root: Optional[str] = None
+    # why the path is not read at all (it leads outside the lint root, a
+    # directory cannot be listed): reported as SMX000 at the path
+    error: Optional[str] = None
 
 
 @dataclass
@@ -42,19 +60,36 @@ class InputError(Exception):
     """A command-line path that does not exist (usage error, exit 2)."""
 
 
+LEAVES_ROOT = "the path leads outside the lint root through a symlink; somaxlint does not read it"
+SYMLINK_OUT = "symlink that leads outside the lint root"
+
+
 def display_path(path: str, base: str) -> str:
     """``path`` as findings show it: relative to ``base`` (the repository
     root, see ``repository_root``), or absolute when it lies outside
     ``base`` -- a relative ``../x`` would be read against the root by every
-    consumer of the report, and would change with the current directory."""
+    consumer of the report, and would change with the current directory.
+    Always text: undecodable bytes of a file name are shown as ``\\xNN``."""
     absolute = os.path.abspath(path)
     try:
         rel = os.path.relpath(absolute, base)
     except ValueError:  # another drive
-        return absolute.replace(os.sep, "/")
+        return _text(absolute.replace(os.sep, "/"))
     if rel == os.pardir or rel.startswith(os.pardir + os.sep):
-        return absolute.replace(os.sep, "/")
-    return rel.replace(os.sep, "/")
+        return _text(absolute.replace(os.sep, "/"))
+    return _text(rel.replace(os.sep, "/"))
+
+
+def _text(path: str) -> str:
+    """A file name that is not UTF-8 (its bytes are lone surrogates in a
+    Python path) shown with those bytes as ``\\xNN``: every report, and
+    every fingerprint, takes text."""
+    if path.isascii():
+        return path
+    return "".join(
+        ("\\x%02x" % (ord(ch) - 0xDC00) if 0xDC80 <= ord(ch) <= 0xDCFF else "\\u%04x" % ord(ch)) if 0xD800 <= ord(ch) <= 0xDFFF else ch
+        for ch in path
+    )
 
 
 def for_people(path: str, root: str, cwd: str) -> str:
@@ -95,6 +130,9 @@ def repository_root(paths: List[str], config_path: Optional[str], cwd: str, stdi
     candidates = sorted(os.path.abspath(os.path.join(cwd, arg)) for arg in named if arg)
     if candidates:
         start = candidates[0]
+        boundary = argument_boundary(cwd)
+        while leaves(start, boundary) and os.path.dirname(start) != start:
+            start = os.path.dirname(start)  # never look for .git through a symlink out
         if not os.path.isdir(start):
             start = os.path.dirname(start)
         top = _git_top(start)
@@ -121,10 +159,65 @@ def within(path: str, roots: Iterable[str]) -> bool:
         real = os.path.realpath(path)
     except (ValueError, OSError):  # NUL bytes, loops: never a path we read
         return False
+    return _under(real, roots)
+
+
+def _under(real: str, roots: Iterable[str]) -> bool:
     for root in roots:
         if real == root or real.startswith(root.rstrip(os.sep) + os.sep):
             return True
     return False
+
+
+def argument_boundary(cwd: Optional[str] = None) -> str:
+    """The real directory command-line paths may not leave through a
+    symlink: the git top level above the current directory (real, as
+    ``os.getcwd`` gives it), else the current directory."""
+    cwd = os.path.realpath(cwd or os.getcwd())
+    return _git_top(cwd) or cwd
+
+
+def leaves(lexical: str, boundary: str) -> bool:
+    """Whether the path as written (absolute, normalised) resolves, through
+    symlinks, to somewhere outside where it is written: outside
+    ``boundary`` when it is written under it, else outside the real
+    directory that holds its last component."""
+    lexical = os.path.abspath(lexical)
+    try:
+        real = os.path.realpath(lexical)
+        if _under(lexical, [boundary]):
+            return not _under(real, [os.path.realpath(boundary)])
+        return not _under(real, [os.path.realpath(os.path.dirname(lexical))])
+    except (ValueError, OSError):
+        return True
+
+
+def confined(path: str, root: str) -> Optional[str]:
+    """None when ``path`` (a file named by an option: ``--baseline``) may be
+    read -- written under ``root``, it stays there through any symlink;
+    written elsewhere, it stays in its own directory -- else why not,
+    naming ``path``, never where it leads.  The command line calls it
+    before reading the file."""
+    if not os.path.lexists(path):
+        return None  # opening it says "No such file or directory"
+    if leaves(os.path.abspath(path), os.path.realpath(root)):
+        return f"{path}: {LEAVES_ROOT}"
+    return None
+
+
+def admitted_directories(args: List[str]) -> List[str]:
+    """Real paths of the directory arguments that ``discover`` walks (not
+    those that lead out of the repository through a symlink): where charts
+    and kustomizations may be looked for."""
+    boundary = argument_boundary()
+    out = set()
+    for arg in args:
+        if arg == STDIN:
+            continue
+        lexical = os.path.abspath(arg)
+        if os.path.isdir(lexical) and not leaves(lexical, boundary):
+            out.add(os.path.realpath(lexical))
+    return sorted(out)
 
 
 def _excluded(display: str, patterns: Tuple[str, ...]) -> bool:
@@ -141,70 +234,159 @@ def discover(
 
     ``cwd`` is the base of the display paths (the repository root for the
     command line); the arguments themselves are read from the current
-    directory.  ``exclude`` patterns match display paths.  Returns (files,
-    skipped, roots).  Order is deterministic: sorted by display path,
-    whatever order the arguments came in.
-    """
-    files: List[InputFile] = []
-    skipped: List[Skipped] = []
-    roots: List[str] = []
-    seen = set()
+    directory, as written (see ``leaves``).  ``exclude`` patterns match
+    display paths.  Returns (files, skipped, roots).
 
-    def add(path: str, explicit: bool):
+    The result does not depend on the order of the arguments (nor on the
+    order directories list in): sorted by display path; a file named on
+    the command line is explicit however else it was reached; a file
+    reached under several names shows the name given on the command line,
+    else its own (not a symlink's), else the smallest.  A path that leads
+    out of its root, and a directory that cannot be listed, become inputs
+    with an ``error`` (SMX000 there); a usage error names the first bad
+    argument in sorted order.
+    """
+    by_real: Dict[str, InputFile] = {}
+    known_rank: Dict[str, tuple] = {}
+    refused: Dict[str, InputFile] = {}
+    skipped: Dict[str, Skipped] = {}
+    roots: List[str] = []
+    problems: List[Tuple[str, str]] = []
+    boundary = argument_boundary()
+    stdin = False
+
+    def add(path: str, explicit: bool, root: str):
         display = display_path(path, cwd)
         if _excluded(display, exclude):
             return
         real = os.path.realpath(path)
-        if real in seen:
+        # Which name a file reached under several is shown with: a name
+        # from the command line, else its own (not a symlink's), else the
+        # smallest -- whatever order the arguments and the walk came in.
+        rank = (not explicit, os.path.abspath(path) != real, display)
+        known = by_real.get(real)
+        if known is not None and known_rank[real] <= rank:
             return
-        seen.add(real)
-        files.append(InputFile(path=real, display=display, kind=kind_by_name(path), explicit=explicit))
+        known_rank[real] = rank
+        by_real[real] = InputFile(path=real, display=display, kind=kind_by_name(path), explicit=explicit, root=root)
+
+    def refuse(path: str, kind: Optional[str], error: str):
+        display = display_path(path, cwd)
+        if _excluded(display, exclude):
+            return
+        refused.setdefault(display, InputFile(path=os.path.abspath(path), display=display, kind=kind, explicit=False, error=error))
+
+    def skip(path: str, reason: str):
+        display = display_path(path, cwd)
+        if not _excluded(display, exclude):
+            skipped.setdefault(display, Skipped(display, reason))
 
     for arg in args:
         if arg == STDIN:
-            if STDIN not in seen:
-                seen.add(STDIN)
-                files.append(InputFile(STDIN, STDIN_DISPLAY, None, True))
+            stdin = True
             continue
-        if not os.path.lexists(arg):
-            raise InputError(f"{arg}: no such file or directory")
-        if os.path.isdir(arg):
-            root = os.path.realpath(arg)
+        lexical = os.path.abspath(arg)
+        if not os.path.lexists(lexical):
+            problems.append((arg, f"{arg}: no such file or directory"))
+            continue
+        if leaves(lexical, boundary):
+            refuse(lexical, "directory" if os.path.isdir(lexical) else kind_by_name(lexical), LEAVES_ROOT)
+            continue
+        if os.path.isdir(lexical):
+            root = os.path.realpath(lexical)
             roots.append(root)
-            for dirpath, dirnames, filenames in os.walk(arg, followlinks=False):
-                dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-                for name in sorted(filenames):
-                    full = os.path.join(dirpath, name)
-                    if kind_by_name(full) is None:
-                        continue
-                    if not within(full, [root]):
-                        skipped.append(Skipped(display_path(full, cwd), "symlink that leads outside the lint root"))
-                        continue
-                    if not os.path.isfile(full):
-                        continue
-                    add(full, explicit=False)
-        else:
-            root = os.path.realpath(os.path.dirname(os.path.abspath(arg)))
-            roots.append(root)
-            if not within(arg, [root]):
-                skipped.append(Skipped(display_path(arg, cwd), "symlink that leads outside the lint root"))
-                continue
-            if not os.path.isfile(arg):
-                raise InputError(f"{arg}: not a regular file")
-            add(arg, explicit=True)
+            _walk(lexical, root, add, refuse, skip)
+            continue
+        root = os.path.realpath(os.path.dirname(lexical))
+        if not within(lexical, [root]):  # a named symlink stays in its own directory
+            refuse(lexical, kind_by_name(lexical), LEAVES_ROOT)
+            continue
+        if not os.path.isfile(lexical):
+            problems.append((arg, f"{arg}: not a regular file"))
+            continue
+        roots.append(root)
+        add(lexical, True, root)
+    if problems:
+        raise InputError(min(problems)[1])
 
-    files.sort(key=lambda f: (f.display == STDIN_DISPLAY, f.display))
-    skipped.sort(key=lambda s: s.display)
-    return files, skipped, sorted(set(roots))
+    files = list(by_real.values()) + list(refused.values())
+    files.sort(key=lambda f: f.display)
+    if stdin:
+        files.append(InputFile(STDIN, STDIN_DISPLAY, None, True))
+    return files, sorted(skipped.values(), key=lambda s: s.display), sorted(set(roots))
+
+
+def _walk(top: str, root: str, add, refuse, skip) -> None:
+    """The files under the directory ``top`` (real path ``root``), in a
+    sorted walk that enters no symlinked directory; symlinks that lead out
+    of ``root`` and directories that cannot be listed are reported."""
+
+    def failed(exc: OSError) -> None:
+        path = exc.filename if isinstance(exc.filename, str) else top
+        refuse(path, "directory", f"cannot list the directory: {exc.strerror or exc}")
+
+    for dirpath, dirnames, filenames in os.walk(top, onerror=failed, followlinks=False):
+        kept = []
+        for name in sorted(dirnames):
+            if name in SKIP_DIRS:
+                continue
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full):
+                if not within(full, [root]):
+                    skip(full, SYMLINK_OUT)
+                continue  # a symlink inside the root: its target is walked as itself
+            kept.append(name)
+        dirnames[:] = kept
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            if kind_by_name(full) is None:
+                continue
+            if not within(full, [root]):
+                skip(full, SYMLINK_OUT)
+                continue
+            if not os.path.isfile(full):
+                if os.path.lexists(full) and not os.path.islink(full):
+                    skip(full, "not a regular file")
+                continue
+            add(full, False, root)
+
+
+def _open_regular(path: str, roots: Optional[List[str]]) -> int:
+    """A descriptor for ``path``, opened without blocking (a FIFO swapped in
+    after discovery must not hang the run) and without following a final
+    symlink; raises unless it is a regular file under ``roots``."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+        if roots:
+            try:
+                opened = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:  # no /proc: the checks before opening stand
+                opened = None
+            if opened is not None and opened.startswith("/") and not _under(opened, roots):
+                raise ValueError(LEAVES_ROOT)
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _read_fd(fd: int, max_bytes: int) -> bytes:
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read(max_bytes + 1)
 
 
 def read_input(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes] = None) -> bytes:
-    """The file's bytes; raises OSError or ValueError (too large)."""
+    """The file's bytes; raises OSError or ValueError (too large, not a
+    regular file, outside its root, or the discovery error)."""
+    if f.error is not None:
+        raise ValueError(f.error)
     if f.path == STDIN:
         data = stdin_bytes or b""
     else:
-        with open(f.path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        data = _read_fd(_open_regular(f.path, [f.root] if f.root else None), max_bytes)
     if len(data) > max_bytes:
         raise ValueError(
             f"file is larger than the limit of {max_bytes} bytes (raise it with --max-file-size)"
@@ -231,14 +413,32 @@ def decode_lenient(data: bytes) -> str:
     return text
 
 
+@dataclass
+class GlobResult:
+    """What an include pattern matches under the lint roots: files sorted
+    as glob(3) sorts them (byte order of the whole path) -- at most
+    ``limit`` + 1, the first ones of that order, so the cut at the limit
+    never depends on the order a directory lists in -- and what was not
+    looked into: in-root symlinks that lead out (named by their own path),
+    and whether the entry budget ran out."""
+
+    matches: List[str] = field(default_factory=list)
+    escapes: List[str] = field(default_factory=list)
+    exhausted: bool = False
+
+
+_MAGIC = frozenset("*?[")
+
+
 class RootFS:
     """Read-only view of the files under the lint roots, for resolving
     includes of standalone nginx files.  Every path is checked to stay
-    inside a root after resolving symlinks."""
+    inside a root after resolving symlinks, before it is listed or read."""
 
-    def __init__(self, roots: List[str], max_bytes: int):
+    def __init__(self, roots: List[str], max_bytes: int, max_entries: int = MAX_GLOB_ENTRIES):
         self.roots = roots
         self.max_bytes = max_bytes
+        self.max_entries = max_entries
 
     def inside(self, path: str) -> bool:
         return within(path, self.roots)
@@ -250,24 +450,83 @@ class RootFS:
             return False
 
     def glob(self, pattern: str, limit: int) -> List[str]:
-        import glob as _glob
+        return self.expand(pattern, limit).matches
 
-        matches = []
-        try:
-            for match in _glob.iglob(pattern):
-                if self.isfile(match):
-                    matches.append(match)
-                if len(matches) > limit:
+    def expand(self, pattern: str, limit: int) -> GlobResult:
+        """Match ``pattern`` (an absolute local path) one component at a
+        time, as glob(3) does for nginx: a directory is listed only when
+        its real path is under a root, a symlink that leads out is
+        recorded, never entered; ``*`` does not match a leading dot."""
+        result = GlobResult()
+        if "\0" in pattern:
+            return result
+        parts = pattern.split(os.sep)
+        first = next((i for i, part in enumerate(parts) if _MAGIC & set(part)), len(parts))
+        static = os.sep.join(parts[:first]) or os.sep
+        if not self.inside(static):
+            return result
+        if first == len(parts):
+            if self.isfile(static):
+                result.matches.append(static)
+            return result
+        budget = [self.max_entries]
+        level = [static]
+        rest = parts[first:]
+        for depth, part in enumerate(rest):
+            last = depth == len(rest) - 1
+            found: List[str] = []
+            for directory in level:
+                names = self._names(directory, part, budget)
+                if names is None:
+                    result.exhausted = True
                     break
+                for name in names:
+                    path = os.path.join(directory, name)
+                    if not self.inside(path):
+                        result.escapes.append(path)
+                        continue
+                    try:
+                        if (os.path.isfile(path) if last else os.path.isdir(path)):
+                            found.append(path)
+                    except (ValueError, OSError):
+                        continue
+            level = found
+            if result.exhausted or not level:
+                break
+        if not result.exhausted:
+            result.matches = sorted(level, key=os.fsencode)[: limit + 1] if rest else []
+        else:
+            result.matches = []
+        result.escapes.sort()
+        return result
+
+    def _names(self, directory: str, part: str, budget: List[int]) -> Optional[List[str]]:
+        """The names in ``directory`` that ``part`` matches, sorted; None
+        when listing it would exceed the entry budget."""
+        if not _MAGIC & set(part):
+            if not part or part in (".", ".."):
+                return []
+            return [part] if os.path.lexists(os.path.join(directory, part)) else []
+        hidden = part.startswith(".")
+        names = []
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        return None
+                    if entry.name.startswith(".") and not hidden:
+                        continue
+                    if fnmatch.fnmatchcase(entry.name, part):
+                        names.append(entry.name)
         except (ValueError, OSError):
             return []
-        return sorted(matches)
+        return sorted(names, key=os.fsencode)
 
     def read(self, path: str) -> bytes:
         if not self.inside(path):
             raise PermissionError("outside the lint root")
-        with open(path, "rb") as handle:
-            data = handle.read(self.max_bytes + 1)
+        data = _read_fd(_open_regular(path, self.roots), self.max_bytes)
         if len(data) > self.max_bytes:
             raise ValueError(f"larger than the limit of {self.max_bytes} bytes")
         return data

@@ -53,13 +53,16 @@ class Result:
     root: str = ""
 
 
-def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes]) -> LoadedFile:
+def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=None) -> LoadedFile:
+    """Stage 2 for one file; with a ``linter.cache.Cache``, through it."""
     try:
         data = read_input(f, max_bytes, stdin_bytes)
     except (OSError, ValueError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         return LoadedFile(f, f.kind or "yaml", errors=[LoadError(f"cannot read: {message}", 1, 1)])
     try:
+        if cache is not None:
+            return cache.load(f, data, max_bytes)
         return load_bytes(f, data)
     except Exception as exc:  # a loader bug must not lose the other files
         return LoadedFile(f, f.kind or "yaml", errors=[LoadError(internal_error(exc), 1, 1)])
@@ -71,7 +74,10 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
     the arguments are read from ``cwd``, shown relative to ``base``."""
     from linter.units.stage import Units, render_units
 
-    walked = sorted({os.path.realpath(os.path.join(cwd, a)) for a in args if a != "-" and os.path.isdir(os.path.join(cwd, a))})
+    from linter.discover import admitted_directories
+
+    # only the directories discovery walks: never one a symlink leads out to
+    walked = admitted_directories([a if a == "-" else os.path.join(cwd, a) for a in args])
     try:
         focus_paths = None
         if focus is not None:
@@ -83,6 +89,30 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
 
         units.problems.append(RenderProblem(walked[0] if walked else base, 1, 1, internal_error(exc, "chart or kustomization"), "error"))
         return units
+
+
+def _no_units(args: List[str], inputs: List[InputFile], cwd: str) -> bool:
+    """True when no chart or kustomization can be among the inputs: no
+    directory is walked, and no file named is a kustomization or lies in a
+    directory tree with a Chart.yaml above it (a commit's staged files, a
+    hook on single files).  Then the rendering stage is not even imported;
+    in any doubt, it runs."""
+    if any(a != "-" and os.path.isdir(os.path.join(cwd, a)) for a in args):
+        return False
+    for f in inputs:
+        if f.path == "-":
+            continue
+        if not f.explicit or "kustomization" in os.path.basename(f.path).lower():
+            return False
+        here = os.path.dirname(f.path)
+        while True:
+            if os.path.exists(os.path.join(here, "Chart.yaml")):
+                return False
+            parent = os.path.dirname(here)
+            if parent == here:
+                break
+            here = parent
+    return True
 
 
 def rule_enabled(rule: Rule, settings: Settings) -> bool:
@@ -111,10 +141,21 @@ def run(
     stdin_bytes: Optional[bytes] = None,
     progress=None,
     root: Optional[str] = None,
+    cache=None,
 ) -> Result:
     """Lint ``paths`` (read from the current directory).  Every path in the
     result is shown relative to ``root`` (the command line passes the
-    repository root), or to ``cwd`` without one."""
+    repository root), or to ``cwd`` without one.  With ``cache`` (a
+    ``linter.cache.Cache``), loading -- and the parses of the nginx
+    configurations in ConfigMaps -- go through it; the model and the rules
+    always run."""
+    from linter.cache import activate
+
+    with activate(cache):
+        return _run(paths, settings, cwd, stdin_bytes, progress, root, cache)
+
+
+def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     cwd = cwd or os.getcwd()
     base = os.path.abspath(root or cwd)
     inputs, skipped, roots = discover(paths, base, settings.exclude)
@@ -125,8 +166,10 @@ def run(
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
         roots = sorted(set(roots) | set(extra_roots))
-    units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus)
-    if units.consumed:
+    units = None
+    if not _no_units(paths + list(settings.context), inputs, cwd):
+        units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus)
+    if units is not None and units.consumed:
         # Templates, bases, patches and generator sources are read through
         # their chart or kustomization, never as plain manifests.
         consumed = [f for f in inputs if f.path in units.consumed]
@@ -134,13 +177,14 @@ def run(
         skipped = list(skipped) + [Skipped(f.display, "read through its chart or kustomization") for f in consumed if not f.explicit]
     loaded = []
     for number, f in enumerate(inputs, start=1):
-        one = load_file(f, settings.max_file_bytes, stdin_bytes)
+        one = load_file(f, settings.max_file_bytes, stdin_bytes, cache)
         if f.path == "-":
             one.unit = "standard input"
         loaded.append(one)
         if progress is not None:
             progress(number, len(inputs))
-    loaded.extend(units.loaded)
+    if units is not None:
+        loaded.extend(units.loaded)
 
     summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
     from linter.load import NOT_OURS
@@ -161,11 +205,13 @@ def run(
             summary.files += 1
 
     model = build_model(loaded, settings, roots, base)
-    from linter.units.stage import Relocator, problem_locations
+    relocator = None
+    if units is not None:
+        from linter.units.stage import Relocator, problem_locations
 
-    model.unit_problems = problem_locations(units, base)
-    relocator = Relocator(units, base)
-    model.relocate = lambda location: relocator.location(location)[0]
+        model.unit_problems = problem_locations(units, base)
+        relocator = Relocator(units, base)
+        model.relocate = lambda location: relocator.location(location)[0]
     summary.workloads = len(model.inventory.workloads)
     from linter.model.processes import unread
 
@@ -187,7 +233,8 @@ def run(
             findings.append(
                 Finding("SMX000", "unparsable-input", "error", f"rule {rule.code} failed: {internal_error(exc)}", Location("<somaxlint>"))
             )
-    findings = [relocator.finding(f) for f in findings]
+    if relocator is not None:
+        findings = [relocator.finding(f) for f in findings]
     if settings.helm_chart_dir:
         from linter.helm import map_findings
 

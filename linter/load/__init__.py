@@ -6,9 +6,6 @@ loaders never know about rules.
 
 from __future__ import annotations
 
-import bisect
-import json
-import re
 from dataclasses import dataclass, field
 from typing import List, Optional
 
@@ -46,7 +43,7 @@ def sniff_kind(text: str) -> str:
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith(("{", "[")):
         return "json"
-    if re.search(r"^(apiVersion|kind)\s*:", text, re.M) or stripped.startswith("---"):
+    if _pattern("sniff").search(text) or stripped.startswith("---"):
         return "yaml"
     return "nginx"
 
@@ -77,7 +74,7 @@ def load_bytes(f: InputFile, data: bytes) -> LoadedFile:
 def _load_yaml(f: InputFile, text: str) -> LoadedFile:
     documents, errors = load_yaml(text)
     loaded = LoadedFile(f, "yaml", text=text, documents=documents)
-    if errors and not _OURS_YAML.search(text):
+    if errors and not _pattern("ours_yaml").search(text):
         # Broken YAML that is not a manifest (a CI template, a values file
         # with Go templates): skipped and counted, not an error.
         loaded.documents = []
@@ -89,12 +86,26 @@ def _load_yaml(f: InputFile, text: str) -> LoadedFile:
 
 
 NOT_OURS = "not Kubernetes, CNI or nginx"
-# Keys that make a file one somaxlint must read, broken or not.  Linear:
-# a literal alternation anchored at a line start or a quote.
-_OURS_YAML = re.compile(r"^[ \t-]*(?:apiVersion|kind)[ \t]*:", re.M)
-_OURS_JSON = re.compile(r'"(?:apiVersion|kind|cniVersion|plugins)"')
+_PATTERNS = {
+    "sniff": (r"^(apiVersion|kind)\s*:", "M"),
+    # Keys that make a file one somaxlint must read, broken or not.  Linear:
+    # a literal alternation anchored at a line start or a quote.
+    "ours_yaml": (r"^[ \t-]*(?:apiVersion|kind)[ \t]*:", "M"),
+    "ours_json": (r'"(?:apiVersion|kind|cniVersion|plugins)"', ""),
+    "source": (r"^# Source: (\S[^\n]*)", "M"),  # trailing blanks stripped in code: linear
+}
+_compiled = {}
 
-_SOURCE_RE = re.compile(r"^# Source: (\S[^\n]*)", re.M)  # trailing blanks stripped in code: linear
+
+def _pattern(name: str):
+    """A regular expression of ``_PATTERNS``, compiled when first used."""
+    compiled = _compiled.get(name)
+    if compiled is None:
+        import re
+
+        source, flags = _PATTERNS[name]
+        compiled = _compiled[name] = re.compile(source, re.M if flags else 0)
+    return compiled
 
 
 def _helm_sources(text: str, documents: List[Document]) -> List[Optional[str]]:
@@ -105,16 +116,18 @@ def _helm_sources(text: str, documents: List[Document]) -> List[Optional[str]]:
     marks = []  # (line, source)
     line = 1
     last = 0
-    for match in _SOURCE_RE.finditer(text):
+    for match in _pattern("source").finditer(text):
         line += text.count("\n", last, match.start())
         last = match.start()
         marks.append((line, match.group(1).rstrip()))
     lines = [m[0] for m in marks]
+    from bisect import bisect_right
+
     out = []
     previous_end = 0
     for doc in documents:
         content_line = doc.root.pos[0] if isinstance(doc.root, (YMap, YSeq)) else doc.end_line
-        i = bisect.bisect_right(lines, content_line) - 1
+        i = bisect_right(lines, content_line) - 1
         source = marks[i][1] if i >= 0 and lines[i] >= previous_end else None
         out.append(source)
         previous_end = content_line
@@ -122,6 +135,8 @@ def _helm_sources(text: str, documents: List[Document]) -> List[Optional[str]]:
 
 
 def _load_json(f: InputFile, text: str) -> LoadedFile:
+    import json
+
     loaded = LoadedFile(f, "json", text=text)
 
     def pairs(items):
@@ -135,7 +150,7 @@ def _load_json(f: InputFile, text: str) -> LoadedFile:
     try:
         value = json.loads(text, object_pairs_hook=pairs)
     except json.JSONDecodeError as exc:
-        if not _OURS_JSON.search(text):
+        if not _pattern("ours_json").search(text):
             # tsconfig.json, editor settings, package.json with comments:
             # not a file somaxlint reads, so not an error of the input.
             loaded.not_applicable = NOT_OURS

@@ -55,6 +55,11 @@ from typing import Iterator, Optional, Tuple
 
 import crossplane.lexer
 from crossplane.errors import NgxParserSyntaxError
+from crossplane.ext.lua import LuaBlockPlugin
+
+# *_by_lua_block bodies are Lua, not nginx syntax (OpenResty configs): with
+# the plugin registered, crossplane lexes them with its Lua lexer.
+LuaBlockPlugin().register_extension()
 
 Token = Tuple[str, int, bool]
 

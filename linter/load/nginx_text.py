@@ -21,23 +21,17 @@ crossplane's own lexer back, for differential checks.
 from __future__ import annotations
 
 import os
-import re
+import sys
 import threading
 from dataclasses import dataclass
 from typing import List, Tuple
 
-import crossplane
-import crossplane.lexer
-import crossplane.parser
-from crossplane.ext.lua import LuaBlockPlugin
-
-from linter.load.nginx_lexer import crossplane_lex_text, lex_text
-
-# *_by_lua_block bodies are Lua, not nginx syntax (OpenResty configs).
-LuaBlockPlugin().register_extension()
-
+# crossplane (and somaxlint's lexer, which registers crossplane's Lua
+# plugin) is imported on the first parse, not with this module: a run whose
+# nginx files all come from the cache never imports it.
 _memory = threading.local()
-_original_lex = crossplane.parser.lex
+_original_lex = None
+_ready = False
 
 # "somaxlint" (the default) or "crossplane": which lexer tokenizes text.
 LEXER = os.environ.get("SOMAXLINT_NGINX_LEXER", "somaxlint")
@@ -47,12 +41,42 @@ def _lex(filename):
     buffers = getattr(_memory, "buffers", None)
     if buffers is None or filename not in buffers:
         return _original_lex(filename)
+    # crossplane.parse() calls lex() once per file, from its own frame,
+    # where its recursive ``_parse`` closure lives: that closure holds
+    # itself (and, through ``_handle_error``, the whole payload) in a
+    # reference cycle that outlives the parse.  Remember it so that
+    # parse_nginx can break the cycle once the payload is converted.
+    _memory.closure = sys._getframe(1).f_locals.get("_parse")
     if LEXER == "crossplane":
         return crossplane_lex_text(buffers[filename], filename)
     return lex_text(buffers[filename], filename)
 
 
-crossplane.parser.lex = _lex
+def _setup() -> None:
+    """Import crossplane and route its lexer to in-memory buffers (once)."""
+    global _original_lex, _ready
+    if _ready:
+        return
+    import crossplane.parser
+
+    from linter.load import nginx_lexer  # registers crossplane's Lua plugin
+
+    module = globals()
+    # a test may have replaced these already (monkeypatch reads them first)
+    module.setdefault("lex_text", nginx_lexer.lex_text)
+    module.setdefault("crossplane_lex_text", nginx_lexer.crossplane_lex_text)
+    if crossplane.parser.lex is not _lex:
+        _original_lex = crossplane.parser.lex
+        crossplane.parser.lex = _lex
+    _ready = True
+
+
+def __getattr__(name):
+    # ``lex_text`` / ``crossplane_lex_text`` before the first parse
+    if name in ("lex_text", "crossplane_lex_text"):
+        _setup()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Directive:
@@ -79,11 +103,33 @@ class NginxError:
     column: int
 
 
-_SUFFIX_RE = re.compile(r" in \S*:\d+$| in \S*$")
+_SUFFIX_RE = None
 
 
 def parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
-    """Parse one nginx file's text (never touching the filesystem)."""
+    """Parse one nginx file's text (never touching the filesystem).
+
+    During a run with a cache (``linter.cache``), a text parsed before is
+    read back from its entry instead: the same directives and errors, as
+    new objects every time."""
+    from linter import cache
+
+    store = cache.active()
+    if store is not None:
+        hit = store.get_nginx_text(text)
+        if hit is not None:
+            return hit
+    directives, errors = _parse_nginx(text)
+    if store is not None:
+        store.put_nginx_text(text, (directives, errors))
+    return directives, errors
+
+
+def _parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
+    global _SUFFIX_RE
+    _setup()
+    import crossplane
+
     name = "<somaxlint-memory>"
     buffers = getattr(_memory, "buffers", None)
     if buffers is None:
@@ -103,7 +149,12 @@ def parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
         return [], [NginxError("blocks nested too deeply to parse", 1, 1)]
     finally:
         del buffers[name]
+        _break_cycle()
 
+    if _SUFFIX_RE is None:
+        import re
+
+        _SUFFIX_RE = re.compile(r" in \S*:\d+$| in \S*$")
     lines = text.split("\n")
     errors: List[NginxError] = []
     for err in payload["errors"]:
@@ -125,6 +176,22 @@ def parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
     cursors = {}
     directives = _convert(parsed, lines, cursors)
     return directives, errors
+
+
+def _break_cycle() -> None:
+    """Empty the cells of crossplane's ``_parse`` closure: the function,
+    which refers to itself, is then freed by reference counting, with the
+    payload its ``_handle_error`` sibling holds (the collector is off during
+    a run, so a cycle would stay until the process ends)."""
+    closure = getattr(_memory, "closure", None)
+    if closure is None:
+        return
+    _memory.closure = None
+    for cell in closure.__closure__ or ():
+        try:
+            del cell.cell_contents
+        except ValueError:  # already empty
+            pass
 
 
 def _convert(stmts, lines, cursors) -> List[Directive]:
@@ -169,14 +236,19 @@ def _first_column(lines, line) -> int:
     return stripped + 1
 
 
-_NGINX_MARKERS = re.compile(
-    r"^\s*(?:(?:http|events|stream|server|upstream|location|map|types)\b[^;{}]*\{"
-    r"|(?:listen|server_name|worker_processes|proxy_pass|root|include)\s[^;]*;)",
-    re.M,
-)
+_NGINX_MARKERS = None
 
 
 def looks_like_nginx(text: str) -> bool:
     """True when the text uses constructs only nginx configs have (used to
     tell an nginx file from another program's *.conf found by walking)."""
+    global _NGINX_MARKERS
+    if _NGINX_MARKERS is None:
+        import re
+
+        _NGINX_MARKERS = re.compile(
+            r"^\s*(?:(?:http|events|stream|server|upstream|location|map|types)\b[^;{}]*\{"
+            r"|(?:listen|server_name|worker_processes|proxy_pass|root|include)\s[^;]*;)",
+            re.M,
+        )
     return bool(_NGINX_MARKERS.search(text))

@@ -8,6 +8,7 @@ where ``style`` is the YAML scalar style (``""`` plain, ``"|"`` literal,
 
 from __future__ import annotations
 
+from copyreg import __newobj__
 from typing import Any, Optional, Tuple
 
 Pos = Tuple[int, int, Optional[str]]
@@ -24,10 +25,11 @@ class YMap(dict):
         self.kpos = {}
         self.vpos = {}
 
-    # dict subclasses do not pickle their slots by default; worker processes
-    # hand these trees back to the parent.
-    def __reduce__(self):
-        return (_rebuild_map, (self.pos, self.kpos, self.vpos, dict(self)))
+    # Pickled (the loading cache, worker processes) as "a new YMap, these
+    # slots, these items": pickle's C code rebuilds it without calling any
+    # Python function, which is what makes a cache hit cheap.
+    def __reduce_ex__(self, protocol):
+        return (__newobj__, (YMap,), (None, {"pos": self.pos, "kpos": self.kpos, "vpos": self.vpos}), None, iter(self.items()))
 
 
 class YSeq(list):
@@ -40,23 +42,8 @@ class YSeq(list):
         self.pos = pos
         self.ipos = []
 
-    def __reduce__(self):
-        return (_rebuild_seq, (self.pos, self.ipos, list(self)))
-
-
-def _rebuild_map(pos, kpos, vpos, items):
-    m = YMap(pos)
-    m.kpos = kpos
-    m.vpos = vpos
-    m.update(items)
-    return m
-
-
-def _rebuild_seq(pos, ipos, items):
-    s = YSeq(pos)
-    s.ipos = ipos
-    s.extend(items)
-    return s
+    def __reduce_ex__(self, protocol):
+        return (__newobj__, (YSeq,), (None, {"pos": self.pos, "ipos": self.ipos}), iter(self), None)
 
 
 def get_path(value: Any, *keys) -> Any:

@@ -10,31 +10,52 @@ constructed from a tag: ``!!python/object`` is just a string here.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any, List, Tuple
 
-from ruamel.yaml import events as ev
-from ruamel.yaml.error import MarkedYAMLError
-
 from linter.load.positioned import YMap, YSeq
 
-try:  # libyaml through ruamel.yaml.clib
-    from ruamel.yaml.cyaml import CParser as _CParser
+# ruamel.yaml (libyaml through ruamel.yaml.clib) and the regular expressions
+# below are set up on first use, not with this module: the model imports
+# it, and a run whose YAML comes from the cache never parses any.
+_event_source = None
+_MarkedYAMLError = None
+_events = None
 
-    def _event_source(text: str):
-        parser = _CParser(text)
-        while parser.check_event():
-            yield parser.get_event()
 
-    HAVE_LIBYAML = True
-except ImportError:  # pragma: no cover - pure-Python fallback
-    from ruamel.yaml.main import YAML as _YAML
+def _setup_parser() -> None:
+    global _event_source, _MarkedYAMLError, _events, HAVE_LIBYAML
+    if _event_source is not None:
+        return
+    from ruamel.yaml import events
+    from ruamel.yaml.error import MarkedYAMLError
 
-    def _event_source(text: str):
-        return _YAML(typ="safe", pure=True).parse(text)
+    try:  # libyaml through ruamel.yaml.clib
+        from ruamel.yaml.cyaml import CParser
 
-    HAVE_LIBYAML = False
+        def source(text: str):
+            parser = CParser(text)
+            while parser.check_event():
+                yield parser.get_event()
+
+        have = True
+    except ImportError:  # pragma: no cover - pure-Python fallback
+        from ruamel.yaml.main import YAML
+
+        def source(text: str):
+            return YAML(typ="safe", pure=True).parse(text)
+
+        have = False
+    _events, _MarkedYAMLError, HAVE_LIBYAML = events, MarkedYAMLError, have
+    _event_source = source
+
+
+def __getattr__(name):
+    if name == "HAVE_LIBYAML":
+        _setup_parser()
+        return HAVE_LIBYAML
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 MAX_DEPTH = 256
 
@@ -55,11 +76,9 @@ class Document:
 
 
 # YAML 1.1 as Kubernetes' go-yaml resolves plain scalars; what matters to
-# the linter is telling integers and booleans from strings.
-_INT_RE = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")
-_HEX_RE = re.compile(r"^[-+]?0x[0-9a-fA-F_]+$")
-_OCT_RE = re.compile(r"^[-+]?0o?[0-7_]+$")
-_FLOAT_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+# the linter is telling integers and booleans from strings.  Compiled on
+# first use (``_setup_patterns``).
+_INT_RE = _HEX_RE = _OCT_RE = _FLOAT_RE = None
 _BOOLS = {
     "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False,
     "yes": True, "Yes": True, "YES": True, "no": False, "No": False, "NO": False,
@@ -68,11 +87,27 @@ _BOOLS = {
 _NULLS = {"", "~", "null", "Null", "NULL"}
 
 
+def _setup_patterns() -> None:
+    global _INT_RE, _HEX_RE, _OCT_RE, _FLOAT_RE, _DOC_START_RE, _NOT_PRINTABLE
+    import re
+
+    _HEX_RE = re.compile(r"^[-+]?0x[0-9a-fA-F_]+$")
+    _OCT_RE = re.compile(r"^[-+]?0o?[0-7_]+$")
+    _FLOAT_RE = re.compile(r"^[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+    _DOC_START_RE = re.compile(r"^---(?:[ \t]|$)", re.M)
+    # What YAML 1.2 allows in a stream (c-printable, §5.1); libyaml refuses
+    # anything else for the whole stream before parsing a document.
+    _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    _INT_RE = re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$")  # last: the others are set when it is
+
+
 def resolve_plain(text: str) -> Any:
     if text in _NULLS:
         return None
     first = text[0]
     if first.isdigit() or first in "+-.":
+        if _INT_RE is None:
+            _setup_patterns()
         if _INT_RE.match(text):
             return int(text.replace("_", ""))
         if _HEX_RE.match(text):
@@ -126,6 +161,7 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
     root = None
     doc_line = first_line
     line_offset = first_line - 1
+    ev = _events
     ScalarEvent = ev.ScalarEvent
     MappingStartEvent = ev.MappingStartEvent
     SequenceStartEvent = ev.SequenceStartEvent
@@ -271,12 +307,7 @@ class _TooDeep(Exception):
         self.pos = pos
 
 
-_DOC_START_RE = re.compile(r"^---(?:[ \t]|$)", re.M)
-
-
-# What YAML 1.2 allows in a stream (c-printable, §5.1); libyaml refuses
-# anything else for the whole stream before parsing a document.
-_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DOC_START_RE = _NOT_PRINTABLE = None
 
 
 def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
@@ -287,6 +318,10 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
     YAML does not allow (a raw ESC, DEL) costs only the document that holds
     it: the stream is then read document by document.
     """
+    if _event_source is None:
+        _setup_parser()
+    if _INT_RE is None:
+        _setup_patterns()
     documents: List[Document] = []
     errors: List[YamlError] = []
     last_line = max(text.count("\n"), text.count("\r")) + 1
@@ -315,7 +350,7 @@ def _load_chunk(chunk: str, offset_line: int, last_line: int, documents: List[Do
         except _TooDeep as exc:
             line, column = exc.pos[0], exc.pos[1]
             errors.append(YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, column))
-        except MarkedYAMLError as exc:
+        except _MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = min((mark.line if mark else 0) + offset_line, last_line)
             column = (mark.column if mark else 0) + 1

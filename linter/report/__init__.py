@@ -6,7 +6,8 @@ file is opened before linting starts -- a temporary file beside the target
 -- so an unwritable path is a usage error at once, not after a long run.
 The report is written into the temporary file and moved over the target
 with ``os.replace`` only when complete: a failed or interrupted run leaves
-no partial file and an existing file untouched.
+no partial file and an existing file untouched.  A path that leads out of
+the repository through a symlink is never written (``discover.leaves``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,80 @@ from typing import Optional, TextIO
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
 STDOUT = "-"
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What no output may carry raw: C0 and C1 controls and DEL (a newline would
+# start a new line -- a forged `::error` workflow command in a CI log --,
+# ESC starts terminal sequences such as OSC 8 hyperlinks), the line and
+# paragraph separators, bidirectional marks, embeddings, overrides and
+# isolates (U+202E shows text backwards), zero-width and invisible
+# formatting characters, the byte-order mark, interlinear annotation, and
+# lone surrogates (a file name that is not UTF-8: unprintable as text).
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+
+
+def _visible(match) -> str:
+    code = ord(match.group())
+    return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
+
+
+# Output channels, and the one function each uses for text taken from the
+# input (paths, object names, messages quoting file content):
+#
+#   lines for people   escape_control   text, `explain` text, every stderr
+#                                       line (diagnostics, stale baseline
+#                                       entries, progress, the summary)
+#   workflow commands  workflow_data,   --format github
+#                      workflow_property
+#   JSON documents     escape_control   on the human-readable strings
+#                      + write_json     (messages, labels, reasons); the
+#                                       whole document ASCII-only: json,
+#                                       gitlab, sarif, `explain` json
+#   URIs               uri_reference    SARIF artifact locations
 
 
 def escape_control(text: str) -> str:
-    """Make terminal control characters (and bidi overrides) visible, so a
-    message quoting file content can never drive the reader's terminal."""
-    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()) if ord(m.group()) < 0x100 else "\\u%04x" % ord(m.group()), text)
+    """Make control characters (and bidi, invisible and separator
+    characters) visible as ``\\xNN`` / ``\\uNNNN``, so a line quoting file
+    content stays one line and can never drive the reader's terminal or
+    a CI log (no forged `::error`, no OSC 8 link, no reversed text)."""
+    return _CONTROL.sub(_visible, text)
+
+
+def workflow_data(text: str) -> str:
+    """A GitHub Actions workflow command's message: the Actions toolkit's
+    escapes (``%``, CR and LF as ``%25``, ``%0D``, ``%0A``), and every other
+    control character made visible as ``escape_control`` does."""
+    return escape_control(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def workflow_property(text: str) -> str:
+    """A workflow command's property value: also ``:`` and ``,``."""
+    return workflow_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def write_json(document, out: TextIO) -> None:
+    """A JSON report: ASCII only, so no control, bidi or separator
+    character reaches the output raw whatever a string holds."""
+    import json
+
+    json.dump(document, out, indent=2, ensure_ascii=True)
+    out.write("\n")
+
+
+_URI_UNSAFE = re.compile(r"[^A-Za-z0-9._~/!$&'()*+,;=@-]")
+
+
+def uri_reference(path: str) -> str:
+    """A path as a URI reference that is always relative: every byte
+    outside the unreserved and sub-delimiter characters percent-encoded,
+    ``:`` included -- ``javascript:alert(1)`` would otherwise be read as an
+    absolute URI with its own scheme -- and a leading ``/`` kept off (a
+    network-path or absolute reference)."""
+    encoded = _URI_UNSAFE.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogateescape")), path
+    )
+    return encoded.lstrip("/")
 
 
 class OutputError(Exception):
@@ -44,7 +112,12 @@ class Output:
         self.handle: TextIO = sys.stdout
         if path == STDOUT:
             return
-        target = os.path.realpath(path)  # through a symlink, as open() would
+        from linter.discover import argument_boundary, leaves
+
+        if leaves(os.path.abspath(path), argument_boundary()):
+            # a checked-in `report.sarif -> ~/.bashrc` must not be replaced
+            self._fail("the path leads outside the lint root through a symlink")
+        target = os.path.realpath(path)  # through a symlink inside the root, as open() would
         self.target = target
         if os.path.isdir(target):
             self._fail("Is a directory")

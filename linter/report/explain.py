@@ -1,15 +1,18 @@
 """`somaxlint explain`: per listening socket, the chain of facts from the
-workload to the accept-queue limit the kernel will show as Send-Q."""
+workload to the accept-queue limit the kernel will show as Send-Q.
+
+Every line of the text form goes through ``escape_control`` (names, paths,
+addresses and origins all come from the input); the JSON form is ASCII
+only, with its text for people escaped the same way."""
 
 from __future__ import annotations
 
-import json
 from typing import List, Optional, TextIO
 
 from linter.findings import Location
 from linter import facts
 from linter.model import Model
-from linter.report import escape_control
+from linter.report import escape_control, write_json as _write_json
 from linter.servers import phrase
 from linter.servers.nginx.config import Socket, bind_conflicts
 
@@ -175,17 +178,42 @@ def _process_ss_local(listener) -> Optional[str]:
     return f"{address}:{listener.port} 0.0.0.0:*"
 
 
+# Keys of the JSON records that are text for people, not names or paths.
+_PROSE = ("requested_backlog_origin", "somaxconn_origin", "reason")
+
+
+def _for_people(record: dict) -> dict:
+    out = dict(record)
+    for key in _PROSE:
+        if isinstance(out.get(key), str):
+            out[key] = escape_control(out[key])
+    if "assumptions" in out:
+        out["assumptions"] = [escape_control(a) for a in out["assumptions"]]
+    return out
+
+
 def write_json(model: Model, out: TextIO) -> None:
-    json.dump({"listeners": listener_records(model), "unresolved": unresolved_records(model)}, out, indent=2, ensure_ascii=True)
-    out.write("\n")
+    _write_json(
+        {
+            "listeners": [_for_people(r) for r in listener_records(model)],
+            "unresolved": [_for_people(g) for g in unresolved_records(model)],
+        },
+        out,
+    )
 
 
 def write_text(model: Model, out: TextIO) -> None:
+    for line in text_lines(model):
+        out.write(escape_control(line) + "\n")
+
+
+def text_lines(model: Model) -> List[str]:
+    """The text form, one unescaped line per item (``write_text`` escapes)."""
     records = listener_records(model)
     gaps = unresolved_records(model)
     if not records and not gaps:
-        out.write("no listening sockets found\n")
-        return
+        return ["no listening sockets found"]
+    lines: List[str] = []
     current = None
     for r in records:
         head = (r["workload"], r["workload_file"] and r["workload_file"]["path"], r["evaluated_with"], r["container"], r["config"]["path"])
@@ -193,46 +221,40 @@ def write_text(model: Model, out: TextIO) -> None:
             current = head
             if r["server"] != "nginx":
                 unit = f" in {r['unit']}" if r["unit"] else ""
-                out.write(escape_control(f"{r['workload']} ({r['workload_file']['path']}{unit})  container {r['container']}  ({r['server']})") + "\n")
+                lines.append(f"{r['workload']} ({r['workload_file']['path']}{unit})  container {r['container']}  ({r['server']})")
             elif r["workload"]:
                 unit = f" in {r['unit']}" if r["unit"] else ""
-                out.write(
-                    escape_control(
-                        f"{r['workload']} ({r['workload_file']['path']}{unit})  container {r['container']}  "
-                        f"(main config {r['config']['path_in_container']}, from {r['config']['path']})"
-                    )
-                    + "\n"
+                lines.append(
+                    f"{r['workload']} ({r['workload_file']['path']}{unit})  container {r['container']}  "
+                    f"(main config {r['config']['path_in_container']}, from {r['config']['path']})"
                 )
             else:
-                out.write(f"standalone {r['config']['path']}\n")
+                lines.append(f"standalone {r['config']['path']}")
         where = f"[{r['address']}]:{r['port']}" if r["family"] == "inet6" else (r["address"] if r["family"] == "unix" else f"{r['address']}:{r['port']}")
         listen = r["listen"]
-        out.write(f"  {r['module']} {where}  (listen at {listen['path']}:{listen['line']}:{listen['column']})\n")
+        lines.append(f"  {r['module']} {where}  (listen at {listen['path']}:{listen['line']}:{listen['column']})")
         src = r["requested_backlog_source"]
-        out.write(f"    requested backlog  {r['requested_backlog']}  {r['requested_backlog_origin']}" + (f" at {src['path']}:{src['line']}:{src['column']}" if src else "") + "\n")
+        lines.append(f"    requested backlog  {r['requested_backlog']}  {r['requested_backlog_origin']}" + (f" at {src['path']}:{src['line']}:{src['column']}" if src else ""))
         ssrc = r["somaxconn_source"]
-        out.write(
+        lines.append(
             f"    net.core.somaxconn {r['somaxconn'] if r['somaxconn'] is not None else 'unknown'}  {r['somaxconn_origin'] or ''}"
             + (f" at {ssrc['path']}:{ssrc['line']}:{ssrc['column']}" if ssrc else "")
-            + "\n"
         )
         effective = r["effective_backlog"]
         sockets = "" if r["sockets"] == 1 else f" on each of {r['sockets'] if r['sockets'] else 'one socket per worker'} sockets (reuseport)"
-        out.write(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}\n")
+        lines.append(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}")
         if r["ss_line"]:
-            out.write(f"    ss -lntH           {r['ss_line']}\n")
+            lines.append(f"    ss -lntH           {r['ss_line']}")
         if r["bind_conflict"]:
-            out.write(f"    nginx does not start: this socket and {r['bind_conflict']} overlap (EADDRINUSE, SMX015)\n")
+            lines.append(f"    nginx does not start: this socket and {r['bind_conflict']} overlap (EADDRINUSE, SMX015)")
         for assumption in r["assumptions"]:
-            out.write(f"    assumption: {escape_control(assumption)}\n")
+            lines.append(f"    assumption: {assumption}")
     for g in gaps:
         loc = g["location"]
         unit = f" in {g['unit']}" if g["unit"] else ""
-        out.write(
-            escape_control(
-                f"{g['workload']} ({g['workload_file']['path']}{unit})  container {g['container']}  "
-                f"({g['server']} config {g['config_path_in_container']} not resolved: {g['reason']}; "
-                f"at {loc['path']}:{loc['line']}:{loc['column']})"
-            )
-            + "\n"
+        lines.append(
+            f"{g['workload']} ({g['workload_file']['path']}{unit})  container {g['container']}  "
+            f"({g['server']} config {g['config_path_in_container']} not resolved: {g['reason']}; "
+            f"at {loc['path']}:{loc['line']}:{loc['column']})"
         )
+    return lines

@@ -4,7 +4,8 @@
 Escaping follows the Actions toolkit (toCommandValue / escapeData /
 escapeProperty): `%`, CR and LF in the message, and also `:` and `,` in
 properties, so that file content can never end the command early or start
-another one.
+another one; every other control character (ESC, C1, bidi overrides, line
+separators) is made visible (``linter.report.workflow_data``).
 """
 
 from __future__ import annotations
@@ -12,16 +13,13 @@ from __future__ import annotations
 from typing import List, TextIO
 
 from linter.findings import Finding
+from linter.report import workflow_data, workflow_property
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 
 
-def escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def escape_property(text: str) -> str:
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+escape_data = workflow_data
+escape_property = workflow_property
 
 
 def write(findings: List[Finding], out: TextIO) -> None:

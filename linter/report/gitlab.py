@@ -3,10 +3,10 @@ with description, check_name, fingerprint, severity and location)."""
 
 from __future__ import annotations
 
-import json
 from typing import List, TextIO
 
 from linter.findings import Finding
+from linter.report import escape_control, write_json
 
 _SEVERITY = {"error": "major", "warning": "minor", "info": "info"}
 
@@ -15,7 +15,7 @@ def write(findings: List[Finding], out: TextIO) -> None:
     issues = [
         {
             "type": "issue",
-            "description": f"{f.rule} {f.message}",
+            "description": f"{f.rule} {escape_control(f.message)}",
             "check_name": f"{f.rule} {f.name}",
             "categories": ["Bug Risk"],
             "fingerprint": f.fingerprint,
@@ -27,5 +27,4 @@ def write(findings: List[Finding], out: TextIO) -> None:
         }
         for f in findings
     ]
-    json.dump(issues, out, indent=2, ensure_ascii=True)
-    out.write("\n")
+    write_json(issues, out)

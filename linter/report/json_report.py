@@ -1,12 +1,14 @@
 """`--format json`: the stable machine-readable form (documented in the
-README).  Keys are only ever added, never renamed or removed."""
+README).  Keys are only ever added, never renamed or removed.  Paths are
+exact; text for people (messages, labels, assumptions, reasons) has its
+control characters made visible, as in every format."""
 
 from __future__ import annotations
 
-import json
 from typing import List, TextIO
 
 from linter.findings import Finding
+from linter.report import escape_control, write_json
 
 SCHEMA_VERSION = 1
 
@@ -16,10 +18,10 @@ def finding_dict(f: Finding) -> dict:
         "rule": f.rule,
         "name": f.name,
         "severity": f.severity,
-        "message": f.message,
+        "message": escape_control(f.message),
         "location": {**f.location.as_dict(), "approximate": f.location.approximate},
-        "related": [{"location": r.location.as_dict(), "label": r.label} for r in f.related],
-        "assumptions": list(f.assumptions),
+        "related": [{"location": r.location.as_dict(), "label": escape_control(r.label)} for r in f.related],
+        "assumptions": [escape_control(a) for a in f.assumptions],
         "helm_source": f.helm_source,
         "fingerprint": f.fingerprint,
     }
@@ -34,8 +36,7 @@ def write(findings: List[Finding], summary, out: TextIO) -> None:
             "skipped": summary.skipped_not_kubernetes + summary.skipped_other,
             "skipped_not_kubernetes": summary.skipped_not_kubernetes,
             "unparsable": summary.unparsable,
-            "skipped_files": [{"path": s.display, "reason": s.reason} for s in summary.skipped],
+            "skipped_files": [{"path": s.display, "reason": escape_control(s.reason)} for s in summary.skipped],
         },
     }
-    json.dump(doc, out, indent=2, sort_keys=False, ensure_ascii=True)
-    out.write("\n")
+    write_json(doc, out)

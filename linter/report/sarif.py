@@ -4,7 +4,11 @@
   the git top level above the first path argument, else the configuration
   file's directory, else the current directory) with `uriBaseId`
   `%SRCROOT%`, never `<stdin>`; a file outside the root is an absolute
-  `file://` URI without a base.
+  `file://` URI without a base.  Every other URI is a relative reference,
+  whatever the path holds (`javascript:alert(1)` is `javascript%3Aalert(1)`:
+  ``linter.report.uri_reference``).
+* Message text has control characters made visible and `[`/`]` escaped,
+  so file content can neither forge a link nor reorder the text.
 * Every rule is described in `tool.driver.rules` from its own docstring;
   its `helpUri` is its section of docs/rules.md in the repository named by
   `[project.urls] Repository`.
@@ -20,13 +24,12 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from typing import Dict, List, Optional, TextIO
 
 from linter import __version__
 from linter.findings import Finding, Location
+from linter.report import escape_control, uri_reference, write_json
 from linter.rulebook import SECTIONS, all_rules, repository_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -47,19 +50,20 @@ class _Uris:
                 return self.location(self.stdin_name)
             return {"uri": _encode(helm_source or "stdin"), "uriBaseId": SRCROOT}
         if os.path.isabs(path):  # outside the repository root
-            return {"uri": "file://" + ("" if path.startswith("/") else "/") + _encode(path.replace(os.sep, "/"))}
+            path = path.replace(os.sep, "/")
+            drive = path[:2] if path[1:2] == ":" and path[:1].isalpha() else ""  # Windows: file:///C:/...
+            return {"uri": "file:///" + drive + _encode(path[len(drive):])}
         return {"uri": _encode(path), "uriBaseId": SRCROOT}
 
 
-def _encode(path: str) -> str:
-    # A URI reference: escape what is not allowed unescaped.
-    return re.sub(r"[^A-Za-z0-9._~/!$&'()*+,;=:@-]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), path)
+_encode = uri_reference
 
 
 def _escape_message(text: str) -> str:
     """SARIF message strings treat `[text](id)` as links: escape brackets in
-    text taken from the input so it can never forge one."""
-    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    text taken from the input so it can never forge one; control characters
+    are made visible first, as in every format."""
+    return escape_control(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
 def _region(loc: Location) -> dict:
@@ -125,7 +129,7 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
         result["relatedLocations"] = related
     properties = {}
     if f.assumptions:
-        properties["assumptions"] = list(f.assumptions)
+        properties["assumptions"] = [escape_control(a) for a in f.assumptions]
     if f.helm_source:
         properties["helmSource"] = f.helm_source
     if properties:
@@ -196,5 +200,4 @@ def build(result, settings, category: Optional[str] = None) -> dict:
 
 
 def write(result, settings, out: TextIO, category: Optional[str] = None) -> None:
-    json.dump(build(result, settings, category=category), out, indent=2, ensure_ascii=True)
-    out.write("\n")
+    write_json(build(result, settings, category=category), out)

@@ -103,7 +103,15 @@ class Opener:
     """How a config's include paths are looked up: (path -> source) and
     (pattern -> paths), plus why a path is not available."""
 
-    def __init__(self, lookup: Callable, glob: Callable, why_missing: Callable, prefix: str, opaque: Callable = lambda path: None):
+    def __init__(
+        self,
+        lookup: Callable,
+        glob: Callable,
+        why_missing: Callable,
+        prefix: str,
+        opaque: Callable = lambda path: None,
+        unlisted: Callable = lambda pattern: (),
+    ):
         self.lookup = lookup
         self.glob = glob
         self.why_missing = why_missing
@@ -111,6 +119,9 @@ class Opener:
         # path -> why its content is unknown (a mount whose source is not
         # in the input), else None: an empty glob there is not "no files"
         self.opaque = opaque
+        # pattern (after ``glob``) -> what its expansion did not look
+        # into: symlinks out of the lint root, an exhausted entry budget
+        self.unlisted = unlisted
 
 
 def container_opener(fs: ContainerFS, main_path: str) -> Opener:
@@ -134,7 +145,7 @@ def conf_prefix(rootfs: RootFS, path: str) -> str:
     config's directory would; else the file's own directory."""
     directory = os.path.dirname(path)
     while rootfs.inside(directory):
-        if os.path.isfile(os.path.join(directory, "nginx.conf")):
+        if rootfs.isfile(os.path.join(directory, "nginx.conf")):
             return directory
         parent = os.path.dirname(directory)
         if parent == directory:
@@ -171,9 +182,13 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
             sources[real] = source
         return source
 
+    notes: Dict[str, Tuple[str, ...]] = {}
+
     def glob(pattern):
-        """Matching paths, or None when the pattern points outside the lint
-        root (then nothing there is even listed)."""
+        """Matching paths in glob(3)'s order, or None when the pattern
+        points outside the lint root (then nothing there is even listed).
+        Directories are listed only under the root, one level at a time: a
+        symlink on the way that leads out is named, never entered."""
         local = to_local(pattern)
         if local is None:
             return None
@@ -182,9 +197,22 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
             static = os.path.dirname(static)
         if not rootfs.inside(static):
             return None
+        found = rootfs.expand(local, max_files)
+        said = []
+        if found.escapes:
+            more = f" (and {len(found.escapes) - 1} more)" if len(found.escapes) > 1 else ""
+            said.append(
+                f"the pattern reaches {display_path(found.escapes[0], cwd)}{more}, a symlink that leads outside "
+                "the lint root: nothing there is listed or read"
+            )
+        if found.exhausted:
+            said.append(
+                f"the pattern makes somaxlint list more than {rootfs.max_entries} directory entries; it was not expanded"
+            )
+        notes[pattern] = tuple(said)
         return [
             posixpath.join(prefix, os.path.relpath(match, main_dir).replace(os.sep, "/"))
-            for match in rootfs.glob(local, max_files)
+            for match in found.matches
         ]
 
     def why_missing(path):
@@ -193,7 +221,7 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
             return "the path is outside the lint root and is not read"
         return "no such file under the lint root"
 
-    return Opener(lookup, glob, why_missing, prefix)
+    return Opener(lookup, glob, why_missing, prefix, unlisted=lambda pattern: notes.get(pattern, ()))
 
 
 def resolve(
@@ -206,22 +234,41 @@ def resolve(
     preparsed=None,
 ) -> ResolvedConfig:
     config = ResolvedConfig(main, main_path, [])
-    budget = [max_files]
+    parsed = cache.get(main, preparsed)
+    config.directives = _Resolver(config, opener, cache, max_files, max_depth).expand(parsed.directives, (id(main),))
+    return config
 
-    def expand(directives: List[Directive], stack: Tuple[int, ...]) -> List[Directive]:
+
+class _Resolver:
+    """The include expansion of one config.  A class, not two nested
+    functions calling each other: those would form a reference cycle that
+    keeps the config alive after the run (the collector is off)."""
+
+    __slots__ = ("config", "opener", "cache", "max_files", "max_depth", "budget")
+
+    def __init__(self, config: ResolvedConfig, opener: Opener, cache: ParseCache, max_files: int, max_depth: int):
+        self.config = config
+        self.opener = opener
+        self.cache = cache
+        self.max_files = max_files
+        self.max_depth = max_depth
+        self.budget = max_files
+
+    def expand(self, directives: List[Directive], stack: Tuple[int, ...]) -> List[Directive]:
         out: List[Directive] = []
         for d in directives:
             if d.name == "include" and d.block is None and len(d.args) == 1:
-                out.extend(include(d, stack))
+                out.extend(self.include(d, stack))
                 continue
             if d.block is not None:
-                copy = Directive(d.name, d.args, d.line, d.column, expand(d.block, stack), d.source)
+                copy = Directive(d.name, d.args, d.line, d.column, self.expand(d.block, stack), d.source)
                 out.append(copy)
             else:
                 out.append(d)
         return out
 
-    def include(d: Directive, stack) -> List[Directive]:
+    def include(self, d: Directive, stack) -> List[Directive]:
+        config, opener, max_files, max_depth = self.config, self.opener, self.max_files, self.max_depth
         pattern = d.args[0]
         if not pattern.startswith("/"):
             pattern = posixpath.join(opener.prefix, pattern)
@@ -231,14 +278,16 @@ def resolve(
             if paths is None:
                 config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
                 return []
+            for note in opener.unlisted(pattern):
+                config.problems.append(IncludeProblem(d, note))
             if not paths and opener.opaque(pattern):
                 config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
                 return []
-            if len(paths) > budget[0]:
+            if len(paths) > self.budget:
                 config.problems.append(
                     IncludeProblem(d, f"the pattern matches more than {max_files} files; only the first were read")
                 )
-                paths = paths[: max(budget[0], 0)]
+                paths = paths[: max(self.budget, 0)]
         else:
             paths = [pattern]
         out: List[Directive] = []
@@ -255,18 +304,14 @@ def resolve(
             if len(stack) >= max_depth:
                 config.problems.append(IncludeProblem(d, f"includes nested deeper than {max_depth} levels"))
                 continue
-            budget[0] -= 1
-            if budget[0] < 0:
+            self.budget -= 1
+            if self.budget < 0:
                 config.problems.append(IncludeProblem(d, f"more than {max_files} included files; the rest were not read"))
                 break
             config.included.append(source)
-            parsed = cache.get(source)
-            out.extend(expand(parsed.directives, stack + (id(source),)))
+            parsed = self.cache.get(source)
+            out.extend(self.expand(parsed.directives, stack + (id(source),)))
         return out
-
-    parsed = cache.get(main, preparsed)
-    config.directives = expand(parsed.directives, (id(main),))
-    return config
 
 
 # --------------------------------------------------------------------------

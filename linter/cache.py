@@ -1,0 +1,481 @@
+"""The loading cache: what loading made of an input file, kept between runs.
+
+Like ruff's, it is content-addressed and per file.  An entry's key is a
+hash (BLAKE2b) of the file's bytes together with everything else that
+decides what loading makes of them: somaxlint's version, the cache format,
+the loader's own source files (size and modification time, so a changed
+checkout never reads entries an older loader wrote), the parsers it uses
+(crossplane, ruamel.yaml and its libyaml binding), the Python
+implementation, the nginx lexer in use, how the file's kind was decided
+(its name, named on the command line or found by walking) and the
+largest file size read.  The value is the ``LoadedFile`` loading
+produced -- positioned YAML documents, nginx directives, the errors --
+pickled; the text is decoded again from the bytes.  nginx configurations
+embedded in ConfigMaps are parsed by the model, not by loading; each such
+text has an entry of its own, keyed by its hash in the same way.
+
+Only loading is cached: the model and the rules always run, on new
+objects (every hit is unpickled afresh, so nothing is shared between runs
+or between two readers of one entry).  Charts and kustomizations rendered
+in the run are never cached.
+
+An entry is ``MAGIC | key (32 bytes) | BLAKE2b-128 of the payload |
+payload``.  It is read only when the magic, the key (the entry must be the
+one its name says) and the checksum agree, and it is unpickled by an
+unpickler that can build nothing but the loader's own classes; anything
+else -- a truncated, corrupted or foreign entry -- is ignored, and the file
+is parsed and its entry written again.  Writes go to a temporary file in
+the same directory, moved into place with ``os.replace``: a concurrent
+reader sees the old entry or the new one, never half of one, and two
+writers of one key write the same bytes.
+
+The directory is bounded: when a run has written entries, and at most every
+``prune_interval`` seconds (or whenever a run writes many), the least
+recently used entries (by access or modification time) are removed until
+the total is at most three quarters of ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from typing import Optional
+
+MAGIC = b"SMXLOAD\x01"  # the last byte is the format: bump it when the payload changes
+_HEADER = len(MAGIC) + 32 + 16
+DIRNAME = ".somaxlint_cache"
+ENTRIES = "load"
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+PRUNE_INTERVAL = 600.0  # seconds between two size checks, unless a run writes many entries
+PRUNE_AFTER_WRITES = 256
+_STALE_TEMPORARY = 3600.0  # a writer's temporary file older than this was left by a crash
+
+_state = threading.local()
+
+
+def active():
+    """The cache of the run in progress in this thread, or None."""
+    return getattr(_state, "cache", None)
+
+
+class activate:
+    """``with activate(cache):`` -- parses made during the block (embedded
+    nginx configurations) go through ``cache``; None leaves them alone."""
+
+    def __init__(self, cache: Optional["Cache"]):
+        self.cache = cache
+
+    def __enter__(self):
+        self.previous = getattr(_state, "cache", None)
+        _state.cache = self.cache
+        return self.cache
+
+    def __exit__(self, *exc):
+        _state.cache = self.previous
+
+
+class Cache:
+    """One cache directory (``.somaxlint_cache`` at the repository root, or
+    ``--cache-dir``).  Never raises: a cache that cannot be read or written
+    is a cache that misses."""
+
+    def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES, prune_interval: float = PRUNE_INTERVAL):
+        self.directory = os.path.abspath(directory)
+        self.entries = os.path.join(self.directory, ENTRIES)
+        self.max_bytes = max_bytes
+        self.prune_interval = prune_interval
+        self.hits = self.misses = self.writes = self.rejected = 0
+        self._base: Optional[bytes] = None
+        self._ready = False
+        self._writable = True
+        self._counter = 0
+
+    # ------------------------------------------------------------------
+    # keys
+
+    def base(self) -> bytes:
+        """What every key includes besides the content (computed once)."""
+        if self._base is None:
+            self._base = _fingerprint()
+        return self._base
+
+    def file_key(self, f, data: bytes, max_bytes: int) -> bytes:
+        h = _blake2b(digest_size=32)
+        h.update(self.base())
+        h.update(f"file\0{f.kind}\0{int(bool(f.explicit))}\0{max_bytes}\0".encode())
+        h.update(data)
+        return h.digest()
+
+    def text_key(self, what: str, text: str) -> bytes:
+        h = _blake2b(digest_size=32)
+        h.update(self.base())
+        h.update(f"text\0{what}\0".encode())
+        h.update(text.encode("utf-8", "surrogatepass"))
+        return h.digest()
+
+    # ------------------------------------------------------------------
+    # input files
+
+    def load(self, f, data: bytes, max_bytes: int):
+        """The LoadedFile of ``f`` whose bytes are ``data``: from its entry
+        when there is a valid one, else loaded and written."""
+        from linter import load
+
+        key = self.file_key(f, data, max_bytes)
+        payload = self.read(key)
+        if payload is not None:
+            try:
+                loaded = _file_from_payload(f, data, payload)
+            except Exception:  # a well-formed entry of the wrong shape
+                loaded = None
+                self.rejected += 1
+            if loaded is not None:
+                self.hits += 1
+                return loaded
+        self.misses += 1
+        # the file's entry holds its parse: no entry of its text besides
+        previous, _state.cache = getattr(_state, "cache", None), None
+        try:
+            loaded = load.load_bytes(f, data)
+        finally:
+            _state.cache = previous
+        self.write(key, lambda: _file_payload(loaded, data))
+        return loaded
+
+    # ------------------------------------------------------------------
+    # texts parsed by the model (nginx configurations in ConfigMaps)
+
+    def get_nginx_text(self, text: str):
+        payload = self.read(self.text_key("nginx", text))
+        if payload is not None:
+            try:
+                directives, errors = payload
+                if type(directives) is list and type(errors) is list:
+                    self.hits += 1
+                    return directives, errors
+            except (TypeError, ValueError):
+                pass
+            self.rejected += 1
+        self.misses += 1
+        return None
+
+    def put_nginx_text(self, text: str, parsed) -> None:
+        self.write(self.text_key("nginx", text), lambda: parsed)
+
+    # ------------------------------------------------------------------
+    # entries
+
+    def path(self, key: bytes) -> str:
+        return os.path.join(self.entries, key.hex())
+
+    def read(self, key: bytes):
+        """The unpickled payload of the entry for ``key``, or None."""
+        try:
+            fd = os.open(self.path(key), os.O_RDONLY)
+        except OSError:  # missing (the usual miss), pruned meanwhile, unreadable
+            return None
+        try:
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        blob = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        if len(blob) < _HEADER or blob[: len(MAGIC)] != MAGIC or blob[len(MAGIC) : len(MAGIC) + 32] != key:
+            self.rejected += 1  # truncated header, another format, or not this key's entry
+            return None
+        payload = blob[_HEADER:]
+        if _blake2b(payload, digest_size=16).digest() != blob[len(MAGIC) + 32 : _HEADER]:
+            self.rejected += 1  # truncated or corrupted
+            return None
+        try:
+            return _unpickle(payload)
+        except Exception:
+            self.rejected += 1
+            return None
+
+    def write(self, key: bytes, make_payload) -> None:
+        """Write the entry for ``key`` (``make_payload()`` is pickled);
+        quietly nothing when the value cannot be pickled or the directory
+        cannot be written."""
+        if not self._writable:
+            return
+        try:
+            import pickle
+
+            payload = pickle.dumps(make_payload(), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # something loading made that pickle cannot hold: not cached
+            return
+        blob = b"".join((MAGIC, key, _blake2b(payload, digest_size=16).digest(), payload))
+        temporary = None
+        try:
+            self._prepare()
+            self._counter += 1
+            temporary = os.path.join(self.entries, f".tmp-{os.getpid()}-{self._counter}-{os.urandom(4).hex()}")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(blob)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(temporary, self.path(key))
+            temporary = None
+            self.writes += 1
+        except OSError:
+            self._writable = False  # read-only, full, gone: stop trying for this run
+        finally:
+            if temporary is not None:
+                try:
+                    os.unlink(temporary)
+                except OSError:
+                    pass
+
+    def _prepare(self) -> None:
+        """The directories, and the files that keep the cache out of version
+        control and backups (created once, by the first writer)."""
+        if self._ready:
+            return
+        os.makedirs(self.entries, exist_ok=True)
+        for name, content in (
+            (".gitignore", "# Automatically created by somaxlint.\n*\n"),
+            (
+                "CACHEDIR.TAG",
+                "Signature: 8a477f597d28d172789f06886806bc55\n"
+                "# This file is a cache directory tag created by somaxlint.\n"
+                "# For information about cache directory tags see https://bford.info/cachedir/\n",
+            ),
+        ):
+            path = os.path.join(self.directory, name)
+            if not os.path.exists(path):
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(content)
+        self._ready = True
+
+    # ------------------------------------------------------------------
+    # size bound
+
+    def finish(self, force: bool = False) -> None:
+        """After a run: keep the directory within its bound."""
+        if not self.writes and not force:
+            return
+        marker = os.path.join(self.entries, ".pruned")
+        import time
+
+        now = time.time()
+        if not force and self.writes < PRUNE_AFTER_WRITES:
+            try:
+                if now - os.stat(marker).st_mtime < self.prune_interval:
+                    return
+            except OSError:
+                pass
+        try:
+            self.prune(now)
+            with open(marker, "w"):
+                pass
+        except OSError:
+            pass
+
+    def prune(self, now: Optional[float] = None) -> int:
+        """Remove the least recently used entries beyond the bound (down to
+        three quarters of it) and temporary files left by crashed writers;
+        returns the number of entries removed."""
+        import time
+
+        now = time.time() if now is None else now
+        entries = []
+        total = 0
+        try:
+            scan = os.scandir(self.entries)
+        except OSError:
+            return 0
+        with scan:
+            for entry in scan:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                name = entry.name
+                if name.startswith(".tmp-"):
+                    if now - st.st_mtime > _STALE_TEMPORARY:
+                        _unlink(entry.path)
+                    continue
+                if name.startswith("."):
+                    continue
+                entries.append((max(st.st_atime, st.st_mtime), st.st_size, entry.path))
+                total += st.st_size
+        removed = 0
+        if total > self.max_bytes:
+            target = self.max_bytes * 3 // 4
+            entries.sort()
+            for _, size, path in entries:
+                if total <= target:
+                    break
+                if _unlink(path):
+                    removed += 1
+                total -= size
+        return removed
+
+
+def _unlink(path: str) -> bool:
+    try:
+        os.unlink(path)
+        return True
+    except OSError:
+        return False
+
+
+def _blake2b(*args, **kwargs):
+    global _blake2b
+    try:  # the module hashlib wraps, without loading OpenSSL
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover
+        from hashlib import blake2b
+    _blake2b = blake2b
+    return blake2b(*args, **kwargs)
+
+
+# ----------------------------------------------------------------------
+# what goes into an entry
+
+
+def _file_payload(loaded, data: bytes):
+    """(kind, text, documents, helm_sources, directives, errors,
+    not_applicable); ``text`` is True when it is the bytes decoded again
+    (as UTF-8, invalid sequences replaced), which it nearly always is."""
+    text = loaded.text
+    if text is not None and text == data.decode("utf-8-sig", "replace"):
+        text = True
+    return (
+        loaded.kind,
+        text,
+        loaded.documents,
+        loaded.helm_sources,
+        loaded.directives,
+        [(e.message, e.line, e.column) for e in loaded.errors],
+        loaded.not_applicable,
+    )
+
+
+def _file_from_payload(f, data: bytes, payload):
+    from linter.load import LoadedFile, LoadError
+
+    kind, text, documents, helm_sources, directives, errors, not_applicable = payload
+    if text is True:
+        text = data.decode("utf-8-sig", "replace")
+    if not (
+        type(kind) is str
+        and (text is None or type(text) is str)
+        and type(documents) is list
+        and type(helm_sources) is list
+        and (directives is None or type(directives) is list)
+        and (not_applicable is None or type(not_applicable) is str)
+    ):
+        raise ValueError("not a loaded file")
+    return LoadedFile(
+        f,
+        kind,
+        text=text,
+        documents=documents,
+        helm_sources=helm_sources,
+        directives=directives,
+        errors=[LoadError(message, line, column) for message, line, column in errors],
+        not_applicable=not_applicable,
+    )
+
+
+# The only classes an entry may build: a pickle that names anything else
+# (a function to call, another module's class) is refused, not run.
+_ALLOWED = {
+    ("linter.load.positioned", "YMap"),
+    ("linter.load.positioned", "YSeq"),
+    ("linter.load.yaml_stream", "Document"),
+    ("linter.load.nginx_text", "Directive"),
+    ("linter.load.nginx_text", "NginxError"),
+}
+_Unpickler = None
+
+
+def _unpickle(payload: bytes):
+    global _Unpickler
+    if _Unpickler is None:
+        import pickle
+
+        class Restricted(pickle.Unpickler):
+            def find_class(self, module, name):
+                if (module, name) in _ALLOWED:
+                    return super().find_class(module, name)
+                raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a cache entry")
+
+        _Unpickler = Restricted
+    import io
+
+    return _Unpickler(io.BytesIO(payload)).load()
+
+
+# ----------------------------------------------------------------------
+# what every key includes
+
+
+def _fingerprint() -> bytes:
+    from linter import __version__
+    from linter.load import nginx_text
+
+    parts = [
+        MAGIC.hex(),
+        __version__,
+        sys.implementation.cache_tag or sys.implementation.name,
+        sys.version,
+        f"lexer={nginx_text.LEXER}",
+    ]
+    here = os.path.dirname(os.path.abspath(__file__))
+    sources = [os.path.join(here, "cache.py")]
+    load_dir = os.path.join(here, "load")
+    try:
+        sources += sorted(os.path.join(load_dir, n) for n in os.listdir(load_dir) if n.endswith(".py"))
+    except OSError:
+        pass
+    sources += _dependency_files()
+    for path in sources:
+        try:
+            st = os.stat(path)
+            parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{path}:-")
+    return "\0".join(parts).encode("utf-8", "surrogateescape")
+
+
+def _dependency_files():
+    """The files of the parsers loading uses, found without importing them."""
+    from importlib.machinery import PathFinder
+
+    out = []
+    for name in ("crossplane", "_ruamel_yaml"):
+        try:
+            spec = PathFinder.find_spec(name)
+        except Exception:
+            spec = None
+        out.append(spec.origin if spec is not None and spec.origin else f"<no {name}>")
+    try:
+        spec = PathFinder.find_spec("ruamel")
+        locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+    except Exception:
+        locations = []
+    for location in locations:
+        candidate = os.path.join(location, "yaml", "__init__.py")
+        if os.path.exists(candidate):
+            out.append(candidate)
+            break
+    return out
+
+
+def default_directory(root: str) -> str:
+    """``SOMAXLINT_CACHE_DIR``, else ``.somaxlint_cache`` at ``root`` (the
+    repository root)."""
+    return os.environ.get("SOMAXLINT_CACHE_DIR") or os.path.join(root, DIRNAME)
