@@ -279,24 +279,30 @@ def init_container_writes(workload: Workload) -> List[SysctlSetting]:
         if container.sidecar:
             continue  # runs beside the app containers, not before them
         for write in sysctl_writes(container.command + container.args):
-            setting = SysctlSetting(
-                write.name,
-                write.value,
-                INIT_CONTAINER,
-                argv_location(container, write.argv_index),
-                f"{container.label} (`sysctl`/`/proc/sys` write)",
-                container=container,
-                order=write.statement,
-                value_location=argv_location(container, write.argv_index),
-                raw_value=write.value,
-                data=write.data,
-            )
-            blocked = proc_sys_writable(container)
-            if blocked:
-                setting.applies = False
-                setting.note = blocked
-            out.append(setting)
+            out.append(_container_write(container, write, INIT_CONTAINER, f"{container.label} (`sysctl`/`/proc/sys` write)"))
     return out
+
+
+def _container_write(container: Container, write, how: str, detail: str) -> SysctlSetting:
+    """A write in a container's command, which applies only where the
+    container can write /proc/sys."""
+    setting = SysctlSetting(
+        write.name,
+        write.value,
+        how,
+        argv_location(container, write.argv_index),
+        detail,
+        container=container,
+        order=write.statement,
+        value_location=argv_location(container, write.argv_index),
+        raw_value=write.value,
+        data=write.data,
+    )
+    blocked = proc_sys_writable(container)
+    if blocked:
+        setting.applies = False
+        setting.note = blocked
+    return setting
 
 
 # --------------------------------------------------------------------------
@@ -350,23 +356,7 @@ def server_container_writes(workload: Workload) -> List[SysctlSetting]:
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         for write, title in own_writes(container):
-            setting = SysctlSetting(
-                write.name,
-                write.value,
-                SERVER_CONTAINER,
-                argv_location(container, write.argv_index),
-                f"{container.label}, in its command before {title} starts",
-                container=container,
-                order=write.statement,
-                value_location=argv_location(container, write.argv_index),
-                raw_value=write.value,
-                data=write.data,
-            )
-            blocked = proc_sys_writable(container)
-            if blocked:
-                setting.applies = False
-                setting.note = blocked
-            out.append(setting)
+            out.append(_container_write(container, write, SERVER_CONTAINER, f"{container.label}, in its command before {title} starts"))
     return out
 
 

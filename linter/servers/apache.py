@@ -91,12 +91,9 @@ def listeners(launch: Launch) -> List[Listener]:
         if "listen" in value.lower():
             return []
     root = find_option(words, SERVER_ROOT)
-    found = find_option(words, CONFIG)
-    path = found[0] if found else IMAGE_CONFIG
+    path = _main_config(words, root)
     if not path.startswith("/"):
-        if root is None:
-            return []  # relative to a compiled-in ServerRoot this image may not share
-        path = posixpath.join(root[0], path)
+        return []  # relative to a compiled-in ServerRoot this image may not share
     state = _State(launch, root[0] if root else None)
     if not _read(state, path, conditional=False, depth=0):
         return []  # the main config is not in the input
@@ -120,14 +117,19 @@ def config_paths(launch: Launch) -> List[str]:
     words = launch.words
     if any(w.text in _NOT_SERVING for w in words):
         return []
-    root = find_option(words, SERVER_ROOT)
+    path = _main_config(words, find_option(words, SERVER_ROOT))
+    # a relative path is relative to the compiled-in ServerRoot: as written
+    return [posixpath.normpath(path) if path.startswith("/") else path]
+
+
+def _main_config(words, root) -> str:
+    """`-f` (relative to `-d`), else the official image's httpd.conf;
+    relative when neither says where ServerRoot is."""
     found = find_option(words, CONFIG)
     path = found[0] if found else IMAGE_CONFIG
-    if not path.startswith("/"):
-        if root is None:
-            return [path]  # relative to the compiled-in ServerRoot
+    if not path.startswith("/") and root is not None:
         path = posixpath.join(root[0], path)
-    return [posixpath.normpath(path)]
+    return path
 
 
 def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
