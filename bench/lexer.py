@@ -28,11 +28,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-import linter.load as load_module  # noqa: E402
-import linter.load.nginx_text as nginx_text  # noqa: E402
-import linter.servers.nginx.config as nginx_config  # noqa: E402
-from linter.cli import main as lint_main  # noqa: E402
-from linter.load.nginx_lexer import crossplane_lex_text, lex_text, needs_crossplane  # noqa: E402
+import somaxlint.load as load_module  # noqa: E402
+import somaxlint.load.nginx_text as nginx_text  # noqa: E402
+import somaxlint.servers.nginx.config as nginx_config  # noqa: E402
+from somaxlint.cli import main as lint_main  # noqa: E402
+from somaxlint.load.nginx_lexer import crossplane_lex_text, lex_text, needs_crossplane  # noqa: E402
 
 
 def corpus_nginx_files(corpus):

@@ -130,10 +130,10 @@ def floor_cmd(corpus):
 
 def somaxlint_cmd(args):
     """The somaxlint measured: ``--lint-command`` (split like a shell
-    would), else this interpreter's ``-m linter``."""
+    would), else this interpreter's ``-m somaxlint``."""
     if getattr(args, "lint_command", None):
         return shlex.split(args.lint_command)
-    return [sys.executable, "-m", "linter"]
+    return [sys.executable, "-m", "somaxlint"]
 
 
 def hook_cmd(args):
@@ -366,7 +366,7 @@ def main():
     parser.add_argument("--precommit", action="store_true")
     parser.add_argument("--repos", action="store_true")
     parser.add_argument("--quick", action="store_true", help="smoke run: the hook on a 60-file repository, once")
-    parser.add_argument("--lint-command", metavar="CMD", help="the somaxlint command to measure (default: this Python's -m linter, or its somaxlint script for the hook)")
+    parser.add_argument("--lint-command", metavar="CMD", help="the somaxlint command to measure (default: this Python's -m somaxlint, or its somaxlint script for the hook)")
     parser.add_argument("--workdir", default=os.path.join(HERE, "out"))
     parser.add_argument("lint_args", nargs="*", help="extra somaxlint arguments (after --)")
     args = parser.parse_args()

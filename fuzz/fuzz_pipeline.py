@@ -36,13 +36,13 @@ import urllib.parse
 import atheris
 
 with atheris.instrument_imports():
-    import linter.load  # noqa: F401  (instrumented: imported here, not on first use)
-    import linter.model  # noqa: F401
-    import linter.rules  # noqa: F401
-    import linter.servers.nginx.instances  # noqa: F401
-    from linter.engine import run
-    from linter.report import explain, github, gitlab, json_report, sarif, text
-    from linter.settings import Settings
+    import somaxlint.load  # noqa: F401  (instrumented: imported here, not on first use)
+    import somaxlint.model  # noqa: F401
+    import somaxlint.rules  # noqa: F401
+    import somaxlint.servers.nginx.instances  # noqa: F401
+    from somaxlint.engine import run
+    from somaxlint.report import explain, github, gitlab, json_report, sarif, text
+    from somaxlint.settings import Settings
 
 SCRATCH = tempfile.mkdtemp(prefix="somaxlint-fuzz-")
 YAML_PATH = os.path.join(SCRATCH, "input.yaml")

@@ -1,3 +1,3 @@
-from linter.cli import console
+from somaxlint.cli import console
 
 console()

@@ -120,7 +120,7 @@ class Cache:
     def load(self, f, data: bytes, max_bytes: int):
         """The LoadedFile of ``f`` whose bytes are ``data``: from its entry
         when there is a valid one, else loaded and written."""
-        from linter import load
+        from somaxlint import load
 
         key = self.file_key(f, data, max_bytes)
         payload = self.read(key)
@@ -364,7 +364,7 @@ def _file_payload(loaded, data: bytes):
 
 
 def _file_from_payload(f, data: bytes, payload):
-    from linter.load import LoadedFile, LoadError
+    from somaxlint.load import LoadedFile, LoadError
 
     kind, text, documents, helm_sources, directives, errors, not_applicable = payload
     if text is True:
@@ -393,11 +393,11 @@ def _file_from_payload(f, data: bytes, payload):
 # The only classes an entry may build: a pickle that names anything else
 # (a function to call, another module's class) is refused, not run.
 _ALLOWED = {
-    ("linter.load.positioned", "YMap"),
-    ("linter.load.positioned", "YSeq"),
-    ("linter.load.yaml_stream", "Document"),
-    ("linter.load.nginx_text", "Directive"),
-    ("linter.load.nginx_text", "NginxError"),
+    ("somaxlint.load.positioned", "YMap"),
+    ("somaxlint.load.positioned", "YSeq"),
+    ("somaxlint.load.yaml_stream", "Document"),
+    ("somaxlint.load.nginx_text", "Directive"),
+    ("somaxlint.load.nginx_text", "NginxError"),
 }
 _Unpickler = None
 
@@ -424,8 +424,8 @@ def _unpickle(payload: bytes):
 
 
 def _fingerprint() -> bytes:
-    from linter import __version__
-    from linter.load import nginx_text
+    from somaxlint import __version__
+    from somaxlint.load import nginx_text
 
     parts = [
         MAGIC.hex(),

@@ -20,8 +20,8 @@ import os
 import sys
 from typing import List, Optional
 
-from linter import __version__
-from linter.report import FORMATS
+from somaxlint import __version__
+from somaxlint.report import FORMATS
 
 COMMANDS = ("check", "explain", "rules", "servers", "init")
 EXPLAIN_FORMATS = ("text", "json")
@@ -166,7 +166,7 @@ def _split(values: Optional[List[str]]) -> Optional[List[str]]:
 def _say(line: str) -> None:
     """One line on stderr; control characters (a newline in a path, in an
     exception's message) are made visible, so it stays one line."""
-    from linter.report import escape_control
+    from somaxlint.report import escape_control
 
     sys.stderr.write(escape_control(line) + "\n")
 
@@ -212,7 +212,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def console() -> None:
-    """The ``somaxlint`` command (the console script, ``python -m linter``):
+    """The ``somaxlint`` command (the console script, ``python -m somaxlint``):
     ``main()``, then the process ends at once.  The report is flushed and
     every output file is complete by then; what is left -- freeing a run's
     millions of objects one by one, the interpreter's own teardown -- is
@@ -242,14 +242,14 @@ def _silence_stdout() -> None:
 
 
 def _main(argv: List[str]) -> int:
-    from linter.report import OutputError
+    from somaxlint.report import OutputError
 
     args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
     try:
         if args.command == "rules":
             return _rules(args)
         if args.command == "servers":
-            from linter.servers import catalogue
+            from somaxlint.servers import catalogue
 
             sys.stdout.write(catalogue(args.format))
             return EXIT_CLEAN
@@ -261,7 +261,7 @@ def _main(argv: List[str]) -> int:
 
 
 def _settings(args):
-    from linter.config import ConfigError, load_settings, parse_kubernetes, set_kernel
+    from somaxlint.config import ConfigError, load_settings, parse_kubernetes, set_kernel
 
     cwd = os.getcwd()
     try:
@@ -277,7 +277,7 @@ def _settings(args):
     select = _split(getattr(args, "select", None))
     ignore = _split(getattr(args, "ignore", None)) or []
     if select is not None or ignore:
-        from linter.rulebook import is_known, unknown_rule
+        from somaxlint.rulebook import is_known, unknown_rule
 
         for option, idents in (("--select", select or ()), ("--ignore", ignore)):
             for ident in idents:
@@ -325,11 +325,11 @@ def _check_arguments(args, paths: List[str]) -> None:
 
 
 def _lint(args) -> int:
-    from linter.discover import InputError, repository_root
-    from linter.engine import run
-    from linter.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
-    from linter.findings import number_occurrences
-    from linter.report import Output
+    from somaxlint.discover import InputError, repository_root
+    from somaxlint.engine import run
+    from somaxlint.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
+    from somaxlint.findings import number_occurrences
+    from somaxlint.report import Output
 
     settings = _settings(args)
     paths = args.paths or ["."]
@@ -343,7 +343,7 @@ def _lint(args) -> int:
     # fingerprints are those the reports show.
     baseline_entries = None
     if settings.baseline:
-        from linter.discover import confined
+        from somaxlint.discover import confined
 
         refusal = confined(settings.baseline, root)
         if refusal is not None:
@@ -370,7 +370,7 @@ def _lint(args) -> int:
         if args.command == "check":
             _refuse_unknown_suppressions(result, settings.stdin_filename, cwd)
             if settings.stdin_filename:
-                from linter.discover import display_path
+                from somaxlint.discover import display_path
 
                 _rename_stdin(result, display_path(settings.stdin_filename, root))
                 number_occurrences(result.findings)
@@ -409,11 +409,11 @@ def _lint(args) -> int:
 
 
 def _cache(args, root: str):
-    """The loading cache of this run (``linter.cache``), or None with
+    """The loading cache of this run (``somaxlint.cache``), or None with
     ``--no-cache``."""
     if args.no_cache:
         return None
-    from linter.cache import DEFAULT_MAX_BYTES, Cache, default_directory
+    from somaxlint.cache import DEFAULT_MAX_BYTES, Cache, default_directory
 
     directory = args.cache_dir or default_directory(root)
     max_bytes = DEFAULT_MAX_BYTES
@@ -430,11 +430,11 @@ NOTHING_TO_LINT = "somaxlint: nothing to lint: no Kubernetes manifest, CNI confi
 
 
 def _report(args, result, settings, out, cwd: str) -> int:
-    from linter.engine import exit_status
+    from somaxlint.engine import exit_status
 
     handle = out.handle
     if args.command == "explain":
-        from linter.report import explain
+        from somaxlint.report import explain
 
         if args.format == "json":
             explain.write_json(result.model, handle)
@@ -442,28 +442,28 @@ def _report(args, result, settings, out, cwd: str) -> int:
             explain.write_text(result.model, handle)
         return EXIT_FINDINGS if any(f.rule == "SMX000" for f in result.findings) else EXIT_CLEAN
     if args.format == "json":
-        from linter.report import json_report
+        from somaxlint.report import json_report
 
         json_report.write(result.findings, result.summary, handle)
     elif args.format == "sarif":
-        from linter.report import sarif
+        from somaxlint.report import sarif
 
         sarif.write(result, settings, handle, category=args.sarif_category)
     elif args.format == "github":
-        from linter.report import github
+        from somaxlint.report import github
 
         github.write(result.findings, handle)
     elif args.format == "gitlab":
-        from linter.report import gitlab
+        from somaxlint.report import gitlab
 
         gitlab.write(result.findings, handle)
     else:
-        from linter.report import text
+        from somaxlint.report import text
 
         colour = args.color == "always" or (
             args.color == "auto" and out.is_stdout and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         )
-        from linter.discover import for_people
+        from somaxlint.discover import for_people
 
         text.write(result.findings, handle, colour, shown=lambda path: for_people(path, result.root, cwd))
         if args.statistics:
@@ -487,13 +487,13 @@ def _statistics(findings) -> str:
 def _refuse_unknown_suppressions(result, stdin_filename: Optional[str], cwd: str) -> None:
     """A suppression naming no rule that exists is an error (exit status 2),
     with where it is: a typo there must never make CI green."""
-    from linter.filtering import unknown_suppressed_rules
-    from linter.rulebook import unknown_rule
+    from somaxlint.filtering import unknown_suppressed_rules
+    from somaxlint.rulebook import unknown_rule
 
     unknown = unknown_suppressed_rules(result.files, result.model.inventory)
     if not unknown:
         return
-    from linter.discover import for_people
+    from somaxlint.discover import for_people
 
     location, ident, what = unknown[0]
     where = f"{for_people(location.path, result.root, cwd)}:{location.line}:{location.column}"
@@ -508,8 +508,8 @@ def _rename_stdin(result, name: str) -> None:
     locations, and the skipped files."""
     from dataclasses import replace
 
-    from linter.discover import Skipped
-    from linter.findings import Related
+    from somaxlint.discover import Skipped
+    from somaxlint.findings import Related
 
     def moved(location):
         return replace(location, path=name) if location.path == STDIN_DISPLAY else location
@@ -522,8 +522,8 @@ def _rename_stdin(result, name: str) -> None:
 
 
 def _init(args) -> int:
-    from linter.config import CONFIG_NAMES, INIT_TEMPLATE
-    from linter.report import Output
+    from somaxlint.config import CONFIG_NAMES, INIT_TEMPLATE
+    from somaxlint.report import Output
 
     existing = [name for name in CONFIG_NAMES if os.path.lexists(name)]
     if existing and not args.force:
@@ -574,7 +574,7 @@ class _Progress:
 
 
 def _escape(text: str) -> str:
-    from linter.report import escape_control
+    from somaxlint.report import escape_control
 
     return escape_control(text)
 
@@ -588,7 +588,7 @@ def _summary_line(result) -> str:
 
 
 def _rules(args) -> int:
-    from linter import rulebook
+    from somaxlint import rulebook
 
     if args.rule:
         try:

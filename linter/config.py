@@ -12,8 +12,8 @@ import os
 import re
 from typing import Optional, Tuple
 
-from linter.facts import parse_kernel_version
-from linter.settings import ServerLink, Settings
+from somaxlint.facts import parse_kernel_version
+from somaxlint.settings import ServerLink, Settings
 
 CONFIG_NAMES = (".somaxlint.yaml", ".somaxlint.yml")
 _TABLE = re.compile(rb"(?m)^[ \t]*\[+[ \t]*tool\.somaxlint[ \t]*[\].]")
@@ -49,7 +49,7 @@ def find_config(start: str) -> Optional[str]:
 def _stays(path: str) -> bool:
     """Whether ``path`` resolves, through any symlink, to a place under its
     repository (the git top level above it), else under its directory."""
-    from linter.discover import _git_top, within
+    from somaxlint.discover import _git_top, within
 
     directory = os.path.realpath(os.path.dirname(os.path.abspath(path)))
     boundary = _git_top(directory) or directory
@@ -104,7 +104,7 @@ _PLAIN_TOKEN = re.compile(r"[^\s,#\]}]+")
 def _version_text(root, key: str, lines) -> None:
     """Replace a version written as an unquoted number (``kernel: 5.10``,
     loaded as 5.1) by the text written in the file ("5.10")."""
-    from linter.load.yaml_stream import resolve_plain
+    from somaxlint.load.yaml_stream import resolve_plain
 
     value = root.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -131,8 +131,8 @@ def read_config(path: str, explicit: bool = False) -> dict:
                     f'{float(example)}): write it as a string, e.g. {key} = "{example}"'
                 )
         return section
-    from linter.load.yaml_stream import load_yaml
-    from linter.load.positioned import YMap, YSeq
+    from somaxlint.load.yaml_stream import load_yaml
+    from somaxlint.load.positioned import YMap, YSeq
 
     try:
         with open(path, "rb") as handle:
@@ -165,13 +165,13 @@ def validate(data, path: str) -> None:
     import jsonschema
     from importlib import resources
 
-    schema = json.loads(resources.files("linter").joinpath("schemas/config.schema.json").read_text("utf-8"))
+    schema = json.loads(resources.files("somaxlint").joinpath("schemas/config.schema.json").read_text("utf-8"))
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         key, message = _describe(errors[0])
         raise ConfigError(f"{path}: key {key!r}: {message}")
-    from linter.rulebook import is_known, unknown_rule
+    from somaxlint.rulebook import is_known, unknown_rule
 
     for ident in data.get("rules") or {}:
         if not is_known(str(ident)):

@@ -9,13 +9,13 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from linter.discover import InputFile, Skipped, discover, read_input
-from linter.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences
-from linter.load import LoadedFile, LoadError, load_bytes
-from linter.load.positioned import YMap
-from linter.model import Model, build_model
-from linter.rulebook import Rule, all_rules
-from linter.settings import Settings
+from somaxlint.discover import InputFile, Skipped, discover, read_input
+from somaxlint.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences
+from somaxlint.load import LoadedFile, LoadError, load_bytes
+from somaxlint.load.positioned import YMap
+from somaxlint.model import Model, build_model
+from somaxlint.rulebook import Rule, all_rules
+from somaxlint.settings import Settings
 
 
 @dataclass
@@ -54,7 +54,7 @@ class Result:
 
 
 def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=None) -> LoadedFile:
-    """Stage 2 for one file; with a ``linter.cache.Cache``, through it."""
+    """Stage 2 for one file; with a ``somaxlint.cache.Cache``, through it."""
     try:
         data = read_input(f, max_bytes, stdin_bytes)
     except (OSError, ValueError) as exc:
@@ -72,9 +72,9 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=
 def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, base: str, focus):
     """Charts and kustomizations under the directories given (stage 2b);
     the arguments are read from ``cwd``, shown relative to ``base``."""
-    from linter.units.stage import Units, render_units
+    from somaxlint.units.stage import Units, render_units
 
-    from linter.discover import admitted_directories
+    from somaxlint.discover import admitted_directories
 
     # only the directories discovery walks: never one a symlink leads out to
     walked = admitted_directories([a if a == "-" else os.path.join(cwd, a) for a in args])
@@ -85,7 +85,7 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
         return render_units(inputs, walked, settings, base, focus_paths)
     except Exception as exc:  # a renderer bug must not lose the plain files
         units = Units()
-        from linter.units import RenderProblem
+        from somaxlint.units import RenderProblem
 
         units.problems.append(RenderProblem(walked[0] if walked else base, 1, 1, internal_error(exc, "chart or kustomization"), "error"))
         return units
@@ -146,10 +146,10 @@ def run(
     """Lint ``paths`` (read from the current directory).  Every path in the
     result is shown relative to ``root`` (the command line passes the
     repository root), or to ``cwd`` without one.  With ``cache`` (a
-    ``linter.cache.Cache``), loading -- and the parses of the nginx
+    ``somaxlint.cache.Cache``), loading -- and the parses of the nginx
     configurations in ConfigMaps -- go through it; the model and the rules
     always run."""
-    from linter.cache import activate
+    from somaxlint.cache import activate
 
     with activate(cache):
         return _run(paths, settings, cwd, stdin_bytes, progress, root, cache)
@@ -187,7 +187,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
         loaded.extend(units.loaded)
 
     summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
-    from linter.load import NOT_OURS
+    from somaxlint.load import NOT_OURS
 
     for f in loaded:
         if f.not_applicable == NOT_OURS:
@@ -207,13 +207,13 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     model = build_model(loaded, settings, roots, base)
     relocator = None
     if units is not None:
-        from linter.units.stage import Relocator, problem_locations
+        from somaxlint.units.stage import Relocator, problem_locations
 
         model.unit_problems = problem_locations(units, base)
         relocator = Relocator(units, base)
         model.relocate = lambda location: relocator.location(location)[0]
     summary.workloads = len(model.inventory.workloads)
-    from linter.model.processes import unread
+    from somaxlint.model.processes import unread
 
     # an unread server process is counted once, among the unresolved
     summary.servers = sum(1 for s in model.servers if not unread(s)) + len(model.unresolved)
@@ -236,7 +236,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     if relocator is not None:
         findings = [relocator.finding(f) for f in findings]
     if settings.helm_chart_dir:
-        from linter.helm import map_findings
+        from somaxlint.helm import map_findings
 
         rendered = {f.input.display: f.text for f in loaded if f.text is not None}
         findings = map_findings(findings, rendered, settings.helm_chart_dir, base)
@@ -249,8 +249,8 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
 
 def _filter(result: Result, settings: Settings) -> Result:
     """Suppressions, then the baseline (stage 5)."""
-    from linter import filtering
-    from linter.rules import smx014_unused_suppression as unused
+    from somaxlint import filtering
+    from somaxlint.rules import smx014_unused_suppression as unused
 
     index = filtering.collect_suppressions(result.files, result.model.inventory)
     kept = filtering.apply_suppressions(result.findings, index)

@@ -84,7 +84,7 @@ SOMAXCONN_HANDLER_SOURCE = (
 )
 
 # The rest of the sysctl write grammar by version (see
-# linter.model.sysctl_value for the code it models):
+# somaxlint.model.sysctl_value for the code it models):
 # kernel/sysctl.c proc_get_long() uses strtoul_lenient() (overflow is EINVAL)
 # and do_proc_dointvec_minmax_conv() converts through a checked int from
 # 5.1 (lastweek/linux-AsyncXing-5.1.9 @ 260f0b7e614b kernel/sysctl.c:2204,

@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Set, Tuple
 
-from linter.findings import Finding, Location
-from linter.load.positioned import YMap, as_map
-from linter.rulebook import is_known
+from somaxlint.findings import Finding, Location
+from somaxlint.load.positioned import YMap, as_map
+from somaxlint.rulebook import is_known
 
 ANNOTATION = "somaxlint.io/ignore"
 # The start of a suppression comment; the rest of the line is split with

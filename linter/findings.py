@@ -19,7 +19,7 @@ class Location:
     """A place in an input file.  Lines and columns count from 1.
 
     ``path`` is the path as every machine-read format shows it: relative to
-    the repository root (see ``linter.discover.repository_root``), absolute
+    the repository root (see ``somaxlint.discover.repository_root``), absolute
     for a file outside it, ``<stdin>`` for standard input.  Text output for
     people shows it relative to the current directory instead.
     """

@@ -14,8 +14,8 @@ import os
 from dataclasses import replace
 from typing import Dict, List, Optional
 
-from linter.discover import display_path
-from linter.findings import Finding, Location
+from somaxlint.discover import display_path
+from somaxlint.findings import Finding, Location
 
 
 def template_path(chart_dir: str, helm_source: str) -> str:

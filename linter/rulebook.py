@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Dict, List, Optional, Tuple
 
-from linter.rules import RULE_MODULES
+from somaxlint.rules import RULE_MODULES
 
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")
 # pyproject.toml's [project.urls] Repository, for when the distribution's
@@ -83,7 +83,7 @@ def parse_sections(doc: str) -> Dict[str, str]:
 def all_rules() -> Tuple[Rule, ...]:
     rules = []
     for module_name in RULE_MODULES:
-        module = importlib.import_module(f"linter.rules.{module_name}")
+        module = importlib.import_module(f"somaxlint.rules.{module_name}")
         rules.append(
             Rule(
                 code=module.CODE,

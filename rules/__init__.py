@@ -7,7 +7,7 @@ rule's documentation in fixed sections (What it does / Why it matters /
 Example / How to fix), from which ``somaxlint rules``, the SARIF rule help
 and the README's rule table are generated.
 
-This package is installed as ``linter.rules``.
+This package is installed as ``somaxlint.rules``.
 """
 
 # Order is the catalogue's order.

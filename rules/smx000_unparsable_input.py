@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import re
 
-from linter.findings import Finding, Location
+from somaxlint.findings import Finding, Location
 
 CODE = "SMX000"
 NAME = "unparsable-input"

@@ -42,8 +42,8 @@ one leaves the other as the limit.
 
 from __future__ import annotations
 
-from linter import facts
-from linter.servers import phrase, truncation_advice
+from somaxlint import facts
+from somaxlint.servers import phrase, truncation_advice
 
 CODE = "SMX001"
 NAME = "listen-backlog-truncated"
@@ -55,7 +55,7 @@ def check(model):
     """Every listener of every server (uWSGI, which refuses to start
     instead of truncating, is SMX020's; a queue that follows somaxconn,
     SMX021's)."""
-    from linter.model.processes import condition as when, process_finding, verdict
+    from somaxlint.model.processes import condition as when, process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for server in model.servers:

@@ -42,7 +42,7 @@ socket options on one `listen` per address:port.
 
 from __future__ import annotations
 
-from linter.servers import set_backlog
+from somaxlint.servers import set_backlog
 
 CODE = "SMX002"
 NAME = "somaxconn-raised-backlog-not"
@@ -53,7 +53,7 @@ SUMMARY = "somaxconn was raised, but the server still asks for its default backl
 def check(model):
     """Every listener left at its server's numeric default (a server whose
     queue follows somaxconn needs nothing)."""
-    from linter.model.processes import process_finding, verdict
+    from somaxlint.model.processes import process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for server in model.servers:

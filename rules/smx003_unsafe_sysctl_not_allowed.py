@@ -35,10 +35,10 @@ allow-list.
 
 from __future__ import annotations
 
-from linter import facts
-from linter.findings import Finding, Related
-from linter.load.positioned import YSeq
-from linter.model.netns import POD_SYSCTLS
+from somaxlint import facts
+from somaxlint.findings import Finding, Related
+from somaxlint.load.positioned import YSeq
+from somaxlint.model.netns import POD_SYSCTLS
 
 CODE = "SMX003"
 NAME = "unsafe-sysctl-not-allowed"

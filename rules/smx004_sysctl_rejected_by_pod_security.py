@@ -40,10 +40,10 @@ it (`privileged`), after review.
 
 from __future__ import annotations
 
-from linter import facts
-from linter.findings import Finding, Related
-from linter.load.positioned import as_map
-from linter.model.netns import INIT_CONTAINER, POD_SYSCTLS
+from somaxlint import facts
+from somaxlint.findings import Finding, Related
+from somaxlint.load.positioned import as_map
+from somaxlint.model.netns import INIT_CONTAINER, POD_SYSCTLS
 
 CODE = "SMX004"
 NAME = "sysctl-rejected-by-pod-security"

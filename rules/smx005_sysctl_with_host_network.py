@@ -28,8 +28,8 @@ with `node.sysctls` in `.somaxlint.yaml`), or drop `hostNetwork`.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
-from linter.model.netns import POD_SYSCTLS
+from somaxlint.findings import Finding, Related
+from somaxlint.model.netns import POD_SYSCTLS
 
 CODE = "SMX005"
 NAME = "sysctl-with-host-network"

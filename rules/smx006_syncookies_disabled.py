@@ -28,7 +28,7 @@ cookies).
 
 from __future__ import annotations
 
-from linter.findings import Finding
+from somaxlint.findings import Finding
 
 CODE = "SMX006"
 NAME = "syncookies-disabled"

@@ -39,8 +39,8 @@ privileged init container (not a sidecar), or the CNI tuning plugin.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
-from linter.model.late_writes import AFTER_SERVER, BACKGROUND, BESIDE_OTHER_SERVERS
+from somaxlint.findings import Finding, Related
+from somaxlint.model.late_writes import AFTER_SERVER, BACKGROUND, BESIDE_OTHER_SERVERS
 
 CODE = "SMX007"
 NAME = "sysctl-applied-after-listen"

@@ -28,7 +28,7 @@ server blocks); the socket they configure serves all of them.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
+from somaxlint.findings import Finding, Related
 
 CODE = "SMX008"
 NAME = "duplicate-listen-options"

@@ -22,7 +22,7 @@ pod's `net.core.somaxconn`.
 
 from __future__ import annotations
 
-from linter.findings import Finding
+from somaxlint.findings import Finding
 
 CODE = "SMX009"
 NAME = "invalid-listen-backlog"

@@ -54,8 +54,8 @@ accepts.
 
 from __future__ import annotations
 
-from linter.findings import Finding
-from linter.model.netns import POD_SYSCTLS
+from somaxlint.findings import Finding
+from somaxlint.model.netns import POD_SYSCTLS
 
 CODE = "SMX010"
 NAME = "invalid-sysctl-value"
@@ -63,7 +63,7 @@ SEVERITY = "error"
 SUMMARY = "A sysctl value that Kubernetes or the kernel rejects, truncates, or reads differently than it looks"
 
 # Notes of the grammar that mean "the kernel read something else than the
-# text suggests" (linter.model.sysctl_value)
+# text suggests" (somaxlint.model.sysctl_value)
 _SURPRISES = ("octal", "is ignored", "truncated", "reads again", "keep their current values")
 
 

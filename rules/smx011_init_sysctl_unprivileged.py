@@ -31,8 +31,8 @@ tuning plugin.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
-from linter.model.netns import INIT_CONTAINER, SERVER_CONTAINER, proc_sys_writable
+from somaxlint.findings import Finding, Related
+from somaxlint.model.netns import INIT_CONTAINER, SERVER_CONTAINER, proc_sys_writable
 
 CODE = "SMX011"
 NAME = "init-sysctl-unprivileged"

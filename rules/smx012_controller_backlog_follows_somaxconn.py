@@ -36,8 +36,8 @@ the privileged init container of the project's sysctl example).
 
 from __future__ import annotations
 
-from linter import facts
-from linter.findings import Finding, Related
+from somaxlint import facts
+from somaxlint.findings import Finding, Related
 
 CODE = "SMX012"
 NAME = "controller-backlog-follows-somaxconn"
@@ -48,7 +48,7 @@ SUMMARY = "An ingress-nginx controller's backlog follows a somaxconn that was no
 CONTROLLER_MINIMUM = 512
 
 
-from linter.servers.nginx import is_ingress_controller as is_controller  # noqa: E402
+from somaxlint.servers.nginx import is_ingress_controller as is_controller  # noqa: E402
 
 
 def check(model):

@@ -27,7 +27,7 @@ correct the path.
 
 from __future__ import annotations
 
-from linter.findings import Finding
+from somaxlint.findings import Finding
 
 CODE = "SMX013"
 NAME = "include-outside-input"

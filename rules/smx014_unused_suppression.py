@@ -23,7 +23,7 @@ Remove the suppression, or name the rule it is for.
 
 from __future__ import annotations
 
-from linter.findings import Finding
+from somaxlint.findings import Finding
 
 CODE = "SMX014"
 NAME = "unused-suppression"

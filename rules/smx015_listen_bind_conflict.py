@@ -42,8 +42,8 @@ than joining it. Where two sockets on one port are really wanted, set
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
-from linter.servers.nginx.config import bind_conflicts
+from somaxlint.findings import Finding, Related
+from somaxlint.servers.nginx.config import bind_conflicts
 
 CODE = "SMX015"
 NAME = "listen-bind-conflict"

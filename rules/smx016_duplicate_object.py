@@ -31,7 +31,7 @@ Delete the copy that is not meant to be deployed, or give it its own name.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
+from somaxlint.findings import Finding, Related
 
 CODE = "SMX016"
 NAME = "duplicate-object"

@@ -28,8 +28,8 @@ distinct names.
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
-from linter.model import workload_label
+from somaxlint.findings import Finding, Related
+from somaxlint.model import workload_label
 
 CODE = "SMX017"
 NAME = "ambiguous-reference"

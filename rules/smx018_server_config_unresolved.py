@@ -29,8 +29,8 @@ elsewhere, disable the rule for the workload with a
 
 from __future__ import annotations
 
-from linter.findings import Finding
-from linter.model import workload_label
+from somaxlint.findings import Finding
+from somaxlint.model import workload_label
 
 CODE = "SMX018"
 NAME = "server-config-unresolved"

@@ -29,7 +29,7 @@ Install Helm (`helm` on `PATH`) or the binding (`pip install
 
 from __future__ import annotations
 
-from linter.findings import Finding
+from somaxlint.findings import Finding
 
 CODE = "SMX019"
 NAME = "unit-not-rendered"

@@ -29,7 +29,7 @@ container), or lower `--listen` to at most the namespace's somaxconn.
 
 from __future__ import annotations
 
-from linter.model import workload_label
+from somaxlint.model import workload_label
 
 CODE = "SMX020"
 NAME = "server-refuses-to-start"
@@ -38,7 +38,7 @@ SUMMARY = "A server exits at start-up because its listen queue exceeds somaxconn
 
 
 def check(model):
-    from linter.model.processes import condition as when, process_finding, verdict
+    from somaxlint.model.processes import condition as when, process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for process in model.servers:

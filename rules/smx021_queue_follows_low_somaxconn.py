@@ -32,7 +32,7 @@ the process starts, since Go reads it once.
 
 from __future__ import annotations
 
-from linter.model import workload_label
+from somaxlint.model import workload_label
 
 CODE = "SMX021"
 NAME = "queue-follows-low-somaxconn"
@@ -44,7 +44,7 @@ LOW = 128
 
 
 def check(model):
-    from linter.model.processes import condition as when, process_finding, verdict
+    from somaxlint.model.processes import condition as when, process_finding, verdict
 
     this = (CODE, NAME, SEVERITY)
     for process in model.servers:

@@ -32,8 +32,8 @@ later (and route by `server_name`/SNI there).
 
 from __future__ import annotations
 
-from linter.findings import Finding, Related
-from linter.servers.nginx import STREAM_VIRTUAL_SERVERS
+from somaxlint.findings import Finding, Related
+from somaxlint.servers.nginx import STREAM_VIRTUAL_SERVERS
 
 CODE = "SMX022"
 NAME = "stream-duplicate-listen"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from linter.cli import main
+from somaxlint.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus"

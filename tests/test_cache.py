@@ -22,10 +22,10 @@ import pytest
 
 from conftest import CORPUS, REPO, config_map, deployment
 
-from linter import cache as cache_module
-from linter.cache import MAGIC, Cache
-from linter.engine import run
-from linter.settings import Settings
+from somaxlint import cache as cache_module
+from somaxlint.cache import MAGIC, Cache
+from somaxlint.engine import run
+from somaxlint.settings import Settings
 
 PLATFORM = REPO / "tests" / "repos" / "platform"
 EXAMPLE = REPO / "examples" / "incident"
@@ -155,7 +155,7 @@ def test_a_changed_file_invalidates_its_entry_and_no_other(tmp_path):
 
 
 def test_settings_that_change_loading_are_part_of_the_key(tmp_path, monkeypatch):
-    from linter.load import nginx_text
+    from somaxlint.load import nginx_text
 
     root = tmp_path / "repo"
     make_project(root)
@@ -171,8 +171,8 @@ def test_settings_that_change_loading_are_part_of_the_key(tmp_path, monkeypatch)
 
 
 def test_embedded_and_standalone_nginx_are_not_parsed_again(tmp_path, monkeypatch):
-    from linter.load import nginx_text
-    from linter.load import yaml_stream
+    from somaxlint.load import nginx_text
+    from somaxlint.load import yaml_stream
 
     root = tmp_path / "repo"
     make_project(root)
@@ -287,7 +287,7 @@ def test_two_processes_filling_one_cache_at_once(tmp_path):
         )
         (root / f"app{i}" / "cm.yaml").write_text(config_map(name=f"conf{i}", files={"nginx.conf": NGINX.replace("8080", str(8000 + i))}))
     cache_dir = tmp_path / "cache"
-    command = [sys.executable, "-m", "linter", "check", "--format", "json", "--kernel", "5.15", str(root)]
+    command = [sys.executable, "-m", "somaxlint", "check", "--format", "json", "--kernel", "5.15", str(root)]
     env = dict(os.environ, PYTHONPATH=str(REPO))
     expected = subprocess.run(command + ["--no-cache"], capture_output=True, text=True, env=env, cwd=tmp_path)
     for _ in range(3):

@@ -123,7 +123,7 @@ def test_github_annotations_escape_hostile_content(project):
 
 
 def test_github_property_escaping():
-    from linter.report.github import escape_data, escape_property
+    from somaxlint.report.github import escape_data, escape_property
 
     assert escape_property("a:b,c%d\r\ne") == "a%3Ab%2Cc%25d%0D%0Ae"
     assert escape_data("x::y\nz") == "x::y%0Az"
@@ -154,7 +154,7 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(project, monkeypatch)
     import io
     import sys
 
-    from linter.cli import main
+    from somaxlint.cli import main
 
     project.write("app.yaml", INCIDENT)
     assert "\x1b[" not in project.run("--kernel", "4.19", "app.yaml").out  # not a terminal
@@ -290,7 +290,7 @@ def test_helm_findings_point_at_the_template(project):
 
 
 def test_progress_goes_to_stderr_only_when_asked_or_on_a_terminal(project, monkeypatch):
-    from linter import cli
+    from somaxlint import cli
 
     monkeypatch.setattr(cli._Progress, "DELAY", 0.0)
     project.write("app.yaml", INCIDENT)

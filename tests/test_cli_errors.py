@@ -19,12 +19,12 @@ NOTHING = "somaxlint: nothing to lint: no Kubernetes manifest, CNI configuration
 
 def _must_not_lint(monkeypatch):
     """Make a run an internal error: a usage error must come before it."""
-    import linter.engine
+    import somaxlint.engine
 
     def run(*args, **kwargs):
         raise AssertionError("linted")
 
-    monkeypatch.setattr(linter.engine, "run", run)
+    monkeypatch.setattr(somaxlint.engine, "run", run)
 
 
 def _summary(files=1, workloads=1, servers=1, listeners=1, found="1 error"):
@@ -147,27 +147,27 @@ def test_rules_command_suggests_the_nearest_rule(project):
 
 
 def test_internal_error_is_one_line_and_exit_3(project, monkeypatch):
-    import linter.engine
+    import somaxlint.engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
     monkeypatch.delenv("SOMAXLINT_DEBUG", raising=False)
-    monkeypatch.setattr(linter.engine, "run", broken)
+    monkeypatch.setattr(somaxlint.engine, "run", broken)
     project.write("app.yaml", INCIDENT)
     run = project.run("app.yaml")
     assert (run.status, run.out, run.err) == (3, "", "somaxlint: internal error: RuntimeError: boom\\x0asecond line\n")
 
 
 def test_internal_error_in_a_reporter_leaves_the_output_file_alone(project, monkeypatch):
-    import linter.report.json_report
+    import somaxlint.report.json_report
 
     def broken(*args, **kwargs):
         args[-1].write('{"partial": ')
         raise KeyError("findings")
 
     monkeypatch.delenv("SOMAXLINT_DEBUG", raising=False)
-    monkeypatch.setattr(linter.report.json_report, "write", broken)
+    monkeypatch.setattr(somaxlint.report.json_report, "write", broken)
     project.write("app.yaml", INCIDENT)
     project.write("out/report.json", "previous report\n")
     run = project.run("--format", "json", "--output", "out/report.json", "app.yaml")
@@ -177,13 +177,13 @@ def test_internal_error_in_a_reporter_leaves_the_output_file_alone(project, monk
 
 
 def test_internal_error_shows_the_traceback_with_somaxlint_debug(project, monkeypatch):
-    import linter.engine
+    import somaxlint.engine
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setenv("SOMAXLINT_DEBUG", "1")
-    monkeypatch.setattr(linter.engine, "run", broken)
+    monkeypatch.setattr(somaxlint.engine, "run", broken)
     project.write("app.yaml", INCIDENT)
     run = project.run("app.yaml")
     assert run.status == 3
@@ -192,12 +192,12 @@ def test_internal_error_shows_the_traceback_with_somaxlint_debug(project, monkey
 
 
 def test_interrupt_is_exit_130_and_leaves_no_partial_output(project, monkeypatch):
-    import linter.engine
+    import somaxlint.engine
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(linter.engine, "run", interrupted)
+    monkeypatch.setattr(somaxlint.engine, "run", interrupted)
     project.write("app.yaml", INCIDENT)
     project.write("report.sarif", "previous\n")
     run = project.run("--format", "sarif", "--output", "report.sarif", "app.yaml")
@@ -214,7 +214,7 @@ def test_broken_pipe_exits_141_quietly(tmp_path):
     (tmp_path / "nginx.conf").write_text("events {}\nhttp {\n" + servers + "}\n")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linter", "--kernel", "4.19", "nginx.conf"],
+        [sys.executable, "-m", "somaxlint", "--kernel", "4.19", "nginx.conf"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     first = proc.stdout.readline()
@@ -303,7 +303,7 @@ def test_output_without_permission_is_exit_2(project, tmp_path_factory):
     os.chmod(readonly, 0o444)
 
     def run(*args):
-        return subprocess.run(prefix + [sys.executable, "-m", "linter", *args], cwd=project.root, capture_output=True, text=True)
+        return subprocess.run(prefix + [sys.executable, "-m", "somaxlint", *args], cwd=project.root, capture_output=True, text=True)
 
     try:
         proc = run("--output", "locked/report.txt", "app.yaml")
@@ -406,7 +406,7 @@ def test_rules_off_disables_a_rule(project):
 
 
 def test_unquoted_versions_in_yaml_are_read_as_written(project):
-    from linter.config import load_settings
+    from somaxlint.config import load_settings
 
     project.write(".somaxlint.yaml", "kernel: 5.10   # the nodes\nkubernetes: 1.30\n")
     settings = load_settings(None, str(project.root))

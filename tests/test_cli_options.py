@@ -160,8 +160,8 @@ def _comparable(settings):
 
 
 def test_init_writes_a_commented_configuration_that_changes_nothing(project):
-    from linter.config import load_settings
-    from linter.settings import Settings
+    from somaxlint.config import load_settings
+    from somaxlint.settings import Settings
 
     run = project.run("init")
     assert (run.status, run.out, run.err) == (0, "", "somaxlint: wrote .somaxlint.yaml: uncomment and fill in what you know about your cluster\n")
@@ -181,12 +181,12 @@ def test_init_writes_a_commented_configuration_that_changes_nothing(project):
 def test_init_documents_every_configuration_key_and_uncommented_is_valid(project):
     from importlib import resources
 
-    from linter.config import load_settings
+    from somaxlint.config import load_settings
 
     project.run("init")
     text = (project.root / ".somaxlint.yaml").read_text()
     # Every key of the schema, at every level, appears as a setting line.
-    schema = json.loads(resources.files("linter").joinpath("schemas/config.schema.json").read_text("utf-8"))
+    schema = json.loads(resources.files("somaxlint").joinpath("schemas/config.schema.json").read_text("utf-8"))
 
     def keys(node):
         for name, sub in (node.get("properties") or {}).items():
@@ -230,7 +230,7 @@ def test_init_refuses_to_overwrite_unless_forced(project):
 
 
 def test_help_is_the_check_commands_and_lists_every_format(project, monkeypatch):
-    from linter.report import FORMATS
+    from somaxlint.report import FORMATS
 
     monkeypatch.setenv("COLUMNS", "100")
     run = project.run("--help")

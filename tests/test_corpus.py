@@ -35,7 +35,7 @@ def test_each_corpus_file_lints_without_a_crash(project, path):
 def test_whole_corpus_in_one_run_through_the_console_entry(tmp_path):
     corpus = corpus_or_skip()
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", str(corpus)], capture_output=True, text=True, cwd=tmp_path, timeout=300
+        [sys.executable, "-m", "somaxlint", str(corpus)], capture_output=True, text=True, cwd=tmp_path, timeout=300
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

@@ -147,7 +147,7 @@ def test_output_is_deterministic_across_hash_seeds_and_argument_order(tmp_path):
     for seed, order in (("0", paths), ("1", list(reversed(paths))), ("12345", paths)):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         proc = subprocess.run(
-            [sys.executable, "-m", "linter", "--format", "json", *order], capture_output=True, cwd=tmp_path, env=env, timeout=300
+            [sys.executable, "-m", "somaxlint", "--format", "json", *order], capture_output=True, cwd=tmp_path, env=env, timeout=300
         )
         assert proc.returncode == 1
         outputs.add(proc.stdout)

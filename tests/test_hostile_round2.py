@@ -216,7 +216,7 @@ def test_a_baseline_that_leads_out_is_refused(project, outside, touched):
 
 
 def test_confined_says_why_a_file_named_by_an_option_is_not_read(project, outside):
-    from linter.discover import confined
+    from somaxlint.discover import confined
 
     os.symlink(outside / "baseline.json", project.root / "baseline.json")
     (project.root / "mine.json").write_text("{}")
@@ -272,7 +272,7 @@ def _check_channel(name, text, own_commands=0):
 
 def test_one_hostile_name_forges_nothing_in_any_channel(project):
     directory = _hostile_project(project)
-    project.monkeypatch.setattr("linter.cli._Progress.DELAY", 0)
+    project.monkeypatch.setattr("somaxlint.cli._Progress.DELAY", 0)
     args = ("--kernel", "4.19", "--progress", "--statistics", ".")
     runs = {fmt: project.run("--format", fmt, *args) for fmt in ("text", "json", "sarif", "github", "gitlab")}
     runs["explain"] = project.run("explain", "--kernel", "4.19", "--progress", ".")
@@ -328,7 +328,7 @@ def test_stale_baseline_entries_and_usage_errors_with_a_hostile_name_stay_one_li
 
 
 def test_workflow_commands_and_uris_escape_every_control_character():
-    from linter.report import escape_control, uri_reference, workflow_data, workflow_property
+    from somaxlint.report import escape_control, uri_reference, workflow_data, workflow_property
 
     assert workflow_data(HOSTILE) == "javascript:alert(1)%0A::error file=x::forged\\x1b]8;;http://evil\\x1b\\\\u202eevil"
     assert workflow_property("a:b,c%d\r\ne\x1b\u202e") == "a%3Ab%2Cc%25d%0D%0Ae\\x1b\\u202e"
@@ -446,7 +446,7 @@ def test_an_unreadable_directory_is_an_error_naming_it(project, tmp_path_factory
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
 
     def run(*args):
-        return subprocess.run(prefix + [sys.executable, "-m", "linter", "--format", "json", *args], cwd=project.root, capture_output=True, text=True, env=env)
+        return subprocess.run(prefix + [sys.executable, "-m", "somaxlint", "--format", "json", *args], cwd=project.root, capture_output=True, text=True, env=env)
 
     try:
         for args, path in ((["."], "locked"), (["locked"], "locked"), (["locked", "ok.yaml"], "locked")):
@@ -463,11 +463,11 @@ def test_an_unreadable_directory_is_an_error_naming_it(project, tmp_path_factory
 def test_a_fifo_swapped_in_after_discovery_does_not_block(project, monkeypatch):
     if not hasattr(os, "mkfifo"):
         pytest.skip("no FIFOs here")
-    import linter.engine
+    import somaxlint.engine
 
     project.write("app.yaml", deployment() + "---\n" + config_map())
     project.write("b.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
-    real_discover = linter.engine.discover
+    real_discover = somaxlint.engine.discover
 
     def swapping(*args, **kwargs):
         found = real_discover(*args, **kwargs)
@@ -475,7 +475,7 @@ def test_a_fifo_swapped_in_after_discovery_does_not_block(project, monkeypatch):
         os.mkfifo(project.root / "b.yaml")
         return found
 
-    monkeypatch.setattr(linter.engine, "discover", swapping)
+    monkeypatch.setattr(somaxlint.engine, "discover", swapping)
 
     def hung(signum, frame):
         raise TimeoutError("reading a FIFO blocked")
@@ -492,16 +492,16 @@ def test_a_fifo_swapped_in_after_discovery_does_not_block(project, monkeypatch):
     assert any(f["rule"] == "SMX001" and f["location"]["path"] == "app.yaml" for f in run.json["findings"])
     assert run.status == 1
     # present at discovery: skipped, never opened
-    monkeypatch.setattr(linter.engine, "discover", real_discover)
+    monkeypatch.setattr(somaxlint.engine, "discover", real_discover)
     run = project.run("--format", "json", "--kernel", "4.19", ".")
     assert {"path": "b.yaml", "reason": "not a regular file"} in run.json["summary"]["skipped_files"]
 
 
 def test_a_file_swapped_for_a_symlink_out_after_discovery_is_not_read(project, outside, monkeypatch, touched):
-    import linter.engine
+    import somaxlint.engine
 
     project.write("b.conf", "events {}\n")
-    real_discover = linter.engine.discover
+    real_discover = somaxlint.engine.discover
 
     def swapping(*args, **kwargs):
         found = real_discover(*args, **kwargs)
@@ -509,7 +509,7 @@ def test_a_file_swapped_for_a_symlink_out_after_discovery_is_not_read(project, o
         os.symlink(outside / SENTINEL_NAME, project.root / "b.conf")
         return found
 
-    monkeypatch.setattr(linter.engine, "discover", swapping)
+    monkeypatch.setattr(somaxlint.engine, "discover", swapping)
     touched.clear()
     run = project.run("--format", "json", ".")
     assert SENTINEL_CONTENT not in run.out

@@ -13,11 +13,11 @@ import time
 
 import pytest
 
-from linter.config import _TABLE
-from linter.filtering import _suppression_comment
-from linter.load import _helm_sources
-from linter.servers.nginx import looks_like_config
-from linter.units.helm_chart import _error_at
+from somaxlint.config import _TABLE
+from somaxlint.filtering import _suppression_comment
+from somaxlint.load import _helm_sources
+from somaxlint.servers.nginx import looks_like_config
+from somaxlint.units.helm_chart import _error_at
 
 
 def _cost(fn, arg) -> float:

@@ -4,8 +4,8 @@ import pytest
 
 from conftest import position
 
-from linter import facts
-from linter.servers.nginx.config import parse_backlog
+from somaxlint import facts
+from somaxlint.servers.nginx.config import parse_backlog
 
 
 def _sockets(project, conf, *args):

@@ -139,8 +139,8 @@ def test_helm_source_is_remembered_per_document(project):
         "rendered.yaml",
         "---\n# Source: chart/templates/cm.yaml\n" + config_map() + "---\n# Source: chart/templates/dep.yaml\n" + deployment(),
     )
-    from linter.engine import run as run_engine
-    from linter.settings import Settings
+    from somaxlint.engine import run as run_engine
+    from somaxlint.settings import Settings
 
     result = run_engine([str(project.root / "rendered.yaml")], Settings(), str(project.root))
     [loaded] = result.files

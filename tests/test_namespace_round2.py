@@ -78,7 +78,7 @@ def test_unknown_kernel_raised_only_when_above_every_default(project):
 
 
 def test_somaxconn_raised_and_lowered_properties():
-    from linter.model.netns import KERNEL_DEFAULT, POD_SYSCTLS, Somaxconn, SysctlSetting
+    from somaxlint.model.netns import KERNEL_DEFAULT, POD_SYSCTLS, Somaxconn, SysctlSetting
 
     pod = SysctlSetting("net.core.somaxconn", "1024", POD_SYSCTLS, None, "pod")
     default = SysctlSetting("net.core.somaxconn", "4096", KERNEL_DEFAULT, None, "default")
@@ -226,11 +226,11 @@ def test_other_servers_found_by_their_commands(project):
 def test_somaxconn_for_gives_the_writer_its_own_value():
     """What each container's own listen() sees, for the model's callers
     (``NetNamespace.somaxconn_for``)."""
-    from linter.discover import InputFile
-    from linter.load import load_bytes
-    from linter.model.netns import build_namespace
-    from linter.model.objects import collect
-    from linter.settings import Settings
+    from somaxlint.discover import InputFile
+    from somaxlint.load import load_bytes
+    from somaxlint.model.netns import build_namespace
+    from somaxlint.model.objects import collect
+    from somaxlint.settings import Settings
 
     text = (
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"

@@ -1,6 +1,6 @@
 """somaxlint's nginx lexer yields exactly crossplane's tokens.
 
-``linter.load.nginx_lexer.lex_text`` replaces crossplane's tokenizer under
+``somaxlint.load.nginx_lexer.lex_text`` replaces crossplane's tokenizer under
 crossplane's parser; these tests hold it to crossplane's own lexer
 (``_lex_file_object`` + ``_balance_braces`` over the same text), token for
 token and error for error: on generated text (Hypothesis), on quirks spelled
@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import crossplane.lexer
-import linter.load.nginx_text as nginx_text
+import somaxlint.load.nginx_text as nginx_text
 from conftest import CORPUS, REPO, corpus_or_skip
-from linter.load import nginx_lexer
-from linter.load.nginx_lexer import count_matches, crossplane_lex_text, lex_text, needs_crossplane
+from somaxlint.load import nginx_lexer
+from somaxlint.load.nginx_lexer import count_matches, crossplane_lex_text, lex_text, needs_crossplane
 
 EXAMPLES = settings(
     max_examples=int(os.environ.get("SOMAXLINT_PROPERTY_EXAMPLES", "300")) * 4,

@@ -8,7 +8,7 @@ from conftest import REPO
 
 
 def test_python_dash_m_linter_runs(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "linter", "rules"], capture_output=True, text=True, cwd=tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "somaxlint", "rules"], capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0
     assert proc.stdout.splitlines()[1].startswith("SMX001  listen-backlog-truncated")
 
@@ -16,15 +16,15 @@ def test_python_dash_m_linter_runs(tmp_path):
 def test_rules_install_as_linter_rules_never_as_top_level_rules(tmp_path):
     # Outside the checkout, only the installed distribution is importable.
     code = (
-        "import importlib.util as u, linter.rules as r; "
-        "print(r.__name__, u.find_spec('rules') is None, u.find_spec('linter.rules.smx001_listen_backlog_truncated') is not None)"
+        "import importlib.util as u, somaxlint.rules as r; "
+        "print(r.__name__, u.find_spec('rules') is None, u.find_spec('somaxlint.rules.smx001_listen_backlog_truncated') is not None)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
-    assert proc.stdout.split() == ["linter.rules", "True", "True"], proc.stderr
+    assert proc.stdout.split() == ["somaxlint.rules", "True", "True"], proc.stderr
 
 
 def test_readme_rule_table_is_generated_from_the_rules():
-    from linter.rulebook import markdown_table
+    from somaxlint.rulebook import markdown_table
 
     readme = (REPO / "README.md").read_text()
     table = re.search(r"<!-- rules-table:start -->\n(.*?)<!-- rules-table:end -->", readme, re.S).group(1)
@@ -32,7 +32,7 @@ def test_readme_rule_table_is_generated_from_the_rules():
 
 
 def test_every_rule_documents_itself():
-    from linter.rulebook import SECTIONS, all_rules
+    from somaxlint.rulebook import SECTIONS, all_rules
 
     for rule in all_rules():
         assert re.fullmatch(r"SMX\d{3}", rule.code)
@@ -86,7 +86,7 @@ def test_configuration_in_pyproject_and_servers_link(project):
 
 
 def test_readme_servers_table_is_generated_from_the_modules():
-    from linter.servers import catalogue
+    from somaxlint.servers import catalogue
 
     readme = (REPO / "README.md").read_text()
     table = re.search(r"<!-- servers-table:start -->\n(.*?)<!-- servers-table:end -->", readme, re.S).group(1)
@@ -96,7 +96,7 @@ def test_readme_servers_table_is_generated_from_the_modules():
 def test_servers_command_lists_every_module(project):
     import json
 
-    from linter.servers import modules
+    from somaxlint.servers import modules
 
     run = project.run("servers", "--format", "json")
     rows = json.loads(run.out)

@@ -8,11 +8,11 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linter.load.nginx_text import parse_nginx
-from linter.load.positioned import YMap, YSeq
-from linter.load.yaml_stream import load_yaml
-from linter.servers.nginx.config import Directive, parse_backlog, parse_listen
-from linter.model.shell import sysctl_writes
+from somaxlint.load.nginx_text import parse_nginx
+from somaxlint.load.positioned import YMap, YSeq
+from somaxlint.load.yaml_stream import load_yaml
+from somaxlint.servers.nginx.config import Directive, parse_backlog, parse_listen
+from somaxlint.model.shell import sysctl_writes
 
 YAML_ALPHABET = string.ascii_letters + string.digits + " :-[]{}#&*!|>'\"\n\t,?%@`\r\\." + "é\u2028"
 NGINX_ALPHABET = string.ascii_letters + string.digits + " ;{}#'\"\n\t$\\()=*:/[]." + "é"
@@ -144,12 +144,12 @@ def _to_positioned(value):
 @FAST
 @given(_pod_values(), _pod_values())
 def test_container_filesystem_builder_never_raises(spec, data):
-    from linter.discover import InputFile
-    from linter.load import LoadedFile
-    from linter.load.yaml_stream import Document
-    from linter.model.filesystem import SourceCache, build_fs
-    from linter.model.objects import collect
-    from linter.model.shape import pod_problems
+    from somaxlint.discover import InputFile
+    from somaxlint.load import LoadedFile
+    from somaxlint.load.yaml_stream import Document
+    from somaxlint.model.filesystem import SourceCache, build_fs
+    from somaxlint.model.objects import collect
+    from somaxlint.model.shape import pod_problems
 
     pod = _to_positioned({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
     cm = _to_positioned({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "conf"}, "data": data})

@@ -35,14 +35,14 @@ def _where(f):
 
 
 def _helm_engine():
-    from linter.units import helm_chart
+    from somaxlint.units import helm_chart
 
     engine = helm_chart._engine()
     return engine[0] if engine else None
 
 
 def _kustomize_tool():
-    from linter.units import kustomization
+    from somaxlint.units import kustomization
 
     return kustomization._tool()
 

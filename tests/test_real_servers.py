@@ -34,7 +34,7 @@ def _missing(what: str):
 
 
 def _needs_kustomize():
-    from linter.units import kustomization
+    from somaxlint.units import kustomization
 
     if kustomization._tool() is None:
         _missing("kustomize or kubectl")

@@ -43,9 +43,9 @@ def _readme_yaml_blocks():
 
 
 def test_readme_recipes_name_the_tag_of_the_package_version():
-    import linter
+    import somaxlint
 
-    assert linter.__version__ == VERSION  # the release steps bump both
+    assert somaxlint.__version__ == VERSION  # the release steps bump both
     revs = re.findall(r"^\s*rev:\s*(\S+)", README, re.M)
     uses = re.findall(r"uses:\s*somaxlint/somaxlint@([^\s`]+)", README)
     pins = re.findall(r"git\+https://[^\s@\"']+@([^\s\"'`]+)", README)
@@ -87,7 +87,7 @@ def _github_anchor(heading: str) -> str:
 
 
 def test_rules_doc_is_generated_from_the_docstrings():
-    from linter.rulebook import rules_document
+    from somaxlint.rulebook import rules_document
 
     assert (REPO / "docs" / "rules.md").read_text(encoding="utf-8") == rules_document(), (
         "docs/rules.md drifted from the rules' docstrings: run `python tools/generate_docs.py`"
@@ -99,7 +99,7 @@ def test_rules_doc_is_generated_from_the_docstrings():
 
 
 def test_every_sarif_help_uri_resolves_to_a_section_of_the_rules_doc(project):
-    from linter.rulebook import REPOSITORY_URL, all_rules
+    from somaxlint.rulebook import REPOSITORY_URL, all_rules
 
     assert REPOSITORY_URL == REPOSITORY  # the fallback when the metadata cannot be read
     doc = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
@@ -119,7 +119,7 @@ def test_every_sarif_help_uri_resolves_to_a_section_of_the_rules_doc(project):
 
 
 def test_rules_command_prints_a_rules_doc_section(project):
-    from linter.rulebook import find_rule, rule_markdown
+    from somaxlint.rulebook import find_rule, rule_markdown
 
     run = project.run("rules", "SMX001", "--format", "markdown")
     assert run.status == 0

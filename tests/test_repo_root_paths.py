@@ -103,7 +103,7 @@ def test_stdin_filename_is_a_path_from_the_working_directory(repo):
 
 
 def test_the_root_is_the_git_top_level_else_the_configuration_directory_else_the_working_directory(project):
-    from linter.discover import repository_root
+    from somaxlint.discover import repository_root
 
     root = project.root
     (root / "sub" / "deeper").mkdir(parents=True)
@@ -193,7 +193,7 @@ def test_repeated_fingerprints_survive_unrelated_edits_and_the_first_keeps_its_o
     assert before[0]["fingerprint"] != before[1]["fingerprint"]
     # The first of equal findings keeps the fingerprint it had before
     # occurrences were counted: existing baselines stay valid.
-    from linter.findings import Finding, Location
+    from somaxlint.findings import Finding, Location
 
     first = Finding("SMX013", "include-outside-input", "warning", "m", Location("nginx/nginx.conf", 5), subject="s")
     legacy = hashlib.sha256("\x1f".join(("SMX013", "nginx/nginx.conf", "s")).encode()).hexdigest()[:32]

@@ -220,7 +220,7 @@ def test_precommit_context_with_staged_kustomize_and_chart_sources(repo, staged,
 
 
 def test_kustomizations_that_fetch_or_escape_are_never_built(project, monkeypatch):
-    from linter.units import kustomization
+    from somaxlint.units import kustomization
 
     def never(*args, **kwargs):
         raise AssertionError("kustomize must not run")

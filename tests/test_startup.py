@@ -31,7 +31,7 @@ MODULES = """
 import sys
 before = set(sys.modules)  # what the interpreter (and its site) imported
 import io, json, contextlib
-from linter.cli import main
+from somaxlint.cli import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
     status = main({argv!r})
@@ -51,14 +51,14 @@ def test_version_imports_neither_the_model_nor_the_rules_nor_a_parser():
     run = modules_after(["--version"])
     assert run["out"].startswith("somaxlint ")
     imported = run["modules"]
-    assert under(imported, "linter") == ["linter", "linter.cli", "linter.report"]
+    assert under(imported, "somaxlint") == ["somaxlint", "somaxlint.cli", "somaxlint.report"]
     assert under(imported, "ruamel", "crossplane", "dataclasses", "pickle", "subprocess") == []
 
 
 def test_rules_catalogue_imports_no_parser():
     # (the rule modules import the model's types; the parsers stay out)
     imported = modules_after(["rules"])["modules"]
-    assert under(imported, "linter.engine", "linter.cache", "ruamel", "_ruamel_yaml", "crossplane") == []
+    assert under(imported, "somaxlint.engine", "somaxlint.cache", "ruamel", "_ruamel_yaml", "crossplane") == []
 
 
 def write_commit(root):
@@ -80,21 +80,21 @@ def test_a_commit_with_a_warm_cache_imports_no_parser(tmp_path):
     assert (tmp_path / ".somaxlint_cache" / "load").is_dir()
     warm = modules_after(argv, cwd=tmp_path)
     assert (warm["status"], warm["out"]) == (cold["status"], cold["out"])
-    assert under(warm["modules"], "ruamel", "_ruamel_yaml", "crossplane", "linter.load.nginx_lexer") == []
-    assert under(warm["modules"], "linter.units", "subprocess", "tempfile") == []
+    assert under(warm["modules"], "ruamel", "_ruamel_yaml", "crossplane", "somaxlint.load.nginx_lexer") == []
+    assert under(warm["modules"], "somaxlint.units", "subprocess", "tempfile") == []
     uncached = modules_after(["check", "--no-cache", *argv[1:]], cwd=tmp_path)
     assert (uncached["status"], uncached["out"]) == (cold["status"], cold["out"])
 
 
 def test_a_directory_still_renders_units(tmp_path):
     write_commit(tmp_path)
-    assert under(modules_after(["check", "."], cwd=tmp_path)["modules"], "linter.units")
+    assert under(modules_after(["check", "."], cwd=tmp_path)["modules"], "somaxlint.units")
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (chart / "templates" / "cm.yaml").write_text(config_map())
     # a template named alone is read through its chart
-    assert under(modules_after(["check", "chart/templates/cm.yaml"], cwd=tmp_path)["modules"], "linter.units")
+    assert under(modules_after(["check", "chart/templates/cm.yaml"], cwd=tmp_path)["modules"], "somaxlint.units")
 
 
 COMPILES = """
@@ -108,7 +108,7 @@ def spy(pattern, flags):
     compiled.append(frame.f_globals.get("__name__") if frame else None)
     return real(pattern, flags)
 re._compile = spy
-import linter.cli, linter.engine, linter.cache, linter.load, linter.load.yaml_stream, linter.load.nginx_text, linter.load.positioned
+import somaxlint.cli, somaxlint.engine, somaxlint.cache, somaxlint.load, somaxlint.load.yaml_stream, somaxlint.load.nginx_text, somaxlint.load.positioned
 print(json.dumps(sorted(set(compiled))))
 """
 
@@ -117,7 +117,7 @@ def test_the_loader_compiles_no_regular_expression_at_import():
     """Patterns of the loader are compiled when a file needs them: a run
     whose files all come from the cache compiles none of them."""
     compiled = fresh(COMPILES)
-    mine = [m for m in compiled if m and m.startswith(("linter.load", "linter.cache", "linter.cli", "linter.engine"))]
+    mine = [m for m in compiled if m and m.startswith(("somaxlint.load", "somaxlint.cache", "somaxlint.cli", "somaxlint.engine"))]
     assert mine == []
 
 
@@ -128,7 +128,7 @@ def test_parsing_nginx_leaves_no_reference_cycle():
     """crossplane's recursive ``_parse`` closure would keep every payload
     alive until a collection that never comes (the collector is off during
     a run): parse_nginx empties its cells."""
-    from linter.load.nginx_text import parse_nginx
+    from somaxlint.load.nginx_text import parse_nginx
 
     collecting = gc.isenabled()
     gc.disable()
@@ -145,8 +145,8 @@ def test_parsing_nginx_leaves_no_reference_cycle():
 
 
 def test_resolving_includes_leaves_no_reference_cycle():
-    from linter.model.sources import TextSource
-    from linter.servers.nginx.config import Opener, ParseCache, resolve
+    from somaxlint.model.sources import TextSource
+    from somaxlint.servers.nginx.config import Opener, ParseCache, resolve
 
     main = TextSource("nginx.conf", "events {}\nhttp {\n  include conf.d/*.conf;\n}\n", "main")
     site = TextSource("site.conf", "server { listen 81; }\n", "site")
@@ -167,26 +167,26 @@ def test_resolving_includes_leaves_no_reference_cycle():
 
 
 def test_the_command_ends_without_teardown_but_with_its_whole_report(tmp_path):
-    """``python -m linter`` (like the console script) flushes the report and
+    """``python -m somaxlint`` (like the console script) flushes the report and
     ends the process with os._exit: the exit status and every byte are
     there, in a pipe and in an --output file."""
     write_commit(tmp_path)
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    command = [sys.executable, "-m", "linter", "check", "--no-cache", "--format", "json", "app.yaml", "site/nginx.conf"]
+    command = [sys.executable, "-m", "somaxlint", "check", "--no-cache", "--format", "json", "app.yaml", "site/nginx.conf"]
     piped = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert piped.returncode == 1
     assert json.loads(piped.stdout)["findings"]
     written = subprocess.run(command + ["--output", "report.json"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert written.returncode == 1 and written.stdout == ""
     assert (tmp_path / "report.json").read_text() == piped.stdout
-    version = subprocess.run([sys.executable, "-m", "linter", "--version"], capture_output=True, text=True, env=env)
+    version = subprocess.run([sys.executable, "-m", "somaxlint", "--version"], capture_output=True, text=True, env=env)
     assert (version.returncode, version.stdout.split()[0]) == (0, "somaxlint")
-    usage = subprocess.run([sys.executable, "-m", "linter", "--fail-on", "never"], capture_output=True, text=True, env=env)
+    usage = subprocess.run([sys.executable, "-m", "somaxlint", "--fail-on", "never"], capture_output=True, text=True, env=env)
     assert usage.returncode == 2 and "somaxlint: error:" in usage.stderr
 
 
 def test_main_returns_in_process():
     """Tests and embedders call main(): it returns its status, never exits."""
-    from linter.cli import main
+    from somaxlint.cli import main
 
     assert main(["--version"]) == 0

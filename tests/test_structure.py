@@ -7,11 +7,11 @@ import re
 import ruamel.yaml.composer
 import ruamel.yaml.constructor
 
-import linter.load as load_module
-import linter.servers.nginx.config as nginx_model
-from linter.engine import run
-from linter.load.yaml_stream import HAVE_LIBYAML
-from linter.settings import Settings
+import somaxlint.load as load_module
+import somaxlint.servers.nginx.config as nginx_model
+from somaxlint.engine import run
+from somaxlint.load.yaml_stream import HAVE_LIBYAML
+from somaxlint.settings import Settings
 
 from conftest import config_map, deployment
 
@@ -69,7 +69,7 @@ def test_rules_about_backlogs_read_listeners_not_a_server():
     module needs no rule change."""
     from pathlib import Path
 
-    from linter.servers import modules
+    from somaxlint.servers import modules
 
     rules = Path(__file__).parent.parent / "rules"
     names = {m.NAME for m in modules()}
@@ -82,7 +82,7 @@ def test_rules_about_backlogs_read_listeners_not_a_server():
 
 
 def test_every_server_module_declares_the_catalogue_fields():
-    from linter.servers import SERVER_MODULES, modules
+    from somaxlint.servers import SERVER_MODULES, modules
 
     assert [m.NAME.replace("-", "_") for m in modules()] == list(SERVER_MODULES)
     for m in modules():

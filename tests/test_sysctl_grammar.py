@@ -1,4 +1,4 @@
-"""Sysctl values read as the kernel reads them (linter.model.sysctl_value),
+"""Sysctl values read as the kernel reads them (somaxlint.model.sysctl_value),
 and the same reading through the CLI: the namespace model, explain, and
 the rules that look at values (SMX006, SMX010).
 
@@ -13,8 +13,8 @@ import json
 import pytest
 
 from conftest import config_map, deployment, position
-from linter import facts
-from linter.model.sysctl_value import kernel_reads
+from somaxlint import facts
+from somaxlint.model.sysctl_value import kernel_reads
 
 MODERN = (6, 18, 44)
 

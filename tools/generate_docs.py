@@ -25,8 +25,8 @@ sys.path.insert(0, REPO)
 
 def expected():
     """{path relative to the repository: its generated content}."""
-    from linter.rulebook import DOCS_PATH, markdown_table, rules_document
-    from linter.servers import catalogue
+    from somaxlint.rulebook import DOCS_PATH, markdown_table, rules_document
+    from somaxlint.servers import catalogue
 
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from linter.discover import InputFile, decode_lenient, decode_strict
-from linter.load.nginx_text import Directive, looks_like_nginx, parse_nginx
-from linter.load.positioned import YMap, YSeq
-from linter.load.yaml_stream import Document, load_yaml
+from somaxlint.discover import InputFile, decode_lenient, decode_strict
+from somaxlint.load.nginx_text import Directive, looks_like_nginx, parse_nginx
+from somaxlint.load.positioned import YMap, YSeq
+from somaxlint.load.yaml_stream import Document, load_yaml
 
 
 @dataclass

@@ -11,7 +11,7 @@ refusal to leave the lint root), by routing crossplane's lexer to an
 in-memory buffer for names registered here.  crossplane reports lines only;
 columns are recovered from the text.
 
-The in-memory text is tokenized by ``linter.load.nginx_lexer``, which yields
+The in-memory text is tokenized by ``somaxlint.load.nginx_lexer``, which yields
 exactly crossplane's tokens several times faster (one regular expression
 instead of a generator per character); crossplane's parser and analyser do
 the rest.  ``SOMAXLINT_NGINX_LEXER=crossplane`` (or setting ``LEXER``) puts
@@ -59,7 +59,7 @@ def _setup() -> None:
         return
     import crossplane.parser
 
-    from linter.load import nginx_lexer  # registers crossplane's Lua plugin
+    from somaxlint.load import nginx_lexer  # registers crossplane's Lua plugin
 
     module = globals()
     # a test may have replaced these already (monkeypatch reads them first)
@@ -109,10 +109,10 @@ _SUFFIX_RE = None
 def parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
     """Parse one nginx file's text (never touching the filesystem).
 
-    During a run with a cache (``linter.cache``), a text parsed before is
+    During a run with a cache (``somaxlint.cache``), a text parsed before is
     read back from its entry instead: the same directives and errors, as
     new objects every time."""
-    from linter import cache
+    from somaxlint import cache
 
     store = cache.active()
     if store is not None:

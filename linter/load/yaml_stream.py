@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Tuple
 
-from linter.load.positioned import YMap, YSeq
+from somaxlint.load.positioned import YMap, YSeq
 
 # ruamel.yaml (libyaml through ruamel.yaml.clib) and the regular expressions
 # below are set up on first use, not with this module: the model imports

@@ -1,5 +1,5 @@
 """Stage 3: the model -- workloads, their network namespaces, the servers
-their containers run (nginx and every kind of ``linter.servers``), and
+their containers run (nginx and every kind of ``somaxlint.servers``), and
 every listening socket.
 
 Rules read this and nothing else.
@@ -10,19 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
-from linter.findings import Location, internal_error
-from linter.load import LoadedFile
-from linter.model import shape
-from linter.model.filesystem import SourceCache, build_fs
-from linter.model.late_writes import late_writes
-from linter.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
-from linter.model.objects import Inventory, K8sObject, Workload, collect
-from linter.model.processes import ServerProcess, Unresolved, server_processes, unread, unread_config
-from linter.servers import nginx
-from linter.settings import Settings
+from somaxlint.findings import Location, internal_error
+from somaxlint.load import LoadedFile
+from somaxlint.model import shape
+from somaxlint.model.filesystem import SourceCache, build_fs
+from somaxlint.model.late_writes import late_writes
+from somaxlint.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
+from somaxlint.model.objects import Inventory, K8sObject, Workload, collect
+from somaxlint.model.processes import ServerProcess, Unresolved, server_processes, unread, unread_config
+from somaxlint.servers import nginx
+from somaxlint.settings import Settings
 
 if TYPE_CHECKING:
-    from linter.servers.nginx.config import ParseCache
+    from somaxlint.servers.nginx.config import ParseCache
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Model:
 
 
 def _parse_cache():
-    from linter.servers.nginx.config import ParseCache
+    from somaxlint.servers.nginx.config import ParseCache
 
     return ParseCache()
 
@@ -90,7 +90,7 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
         except Exception as exc:  # one odd object must not stop the others
             model.problems.append((workload.obj.location, internal_error(exc, "object")))
 
-    from linter.servers.nginx.instances import add_standalone_files, add_unmounted_config_maps
+    from somaxlint.servers.nginx.instances import add_standalone_files, add_unmounted_config_maps
 
     for stage in (lambda: add_standalone_files(model, files, roots, cwd, used), lambda: add_unmounted_config_maps(model, sources, used)):
         try:
@@ -143,7 +143,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
                     container.location, (),
                 )
             )
-    from linter.servers.nginx.instances import add_container
+    from somaxlint.servers.nginx.instances import add_container
 
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx.main_config(container)

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Optional, Set
 
-from linter.load.positioned import YMap, as_map, as_seq
-from linter.servers import Word
+from somaxlint.load.positioned import YMap, as_map, as_seq
+from somaxlint.servers import Word
 
 
 class Env(dict):

@@ -16,10 +16,10 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from linter.findings import Location, Related
-from linter.load.positioned import YMap, as_map, as_seq
-from linter.model.objects import Container, K8sObject
-from linter.model.sources import TextSource, scalar_source
+from somaxlint.findings import Location, Related
+from somaxlint.load.positioned import YMap, as_map, as_seq
+from somaxlint.model.objects import Container, K8sObject
+from somaxlint.model.sources import TextSource, scalar_source
 
 
 @dataclass

@@ -17,7 +17,7 @@ that can come after `listen()`:
   model applies it, ``netns.own_writes``).
 
 Which statement starts the server: ``netns.server_start`` (nginx through
-``linter.servers.nginx.main_config``, the other servers through their
+``somaxlint.servers.nginx.main_config``, the other servers through their
 ``COMMANDS``).
 """
 
@@ -26,11 +26,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, List
 
-from linter.findings import Location
-from linter.load.positioned import as_seq, get_path
-from linter.model.netns import argv_location, server_start
-from linter.model.objects import Container, Workload
-from linter.model.shell import sysctl_writes
+from somaxlint.findings import Location
+from somaxlint.load.positioned import as_seq, get_path
+from somaxlint.model.netns import argv_location, server_start
+from somaxlint.model.objects import Container, Workload
+from somaxlint.model.shell import sysctl_writes
 
 LISTEN_TIME_SYSCTLS = ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog")
 

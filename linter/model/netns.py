@@ -13,7 +13,7 @@ Order of application, as a pod starts (facts sheet A1, A2, B1, B2):
    nginx`): its own listen() sees the new value, while the pod's other
    servers race it (``late_writes``).
 
-Every value goes through ``linter.model.sysctl_value``: the kernel's own
+Every value goes through ``somaxlint.model.sysctl_value``: the kernel's own
 grammar (base 0, blanks, a second number, refusals), on the kernel(s) the
 run allows.  A refused write leaves the value unchanged.
 
@@ -26,15 +26,15 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
-from linter import facts
-from linter.findings import Location
-from linter.load.positioned import YMap, YSeq, as_map, as_seq
-from linter.load.yaml_stream import load_yaml
-from linter.model.objects import Container, Inventory, K8sObject, Workload
-from linter.model.shell import SysctlWrite, normalize_sysctl_name, parse_commands, sysctl_writes
-from linter.model.sources import scalar_source
-from linter.model.sysctl_value import RAW, SYSCTL_TOOL, Reading, describe, kernel_reads, written_data
-from linter.settings import Settings
+from somaxlint import facts
+from somaxlint.findings import Location
+from somaxlint.load.positioned import YMap, YSeq, as_map, as_seq
+from somaxlint.load.yaml_stream import load_yaml
+from somaxlint.model.objects import Container, Inventory, K8sObject, Workload
+from somaxlint.model.shell import SysctlWrite, normalize_sysctl_name, parse_commands, sysctl_writes
+from somaxlint.model.sources import scalar_source
+from somaxlint.model.sysctl_value import RAW, SYSCTL_TOOL, Reading, describe, kernel_reads, written_data
+from somaxlint.settings import Settings
 
 SOMAXCONN = "net.core.somaxconn"
 
@@ -315,10 +315,10 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     the server's title).  Statement -1: the container runs a server the
     image starts (no statement of the command names it); (None, None): no
     server somaxlint knows.  nginx is recognised by
-    ``linter.servers.nginx.main_config``, the other servers by their
+    ``somaxlint.servers.nginx.main_config``, the other servers by their
     ``COMMANDS`` (also ``python -m gunicorn``), as ``model.processes``
     finds a launch."""
-    from linter.servers import image_repository, launched_modules, nginx
+    from somaxlint.servers import image_repository, launched_modules, nginx
 
     argv = container.command + container.args
     commands = parse_commands(argv) if argv else []
@@ -708,7 +708,7 @@ def _own_writes(before: Somaxconn, own: List[SysctlSetting], workload: Workload,
 
 def somaxconn_related(setting: Optional[SysctlSetting]):
     """The Related fact for where a namespace's somaxconn was set, if any."""
-    from linter.findings import Related
+    from somaxlint.findings import Related
 
     if setting is None or setting.location is None:
         return ()

@@ -9,13 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
-from linter.facts import POD_SPEC_PATHS
-from linter.findings import Location
-from linter.load import LoadedFile
-from linter.load.positioned import YMap, YSeq, as_map, as_seq, get_path
+from somaxlint.facts import POD_SPEC_PATHS
+from somaxlint.findings import Location
+from somaxlint.load import LoadedFile
+from somaxlint.load.positioned import YMap, YSeq, as_map, as_seq, get_path
 
 if TYPE_CHECKING:
-    from linter.model.scope import Scope
+    from somaxlint.model.scope import Scope
 
 
 @dataclass
@@ -192,7 +192,7 @@ def collect(files: List[LoadedFile]) -> Inventory:
             for item in items:
                 if _is_k8s(item):
                     _add(inv, _object(item, f, doc.index, helm))
-    from linter.model.scope import Scope
+    from somaxlint.model.scope import Scope
 
     inv.scope = Scope(inv.objects)
     return inv

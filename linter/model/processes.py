@@ -1,20 +1,20 @@
 """Server processes of any kind, as the model holds them, and how the
-containers that run a server of ``linter.servers`` configured through its
+containers that run a server of ``somaxlint.servers`` configured through its
 launch (argv words with their positions, literal environment, the files
 they name) are found.  nginx's own discovery, a tree of config files, is
-``linter.servers.nginx.instances``."""
+``somaxlint.servers.nginx.instances``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import List, Optional, Tuple
 
-from linter.findings import Location, Related
-from linter.model.environment import container_env
-from linter.model.netns import Somaxconn, argv_location
-from linter.model.objects import Container, Workload
-from linter.model.shell import parse_commands
-from linter.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_modules
+from somaxlint.findings import Location, Related
+from somaxlint.model.environment import container_env
+from somaxlint.model.netns import Somaxconn, argv_location
+from somaxlint.model.objects import Container, Workload
+from somaxlint.model.shell import parse_commands
+from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_modules
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ServerProcess:
     namespace's somaxconn.  A standalone nginx config (no workload) runs
     against the default namespace."""
 
-    module: object  # the linter.servers module
+    module: object  # the somaxlint.servers module
     workload: Optional[Workload]
     container: Optional[Container]
     somaxconn: Somaxconn
@@ -43,7 +43,7 @@ class ServerProcess:
     @property
     def label(self) -> str:
         """Where it runs, for messages."""
-        from linter.model import workload_label
+        from somaxlint.model import workload_label
 
         if self.workload is None:
             return f"standalone config {self.config.main.label}"
@@ -210,7 +210,7 @@ class Verdict:
 def verdict(process: ServerProcess, hits: List[int], listener: Optional[Listener] = None, limit: Optional[int] = None) -> Verdict:
     """``hits``: the possible somaxconn values for which the rule's
     condition holds (non-empty)."""
-    from linter.model.netns import somaxconn_related
+    from somaxlint.model.netns import somaxconn_related
 
     somaxconn = process.somaxconn
     certain = len(hits) == len(somaxconn.values)
@@ -240,7 +240,7 @@ def condition(settings, somaxconn) -> str:
 def process_finding(rule: tuple, process: ServerProcess, listener: Listener, v: Verdict, message: str, subject: str, extra: dict):
     """The finding of ``rule`` (its code, name and default severity) about
     one listener."""
-    from linter.findings import Finding
+    from somaxlint.findings import Finding
 
     for assumption in v.assumptions:
         message += f" (assumption: {assumption})"

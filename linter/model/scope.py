@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from linter.model.objects import K8sObject
+from somaxlint.model.objects import K8sObject
 
 Key = Tuple[str, str]  # (kind, name)
 

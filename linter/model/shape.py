@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import List, Tuple
 
-from linter.facts import POD_SPEC_PATHS
-from linter.findings import Location
-from linter.load.positioned import YMap, YSeq
-from linter.model.objects import K8sObject, Workload
+from somaxlint.facts import POD_SPEC_PATHS
+from somaxlint.findings import Location
+from somaxlint.load.positioned import YMap, YSeq
+from somaxlint.model.objects import K8sObject, Workload
 
 Problem = Tuple[Location, str]
 

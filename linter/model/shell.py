@@ -12,7 +12,7 @@ Values containing shell expansions are kept as written; the model treats
 them as unknown.
 
 Each write also carries ``data``: the exact text the command sends to the
-kernel, which ``linter.model.sysctl_value`` reads as the kernel does
+kernel, which ``somaxlint.model.sysctl_value`` reads as the kernel does
 (procps ``sysctl`` strips blanks around the value and adds a newline;
 ``echo`` joins its words with spaces and adds a newline unless ``-n``;
 ``printf`` expands its format).
@@ -182,7 +182,7 @@ def _printf(words: List[str]) -> str:
 
 
 def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
-    from linter.model.sysctl_value import SYSCTL_TOOL, written_data
+    from somaxlint.model.sysctl_value import SYSCTL_TOOL, written_data
 
     writes: List[SysctlWrite] = []
     commands = parse_commands(argv)

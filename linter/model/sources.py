@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from linter.findings import Location
+from somaxlint.findings import Location
 
 
 class TextSource:

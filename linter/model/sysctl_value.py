@@ -66,7 +66,7 @@ Older kernels (each fact from the tree named):
   AnTuanHa/linux-stable-v4.4.121 @ 2fbc9313 kernel/sysctl.c:177), 3.10 has
   no such setting: without STRICT a retried rest is read again from its
   start, so the last number wins;
-* the handler of each sysctl per version: ``linter.facts``
+* the handler of each sysctl per version: ``somaxlint.facts``
   (``somaxconn_handler_options``, ``SYNCOOKIES_U8_SINCE``).
 """
 
@@ -75,7 +75,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from linter import facts
+from somaxlint import facts
 
 PAGE_SIZE = 4096
 TMPBUFLEN = 22

@@ -112,7 +112,7 @@ class Output:
         self.handle: TextIO = sys.stdout
         if path == STDOUT:
             return
-        from linter.discover import argument_boundary, leaves
+        from somaxlint.discover import argument_boundary, leaves
 
         if leaves(os.path.abspath(path), argument_boundary()):
             # a checked-in `report.sarif -> ~/.bashrc` must not be replaced

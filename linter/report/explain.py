@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import List, Optional, TextIO
 
-from linter.findings import Location
-from linter import facts
-from linter.model import Model
-from linter.report import escape_control, write_json as _write_json
-from linter.servers import phrase
-from linter.servers.nginx.config import Socket, bind_conflicts
+from somaxlint.findings import Location
+from somaxlint import facts
+from somaxlint.model import Model
+from somaxlint.report import escape_control, write_json as _write_json
+from somaxlint.servers import phrase
+from somaxlint.servers.nginx.config import Socket, bind_conflicts
 
 
 def _locator(model: Model):

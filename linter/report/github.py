@@ -5,15 +5,15 @@ Escaping follows the Actions toolkit (toCommandValue / escapeData /
 escapeProperty): `%`, CR and LF in the message, and also `:` and `,` in
 properties, so that file content can never end the command early or start
 another one; every other control character (ESC, C1, bidi overrides, line
-separators) is made visible (``linter.report.workflow_data``).
+separators) is made visible (``somaxlint.report.workflow_data``).
 """
 
 from __future__ import annotations
 
 from typing import List, TextIO
 
-from linter.findings import Finding
-from linter.report import workflow_data, workflow_property
+from somaxlint.findings import Finding
+from somaxlint.report import workflow_data, workflow_property
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 

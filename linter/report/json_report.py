@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import List, TextIO
 
-from linter.findings import Finding
-from linter.report import escape_control, write_json
+from somaxlint.findings import Finding
+from somaxlint.report import escape_control, write_json
 
 SCHEMA_VERSION = 1
 

@@ -1,12 +1,12 @@
 """`--format sarif`: SARIF 2.1.0 for GitHub code scanning and other viewers.
 
-* URIs are relative to the repository root (`linter.discover.repository_root`:
+* URIs are relative to the repository root (`somaxlint.discover.repository_root`:
   the git top level above the first path argument, else the configuration
   file's directory, else the current directory) with `uriBaseId`
   `%SRCROOT%`, never `<stdin>`; a file outside the root is an absolute
   `file://` URI without a base.  Every other URI is a relative reference,
   whatever the path holds (`javascript:alert(1)` is `javascript%3Aalert(1)`:
-  ``linter.report.uri_reference``).
+  ``somaxlint.report.uri_reference``).
 * Message text has control characters made visible and `[`/`]` escaped,
   so file content can neither forge a link nor reorder the text.
 * Every rule is described in `tool.driver.rules` from its own docstring;
@@ -27,10 +27,10 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional, TextIO
 
-from linter import __version__
-from linter.findings import Finding, Location
-from linter.report import escape_control, uri_reference, write_json
-from linter.rulebook import SECTIONS, all_rules, repository_url
+from somaxlint import __version__
+from somaxlint.findings import Finding, Location
+from somaxlint.report import escape_control, uri_reference, write_json
+from somaxlint.rulebook import SECTIONS, all_rules, repository_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
@@ -140,7 +140,7 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
 def build(result, settings, category: Optional[str] = None) -> dict:
     stdin_name = None
     if settings.stdin_filename:
-        from linter.discover import display_path
+        from somaxlint.discover import display_path
 
         stdin_name = display_path(settings.stdin_filename, result.root or os.getcwd())
     uris = _Uris(stdin_name)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Callable, List, Optional, TextIO
 
-from linter.findings import Finding
-from linter.report import escape_control
+from somaxlint.findings import Finding
+from somaxlint.report import escape_control
 
 _COLOURS = {"error": "\033[31m", "warning": "\033[33m", "info": "\033[36m"}
 _RESET = "\033[0m"

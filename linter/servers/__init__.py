@@ -24,7 +24,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from linter.findings import Location
+from somaxlint.findings import Location
 
 # Order is the catalogue's order (`somaxlint servers`).
 SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")
@@ -186,7 +186,7 @@ _MODULES: list = []
 
 def modules():
     if not _MODULES:
-        _MODULES.extend(importlib.import_module(f"linter.servers.{name}") for name in SERVER_MODULES)
+        _MODULES.extend(importlib.import_module(f"somaxlint.servers.{name}") for name in SERVER_MODULES)
     return _MODULES
 
 

@@ -37,8 +37,8 @@ from __future__ import annotations
 import posixpath
 from typing import List, Optional, Tuple
 
-from linter.findings import Location
-from linter.servers import Launch, Listener, Option, find_option, parse_int
+from somaxlint.findings import Location
+from somaxlint.servers import Launch, Listener, Option, find_option, parse_int
 
 NAME = "apache"
 TITLE = "Apache httpd"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener
-from linter.servers.traefik import follows
+from somaxlint.servers import Launch, Listener
+from somaxlint.servers.traefik import follows
 
 NAME = "caddy"
 TITLE = "Caddy"

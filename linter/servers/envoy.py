@@ -31,7 +31,7 @@ The official images run `envoy -c /etc/envoy/envoy.yaml`
 listens on 10000 without `tcp_backlog_size`; ci/docker-entrypoint.sh
 prepends `envoy` to arguments that start with `-`); a mount over that path
 is read. The bootstrap is parsed with the linter's positioned YAML loader
-(linter.load.yaml_stream, libyaml through ruamel.yaml: exact line and
+(somaxlint.load.yaml_stream, libyaml through ruamel.yaml: exact line and
 column of every key and value, no object construction, bounded depth).
 
 What is listed: one listener per address (`address` and each
@@ -57,9 +57,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable, List, Optional, Tuple
 
-from linter.findings import Location
-from linter.servers import Launch, Listener, Option, find_option
-from linter.servers.traefik import follows
+from somaxlint.findings import Location
+from somaxlint.servers import Launch, Listener, Option, find_option
+from somaxlint.servers.traefik import follows
 
 NAME = "envoy"
 TITLE = "Envoy"
@@ -149,8 +149,8 @@ def _unread(launch: Launch, why: str) -> Listener:
 
 def _bootstrap(text: str, locate: Locate, label: str) -> Tuple[List[Listener], int, Optional[str]]:
     """(listeners, number of static listeners, why the text is not read)."""
-    from linter.load.positioned import YMap, YSeq
-    from linter.load.yaml_stream import load_yaml
+    from somaxlint.load.positioned import YMap, YSeq
+    from somaxlint.load.yaml_stream import load_yaml
 
     documents, errors = load_yaml(text)
     root = documents[0].root if documents else None
@@ -173,7 +173,7 @@ def _bootstrap(text: str, locate: Locate, label: str) -> Tuple[List[Listener], i
 
 
 def _listener(node, locate: Locate, label: str, broken: Optional[str]) -> List[Listener]:
-    from linter.load.positioned import YMap, YSeq
+    from somaxlint.load.positioned import YMap, YSeq
 
     if _field(node, "internal_listener")[0] or _field(node, "api_listener")[0]:
         return []  # no socket
@@ -251,6 +251,6 @@ def _describe(value) -> str:
 
 
 def _image_repository(image: str) -> str:
-    from linter.servers import image_repository
+    from somaxlint.servers import image_repository
 
     return image_repository(image)

@@ -56,8 +56,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from linter.findings import Location
-from linter.servers import Launch, Listener, parse_int
+from somaxlint.findings import Location
+from somaxlint.servers import Launch, Listener, parse_int
 
 NAME = "haproxy"
 TITLE = "HAProxy"

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from linter.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
 
 NAME = "kong"
 TITLE = "Kong"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener, Option, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, find_option, parse_int
 
 NAME = "memcached"
 TITLE = "memcached"

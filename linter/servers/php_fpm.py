@@ -58,7 +58,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple
 
-from linter.servers import Launch, Listener, Word, parse_int
+from somaxlint.servers import Launch, Listener, Word, parse_int
 
 NAME = "php-fpm"
 TITLE = "PHP-FPM"

@@ -43,8 +43,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Tuple
 
-from linter.findings import Location
-from linter.servers import Launch, Listener, config_file, parse_int
+from somaxlint.findings import Location
+from somaxlint.servers import Launch, Listener, config_file, parse_int
 
 NAME = "redis"
 TITLE = "Redis"

@@ -41,7 +41,7 @@ import re
 from typing import List, Optional, Tuple
 from xml.parsers import expat
 
-from linter.servers import Launch, Listener, Word, parse_int
+from somaxlint.servers import Launch, Listener, Word, parse_int
 
 NAME = "tomcat"
 TITLE = "Tomcat"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener
+from somaxlint.servers import Launch, Listener
 
 NAME = "traefik"
 TITLE = "Traefik"

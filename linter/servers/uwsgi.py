@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
 
 NAME = "uwsgi"
 TITLE = "uWSGI"

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import List
 
-from linter.servers import Launch, Listener
-from linter.servers.redis import DEFAULT_BACKLOG, KNOB, STARTUP_WARNING, backlog_listeners  # noqa: F401
+from somaxlint.servers import Launch, Listener
+from somaxlint.servers.redis import DEFAULT_BACKLOG, KNOB, STARTUP_WARNING, backlog_listeners  # noqa: F401
 
 NAME = "valkey"
 TITLE = "Valkey"

@@ -2,7 +2,7 @@
 
 A unit is one rendered Helm release, one built kustomization, one
 standard-input stream, or -- for plain manifests -- nothing at all (their
-references are resolved by nearness on disk, see ``linter.model.scope``).
+references are resolved by nearness on disk, see ``somaxlint.model.scope``).
 
 Renderers (``helm_chart``, ``kustomization``) turn a directory into
 ``Rendered`` streams.  Each stream carries a line map from the rendered

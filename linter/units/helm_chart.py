@@ -6,7 +6,7 @@ else the chart is reported as not rendered.  The chart is untrusted: nothing
 in it is executed, helm runs offline (no ``--dependency-update``) under a
 timeout, and values files are read only from inside the chart directory.
 
-A rendered line maps back to its template the way ``linter.helm`` does it:
+A rendered line maps back to its template the way ``somaxlint.helm`` does it:
 exactly when its stripped text occurs once in the template, else to the
 template's line 1, marked approximate.
 """
@@ -21,8 +21,8 @@ import subprocess
 import threading
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from linter.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS
-from linter.units import RenderProblem, Rendered, RenderResult, SourcePosition
+from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS
+from somaxlint.units import RenderProblem, Rendered, RenderResult, SourcePosition
 
 NOT_INSTALLED = "chart not rendered: install helm (on PATH) or somaxlint[helm] to lint its templates"
 
@@ -157,8 +157,8 @@ def _render_sets(result, chart_dir, render_dir, anchor, value_sets, display, rel
 
 def _missing_dependencies(chart_dir: str) -> List[str]:
     """Dependencies Chart.yaml declares that charts/ does not hold."""
-    from linter.load.positioned import YMap, YSeq
-    from linter.load.yaml_stream import load_yaml
+    from somaxlint.load.positioned import YMap, YSeq
+    from somaxlint.load.yaml_stream import load_yaml
 
     try:
         with open(os.path.join(chart_dir, "Chart.yaml"), "rb") as handle:

@@ -29,10 +29,10 @@ import tempfile
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from linter.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, within
-from linter.load.positioned import YMap, YSeq
-from linter.load.yaml_stream import load_yaml
-from linter.units import Rendered, RenderProblem, RenderResult, SourcePosition
+from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, within
+from somaxlint.load.positioned import YMap, YSeq
+from somaxlint.load.yaml_stream import load_yaml
+from somaxlint.units import Rendered, RenderProblem, RenderResult, SourcePosition
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -40,7 +40,7 @@ ORIGIN = "config.kubernetes.io/origin"
 FALLBACK_ASSUMPTION = (
     "kustomize not installed: resources linked without patches or generators (install kustomize or kubectl)"
 )
-# the stage shortens messages once absolute paths are gone (linter.units.stage)
+# the stage shortens messages once absolute paths are gone (somaxlint.units.stage)
 MAX_MESSAGE = 4000
 
 # The keys kustomize's strategic merge uses to match list items, in the

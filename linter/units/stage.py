@@ -14,11 +14,11 @@ import os
 from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Set, Tuple
 
-from linter.discover import InputFile, display_path
-from linter.findings import Finding, Location, Related
-from linter.load import LoadedFile, load_bytes
-from linter.settings import Settings
-from linter.units import Rendered, RenderProblem
+from somaxlint.discover import InputFile, display_path
+from somaxlint.findings import Finding, Location, Related
+from somaxlint.load import LoadedFile, load_bytes
+from somaxlint.settings import Settings
+from somaxlint.units import Rendered, RenderProblem
 
 
 MAX_MESSAGE = 300  # characters of a Helm or kustomize error kept in a finding
@@ -43,7 +43,7 @@ def render_units(
     only units that read one of those files are rendered: the findings of
     the others could not be reported anyway, and building costs a process
     per unit."""
-    from linter.units import helm_chart, kustomization
+    from somaxlint.units import helm_chart, kustomization
 
     units = Units()
 
@@ -112,7 +112,7 @@ def _link_out_of(directory: str, roots: List[str]) -> Optional[str]:
     """The first symlink under ``directory`` whose target is outside the
     lint roots (a chart's `crds -> ../../config/crd` inside the repository
     is fine)."""
-    from linter.discover import within
+    from somaxlint.discover import within
 
     for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
         dirnames.sort()
@@ -156,10 +156,10 @@ def _kustomize_refusal(root: str, walked: List[str]) -> Optional[RenderProblem]:
     somaxlint runs on untrusted changes and reads only the lint root.  A
     kustomization that needs either is not built; the problem names the
     entry."""
-    from linter.discover import within
-    from linter.load.positioned import YMap, YSeq
-    from linter.load.yaml_stream import load_yaml
-    from linter.units.kustomization import kustomization_file
+    from somaxlint.discover import within
+    from somaxlint.load.positioned import YMap, YSeq
+    from somaxlint.load.yaml_stream import load_yaml
+    from somaxlint.units.kustomization import kustomization_file
 
     roots = walked or [root]
     seen, stack = set(), [root]

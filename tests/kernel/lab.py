@@ -198,7 +198,7 @@ def manifests(config: Dict[str, str], somaxconn: Optional[int], how: str, mount:
 
 def predict(directory: Path) -> List[dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "explain", "--format", "json", "--kernel", os.uname().release, str(directory)],
+        [sys.executable, "-m", "somaxlint", "explain", "--format", "json", "--kernel", os.uname().release, str(directory)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -279,7 +279,7 @@ def deployment_with(config: Dict[str, str], pod: str = "", container: str = "", 
 def findings(directory: Path, *args: str) -> List[dict]:
     """somaxlint's findings (JSON) on ``directory`` for this kernel."""
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "--format", "json", "--kernel", os.uname().release, *args, str(directory)],
+        [sys.executable, "-m", "somaxlint", "--format", "json", "--kernel", os.uname().release, *args, str(directory)],
         capture_output=True,
         text=True,
         timeout=120,

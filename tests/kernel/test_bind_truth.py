@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from lab import NGINX, TALLY, kernel_lab, manifests, netns, predict, runnable_config  # noqa: F401 (fixtures)
-from linter.servers.nginx.config import KUBELET_HOSTS
+from somaxlint.servers.nginx.config import KUBELET_HOSTS
 
 BIND_TALLY = {"ss lines compared": 0, "bind conflicts confirmed": 0, "host names resolved": 0}
 
@@ -40,7 +40,7 @@ def _smx015(config: str, tmp_path: Path) -> str:
     (tmp_path / "m").mkdir(exist_ok=True)
     (tmp_path / "m" / "app.yaml").write_text(manifests({"nginx.conf": config}, None, "sysctls"))
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "--select", "SMX015", "--format", "json", str(tmp_path / "m")],
+        [sys.executable, "-m", "somaxlint", "--select", "SMX015", "--format", "json", str(tmp_path / "m")],
         capture_output=True,
         text=True,
     )
@@ -158,7 +158,7 @@ def test_nginx_before_1_25_5_refuses_two_stream_listens_where_smx022_says(netns,
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "app.yaml").write_text(manifests({"nginx.conf": config}, None, "sysctls").replace("image: nginx:1.25", f"image: nginx:{version}"))
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "--select", "SMX022", "--format", "json", str(tmp_path / "m")], capture_output=True, text=True
+        [sys.executable, "-m", "somaxlint", "--select", "SMX022", "--format", "json", str(tmp_path / "m")], capture_output=True, text=True
     )
     if (major, minor, patch) < (1, 25, 5):
         assert refused.returncode != 0 and 'duplicate "0.0.0.0:8090" address and port pair' in refused.stderr, refused.stderr

@@ -10,7 +10,7 @@ Sysctl values: a table of tricky strings is written to /proc/sys in a
 namespace exactly as runc writes a pod sysctl (as-is), as `sysctl -w` and as
 `echo >` write them, and the kernel's stored value (or its EINVAL) is
 compared with somaxlint's reading of the same string
-(linter.model.sysctl_value); then whole manifests (pod sysctls spelled in
+(somaxlint.model.sysctl_value); then whole manifests (pod sysctls spelled in
 hex, octal, with blanks or refused; a pod that lowers somaxconn; a server
 container that sets somaxconn before it execs nginx, or after) are
 predicted and reproduced.
@@ -65,7 +65,7 @@ def _check(netns, tmp_path, config: str, somaxconn, how="sysctls", extra_files=N
         conf_d.mkdir(exist_ok=True)
         for name, text in extra_files.items():
             (conf_d / name).write_text(text)
-        from linter.facts import NGINX_IMAGE_FILES
+        from somaxlint.facts import NGINX_IMAGE_FILES
 
         config = NGINX_IMAGE_FILES["/etc/nginx/nginx.conf"]
     conf = run_dir / "nginx.conf"
@@ -186,7 +186,7 @@ def test_specific_address_with_options_beside_a_wildcard_cannot_start(netns, tmp
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "app.yaml").write_text(manifests({"nginx.conf": config}, None, "sysctls"))
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "--select", "SMX015", str(tmp_path / "m")], capture_output=True, text=True
+        [sys.executable, "-m", "somaxlint", "--select", "SMX015", str(tmp_path / "m")], capture_output=True, text=True
     )
     assert proc.returncode == 1 and " SMX015 [error] " in proc.stdout
 
@@ -309,7 +309,7 @@ def test_randomised_batch(kernel_lab, tmp_path):
 
 def _codes(directory) -> list:
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "--format", "json", "--kernel", os.uname().release, str(directory)],
+        [sys.executable, "-m", "somaxlint", "--format", "json", "--kernel", os.uname().release, str(directory)],
         capture_output=True,
         text=True,
     )
@@ -341,8 +341,8 @@ WRITES = [("net.core.somaxconn", data, "777") for data in (
 
 def _expected(name, data, before):
     """What somaxlint says the kernel stores (and whether it refuses)."""
-    from linter.facts import parse_kernel_version
-    from linter.model.sysctl_value import kernel_reads
+    from somaxlint.facts import parse_kernel_version
+    from somaxlint.model.sysctl_value import kernel_reads
 
     release = os.uname().release
     reading = kernel_reads(name, data, parse_kernel_version(release), release)
@@ -381,10 +381,10 @@ SHELL_WRITES = ["0x800", " 0100", "3000 5000", "08", "-1", "0X1F", "1e3", "00"]
 @pytest.mark.parametrize("tool", ["sysctl -w", "echo", "printf"])
 def test_sysctl_and_echo_writes_read_as_somaxlint_reads_them(netns, tool):
     """The init-container path: the command parsed by somaxlint
-    (linter.model.shell), run for real by the same shell in a namespace."""
+    (somaxlint.model.shell), run for real by the same shell in a namespace."""
     import shlex
 
-    from linter.model.shell import sysctl_writes
+    from somaxlint.model.shell import sysctl_writes
 
     ns = netns()
     mismatches = []

@@ -583,7 +583,7 @@ def _manifest(case: Case) -> str:
 
 def _findings(directory: Path) -> List[dict]:
     proc = subprocess.run(
-        [sys.executable, "-m", "linter", "--format", "json", "--kernel", os.uname().release, str(directory)],
+        [sys.executable, "-m", "somaxlint", "--format", "json", "--kernel", os.uname().release, str(directory)],
         capture_output=True,
         text=True,
         timeout=120,

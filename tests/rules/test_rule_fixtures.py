@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from linter.rulebook import all_rules
+from somaxlint.rulebook import all_rules
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HEADER = re.compile(r"#\s*somaxlint-test:\s*(args|expect|config)\s+(.*?)\s*$", re.M)

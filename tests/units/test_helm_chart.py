@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from linter.units import SourcePosition
-from linter.units.helm_chart import NOT_INSTALLED, chart_files, chart_of, find_charts, render_chart
+from somaxlint.units import SourcePosition
+from somaxlint.units.helm_chart import NOT_INSTALLED, chart_files, chart_of, find_charts, render_chart
 
 CHARTS = os.path.realpath(os.path.join(os.path.dirname(__file__), "fixtures", "charts"))
 WEB = os.path.join(CHARTS, "web")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from linter.units import SourcePosition
-from linter.units import kustomization as k
+from somaxlint.units import SourcePosition
+from somaxlint.units import kustomization as k
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kustomize"
 BASE = FIXTURES / "base"

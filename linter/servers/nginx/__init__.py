@@ -13,7 +13,7 @@ filesystem as the input builds it.  So this module is a package:
   standalone files, in ConfigMaps no container mounts).
 
 Sources: NGX_LISTEN_BACKLOG 511 (src/os/unix/ngx_linux_config.h), and the
-image facts in ``linter.facts`` (docker-nginx, docker-openresty), all in
+image facts in ``somaxlint.facts`` (docker-nginx, docker-openresty), all in
 ../shared/facts/listen-queues.md.
 """
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional
 
-from linter import facts
-from linter.load.positioned import YMap, as_seq
-from linter.servers import Listener, image_repository
+from somaxlint import facts
+from somaxlint.load.positioned import YMap, as_seq
+from somaxlint.servers import Listener, image_repository
 
 NAME = "nginx"
 TITLE = "nginx"
@@ -52,7 +52,7 @@ BITNAMI_MAIN_CONF = "/opt/bitnami/nginx/conf/nginx.conf"
 
 
 # Findings word nginx's backlog as nginx's own documentation does (see
-# linter.servers.phrase for the defaults).
+# somaxlint.servers.phrase for the defaults).
 
 
 def phrase(listener: Listener) -> str:
@@ -83,7 +83,7 @@ def is_ingress_controller(image: str) -> bool:
 
 def main_config(container) -> Optional[str]:
     """The main config path if the container runs stock nginx, else None."""
-    from linter.model.shell import parse_commands
+    from somaxlint.model.shell import parse_commands
 
     if is_ingress_controller(container.image):
         return None
@@ -166,7 +166,7 @@ def renders_templates(container) -> bool:
 def hosts_of(workload):
     """The /etc/hosts nginx resolves `listen` host names with, as the
     kubelet writes it for ``workload``'s pods (``config.pod_hosts``)."""
-    from linter.servers.nginx.config import pod_hosts
+    from somaxlint.servers.nginx.config import pod_hosts
 
     aliases = []
     for alias in as_seq(workload.pod_spec.get("hostAliases")):

@@ -13,11 +13,11 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from linter import facts
-from linter.discover import RootFS, decode_lenient, display_path
-from linter.load.nginx_text import Directive, NginxError, parse_nginx
-from linter.model.filesystem import ContainerFS
-from linter.model.sources import TextSource
+from somaxlint import facts
+from somaxlint.discover import RootFS, decode_lenient, display_path
+from somaxlint.load.nginx_text import Directive, NginxError, parse_nginx
+from somaxlint.model.filesystem import ContainerFS
+from somaxlint.model.sources import TextSource
 
 # Files nginx configs include that never define listeners; not finding them
 # in the input is not worth a word.

@@ -12,18 +12,18 @@ import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
-from linter.discover import RootFS
-from linter.findings import Location, Related, internal_error
-from linter.load import LoadedFile
-from linter.load.positioned import YMap, as_map, as_seq
-from linter.model.environment import container_env
-from linter.model.filesystem import SourceCache, add_image_files, build_fs
-from linter.model.objects import Container, K8sObject, Workload
-from linter.model.processes import ServerProcess, Unresolved
-from linter.model.sources import TextSource
-from linter.servers import nginx
-from linter.servers.nginx import hosts_of, image_files, looks_like_config, renders_templates, runs_as_root
-from linter.servers.nginx.config import (
+from somaxlint.discover import RootFS
+from somaxlint.findings import Location, Related, internal_error
+from somaxlint.load import LoadedFile
+from somaxlint.load.positioned import YMap, as_map, as_seq
+from somaxlint.model.environment import container_env
+from somaxlint.model.filesystem import SourceCache, add_image_files, build_fs
+from somaxlint.model.objects import Container, K8sObject, Workload
+from somaxlint.model.processes import ServerProcess, Unresolved
+from somaxlint.model.sources import TextSource
+from somaxlint.servers import nginx
+from somaxlint.servers.nginx import hosts_of, image_files, looks_like_config, renders_templates, runs_as_root
+from somaxlint.servers.nginx.config import (
     ListenSet,
     Opener,
     ParseCache,
@@ -35,7 +35,7 @@ from linter.servers.nginx.config import (
     resolve,
     root_opener,
 )
-from linter.servers.nginx.templates import render_templates
+from somaxlint.servers.nginx.templates import render_templates
 
 
 @dataclass
@@ -63,7 +63,7 @@ class NginxServer(ServerProcess):
 def add_container(model, workload, container, main_path: str, netns, sources, used: set, candidates) -> None:
     """The nginx process of ``container`` (main config ``main_path``), once
     per combination of equally near objects its references may reach."""
-    from linter.model import MAX_VARIANTS, Ambiguity
+    from somaxlint.model import MAX_VARIANTS, Ambiguity
 
     # First pass: every reference to its nearest object, recording the
     # ones that stay ambiguous.

@@ -12,15 +12,15 @@ from __future__ import annotations
 import os
 import re
 
-from linter.model.filesystem import MountedFile
-from linter.model.sources import TextSource
+from somaxlint.model.filesystem import MountedFile
+from somaxlint.model.sources import TextSource
 
 _ENV_REFERENCE = re.compile(r"\$(\{)?(\w+)(?(1)\})")
 
 
 def render_templates(fs, container, env) -> None:
     """Add the rendered files to ``fs``.  Values come from the container's
-    environment (``linter.model.environment``: `env` and `envFrom`
+    environment (``somaxlint.model.environment``: `env` and `envFrom`
     ConfigMaps of the input); a reference whose value the input does not
     show makes that output unknown (said, not guessed)."""
     literal = {name: word.text for name, word in env.items()}
