@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -79,6 +80,30 @@ class _Stdin:
 
     def isatty(self):
         return False
+
+
+@pytest.fixture
+def without_dac_override(tmp_path_factory):
+    """The argv prefix under which file permissions apply to this process's
+    children: nothing for an ordinary user; for root, `setpriv` dropping the
+    capabilities that bypass them (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH),
+    as a CI job running as root needs."""
+    probe = tmp_path_factory.mktemp("probe") / "locked"
+    probe.mkdir()
+    os.chmod(probe, 0)
+    try:
+        os.listdir(probe)
+        bypassed = True
+    except PermissionError:
+        bypassed = False
+    finally:
+        os.chmod(probe, 0o755)
+    if not bypassed:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root without setpriv (util-linux) cannot drop CAP_DAC_OVERRIDE")
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ Every test states the exact exit status and the exact stderr."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -268,33 +267,14 @@ def test_unwritable_output_is_exit_2_before_linting(project, monkeypatch, setup,
     assert (run.status, run.out, run.err) == (2, "", f"somaxlint: error: --output {output}: cannot write: {reason}\n")
 
 
-def _permissions_apply(directory) -> bool:
-    """False as root (with CAP_DAC_OVERRIDE): it writes anywhere."""
-    probe = directory / "probe"
-    probe.mkdir()
-    os.chmod(probe, 0o555)
-    try:
-        (probe / "x").write_text("x")
-    except PermissionError:
-        return True
-    finally:
-        os.chmod(probe, 0o755)
-    return False
-
-
-def test_output_without_permission_is_exit_2(project, tmp_path_factory):
+def test_output_without_permission_is_exit_2(project, without_dac_override):
     """Run as a separate process; as root, with the capabilities that
     bypass file permissions dropped (setpriv), so that permissions apply
     to root too, as they do to a CI user."""
     import subprocess
     import sys
 
-    prefix = []
-    if not _permissions_apply(tmp_path_factory.mktemp("probe")):
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("root without setpriv (util-linux) cannot drop CAP_DAC_OVERRIDE")
-        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    prefix = without_dac_override
     project.write("app.yaml", INCIDENT)
     locked = project.root / "locked"
     locked.mkdir()
