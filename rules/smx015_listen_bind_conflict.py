@@ -43,7 +43,6 @@ than joining it. Where two sockets on one port are really wanted, set
 from __future__ import annotations
 
 from somaxlint.findings import Finding, Related
-from somaxlint.servers.nginx.config import bind_conflicts
 
 CODE = "SMX015"
 NAME = "listen-bind-conflict"
@@ -53,7 +52,7 @@ SUMMARY = "Two listen sockets of one nginx overlap on a port (wildcard, dual-sta
 
 def check(model):
     for server in model.nginx_servers:
-        for socket, other in bind_conflicts(server.sockets):
+        for socket, other in server.bind_conflicts:
             directive = socket.directive
             first = other.directive
             if other.wildcard and not socket.wildcard and other.family == socket.family:

@@ -14,7 +14,7 @@ from somaxlint import facts
 from somaxlint.model import Model
 from somaxlint.report import escape_control, write_json as _write_json
 from somaxlint.servers import phrase
-from somaxlint.servers.nginx.config import Socket, bind_conflicts
+from somaxlint.servers.nginx.config import Socket
 
 
 def _locator(model: Model):
@@ -34,7 +34,7 @@ def listener_records(model: Model) -> List[dict]:
         if server.kind == "nginx":
             # nginx's records also say which config file and block
             conflicts = {}
-            for socket, other in bind_conflicts(server.sockets):
+            for socket, other in server.bind_conflicts:
                 conflicts.setdefault(id(socket), other.address_port)
                 conflicts.setdefault(id(other), socket.address_port)
             for socket, listener in zip(server.sockets, server.listeners):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Dict, List, Optional, Tuple
 
 from somaxlint.discover import RootFS
@@ -29,6 +30,7 @@ from somaxlint.servers.nginx.config import (
     ParseCache,
     ResolvedConfig,
     Socket,
+    bind_conflicts,
     collect_listens,
     conf_prefix,
     container_opener,
@@ -58,6 +60,12 @@ class NginxServer(ServerProcess):
     @property
     def sockets(self) -> List[Socket]:
         return self.listen_set.sockets
+
+    @cached_property
+    def bind_conflicts(self) -> List[Tuple[Socket, Socket]]:
+        """The sockets nginx cannot open side by side (``config.bind_conflicts``),
+        worked out once for SMX015 and `explain` alike."""
+        return bind_conflicts(self.sockets)
 
 
 def add_container(model, workload, container, main_path: str, netns, sources, used: set, candidates) -> None:
