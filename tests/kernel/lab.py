@@ -286,3 +286,118 @@ def findings(directory: Path, *args: str) -> List[dict]:
     )
     assert proc.returncode in (0, 1), proc.stderr
     return json.loads(proc.stdout)["findings"]
+
+
+# --------------------------------------------------------------------------
+# Whole pods, one namespace each (the random batch): the pod's /etc/hosts,
+# the mail module, somaxlint run in-process, and nginx started until it
+# binds or fails
+# --------------------------------------------------------------------------
+
+MAIL_MODULE = "/usr/lib/nginx/modules/ngx_mail_module.so"
+
+
+def nginx_version() -> str:
+    """The local nginx's version ("1.22.1"): manifests name it as the
+    image tag, so version-dependent predictions (SMX022) are this nginx's."""
+    return subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().rsplit("/", 1)[-1]
+
+
+def runnable_config_all(text: str, workdir: Path) -> str:
+    """``runnable_config``, with the mail module loaded too when the
+    config has a ``mail`` block."""
+    conf = runnable_config(text, workdir)
+    if re.search(r"^\s*mail\s*\{", text, re.M):
+        conf = f"load_module {MAIL_MODULE};\n" + conf
+    return conf
+
+
+def lint_in_process(*args: str) -> Tuple[int, str, str]:
+    """somaxlint's CLI run in this process (a subprocess costs 0.5 s of
+    interpreter start-up per call): (status, stdout, stderr)."""
+    import io
+
+    from somaxlint.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err
+    try:
+        status = main(list(args))
+    finally:
+        sys.stdout, sys.stderr = saved
+    return status, out.getvalue(), err.getvalue()
+
+
+def kubelet_hosts(host_aliases) -> str:
+    """/etc/hosts as the kubelet writes it for a pod (its own IP line left
+    out: no listen names it), then ``host_aliases`` [(ip, [names])]."""
+    from somaxlint.servers.nginx.config import KUBELET_HOSTS
+
+    lines = ["# Kubernetes-managed hosts file."] + [f"{ip}\t{' '.join(names)}" for ip, names in KUBELET_HOSTS]
+    if host_aliases:
+        lines += ["", "# Entries added by HostAliases."] + [f"{ip}\t{' '.join(names)}" for ip, names in host_aliases]
+    return "\n".join(lines) + "\n"
+
+
+class PodNetNS(NetNS):
+    """A NetNS whose processes see the pod's /etc/hosts (`ip netns exec`
+    bind-mounts /etc/netns/NAME/hosts over /etc/hosts)."""
+
+    def __init__(self, workdir: Path, host_aliases=()):
+        super().__init__(workdir)
+        self.etc = Path("/etc/netns") / self.name
+        try:
+            self.etc.mkdir(parents=True)
+            (self.etc / "hosts").write_text(kubelet_hosts(host_aliases))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self.etc, ignore_errors=True)
+
+    def ss_tcp_lines(self) -> List[str]:
+        """`ss -lntH`, columns single-spaced, sorted."""
+        return sorted(" ".join(line.split()) for line in self.exec(["ss", "-lntH"]).stdout.splitlines())
+
+    def ss_unix(self) -> List[Tuple[str, int]]:
+        """(path, Send-Q) of every listening UNIX socket, sorted."""
+        out = []
+        for line in self.exec(["ss", "-lxH"]).stdout.splitlines():
+            fields = line.split()
+            if len(fields) >= 5 and fields[1] == "LISTEN":
+                out.append((fields[4], int(fields[3])))
+        return sorted(out)
+
+    def start_nginx_until_bound(self, conf_path: Path) -> Tuple[str, str]:
+        """Start nginx; ("started", "") once it has daemonized, or
+        ("EADDRINUSE", stderr) at its first `bind() ... (98: Address
+        already in use)` -- nginx is stopped there rather than waiting out
+        its four retries 500 ms apart, which bind the same sockets again and
+        fail the same way -- or ("failed", stderr)."""
+        pidfile = conf_path.parent / "nginx.pid"
+        self.pidfiles.append(pidfile)
+        argv = ["ip", "netns", "exec", self.name, NGINX, "-p", str(conf_path.parent), "-c", str(conf_path)]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        lines = []
+        try:
+            for line in proc.stderr:
+                lines.append(line)
+                if "(98: Address already in use)" in line:
+                    proc.kill()
+                    return "EADDRINUSE", "".join(lines)
+            status = proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stderr.close()
+        if status != 0:
+            return "failed", "".join(lines)
+        for _ in range(100):
+            if pidfile.exists() and pidfile.read_text().strip():
+                return "started", ""
+            time.sleep(0.02)
+        return "failed", "nginx wrote no pid file"
