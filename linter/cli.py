@@ -30,7 +30,6 @@ MAX_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # 1 GiB: beyond it, a typo, not a mani
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
-STDIN_DISPLAY = "<stdin>"
 
 _COMMANDS_EPILOG = """\
 commands:
@@ -324,11 +323,23 @@ def _check_arguments(args, paths: List[str]) -> None:
             raise UsageError("--sarif-category: the name is empty")
 
 
+def _own_files(settings, args) -> None:
+    """somaxlint's own files, which a walk of the repository reaches (a
+    `.somaxlint.yaml`, the baseline, a report written there): skipped as
+    what they are, never read as manifests."""
+    own = {
+        settings.config_path: "somaxlint's configuration",
+        settings.baseline: "somaxlint's baseline",
+        getattr(args, "write_baseline", None): "somaxlint's baseline",
+        args.output if getattr(args, "output", None) not in (None, "-") else None: "somaxlint's report",
+    }
+    settings.own_files = {os.path.realpath(path): what for path, what in own.items() if path}
+
+
 def _lint(args) -> int:
     from somaxlint.discover import InputError, repository_root
     from somaxlint.engine import run
     from somaxlint.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
-    from somaxlint.findings import number_occurrences
     from somaxlint.report import Output
 
     settings = _settings(args)
@@ -338,9 +349,9 @@ def _lint(args) -> int:
     # Every machine-read path (JSON, GitHub, GitLab, SARIF, baselines,
     # fingerprints) is relative to this root, wherever somaxlint runs from.
     root = repository_root(paths, settings.config_path, cwd, settings.stdin_filename)
+    _own_files(settings, args)
     # The baseline is read now (a bad one fails before the run) and applied
-    # after the run, once standard input has its --stdin-filename: the
-    # fingerprints are those the reports show.
+    # to what the run found.
     baseline_entries = None
     if settings.baseline:
         from somaxlint.discover import confined
@@ -368,12 +379,7 @@ def _lint(args) -> int:
             if progress is not None:
                 progress.done()
         if args.command == "check":
-            _refuse_unknown_suppressions(result, settings.stdin_filename, cwd)
-            if settings.stdin_filename:
-                from somaxlint.discover import display_path
-
-                _rename_stdin(result, display_path(settings.stdin_filename, root))
-                number_occurrences(result.findings)
+            _refuse_unknown_suppressions(result, cwd)
         if baseline_entries is not None:
             result.findings, result.stale_baseline = apply_baseline(result.findings, baseline_entries)
         nothing = result.summary.files == 0
@@ -484,7 +490,7 @@ def _statistics(findings) -> str:
     return "".join(f"{count:>{width}}\t{code}\t{name}\n" for (code, name), count in rows)
 
 
-def _refuse_unknown_suppressions(result, stdin_filename: Optional[str], cwd: str) -> None:
+def _refuse_unknown_suppressions(result, cwd: str) -> None:
     """A suppression naming no rule that exists is an error (exit status 2),
     with where it is: a typo there must never make CI green."""
     from somaxlint.filtering import unknown_suppressed_rules
@@ -497,28 +503,8 @@ def _refuse_unknown_suppressions(result, stdin_filename: Optional[str], cwd: str
 
     location, ident, what = unknown[0]
     where = f"{for_people(location.path, result.root, cwd)}:{location.line}:{location.column}"
-    if stdin_filename and location.path == STDIN_DISPLAY:
-        where = f"{stdin_filename}:{location.line}:{location.column}"
     more = f"; and {len(unknown) - 1} more" if len(unknown) > 1 else ""
     raise UsageError(f"{where}: {what}: {unknown_rule(ident)}{more}")
-
-
-def _rename_stdin(result, name: str) -> None:
-    """Show standard input as ``name`` in every format: primary and related
-    locations, and the skipped files."""
-    from dataclasses import replace
-
-    from somaxlint.discover import Skipped
-    from somaxlint.findings import Related
-
-    def moved(location):
-        return replace(location, path=name) if location.path == STDIN_DISPLAY else location
-
-    for finding in result.findings:
-        finding.location = moved(finding.location)
-        if any(r.location.path == STDIN_DISPLAY for r in finding.related):
-            finding.related = tuple(Related(moved(r.location), r.label) for r in finding.related)
-    result.summary.skipped = [Skipped(name, s.reason) if s.display == STDIN_DISPLAY else s for s in result.summary.skipped]
 
 
 def _init(args) -> int:

@@ -48,6 +48,10 @@ class InputFile:
     # why the path is not read at all (it leads outside the lint root, a
     # directory cannot be listed): reported as SMX000 at the path
     error: Optional[str] = None
+    # standard input given a --stdin-filename: the absolute path it stands
+    # for (its directory decides nearness and nginx's prefix, as the file's
+    # would; the file itself, if the context walks it, is not read)
+    stands_for: Optional[str] = None
 
 
 @dataclass
@@ -228,14 +232,24 @@ def _excluded(display: str, patterns: Tuple[str, ...]) -> bool:
 
 
 def discover(
-    args: List[str], cwd: str, exclude: Tuple[str, ...] = ()
+    args: List[str],
+    cwd: str,
+    exclude: Tuple[str, ...] = (),
+    stdin_name: Optional[str] = None,
+    own_files: Optional[Dict[str, str]] = None,
 ) -> Tuple[List[InputFile], List[Skipped], List[str]]:
     """Expand the command-line paths into input files.
 
     ``cwd`` is the base of the display paths (the repository root for the
     command line); the arguments themselves are read from the current
     directory, as written (see ``leaves``).  ``exclude`` patterns match
-    display paths.  Returns (files, skipped, roots).
+    display paths.  Standard input (``-``) is shown as ``stdin_name`` (a
+    path from the current directory), is read as a file of that name would
+    be (``nginx.conf`` as nginx), and replaces the file of that name where
+    a walk reaches it: an editor or hook sends the unsaved text of a file
+    of the repository.  ``own_files`` (real path -> what it is: the
+    configuration, the baseline) are skipped as such.  Returns (files,
+    skipped, roots).
 
     The result does not depend on the order of the arguments (nor on the
     order directories list in): sorted by display path; a file named on
@@ -260,6 +274,9 @@ def discover(
         if _excluded(display, exclude):
             return
         real = os.path.realpath(path)
+        if own_files and real in own_files:
+            skip(path, own_files[real])
+            return
         # Which name a file reached under several is shown with: a name
         # from the command line, else its own (not a symlink's), else the
         # smallest -- whatever order the arguments and the walk came in.
@@ -310,10 +327,21 @@ def discover(
         raise InputError(min(problems)[1])
 
     files = list(by_real.values()) + list(refused.values())
+    if stdin_name is not None:
+        stands_for = os.path.abspath(stdin_name)
+        files = [f for f in files if f.path != os.path.realpath(stands_for)]
     files.sort(key=lambda f: f.display)
     if stdin:
-        files.append(InputFile(STDIN, STDIN_DISPLAY, None, True))
+        files.append(stdin_input(stdin_name, cwd))
     return files, sorted(skipped.values(), key=lambda s: s.display), sorted(set(roots))
+
+
+def stdin_input(stdin_name: Optional[str], cwd: str) -> InputFile:
+    """Standard input, as itself or as the file ``stdin_name`` names."""
+    if stdin_name is None:
+        return InputFile(STDIN, STDIN_DISPLAY, None, True)
+    named = os.path.abspath(stdin_name)
+    return InputFile(STDIN, display_path(named, cwd), kind_by_name(stdin_name), True, stands_for=os.path.realpath(named))
 
 
 def _walk(top: str, root: str, add, refuse, skip) -> None:

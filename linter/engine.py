@@ -158,13 +158,13 @@ def run(
 def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     cwd = cwd or os.getcwd()
     base = os.path.abspath(root or cwd)
-    inputs, skipped, roots = discover(paths, base, settings.exclude)
+    inputs, skipped, roots = discover(paths, base, settings.exclude, settings.stdin_filename, settings.own_files)
     focus = None
     if settings.context:
         focus = {f.display for f in inputs}
-        extra, _, extra_roots = discover(settings.context, base, settings.exclude)
+        extra, _, extra_roots = discover(settings.context, base, settings.exclude, settings.stdin_filename, settings.own_files)
         known = {f.path for f in inputs}
-        inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.display == "<stdin>", f.display))
+        inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.path == "-", f.display))
         roots = sorted(set(roots) | set(extra_roots))
     units = None
     if not _no_units(paths + list(settings.context), inputs, cwd):
@@ -178,7 +178,9 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     loaded = []
     for number, f in enumerate(inputs, start=1):
         one = load_file(f, settings.max_file_bytes, stdin_bytes, cache)
-        if f.path == "-":
+        if f.path == "-" and f.stands_for is None:
+            # a stream (helm template | somaxlint -): its objects see each
+            # other first; named, it is the file it stands for
             one.unit = "standard input"
         loaded.append(one)
         if progress is not None:

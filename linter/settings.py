@@ -53,3 +53,7 @@ class Settings:
     # read for cross-references, but report only findings that touch the
     # files named on the command line (pre-commit passes staged files)
     context: List[str] = field(default_factory=list)
+    # somaxlint's own files (its configuration, the baseline, the output),
+    # by real path -> what they are: never read as inputs where a walk
+    # reaches them, and listed among the skipped files as such
+    own_files: Dict[str, str] = field(default_factory=dict)

@@ -101,6 +101,44 @@ def test_stdin_filename_in_json_github_gitlab_and_sarif(project, sarif_validator
     assert result["partialFingerprints"] == {"somaxlint/v1": finding["fingerprint"]}
 
 
+def test_stdin_is_read_as_the_kind_its_filename_names(project):
+    # Without a name, text with no `apiVersion:` line is sniffed as nginx;
+    # named values.yaml it is YAML (and not Kubernetes).
+    values = b"replicaCount: 1\nimage: {tag: x}\n"
+    sniffed = project.run("--format", "json", "-", stdin=values)
+    assert (sniffed.status, sniffed.json["summary"]["files"], sniffed.json["summary"]["skipped_files"]) == (0, 1, [])
+    named = project.run("--format", "json", "--stdin-filename", "values.yaml", "-", stdin=values)
+    assert named.json["summary"]["skipped_files"] == [{"path": "values.yaml", "reason": "not Kubernetes"}]
+    assert named.json["summary"]["files"] == 0
+
+
+def test_stdin_filename_names_the_standalone_nginx_config_in_messages(project):
+    text = "events {}\nhttp {\n    server {\n        listen 80 backlog=4096;\n    }\n}\n"
+    run = project.run("--kernel", "4.19", "--format", "json", "--stdin-filename", "conf/nginx.conf", "-", stdin=text.encode())
+    [finding] = run.json["findings"]
+    assert finding["location"]["path"] == "conf/nginx.conf" and "<stdin>" not in run.out
+    assert "in standalone config conf/nginx.conf;" in finding["message"]
+
+
+def test_stdin_stands_for_the_file_it_names_in_the_context(project):
+    """An editor sends a file's unsaved text with its name: the file on
+    disk is not read beside it (no duplicate object), and its references
+    resolve as the file's would (the ConfigMap in its own directory, not
+    the other environment's copy)."""
+    for env in ("dev", "prod"):
+        project.write(f"envs/{env}/web.yaml", deployment())
+        project.write(f"envs/{env}/conf.yaml", config_map(files={"nginx.conf": f"events {{}}\nhttp {{ server {{ listen {'80' if env == 'dev' else '8080 backlog=4096'}; }} }}\n"}))
+    edited = deployment(pod_extra="  # edited\n")
+    run = project.run(
+        "--kernel", "4.19", "--format", "json", "--default-context", ".", "--stdin-filename", "envs/prod/web.yaml", "-",
+        stdin=edited.encode(),
+    )
+    rules = sorted((f["rule"], f["location"]["path"]) for f in run.json["findings"])
+    assert rules == [("SMX001", "envs/prod/conf.yaml")], run.out
+    assert "listen 8080" in run.out or "8080" in run.json["findings"][0]["message"]
+    assert run.json["summary"]["files"] == 4
+
+
 def test_stdin_filename_names_skipped_input(project):
     run = project.run("--format", "json", "--stdin-filename", "values.yaml", "-", stdin=b"---\nreplicaCount: 1\nimage: {tag: x}\n")
     assert run.json["summary"]["skipped_files"] == [{"path": "values.yaml", "reason": "not Kubernetes"}]
@@ -257,3 +295,20 @@ def test_an_unknown_format_lists_the_choices(project):
         2, "", "somaxlint: error: argument --format: invalid choice: 'yaml' (choose from 'text', 'json', 'sarif', 'github', 'gitlab')\n")
     run = project.run("explain", "--format", "sarif", ".")
     assert (run.status, run.err) == (2, "somaxlint: error: argument --format: invalid choice: 'sarif' (choose from 'text', 'json')\n")
+
+
+def test_own_configuration_baseline_and_report_are_never_read_as_inputs(project):
+    project.write(".somaxlint.yaml", 'kernel: "4.19"\n')
+    project.write("app.yaml", INCIDENT)
+    wrote = project.run("--write-baseline", "baseline.json", ".")
+    assert wrote.status == 0
+    for _ in range(2):  # the second run finds the first one's report
+        run = project.run("--format", "json", "--baseline", "baseline.json", "--output", "report.json", ".")
+    summary = json.loads((project.root / "report.json").read_text())["summary"]
+    assert run.status == 0
+    assert (summary["files"], summary["skipped_not_kubernetes"]) == (1, 0)
+    assert summary["skipped_files"] == [
+        {"path": ".somaxlint.yaml", "reason": "somaxlint's configuration"},
+        {"path": "baseline.json", "reason": "somaxlint's baseline"},
+        {"path": "report.json", "reason": "somaxlint's report"},
+    ]

@@ -83,11 +83,12 @@ def test_whole_repository_exact_findings(repo):
 def test_whole_repository_summary_counts_and_skips(repo):
     run = repo.run(".")
     assert run.err.endswith(
-        "somaxlint: 23 files, 16 skipped (3 not Kubernetes or nginx), 0 unparsable; 15 workloads, "
+        "somaxlint: 23 files, 16 skipped (2 not Kubernetes or nginx), 0 unparsable; 15 workloads, "
         "16 servers (1 unresolved), 18 listeners; 10 errors, 1 warning, 2 infos\n"
     )
     skipped = {s["path"]: s["reason"] for s in repo.run("--format", "json", ".").json["summary"]["skipped_files"]}
     assert skipped["tsconfig.json"] == skipped[".vscode/settings.json"] == "not Kubernetes"
+    assert skipped[".somaxlint.yaml"] == "somaxlint's configuration"
     assert skipped["charts/web/templates/deployment.yaml"] == "read through its chart or kustomization"
     assert skipped["deploy/overlays/gen/nginx.conf"] == "read through its chart or kustomization"
     assert skipped["deploy/overlays/prod/somaxconn.yaml"] == "read through its chart or kustomization"

@@ -38,7 +38,7 @@ class Duplicate:
 
 
 def _directory(obj: K8sObject) -> Tuple[str, ...]:
-    path = obj.file.input.path
+    path = obj.file.input.stands_for or obj.file.input.path
     if path == "-":
         return ()
     return tuple(os.path.dirname(path).split(os.sep))

@@ -41,13 +41,8 @@ class _Uris:
     """Display paths (relative to the root the run used) as artifact
     locations."""
 
-    def __init__(self, stdin_name: Optional[str]):
-        self.stdin_name = stdin_name  # already a display path
-
     def location(self, path: str, helm_source: Optional[str] = None) -> dict:
-        if path == "<stdin>":
-            if self.stdin_name:  # a path like any other (the CLI shows it so in every format)
-                return self.location(self.stdin_name)
+        if path == "<stdin>":  # standard input without a --stdin-filename
             return {"uri": _encode(helm_source or "stdin"), "uriBaseId": SRCROOT}
         if os.path.isabs(path):  # outside the repository root
             path = path.replace(os.sep, "/")
@@ -112,7 +107,7 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
         message += ("" if message.endswith(".") else ".") + " Related: " + "; ".join(links) + "."
     if f.location.approximate and "not literal in the source" not in f.message:
         message += " (The position is the start of the YAML value holding the config.)"
-    if f.location.path == "<stdin>" and not uris.stdin_name and f.helm_source:
+    if f.location.path == "<stdin>" and f.helm_source:
         message += f" (Line {f.location.line} is a line of the rendered output of this template.)"
     artifact = uris.location(f.location.path, f.helm_source)
     if artifact["uri"] in artifact_index:
@@ -138,12 +133,7 @@ def _result(f: Finding, rule_index: Dict[str, int], uris: _Uris, artifact_index:
 
 
 def build(result, settings, category: Optional[str] = None) -> dict:
-    stdin_name = None
-    if settings.stdin_filename:
-        from somaxlint.discover import display_path
-
-        stdin_name = display_path(settings.stdin_filename, result.root or os.getcwd())
-    uris = _Uris(stdin_name)
+    uris = _Uris()
     rules = _rule_descriptors()
     rule_index = {rule["id"]: i for i, rule in enumerate(rules)}
 

@@ -194,15 +194,16 @@ def add_standalone_files(model, files: List[LoadedFile], roots: List[str], cwd: 
         source = TextSource(f.input.display, f.text or "", f.input.display)
         cache.get(source, (f.directives, []))  # errors are the loaded file's own
         preparsed[f.input.path] = source
-        if f.input.path != "-":
-            by_real[f.input.path] = source
+        if f.input.path != "-" or f.input.stands_for:
+            by_real[f.input.stands_for or f.input.path] = source
     resolved = []
     included_ids = set()
     reach = {}
     for f in nginx_files:
         source = preparsed[f.input.path]
         try:
-            main_dir = cwd if f.input.path == "-" else conf_prefix(rootfs, f.input.path)
+            named = f.input.stands_for or f.input.path
+            main_dir = cwd if named == "-" else conf_prefix(rootfs, named)
             opener = root_opener(rootfs, main_dir, cwd, by_real, settings.max_include_files)
             config = resolve(source, "/etc/nginx/nginx.conf", opener, cache, settings.max_include_files, settings.max_include_depth)
         except Exception as exc:  # one file's failure must not cost the others theirs
