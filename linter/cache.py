@@ -14,6 +14,11 @@ pickled; the text is decoded again from the bytes.  nginx configurations
 embedded in ConfigMaps are parsed by the model, not by loading; each such
 text has an entry of its own, keyed by its hash in the same way.
 
+One more entry holds the keys of the files a hook's context narrowing
+reads (``somaxlint.relations``), by path, each with the file's size,
+modification and change times, inode and device and how it was read: a
+file whose stat still matches is known by its keys without being read.
+
 Only loading is cached: the model and the rules always run, on new
 objects (every hit is unpickled afresh, so nothing is shared between runs
 or between two readers of one entry).  Charts and kustomizations rendered
@@ -49,6 +54,7 @@ ENTRIES = "load"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 PRUNE_INTERVAL = 600.0  # seconds between two size checks, unless a run writes many entries
 PRUNE_AFTER_WRITES = 256
+MAX_KEYS = 200_000  # files whose keys the index keeps (a few hundred bytes each)
 _STALE_TEMPORARY = 3600.0  # a writer's temporary file older than this was left by a crash
 
 _state = threading.local()
@@ -90,6 +96,8 @@ class Cache:
         self._ready = False
         self._writable = True
         self._counter = 0
+        self._keys: Optional[dict] = None
+        self._keys_changed = False
 
     # ------------------------------------------------------------------
     # keys
@@ -142,6 +150,57 @@ class Cache:
             _state.cache = previous
         self.write(key, lambda: _file_payload(loaded, data))
         return loaded
+
+    # ------------------------------------------------------------------
+    # the keys of files (``somaxlint.relations``), by their stat
+
+    def keys(self, f, max_bytes: int):
+        """The Keys stored for ``f`` when its size, modification and change
+        times, inode and device, and how it is read are those they were
+        stored with (the change time cannot be set back by a user: any
+        write changes it, as git's index relies on); else None."""
+        if f.path == "-" or f.error is not None:
+            return None
+        index = self._keys_index()
+        found = index.get(f.path)
+        if found is None:
+            return None
+        try:
+            signature = _signature(f, max_bytes)
+        except OSError:
+            return None
+        stored, keys = found if type(found) is tuple and len(found) == 2 else (None, None)
+        if stored != signature or not _valid_keys(keys):
+            return None
+        from somaxlint.relations import Keys
+
+        self.hits += 1
+        return Keys(*keys)
+
+    def put_keys(self, f, max_bytes: int, keys) -> None:
+        if f.path == "-" or f.error is not None:
+            return
+        try:
+            signature = _signature(f, max_bytes)
+        except OSError:
+            return
+        self._keys_index()[f.path] = (signature, tuple(keys))
+        self._keys_changed = True
+
+    def _keys_index(self) -> dict:
+        if self._keys is None:
+            stored = self.read(self.text_key("keys", "index"))
+            self._keys = stored if type(stored) is dict else {}
+        return self._keys
+
+    def _save_keys(self) -> None:
+        if not self._keys_changed:
+            return
+        index = self._keys
+        if len(index) > MAX_KEYS:  # the oldest entries go first (dicts keep insertion order)
+            index = dict(list(index.items())[-MAX_KEYS:])
+        self.write(self.text_key("keys", "index"), lambda: index)
+        self._keys_changed = False
 
     # ------------------------------------------------------------------
     # texts parsed by the model (nginx configurations in ConfigMaps)
@@ -262,7 +321,9 @@ class Cache:
     # size bound
 
     def finish(self, force: bool = False) -> None:
-        """After a run: keep the directory within its bound."""
+        """After a run: the keys of the files it read, then the directory
+        kept within its bound."""
+        self._save_keys()
         if not self.writes and not force:
             return
         marker = os.path.join(self.entries, ".pruned")
@@ -321,6 +382,26 @@ class Cache:
                     removed += 1
                 total -= size
         return removed
+
+
+def _signature(f, max_bytes: int) -> tuple:
+    st = os.stat(f.path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.kind, bool(f.explicit), max_bytes)
+
+
+def _valid_keys(keys) -> bool:
+    """A stored Keys tuple of the right shape (a foreign or damaged index
+    entry is a miss, never a crash)."""
+    if not (type(keys) is tuple and len(keys) == 4):
+        return False
+    objects, words, applies_to_all, summary = keys
+    return (
+        type(objects) is tuple
+        and all(type(o) is tuple and len(o) == 3 and type(o[0]) is str and type(o[2]) is str and (o[1] is None or type(o[1]) is str) for o in objects)
+        and type(words) is frozenset
+        and type(applies_to_all) is bool
+        and type(summary) is str
+    )
 
 
 def _unlink(path: str) -> bool:

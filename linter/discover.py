@@ -237,6 +237,7 @@ def discover(
     exclude: Tuple[str, ...] = (),
     stdin_name: Optional[str] = None,
     own_files: Optional[Dict[str, str]] = None,
+    markers: Optional[Dict[str, set]] = None,
 ) -> Tuple[List[InputFile], List[Skipped], List[str]]:
     """Expand the command-line paths into input files.
 
@@ -248,7 +249,10 @@ def discover(
     be (``nginx.conf`` as nginx), and replaces the file of that name where
     a walk reaches it: an editor or hook sends the unsaved text of a file
     of the repository.  ``own_files`` (real path -> what it is: the
-    configuration, the baseline) are skipped as such.  Returns (files,
+    configuration, the baseline) are skipped as such.  ``markers``, when
+    given, is filled with the real directories that hold each of
+    ``MARKERS`` (a chart's Chart.yaml, a kustomization), so that finding
+    the charts and kustomizations needs no second walk.  Returns (files,
     skipped, roots).
 
     The result does not depend on the order of the arguments (nor on the
@@ -269,11 +273,16 @@ def discover(
     boundary = argument_boundary()
     stdin = False
 
-    def add(path: str, explicit: bool, root: str):
-        display = display_path(path, cwd)
+    def add(path: str, explicit: bool, root: str, display: Optional[str] = None, real: Optional[str] = None):
+        """``display`` and ``real``, when the walk knows them (a file that is
+        not a symlink, in a directory it knows the names of), save the
+        system calls of working them out again."""
+        if display is None:
+            display = display_path(path, cwd)
         if _excluded(display, exclude):
             return
-        real = os.path.realpath(path)
+        if real is None:
+            real = os.path.realpath(path)
         if own_files and real in own_files:
             skip(path, own_files[real])
             return
@@ -312,7 +321,7 @@ def discover(
         if os.path.isdir(lexical):
             root = os.path.realpath(lexical)
             roots.append(root)
-            _walk(lexical, root, add, refuse, skip)
+            _walk(lexical, root, cwd, add, refuse, skip, markers)
             continue
         root = os.path.realpath(os.path.dirname(lexical))
         if not within(lexical, [root]):  # a named symlink stays in its own directory
@@ -327,12 +336,12 @@ def discover(
         raise InputError(min(problems)[1])
 
     files = list(by_real.values()) + list(refused.values())
-    if stdin_name is not None:
-        stands_for = os.path.abspath(stdin_name)
-        files = [f for f in files if f.path != os.path.realpath(stands_for)]
+    standard_input = stdin_input(stdin_name, cwd)
+    if standard_input.stands_for is not None:
+        files = [f for f in files if f.path != standard_input.stands_for]
     files.sort(key=lambda f: f.display)
     if stdin:
-        files.append(stdin_input(stdin_name, cwd))
+        files.append(standard_input)
     return files, sorted(skipped.values(), key=lambda s: s.display), sorted(set(roots))
 
 
@@ -344,39 +353,64 @@ def stdin_input(stdin_name: Optional[str], cwd: str) -> InputFile:
     return InputFile(STDIN, display_path(named, cwd), kind_by_name(stdin_name), True, stands_for=os.path.realpath(named))
 
 
-def _walk(top: str, root: str, add, refuse, skip) -> None:
+# Files whose directories are units (``somaxlint.units``): a chart, a kustomization.
+MARKERS = ("Chart.yaml", "kustomization.yaml", "kustomization.yml", "Kustomization")
+
+
+def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[Dict[str, set]] = None) -> None:
     """The files under the directory ``top`` (real path ``root``), in a
-    sorted walk that enters no symlinked directory; symlinks that lead out
-    of ``root`` and directories that cannot be listed are reported."""
+    walk that enters no symlinked directory; symlinks that lead out of
+    ``root`` and directories that cannot be listed are reported.
 
-    def failed(exc: OSError) -> None:
-        path = exc.filename if isinstance(exc.filename, str) else top
-        refuse(path, "directory", f"cannot list the directory: {exc.strerror or exc}")
-
-    for dirpath, dirnames, filenames in os.walk(top, onerror=failed, followlinks=False):
-        kept = []
-        for name in sorted(dirnames):
-            if name in SKIP_DIRS:
+    Directories are entered by their names under ``top``, never through a
+    symlink, so a plain file's real path is its directory's real path and
+    its name: only symlinks are resolved (a realpath per file was most of
+    the time of walking a large repository)."""
+    stack = [(top, root, display_path(top, base))]
+    while stack:
+        directory, real_dir, display_dir = stack.pop()
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            refuse(directory, "directory", f"cannot list the directory: {exc.strerror or exc}")
+            continue
+        prefix = "" if display_dir == "." else display_dir + "/"
+        for entry in entries:
+            name = entry.name
+            full = entry.path
+            try:
+                link = entry.is_symlink()
+                if not link and entry.is_dir(follow_symlinks=False):
+                    if name not in SKIP_DIRS:
+                        stack.append((full, os.path.join(real_dir, name), prefix + _text(name)))
+                    continue
+            except OSError:  # gone since the listing
                 continue
-            full = os.path.join(dirpath, name)
-            if os.path.islink(full):
+            if markers is not None and name in MARKERS and (not link or (within(full, [root]) and os.path.isfile(full))):
+                markers.setdefault(name, set()).add(real_dir)
+            if link:
+                if os.path.isdir(full):
+                    if not within(full, [root]):
+                        skip(full, SYMLINK_OUT)
+                    continue  # a symlink inside the root: its target is walked as itself
+                if kind_by_name(name) is None:
+                    continue
                 if not within(full, [root]):
                     skip(full, SYMLINK_OUT)
-                continue  # a symlink inside the root: its target is walked as itself
-            kept.append(name)
-        dirnames[:] = kept
-        for name in sorted(filenames):
-            full = os.path.join(dirpath, name)
-            if kind_by_name(full) is None:
+                elif os.path.isfile(full):
+                    add(full, False, root)
                 continue
-            if not within(full, [root]):
-                skip(full, SYMLINK_OUT)
+            if kind_by_name(name) is None:
                 continue
-            if not os.path.isfile(full):
-                if os.path.lexists(full) and not os.path.islink(full):
-                    skip(full, "not a regular file")
+            try:
+                regular = entry.is_file(follow_symlinks=False)
+            except OSError:
                 continue
-            add(full, False, root)
+            if not regular:
+                skip(full, "not a regular file")
+                continue
+            add(full, False, root, prefix + _text(name), os.path.join(real_dir, name))
 
 
 def _open_regular(path: str, roots: Optional[List[str]]) -> int:

@@ -30,13 +30,17 @@ class Summary:
     servers: int = 0
     listeners: int = 0
     unresolved: int = 0
+    # with files named among a wider context: how many files were modelled
+    # (the named ones and what they relate to); None when all were
+    modelled: Optional[int] = None
 
     def text(self) -> str:
+        related = "" if self.modelled is None else f" of the {self.modelled} files related to the files named"
         return (
             f"{self.files} files, {self.skipped_not_kubernetes + self.skipped_other} skipped "
             f"({self.skipped_not_kubernetes} not Kubernetes or nginx), {self.unparsable} unparsable; "
             f"{self.workloads} workloads, {self.servers} servers ({self.unresolved} unresolved), "
-            f"{self.listeners} listeners"
+            f"{self.listeners} listeners{related}"
         )
 
 
@@ -69,7 +73,7 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=
 
 
 
-def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, base: str, focus):
+def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, base: str, focus, markers):
     """Charts and kustomizations under the directories given (stage 2b);
     the arguments are read from ``cwd``, shown relative to ``base``."""
     from somaxlint.units.stage import Units, render_units
@@ -82,7 +86,7 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
         focus_paths = None
         if focus is not None:
             focus_paths = {f.path for f in inputs if f.display in focus}
-        return render_units(inputs, walked, settings, base, focus_paths)
+        return render_units(inputs, walked, settings, base, focus_paths, markers)
     except Exception as exc:  # a renderer bug must not lose the plain files
         units = Units()
         from somaxlint.units import RenderProblem
@@ -91,18 +95,18 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
         return units
 
 
-def _no_units(args: List[str], inputs: List[InputFile], cwd: str) -> bool:
-    """True when no chart or kustomization can be among the inputs: no
-    directory is walked, and no file named is a kustomization or lies in a
-    directory tree with a Chart.yaml above it (a commit's staged files, a
-    hook on single files).  Then the rendering stage is not even imported;
-    in any doubt, it runs."""
-    if any(a != "-" and os.path.isdir(os.path.join(cwd, a)) for a in args):
+def _no_units(inputs: List[InputFile], markers: dict) -> bool:
+    """True when no chart or kustomization can be among the inputs: the
+    directories walked hold none (``markers``, from discovery's walk), and
+    no file named is a kustomization or lies in a directory tree with a
+    Chart.yaml above it (a commit's staged files, a hook on single files).
+    Then the rendering stage is not even imported; in any doubt, it runs."""
+    if markers:
         return False
     for f in inputs:
-        if f.path == "-":
-            continue
-        if not f.explicit or "kustomization" in os.path.basename(f.path).lower():
+        if f.path == "-" or not f.explicit:
+            continue  # a walked file's unit is among the markers
+        if "kustomization" in os.path.basename(f.path).lower():
             return False
         here = os.path.dirname(f.path)
         while True:
@@ -113,6 +117,82 @@ def _no_units(args: List[str], inputs: List[InputFile], cwd: str) -> bool:
                 break
             here = parent
     return True
+
+
+FILES = ""  # the summary category of a file somaxlint reads
+NOT_KUBERNETES = "not Kubernetes"
+
+
+def summary_category(f: LoadedFile) -> str:
+    """How the summary counts a loaded file: FILES, NOT_KUBERNETES, or
+    another reason it was skipped."""
+    from somaxlint.load import NOT_OURS
+
+    if f.not_applicable == NOT_OURS:
+        return NOT_KUBERNETES
+    if f.not_applicable:
+        return f.not_applicable
+    if f.errors:
+        return FILES
+    if f.kind in ("yaml", "json") and not is_kubernetes_or_cni(f):
+        return NOT_KUBERNETES
+    return FILES
+
+
+def _narrowable(focus, units, settings: Settings, inputs: List[InputFile]) -> bool:
+    """Whether the context can be narrowed to what the named files relate
+    to (``somaxlint.relations``); else every file is modelled."""
+    if focus is None or (units is not None and units.loaded) or settings.servers or settings.helm_chart_dir:
+        return False
+    # A named nginx file may be included by, or include, any other.
+    return not any(f.display in focus and (f.kind == "nginx" or f.kind is None) for f in inputs)
+
+
+def _load_related(inputs: List[InputFile], focus, units, settings: Settings, load, cache, progress):
+    """(loaded files to model, the summary category of every input, how
+    many inputs are modelled or None when all are).  With files named
+    among a wider context, only the context files their findings can
+    depend on are loaded: the others are known by their keys (from the
+    cache when their size, times and inode are unchanged)."""
+    total = len(inputs)
+    done = 0
+
+    def tick():
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    if not _narrowable(focus, units, settings, inputs):
+        loaded = []
+        for f in inputs:
+            loaded.append(load(f))
+            tick()
+        return loaded, [summary_category(one) for one in loaded], None
+
+    from somaxlint.relations import keys_of, related
+
+    keys, early = {}, {}
+    for f in inputs:
+        known = cache.keys(f, settings.max_file_bytes) if cache is not None and f.display not in focus else None
+        if known is None:
+            one = early[f.path] = load(f)
+            tick()
+            known = keys_of(one, summary_category(one))
+            if cache is not None:
+                cache.put_keys(f, settings.max_file_bytes, known)
+        keys[f.path] = known
+    by_path = {f.path: f for f in inputs}
+    wanted = related(keys, by_path, [f.path for f in inputs if f.display in focus])
+    loaded = []
+    for f in inputs:
+        if wanted is None or f.path in wanted:
+            one = early.get(f.path)
+            if one is None:
+                one = load(f)
+                tick()
+            loaded.append(one)
+    return loaded, [keys[f.path].summary for f in inputs], (None if wanted is None else len(loaded))
 
 
 def rule_enabled(rule: Rule, settings: Settings) -> bool:
@@ -158,53 +238,47 @@ def run(
 def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     cwd = cwd or os.getcwd()
     base = os.path.abspath(root or cwd)
-    inputs, skipped, roots = discover(paths, base, settings.exclude, settings.stdin_filename, settings.own_files)
+    markers: dict = {}  # unit directories discovery's walks saw
+    inputs, skipped, roots = discover(paths, base, settings.exclude, settings.stdin_filename, settings.own_files, markers)
     focus = None
     if settings.context:
         focus = {f.display for f in inputs}
-        extra, _, extra_roots = discover(settings.context, base, settings.exclude, settings.stdin_filename, settings.own_files)
+        extra, _, extra_roots = discover(settings.context, base, settings.exclude, settings.stdin_filename, settings.own_files, markers)
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.path == "-", f.display))
         roots = sorted(set(roots) | set(extra_roots))
     units = None
-    if not _no_units(paths + list(settings.context), inputs, cwd):
-        units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus)
+    if not _no_units(inputs, markers):
+        units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus, markers)
     if units is not None and units.consumed:
         # Templates, bases, patches and generator sources are read through
         # their chart or kustomization, never as plain manifests.
         consumed = [f for f in inputs if f.path in units.consumed]
         inputs = [f for f in inputs if f.path not in units.consumed]
         skipped = list(skipped) + [Skipped(f.display, "read through its chart or kustomization") for f in consumed if not f.explicit]
-    loaded = []
-    for number, f in enumerate(inputs, start=1):
+    def load(f: InputFile) -> LoadedFile:
         one = load_file(f, settings.max_file_bytes, stdin_bytes, cache)
         if f.path == "-" and f.stands_for is None:
             # a stream (helm template | somaxlint -): its objects see each
             # other first; named, it is the file it stands for
             one.unit = "standard input"
-        loaded.append(one)
-        if progress is not None:
-            progress(number, len(inputs))
+        return one
+
+    loaded, categories, modelled = _load_related(inputs, focus, units, settings, load, cache, progress)
     if units is not None:
         loaded.extend(units.loaded)
 
-    summary = Summary(skipped=list(skipped), skipped_other=len(skipped))
-    from somaxlint.load import NOT_OURS
-
-    for f in loaded:
-        if f.not_applicable == NOT_OURS:
-            summary.skipped_not_kubernetes += 1
-            summary.skipped.append(Skipped(f.input.display, "not Kubernetes"))
-        elif f.not_applicable:
-            summary.skipped_other += 1
-            summary.skipped.append(Skipped(f.input.display, f.not_applicable))
-        elif f.errors:
+    summary = Summary(skipped=list(skipped), skipped_other=len(skipped), modelled=modelled)
+    rendered = [(one.input, summary_category(one)) for one in units.loaded] if units is not None else []
+    for f, category in list(zip(inputs, categories)) + rendered:
+        if category == FILES:
             summary.files += 1
-        elif f.kind in ("yaml", "json") and not is_kubernetes_or_cni(f):
+        elif category == NOT_KUBERNETES:
             summary.skipped_not_kubernetes += 1
-            summary.skipped.append(Skipped(f.input.display, "not Kubernetes"))
+            summary.skipped.append(Skipped(f.display, category))
         else:
-            summary.files += 1
+            summary.skipped_other += 1
+            summary.skipped.append(Skipped(f.display, category))
 
     model = build_model(loaded, settings, roots, base)
     relocator = None

@@ -86,15 +86,22 @@ def test_a_commit_with_a_warm_cache_imports_no_parser(tmp_path):
     assert (uncached["status"], uncached["out"]) == (cold["status"], cold["out"])
 
 
-def test_a_directory_still_renders_units(tmp_path):
+def test_units_are_imported_only_where_a_chart_or_kustomization_is(tmp_path):
     write_commit(tmp_path)
-    assert under(modules_after(["check", "."], cwd=tmp_path)["modules"], "somaxlint.units")
+    # the walk of the directory saw neither a Chart.yaml nor a kustomization
+    assert under(modules_after(["check", "."], cwd=tmp_path)["modules"], "somaxlint.units") == []
     chart = tmp_path / "chart"
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: c\nversion: 0.1.0\n")
     (chart / "templates" / "cm.yaml").write_text(config_map())
+    assert under(modules_after(["check", "."], cwd=tmp_path)["modules"], "somaxlint.units")
     # a template named alone is read through its chart
     assert under(modules_after(["check", "chart/templates/cm.yaml"], cwd=tmp_path)["modules"], "somaxlint.units")
+    kustomized = tmp_path / "overlay"
+    kustomized.mkdir()
+    (kustomized / "kustomization.yaml").write_text("resources: []\n")
+    (chart / "Chart.yaml").unlink()
+    assert under(modules_after(["check", "."], cwd=tmp_path)["modules"], "somaxlint.units")
 
 
 COMPILES = """

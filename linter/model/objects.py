@@ -173,40 +173,69 @@ def _is_k8s(root) -> bool:
     )
 
 
+def _contents(f: LoadedFile):
+    """(document, root, is_cni_config) for every CNI configuration and
+    every Kubernetes object of a YAML or JSON file."""
+    if f.kind not in ("yaml", "json"):
+        return
+    for doc in f.documents:
+        root = doc.root
+        if f.kind == "json" and isinstance(root, YMap) and not _is_k8s(root):
+            if "plugins" in root or "type" in root:
+                yield doc, root, True
+            continue
+        items = [root]
+        # kind: List, and kubectl's typed lists (DeploymentList, ...)
+        if _is_k8s(root) and root["kind"].endswith("List") and isinstance(root.get("items"), YSeq):
+            items = list(as_seq(root.get("items")))
+        for item in items:
+            if _is_k8s(item):
+                yield doc, item, False
+
+
 def collect(files: List[LoadedFile]) -> Inventory:
     inv = Inventory()
     for f in files:
-        if f.kind not in ("yaml", "json"):
-            continue
-        for doc in f.documents:
-            helm = f.helm_sources[doc.index] if doc.index < len(f.helm_sources) else None
-            root = doc.root
-            if f.kind == "json" and isinstance(root, YMap) and not _is_k8s(root):
-                if "plugins" in root or "type" in root:
-                    inv.cni_configs.append((f, root))
+        for doc, root, cni in _contents(f):
+            if cni:
+                inv.cni_configs.append((f, root))
                 continue
-            items = [root]
-            # kind: List, and kubectl's typed lists (DeploymentList, ...)
-            if _is_k8s(root) and root["kind"].endswith("List") and isinstance(root.get("items"), YSeq):
-                items = list(as_seq(root.get("items")))
-            for item in items:
-                if _is_k8s(item):
-                    _add(inv, _object(item, f, doc.index, helm))
+            helm = f.helm_sources[doc.index] if doc.index < len(f.helm_sources) else None
+            _add(inv, _object(root, f, doc.index, helm))
     from somaxlint.model.scope import Scope
 
     inv.scope = Scope(inv.objects)
     return inv
 
 
-def _object(root: YMap, f: LoadedFile, index: int, helm: Optional[str]) -> K8sObject:
+def object_keys(f: LoadedFile):
+    """((kind, namespace, name) of every object, holds a CNI
+    configuration): what ``somaxlint.relations`` knows a file by, read as
+    ``collect`` reads it."""
+    keys = []
+    cni = False
+    for _doc, root, is_cni in _contents(f):
+        if is_cni:
+            cni = True
+            continue
+        keys.append(_identity(root))
+    return keys, cni
+
+
+def _identity(root: YMap) -> Tuple[str, Optional[str], str]:
+    """(kind, namespace or None, name) as references resolve them."""
     meta = as_map(root.get("metadata")) or YMap()
-    name = meta.get("name")
-    namespace = meta.get("namespace")
+    name, namespace = meta.get("name"), meta.get("namespace")
+    return root["kind"], namespace if isinstance(namespace, str) else None, name if isinstance(name, str) else "<unnamed>"
+
+
+def _object(root: YMap, f: LoadedFile, index: int, helm: Optional[str]) -> K8sObject:
+    kind, namespace, name = _identity(root)
     return K8sObject(
-        kind=root["kind"],
+        kind=kind,
         api_version=root["apiVersion"],
-        name=name if isinstance(name, str) else "<unnamed>",
-        namespace=namespace if isinstance(namespace, str) else None,
+        name=name,
+        namespace=namespace,
         root=root,
         file=f,
         doc_index=index,

@@ -53,10 +53,16 @@ class _Failure(Exception):
         self.at = (path, line) if path else None
 
 
-def find_charts(directories: List[str]) -> List[str]:
+def find_charts(directories: List[str], marked: Optional[Set[str]] = None) -> List[str]:
     """Real paths of the chart directories (holding Chart.yaml) at or below
-    each directory; a subchart in a chart's charts/ is part of that chart."""
+    each directory; a subchart in a chart's charts/ is part of that chart.
+    ``marked``: the directories holding a Chart.yaml that discovery's walk
+    of these directories saw (no second walk)."""
     found: Set[str] = set()
+    if marked is not None:
+        # not below a chart's charts/ (the walk below never enters one)
+        found = {c for c in marked if not any(c.startswith(a + os.sep + "charts" + os.sep) for a in marked)}
+        directories = []
     for top in directories:
         # os.walk does not descend into symlinked directories: the walk
         # never leaves the real directory it starts from

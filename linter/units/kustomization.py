@@ -67,10 +67,13 @@ def kustomization_file(directory: str) -> Optional[str]:
     return None
 
 
-def find_kustomizations(directories: List[str]) -> List[str]:
+def find_kustomizations(directories: List[str], marked: Optional[Set[str]] = None) -> List[str]:
     """Real paths of directories holding a kustomization file at or below
     the given directories (sorted; skip .git, node_modules, .venv; never
-    follow symlinks out)."""
+    follow symlinks out).  ``marked``: those discovery's walk of these
+    directories saw (no second walk)."""
+    if marked is not None:
+        return sorted(marked)
     found: Set[str] = set()
     for directory in directories:
         root = os.path.realpath(directory)

@@ -34,7 +34,12 @@ class Units:
 
 
 def render_units(
-    inputs: List[InputFile], walked: List[str], settings: Settings, cwd: str, focus: Optional[Set[str]] = None
+    inputs: List[InputFile],
+    walked: List[str],
+    settings: Settings,
+    cwd: str,
+    focus: Optional[Set[str]] = None,
+    markers: Optional[Dict[str, Set[str]]] = None,
 ) -> Units:
     """Render every chart and kustomization root under the walked
     directories, and the charts of explicitly named template files.
@@ -42,7 +47,8 @@ def render_units(
     With ``focus`` (real paths of the files named for a pre-commit run),
     only units that read one of those files are rendered: the findings of
     the others could not be reported anyway, and building costs a process
-    per unit."""
+    per unit.  ``markers``: what discovery's walk of ``walked`` saw (see
+    ``somaxlint.discover.MARKERS``), else the directories are walked."""
     from somaxlint.units import helm_chart, kustomization
 
     units = Units()
@@ -50,7 +56,7 @@ def render_units(
     def shown(path: str) -> str:
         return display_path(path, cwd)
 
-    charts = set(helm_chart.find_charts(walked)) if walked else set()
+    charts = set(helm_chart.find_charts(walked, None if markers is None else markers.get("Chart.yaml", set()))) if walked else set()
     for f in inputs:
         if f.explicit and f.path != "-":
             chart = helm_chart.chart_of(f.path)
@@ -73,7 +79,8 @@ def render_units(
         result = helm_chart.render_chart(chart, settings.helm_values.get(chart), shown, release_name=release)
         _take(units, result, shown)
 
-    found = kustomization.find_kustomizations(walked) if walked else []
+    marked = None if markers is None else set().union(*(markers.get(n, set()) for n in kustomization.KUSTOMIZATION_NAMES))
+    found = kustomization.find_kustomizations(walked, marked) if walked else []
     explicit_roots = [
         os.path.dirname(f.path)
         for f in inputs

@@ -1,0 +1,172 @@
+"""Which files of the context can change the findings of the files named.
+
+A pre-commit hook names the staged files and reads the repository as
+context (``--context``): only findings that touch a named file are
+reported, so only the objects those findings depend on need modelling.
+A finding about a named file depends on
+
+* the objects its own objects refer to by name, as the model resolves the
+  reference (``somaxlint.model.scope``: same unit, same file, nearest
+  directory), and what those refer to in turn;
+* the objects that refer to one of its objects and resolve to it (a
+  Deployment elsewhere that mounts a named ConfigMap), and what those
+  refer to (their namespace's sysctls, their other ConfigMaps);
+* what applies to every pod: CNI configurations, NetworkAttachment-
+  Definitions, Namespaces, KubeletConfigurations.
+
+A file is described by its ``Keys``: the objects it defines (kind,
+namespace, name), every name-like word written in it (any of which may be
+a reference: a volume's ConfigMap, an annotation's network list, a
+``--configmap=ns/name`` flag), and whether it applies to every pod.  The
+words over-approximate the references, and each candidate is then
+resolved with the model's own nearness rules, so the set is never smaller
+than what the model would read, and in a repository of many applications
+with dev/prod copies of the same names it stays the application's own.
+
+Anything this cannot reason about -- rendered charts and kustomizations,
+``servers:`` links from standalone nginx files, a named nginx file or a
+named file that applies to every pod -- turns the narrowing off: the
+whole context is modelled, as before.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+
+# Objects that the model reads for every pod, not through a reference by
+# name (or through the pod's namespace, which a manifest may leave out).
+GLOBAL_KINDS = frozenset({"Namespace", "NetworkAttachmentDefinition", "KubeletConfiguration"})
+
+# Runs of the characters of a Kubernetes name (DNS subdomain, and the
+# upper case of kinds and of names in other tools' fields): a name
+# written anywhere in a file is one of its words.
+_WORD = re.compile(r"[A-Za-z0-9._-]+")
+
+ObjectKey = Tuple[str, Optional[str], str]  # (kind, namespace, name)
+
+
+class Keys(tuple):
+    """(objects, words, applies_to_all, summary): what a file defines, the
+    words it holds, whether it applies to every pod, and how the run's
+    summary counts it (``files``, ``not Kubernetes``, or another skip
+    reason).  A tuple of built-in values, so the cache stores it as is."""
+
+    __slots__ = ()
+
+    def __new__(cls, objects: Tuple[ObjectKey, ...], words: FrozenSet[str], applies_to_all: bool, summary: str):
+        return tuple.__new__(cls, (objects, words, applies_to_all, summary))
+
+    objects = property(lambda self: self[0])
+    words = property(lambda self: self[1])
+    applies_to_all = property(lambda self: self[2])
+    summary = property(lambda self: self[3])
+
+
+def keys_of(loaded, summary: str) -> Keys:
+    """The Keys of a loaded file; ``summary`` is its summary category."""
+    from somaxlint.model.objects import object_keys
+
+    if loaded.kind not in ("yaml", "json"):
+        return Keys((), frozenset(), False, summary)
+    objects, applies_to_all = object_keys(loaded)
+    if not objects and not applies_to_all:
+        return Keys((), frozenset(), False, summary)
+    words: Set[str] = set(_WORD.findall(loaded.text or ""))
+    if "\\" in (loaded.text or ""):
+        # An escape in a quoted scalar ("web\x2dconf", a line continued
+        # with a backslash) spells a name the text does not show whole.
+        for doc in loaded.documents:
+            _scalar_words(doc.root, words)
+    return Keys(tuple(objects), frozenset(words), applies_to_all or any(k in GLOBAL_KINDS for k, _, _ in objects), summary)
+
+
+def _scalar_words(root, words: Set[str]) -> None:
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            words.update(_WORD.findall(node))
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                stack.append(key)
+                stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+
+
+class _File:
+    """What ``Scope`` reads of a file: a plain file on disk has no unit."""
+
+    __slots__ = ("input", "unit")
+
+    def __init__(self, input_file):
+        self.input = input_file
+        self.unit = None
+
+
+class _Object:
+    """What ``Scope`` reads of an object, without its tree."""
+
+    __slots__ = ("kind", "namespace", "name", "file", "shadowed", "path")
+
+    def __init__(self, key: ObjectKey, file: _File, path: str):
+        self.kind, self.namespace, self.name = key
+        self.file = file
+        self.shadowed = False
+        self.path = path
+
+
+def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[str]) -> Optional[Set[str]]:
+    """The paths (``InputFile.path``) whose objects the findings of the
+    ``named`` paths can depend on, the named ones included; None when that
+    cannot be narrowed (a named file applies to every pod)."""
+    from somaxlint.model.scope import Scope
+
+    named = list(named)
+    if any(keys[p].applies_to_all for p in named):
+        return None
+    objects: Dict[str, List[_Object]] = {}
+    everyone: List[_Object] = []
+    out: Set[str] = set()
+    for path, k in keys.items():
+        if k.applies_to_all:
+            out.add(path)
+        if k.objects:
+            file = _File(inputs[path])
+            objects[path] = [_Object(key, file, path) for key in k.objects]
+            everyone.extend(objects[path])
+    scope = Scope(everyone)
+    kinds_of: Dict[str, Set[str]] = {}
+    for o in everyone:
+        kinds_of.setdefault(o.name, set()).add(o.kind)
+
+    todo = list(named)
+    # Inward: objects elsewhere whose reference to a named file's object
+    # resolves to it.
+    targets = {(o.kind, o.name): o for p in named for o in objects.get(p, ())}
+    if targets:
+        target_names = {name for _, name in targets}
+        for path, k in keys.items():
+            if path in out or not (k.words & target_names):
+                continue
+            for (kind, name), target in targets.items():
+                if name in k.words and any(target in scope.candidates(kind, o.namespace, name, o) for o in objects.get(path, ())):
+                    todo.append(path)
+                    break
+    # Outward, transitively: what the files modelled refer to.
+    while todo:
+        path = todo.pop()
+        if path in out:
+            continue
+        out.add(path)
+        mine = objects.get(path, ())
+        if not mine:
+            continue
+        for word in keys[path].words:
+            for kind in kinds_of.get(word, ()):
+                for o in mine:
+                    for found in scope.candidates(kind, o.namespace, word, o):
+                        if found.path not in out:
+                            todo.append(found.path)
+    return out

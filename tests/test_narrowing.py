@@ -1,0 +1,191 @@
+"""Files named among a wider context: only what they relate to is modelled
+(``somaxlint.relations``), and the report is byte for byte the one of
+modelling the whole context -- for every file of repositories laid out as
+teams lay theirs out, cold and with the cache's keys of unchanged files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import config_map, corpus_or_skip, deployment
+
+import somaxlint.engine as engine
+
+REPO = Path(__file__).parent / "repos" / "platform"
+
+
+def _nginx(listen: str) -> dict:
+    return {"nginx.conf": f"events {{}}\nhttp {{\n    server {{\n        listen {listen};\n    }}\n}}\n"}
+
+
+def _write(root: Path, name: str, text: str) -> None:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def many_apps(root: Path) -> None:
+    """Applications with dev/prod copies of the same names, a ConfigMap
+    shared by Deployments elsewhere, a Multus network, a Namespace with
+    Pod Security labels, the pods' CNI network, an ambiguous reference, an
+    unmounted ConfigMap, a List, duplicates and an init container."""
+    _write(root, ".somaxlint.yaml", 'kernel: "4.19"\ncni:\n  default: cni/10-net.conflist\n')
+    for app, port in (("a", 8080), ("b", 9090)):
+        for env in ("dev", "prod"):
+            extra = "  securityContext:\n    sysctls:\n      - name: net.core.somaxconn\n        value: \"4096\"\n" if env == "prod" else ""
+            _write(root, f"apps/{app}/envs/{env}/deployment.yaml", deployment(mounts=_MOUNT, volumes=_volume("nginx-conf"), pod_extra=extra))
+            _write(root, f"apps/{app}/envs/{env}/configmap.yaml", config_map("nginx-conf", files=_nginx(f"{port} backlog=2048")))
+    _write(root, "shared/configmap.yaml", config_map("edge-conf", files=_nginx("80 backlog=1024")))
+    for edge in ("x", "y"):
+        _write(root, f"edges/{edge}.yaml", deployment(name=f"edge-{edge}", mounts=_MOUNT, volumes=_volume("edge-conf")))
+    _write(root, "net/nad.yaml", _NAD)
+    _write(
+        root, "net/multus.yaml",
+        deployment(name="tuned", mounts=_MOUNT, volumes=_volume("tuned-conf"), pod_extra="")
+        .replace("  template:\n    metadata:\n", "  template:\n    metadata:\n      annotations:\n        k8s.v1.cni.cncf.io/networks: tuned-net\n", 1)
+        + "---\n" + config_map("tuned-conf", files=_nginx("7000 backlog=8192")),
+    )
+    _write(root, "secure/namespace.yaml", _NAMESPACE)
+    _write(
+        root, "secure/app.yaml",
+        deployment(name="locked", namespace="secure", mounts=_MOUNT, volumes=_volume("locked-conf"), pod_extra=_SYSCTL)
+        + "---\n" + config_map("locked-conf", namespace="secure", files=_nginx("6000")),
+    )
+    _write(root, "cni/10-net.conflist", _CONFLIST)
+    _write(root, "amb/web.yaml", deployment(name="amb", mounts=_MOUNT, volumes=_volume("amb-conf")))
+    for side in ("left", "right"):
+        _write(root, f"amb/{side}/configmap.yaml", config_map("amb-conf", files=_nginx(f"{5000 if side == 'left' else 5001} backlog=9000")))
+    _write(root, "loose/unmounted.yaml", config_map("nobody-mounts-me", files=_nginx("4444 backlog=60000")))
+    _write(root, "legacy/list.yaml", _as_list(deployment(name="old", mounts=_MOUNT, volumes=_volume("old-conf")), config_map("old-conf", files=_nginx("3000 backlog=3000"))))
+    _write(root, "dup/twice.yaml", config_map("dup-conf", files=_nginx("81")) + "---\n" + config_map("dup-conf", files=_nginx("82 backlog=5000")))
+    _write(root, "dup/user.yaml", deployment(name="dup", mounts=_MOUNT, volumes=_volume("dup-conf")))
+    _write(root, "init/app.yaml", deployment(name="init", mounts=_MOUNT, volumes=_volume("init-conf"), pod_extra=_INIT) + "---\n" + config_map("init-conf", files=_nginx("2000 backlog=2000")))
+    _write(root, "other-ns/app.yaml", deployment(name="web", namespace="team", mounts=_MOUNT, volumes=_volume("nginx-conf")))
+    _write(root, "other-ns/configmap.yaml", config_map("nginx-conf", namespace="team", files=_nginx("1234 backlog=1234")))
+    _write(root, "notes/values.yaml", "replicaCount: 2\nimage: {tag: web}\n")
+
+
+_MOUNT = """\
+        - name: conf
+          mountPath: /etc/nginx/nginx.conf
+          subPath: nginx.conf"""
+
+
+def _volume(name: str) -> str:
+    return f"""\
+      - name: conf
+        configMap:
+          name: {name}"""
+
+
+_SYSCTL = '  securityContext:\n    sysctls:\n      - name: net.core.somaxconn\n        value: "8192"\n'
+_INIT = textwrap.indent(
+    textwrap.dedent(
+        """\
+        initContainers:
+          - name: tune
+            image: busybox
+            securityContext: {privileged: true}
+            command: ["sh", "-c", "sysctl -w net.core.somaxconn=1024"]
+        """
+    ),
+    "  ",
+)
+_NAD = """\
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata:
+  name: tuned-net
+  namespace: default
+spec:
+  config: '{"cniVersion": "0.4.0", "name": "tuned-net", "plugins": [{"type": "macvlan"}, {"type": "tuning", "sysctl": {"net.core.somaxconn": "512"}}]}'
+"""
+_NAMESPACE = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: secure
+  labels:
+    pod-security.kubernetes.io/enforce: baseline
+"""
+_CONFLIST = json.dumps(
+    {"cniVersion": "0.4.0", "name": "k8s", "plugins": [{"type": "bridge"}, {"type": "tuning", "sysctl": {"net.core.somaxconn": "2048"}}]}
+)
+
+
+def _as_list(*docs: str) -> str:
+    items = "".join("  - " + textwrap.indent(d, "    ").lstrip() for d in docs)
+    return "apiVersion: v1\nkind: List\nitems:\n" + items
+
+
+def _named_files(root: Path):
+    return sorted(
+        str(p.relative_to(root)) for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".conflist") and ".somaxlint_cache" not in p.parts
+        and p.name != ".somaxlint.yaml"
+    )
+
+
+def _compare(project, monkeypatch, names, *extra):
+    """Each file named alone with the whole directory as context: the
+    narrowed report (cold, then with the keys of the cache) is the one of
+    modelling every file."""
+    compared = narrowed_runs = 0
+    for name in names:
+        args = ("--format", "json", "--default-context", ".", *extra, name)
+        cold = project.run("--no-cache", *args)
+        warm = project.run(*args)
+        warm_again = project.run(*args)  # every other file's keys from the cache
+        with monkeypatch.context() as m:
+            m.setattr(engine, "_narrowable", lambda *a: False)
+            whole = project.run("--no-cache", *args)
+        for run in (cold, warm, warm_again):
+            assert (run.status, run.out) == (whole.status, whole.out), name
+        narrowed_runs += "files related to the files named" in project.run("--no-cache", "--default-context", ".", *extra, name).err
+        compared += 1
+    return compared, narrowed_runs
+
+
+def test_many_apps_every_file_named_alone(project, monkeypatch):
+    many_apps(project.root)
+    names = _named_files(project.root)
+    compared, narrowed = _compare(project, monkeypatch, names)
+    assert compared == len(names) == 27
+    # Everything but the files that apply to every pod (the Namespace, the
+    # NetworkAttachmentDefinition, the conflist) is narrowed.
+    assert narrowed == compared - 3
+
+
+def test_a_staged_deployment_models_its_own_application_only(project):
+    many_apps(project.root)
+    run = project.run("--no-cache", "--default-context", ".", "apps/a/envs/prod/deployment.yaml")
+    # its ConfigMap, and the files that apply to every pod
+    assert run.err.endswith(
+        "somaxlint: 26 files, 1 skipped (1 not Kubernetes or nginx), 0 unparsable; 1 workloads, 1 servers (0 unresolved), "
+        "1 listeners of the 5 files related to the files named; 1 warning\n"
+    ), run.err
+    run = project.run("--no-cache", "--default-context", ".", "shared/configmap.yaml")
+    # the ConfigMap, both Deployments that mount it, and the three
+    assert "2 workloads, 2 servers (0 unresolved), 2 listeners of the 6 files related" in run.err
+
+
+def test_the_platform_repository_every_file_named_alone(project, monkeypatch):
+    shutil.copytree(REPO, project.root, dirs_exist_ok=True)
+    names = [n for n in _named_files(project.root) if not n.startswith(".vscode")]
+    compared, narrowed = _compare(project, monkeypatch, names)
+    assert compared == len(names) and narrowed >= 10
+
+
+def test_corpus_manifests_named_alone(project, monkeypatch):
+    corpus = corpus_or_skip()
+    shutil.copytree(corpus / "k8s", project.root / "k8s")
+    names = _named_files(project.root)
+    assert len(names) >= 10
+    compared, _ = _compare(project, monkeypatch, names[::3])
+    assert compared == len(names[::3])
