@@ -184,8 +184,11 @@ class Cache:
             signature = _signature(f, max_bytes)
         except OSError:
             return
-        self._keys_index()[f.path] = (signature, tuple(keys))
-        self._keys_changed = True
+        entry = (signature, tuple(keys))
+        index = self._keys_index()
+        if index.get(f.path) != entry:  # a named file is read every run: written only when it changed
+            index[f.path] = entry
+            self._keys_changed = True
 
     def _keys_index(self) -> dict:
         if self._keys is None:

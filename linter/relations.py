@@ -117,12 +117,31 @@ class _Object:
         self.path = path
 
 
+class _ScopeByName:
+    """``Scope``, built for one name at a time as references ask for it:
+    its answers for a name depend on the objects of that name alone, and a
+    hook asks about a few names of a repository's thousands."""
+
+    def __init__(self, objects: List[_Object]):
+        from somaxlint.model.scope import Scope
+
+        self._scope = Scope
+        self._named: Dict[str, List[_Object]] = {}
+        for o in objects:
+            self._named.setdefault(o.name, []).append(o)
+        self._scopes: Dict[str, object] = {}
+
+    def candidates(self, kind: str, namespace: Optional[str], name: str, origin: _Object) -> List[_Object]:
+        scope = self._scopes.get(name)
+        if scope is None:
+            scope = self._scopes[name] = self._scope(self._named.get(name, []))
+        return scope.candidates(kind, namespace, name, origin)
+
+
 def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[str]) -> Optional[Set[str]]:
     """The paths (``InputFile.path``) whose objects the findings of the
     ``named`` paths can depend on, the named ones included; None when that
     cannot be narrowed (a named file applies to every pod)."""
-    from somaxlint.model.scope import Scope
-
     named = list(named)
     if any(keys[p].applies_to_all for p in named):
         return None
@@ -136,7 +155,7 @@ def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[st
             file = _File(inputs[path])
             objects[path] = [_Object(key, file, path) for key in k.objects]
             everyone.extend(objects[path])
-    scope = Scope(everyone)
+    scope = _ScopeByName(everyone)
     kinds_of: Dict[str, Set[str]] = {}
     for o in everyone:
         kinds_of.setdefault(o.name, set()).add(o.kind)

@@ -7,6 +7,7 @@ teams lay theirs out, cold and with the cache's keys of unchanged files.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import textwrap
 from pathlib import Path
@@ -189,3 +190,76 @@ def test_corpus_manifests_named_alone(project, monkeypatch):
     assert len(names) >= 10
     compared, _ = _compare(project, monkeypatch, names[::3])
     assert compared == len(names[::3])
+
+
+def _loads(monkeypatch):
+    """The paths ``load_file`` reads in a run (the cost of narrowing is the
+    files it reads and models; unchanged ones are known by their keys)."""
+    read = []
+    real = engine.load_file
+
+    def counting(f, *args, **kwargs):
+        read.append(f.display)
+        return real(f, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "load_file", counting)
+    return read
+
+
+def test_a_warm_hook_reads_only_the_named_file_and_what_it_relates_to(project, monkeypatch):
+    many_apps(project.root)
+    named = "apps/a/envs/prod/deployment.yaml"
+    args = ("--format", "json", "--default-context", ".", named)
+    first = project.run(*args)
+    read = _loads(monkeypatch)
+    second = project.run(*args)
+    assert second.out == first.out
+    assert sorted(read) == [
+        "apps/a/envs/prod/configmap.yaml", named, "cni/10-net.conflist", "net/nad.yaml", "secure/namespace.yaml",
+    ]
+    # Twice as many applications: the same files are read.
+    for app in ("c", "d"):
+        shutil.copytree(project.root / "apps" / "a", project.root / "apps" / app)
+    filled = project.run(*args)
+    read.clear()
+    assert project.run(*args).out == filled.out
+    assert len(read) == 5 and json.loads(filled.out)["summary"]["files"] == 34
+
+
+def test_a_file_changed_behind_its_stat_is_read_again(project, monkeypatch):
+    """Same size, modification time set back: the change time (which no
+    user can set back) still tells the keys are stale."""
+    many_apps(project.root)
+    named = "amb/web.yaml"
+    args = ("--format", "json", "--default-context", ".", named)
+    project.run(*args)
+    target = project.root / "amb" / "left" / "configmap.yaml"
+    before = target.stat()
+    text = target.read_text()
+    # amb-conf -> bmb-conf: left no longer answers the reference
+    target.write_text(text.replace("name: amb-conf", "name: bmb-conf"))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert target.stat().st_size == before.st_size and target.stat().st_mtime_ns == before.st_mtime_ns
+    narrowed = project.run(*args)
+    with monkeypatch.context() as m:
+        m.setattr(engine, "_narrowable", lambda *a: False)
+        whole = project.run("--no-cache", *args)
+    assert narrowed.out == whole.out
+    assert "SMX017" not in narrowed.out  # no longer ambiguous
+
+
+def test_a_damaged_keys_index_is_a_miss(project, monkeypatch):
+    many_apps(project.root)
+    args = ("--format", "json", "--default-context", ".", "shared/configmap.yaml")
+    first = project.run(*args)
+    from somaxlint.cache import Cache
+
+    cache = Cache(str(project.root / ".somaxlint_cache"))
+    index = Path(cache.path(cache.text_key("keys", "index")))
+    assert index.is_file()
+    for damage in (b"", index.read_bytes()[:-7], index.read_bytes()[:60] + b"\x00" * 40):
+        index.write_bytes(damage)
+        assert project.run(*args).out == first.out
+    # a well-formed index whose entries have the wrong shape
+    cache.write(cache.text_key("keys", "index"), lambda: {str(project.root / "edges" / "x.yaml"): ("not", "a", "signature")})
+    assert project.run(*args).out == first.out
