@@ -436,8 +436,16 @@ def _open_regular(path: str, roots: Optional[List[str]]) -> int:
 
 
 def _read_fd(fd: int, max_bytes: int) -> bytes:
+    """At most ``max_bytes + 1`` bytes (one more tells a file over the
+    limit).  Read by the size the file has, not the limit: a read of the
+    limit allocates that much for every file, however small."""
     with os.fdopen(fd, "rb") as handle:
-        return handle.read(max_bytes + 1)
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(min(size, max_bytes) + 1)
+        if len(data) <= max_bytes and len(data) == min(size, max_bytes) + 1:
+            # grown since the fstat: the rest, up to the limit
+            data += handle.read(max_bytes + 1 - len(data))
+        return data
 
 
 def read_input(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes] = None) -> bytes:

@@ -78,8 +78,8 @@ def write_json(document, out: TextIO) -> None:
     character reaches the output raw whatever a string holds."""
     import json
 
-    json.dump(document, out, indent=2, ensure_ascii=True)
-    out.write("\n")
+    # one write: json.dump writes every token on its own
+    out.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
 
 
 _URI_UNSAFE = re.compile(r"[^A-Za-z0-9._~/!$&'()*+,;=@-]")
