@@ -509,9 +509,16 @@ class RootFS:
         self.roots = roots
         self.max_bytes = max_bytes
         self.max_entries = max_entries
+        # path -> inside a root: every standalone file's prefix search asks
+        # about the same directories again (the file read is still checked
+        # on its opened descriptor, see ``_open_regular``)
+        self._inside: Dict[str, bool] = {}
 
     def inside(self, path: str) -> bool:
-        return within(path, self.roots)
+        known = self._inside.get(path)
+        if known is None:
+            known = self._inside[path] = within(path, self.roots)
+        return known
 
     def isfile(self, path: str) -> bool:
         try:
