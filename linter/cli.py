@@ -497,6 +497,8 @@ def _refuse_unknown_suppressions(result, cwd: str) -> None:
     from somaxlint.rulebook import unknown_rule
 
     unknown = unknown_suppressed_rules(result.files, result.model.inventory)
+    if result.focus is not None:  # with a context, the files named are judged
+        unknown = [u for u in unknown if u[0].path in result.focus]
     if not unknown:
         return
     from somaxlint.discover import for_people

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from somaxlint.discover import InputFile, Skipped, discover, read_input
 from somaxlint.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences
@@ -55,6 +55,12 @@ class Result:
     # the directory the display paths are relative to (the repository root
     # on the command line)
     root: str = ""
+    # every input's display path, read or (narrowed out) known by its keys,
+    # then the rendered streams: what the reports list as inputs
+    inputs: List[str] = field(default_factory=list)
+    # the display paths of the files named among a wider context (whose
+    # findings alone are reported), or None
+    focus: Optional[Set[str]] = None
 
 
 def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=None) -> LoadedFile:
@@ -320,7 +326,8 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
         findings = [f for f in findings if f.location.path in focus or any(r.location.path in focus for r in f.related)]
     findings = dedupe(sorted(findings, key=Finding.sort_key))
     summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
-    return _filter(Result(findings, model, summary, loaded, root=base), settings)
+    shown = [f.display for f in inputs] + ([u.input.display for u in units.loaded] if units is not None else [])
+    return _filter(Result(findings, model, summary, loaded, root=base, inputs=shown, focus=focus), settings)
 
 
 def _filter(result: Result, settings: Settings) -> Result:

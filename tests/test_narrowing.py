@@ -133,13 +133,13 @@ def _named_files(root: Path):
     )
 
 
-def _compare(project, monkeypatch, names, *extra):
+def _compare(project, monkeypatch, names, *extra, formats=("json",)):
     """Each file named alone with the whole directory as context: the
     narrowed report (cold, then with the keys of the cache) is the one of
     modelling every file."""
     compared = narrowed_runs = 0
-    for name in names:
-        args = ("--format", "json", "--default-context", ".", *extra, name)
+    for name, fmt in ((n, f) for n in names for f in formats):
+        args = ("--format", fmt, "--default-context", ".", *extra, name)
         cold = project.run("--no-cache", *args)
         warm = project.run(*args)
         warm_again = project.run(*args)  # every other file's keys from the cache
@@ -147,7 +147,9 @@ def _compare(project, monkeypatch, names, *extra):
             m.setattr(engine, "_narrowable", lambda *a: False)
             whole = project.run("--no-cache", *args)
         for run in (cold, warm, warm_again):
-            assert (run.status, run.out) == (whole.status, whole.out), name
+            assert (run.status, run.out) == (whole.status, whole.out), (name, fmt)
+        if fmt != "json":
+            continue
         narrowed_runs += "files related to the files named" in project.run("--no-cache", "--default-context", ".", *extra, name).err
         compared += 1
     return compared, narrowed_runs
@@ -161,6 +163,17 @@ def test_many_apps_every_file_named_alone(project, monkeypatch):
     # Everything but the files that apply to every pod (the Namespace, the
     # NetworkAttachmentDefinition, the conflist) is narrowed.
     assert narrowed == compared - 3
+
+
+def test_every_format_is_the_same_narrowed(project, monkeypatch):
+    many_apps(project.root)
+    # a typo in a suppression of a file not named does not stop a commit
+    # of another (the run over everything still refuses it)
+    (project.root / "loose" / "unmounted.yaml").write_text("# somaxlint: ignore SMX999 -- typo\n" + config_map("nobody-mounts-me"))
+    names = ["apps/a/envs/prod/deployment.yaml", "shared/configmap.yaml", "amb/web.yaml", "dup/twice.yaml"]
+    compared, _ = _compare(project, monkeypatch, names, formats=("json", "sarif", "text", "github", "gitlab"))
+    assert compared == len(names)
+    assert project.run("--default-context", ".", "loose/unmounted.yaml").status == 2
 
 
 def test_a_staged_deployment_models_its_own_application_only(project):

@@ -141,8 +141,7 @@ def build(result, settings, category: Optional[str] = None) -> dict:
     artifact_index: Dict[str, int] = {}
     statuses = {s.display: f"skipped: {s.reason}" for s in result.summary.skipped}
     broken = {f.location.path for f in result.findings if f.rule == "SMX000"}
-    for loaded in result.files:
-        display = loaded.input.display
+    for display in result.inputs:
         location = uris.location(display)
         if location["uri"] in artifact_index:
             continue
