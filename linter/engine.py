@@ -150,8 +150,8 @@ def _narrowable(focus, units, settings: Settings, inputs: List[InputFile]) -> bo
     to (``somaxlint.relations``); else every file is modelled."""
     if focus is None or (units is not None and units.loaded) or settings.servers or settings.helm_chart_dir:
         return False
-    # A named nginx file may be included by, or include, any other.
-    return not any(f.display in focus and (f.kind == "nginx" or f.kind is None) for f in inputs)
+    # a named file of a kind its content decides
+    return not any(f.display in focus and f.kind is None for f in inputs)
 
 
 def _load_related(inputs: List[InputFile], focus, units, settings: Settings, load, cache, progress):
@@ -190,6 +190,10 @@ def _load_related(inputs: List[InputFile], focus, units, settings: Settings, loa
         keys[f.path] = known
     by_path = {f.path: f for f in inputs}
     wanted = related(keys, by_path, [f.path for f in inputs if f.display in focus])
+    if wanted is not None and any(f.display in focus and f.kind == "nginx" for f in inputs):
+        # A standalone nginx file may be included by any other (and runs in
+        # no pod without `servers:` links, which turn narrowing off).
+        wanted |= {f.path for f in inputs if f.kind == "nginx"}
     loaded = []
     for f in inputs:
         if wanted is None or f.path in wanted:

@@ -70,6 +70,10 @@ def many_apps(root: Path) -> None:
     _write(root, "other-ns/app.yaml", deployment(name="web", namespace="team", mounts=_MOUNT, volumes=_volume("nginx-conf")))
     _write(root, "other-ns/configmap.yaml", config_map("nginx-conf", namespace="team", files=_nginx("1234 backlog=1234")))
     _write(root, "notes/values.yaml", "replicaCount: 2\nimage: {tag: web}\n")
+    _write(root, "site/nginx.conf", "events {}\nhttp {\n    include conf.d/*.conf;\n}\n")
+    _write(root, "site/conf.d/a.conf", "server {\n    listen 8000 backlog=9000;\n}\n")
+    _write(root, "site/conf.d/b.conf", "server {\n    listen 8000 backlog=100;\n}\n")
+    _write(root, "other-site/nginx.conf", "events {}\nhttp {\n    server {\n        listen 80 backlog=70000;\n    }\n}\n")
 
 
 _MOUNT = """\
@@ -128,7 +132,7 @@ def _as_list(*docs: str) -> str:
 def _named_files(root: Path):
     return sorted(
         str(p.relative_to(root)) for p in root.rglob("*")
-        if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".conflist") and ".somaxlint_cache" not in p.parts
+        if p.is_file() and p.suffix in (".yaml", ".yml", ".json", ".conflist", ".conf") and ".somaxlint_cache" not in p.parts
         and p.name != ".somaxlint.yaml"
     )
 
@@ -159,7 +163,7 @@ def test_many_apps_every_file_named_alone(project, monkeypatch):
     many_apps(project.root)
     names = _named_files(project.root)
     compared, narrowed = _compare(project, monkeypatch, names)
-    assert compared == len(names) == 27
+    assert compared == len(names) == 31
     # Everything but the files that apply to every pod (the Namespace, the
     # NetworkAttachmentDefinition, the conflist) is narrowed.
     assert narrowed == compared - 3
@@ -181,12 +185,16 @@ def test_a_staged_deployment_models_its_own_application_only(project):
     run = project.run("--no-cache", "--default-context", ".", "apps/a/envs/prod/deployment.yaml")
     # its ConfigMap, and the files that apply to every pod
     assert run.err.endswith(
-        "somaxlint: 26 files, 1 skipped (1 not Kubernetes or nginx), 0 unparsable; 1 workloads, 1 servers (0 unresolved), "
+        "somaxlint: 30 files, 1 skipped (1 not Kubernetes or nginx), 0 unparsable; 1 workloads, 1 servers (0 unresolved), "
         "1 listeners of the 5 files related to the files named; 1 warning\n"
     ), run.err
     run = project.run("--no-cache", "--default-context", ".", "shared/configmap.yaml")
     # the ConfigMap, both Deployments that mount it, and the three
     assert "2 workloads, 2 servers (0 unresolved), 2 listeners of the 6 files related" in run.err
+    # an included nginx file: the four standalone nginx files (any may
+    # include it) and the three, no application's manifest
+    run = project.run("--no-cache", "--default-context", ".", "site/conf.d/a.conf")
+    assert "0 workloads, 2 servers (0 unresolved), 2 listeners of the 7 files related" in run.err
 
 
 def test_the_platform_repository_every_file_named_alone(project, monkeypatch):
@@ -236,7 +244,7 @@ def test_a_warm_hook_reads_only_the_named_file_and_what_it_relates_to(project, m
     filled = project.run(*args)
     read.clear()
     assert project.run(*args).out == filled.out
-    assert len(read) == 5 and json.loads(filled.out)["summary"]["files"] == 34
+    assert len(read) == 5 and json.loads(filled.out)["summary"]["files"] == 38
 
 
 def test_a_file_changed_behind_its_stat_is_read_again(project, monkeypatch):
