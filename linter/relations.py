@@ -24,9 +24,10 @@ than what the model would read, and in a repository of many applications
 with dev/prod copies of the same names it stays the application's own.
 
 Anything this cannot reason about -- rendered charts and kustomizations,
-``servers:`` links from standalone nginx files, a named nginx file or a
-named file that applies to every pod -- turns the narrowing off: the
-whole context is modelled, as before.
+``servers:`` links from standalone nginx files, a named file that applies
+to every pod -- turns the narrowing off: the whole context is modelled.
+A named nginx file brings every standalone nginx file (the engine adds
+them: any may include it).
 """
 
 from __future__ import annotations
