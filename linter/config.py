@@ -35,10 +35,12 @@ def find_config(start: str) -> Optional[str]:
             candidate = os.path.join(directory, name)
             if os.path.lexists(candidate):
                 refuse_outside(candidate)
-                if os.path.isfile(candidate):
+                if os.path.isfile(candidate) or (os.path.exists(candidate) and not os.path.isdir(candidate)):
+                    # a FIFO or device there is an error naming it, not
+                    # passed over (read_config says why)
                     return candidate
         pyproject = os.path.join(directory, "pyproject.toml")
-        if os.path.isfile(pyproject) and _stays(pyproject) and _pyproject_section(pyproject) is not None:
+        if os.path.exists(pyproject) and not os.path.isdir(pyproject) and _stays(pyproject) and _pyproject_section(pyproject) is not None:
             return pyproject
         parent = os.path.dirname(directory)
         if parent == directory:
@@ -66,13 +68,27 @@ def refuse_outside(path: str) -> None:
         )
 
 
+# A configuration file larger than this is refused (exit 2), not read.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _read_config_file(path: str) -> bytes:
+    """The file's bytes; ConfigError when it is no regular file (a FIFO
+    there would block the run) or larger than MAX_CONFIG_BYTES."""
+    from somaxlint.discover import read_regular_file
+
+    try:
+        return read_regular_file(path, MAX_CONFIG_BYTES)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+
+
 def _pyproject_section(path: str, explicit: bool = False):
     """The [tool.somaxlint] table, or None when there is none.  A file that
     has the table (or was named by --config) but is not valid TOML is a
     configuration error: never silently linted without its settings."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        raw = _read_config_file(path)
     except OSError as exc:
         if explicit:
             raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
@@ -135,8 +151,7 @@ def read_config(path: str, explicit: bool = False) -> dict:
     from somaxlint.load.positioned import YMap, YSeq
 
     try:
-        with open(path, "rb") as handle:
-            text = handle.read(1024 * 1024).decode("utf-8-sig")
+        text = _read_config_file(path).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
     documents, errors = load_yaml(text)
@@ -303,7 +318,7 @@ def load_settings(explicit: Optional[str], cwd: str) -> Settings:
         return settings
     if explicit and os.path.lexists(explicit):
         refuse_outside(explicit)
-    if explicit and not os.path.isfile(explicit):
+    if explicit and (not os.path.exists(explicit) or os.path.isdir(explicit)):
         raise ConfigError(f"{explicit}: no such configuration file")
     data = read_config(path, explicit=bool(explicit))
     if not isinstance(data, dict):

@@ -607,3 +607,24 @@ class RootFS:
         if len(data) > self.max_bytes:
             raise ValueError(f"larger than the limit of {self.max_bytes} bytes")
         return data
+
+
+def read_regular_file(path: str, max_bytes: int) -> bytes:
+    """The bytes of ``path``, a file somaxlint reads besides its inputs (a
+    configuration, a baseline, a chart's or kustomization's file).  Opened
+    without blocking, so a FIFO there cannot hang the run, and read only
+    when the opened descriptor is a regular file of at most ``max_bytes``;
+    a symlink is followed (where it may lead is the caller's check).
+    Raises OSError, or ValueError saying why the file is not read."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    data = _read_fd(fd, max_bytes)
+    if len(data) > max_bytes:
+        raise ValueError(f"larger than {max_bytes} bytes")
+    return data

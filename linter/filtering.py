@@ -14,6 +14,7 @@ baseline was written are not reported again, wherever their lines move.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ def unknown_suppressed_rules(files, inventory) -> List[Tuple[Location, str, str]
 
 
 def apply_suppressions(findings: List[Finding], index: SuppressionIndex) -> List[Finding]:
+    annotations = _AnnotationIndex(index.annotations)
     kept = []
     for finding in findings:
         loc = finding.location
@@ -142,17 +144,95 @@ def apply_suppressions(findings: List[Finding], index: SuppressionIndex) -> List
         for suppression in index.by_line.get((loc.path, loc.line), ()):
             if suppression.covers(finding):
                 suppression.used = suppressed = True
-        for suppression in index.annotations:
-            if not suppression.covers(finding):
-                continue
-            in_scope = suppression.scope is not None and (
-                suppression.scope[0] == loc.path and suppression.scope[1] <= loc.line <= suppression.scope[2]
-            )
-            if in_scope or suppression.object_ref in finding.objects:
-                suppression.used = suppressed = True
+        if annotations.apply(finding):
+            suppressed = True
         if not suppressed:
             kept.append(finding)
     return kept
+
+
+class _AnnotationGroup:
+    """Annotations of one scope (a document of a file, or an object): which
+    rules they cover, and those not yet marked used, by code and by name."""
+
+    __slots__ = ("codes", "names", "unused_codes", "unused_names")
+
+    def __init__(self):
+        self.codes: Set[str] = set()
+        self.names: Set[str] = set()
+        self.unused_codes: Dict[str, List[Suppression]] = {}
+        self.unused_names: Dict[str, List[Suppression]] = {}
+
+    def add(self, suppression: Suppression) -> None:
+        for rule in suppression.rules:
+            self.codes.add(rule.upper())
+            self.names.add(rule.lower())
+            self.unused_codes.setdefault(rule.upper(), []).append(suppression)
+            self.unused_names.setdefault(rule.lower(), []).append(suppression)
+
+    def apply(self, finding: Finding) -> bool:
+        if finding.rule not in self.codes and finding.name not in self.names:
+            return False
+        for pending in (self.unused_codes.pop(finding.rule, ()), self.unused_names.pop(finding.name, ())):
+            for suppression in pending:
+                suppression.used = True
+        return True
+
+
+class _AnnotationIndex:
+    """The annotation suppressions by where they apply: the lines of their
+    object's document, and the object's reference.  A finding meets only
+    the groups it lies in or names, and each suppression is marked used
+    once: thousands of annotated objects in one stream cost each finding a
+    lookup, not a scan of every annotation."""
+
+    def __init__(self, suppressions: List[Suppression]):
+        self._scopes: Dict[str, Dict[Tuple[int, int], _AnnotationGroup]] = {}
+        self._starts: Dict[str, List[Tuple[int, int]]] = {}
+        # the ranges of a path end in the order they start (one file's
+        # documents, one after the other): a scan back may stop early
+        self._ordered: Dict[str, bool] = {}
+        self._refs: Dict[str, _AnnotationGroup] = {}
+        for suppression in suppressions:
+            if suppression.scope is not None:
+                path, first, last = suppression.scope
+                groups = self._scopes.setdefault(path, {})
+                if (first, last) not in groups:
+                    groups[(first, last)] = _AnnotationGroup()
+                groups[(first, last)].add(suppression)
+            if suppression.object_ref is not None:
+                self._refs.setdefault(suppression.object_ref, _AnnotationGroup()).add(suppression)
+        for path, groups in self._scopes.items():
+            starts = self._starts[path] = sorted(groups)
+            self._ordered[path] = all(a[1] <= b[1] for a, b in zip(starts, starts[1:]))
+
+    def _in_scope(self, path: str, line: int) -> List[_AnnotationGroup]:
+        starts = self._starts.get(path)
+        if not starts:
+            return []
+        groups = self._scopes[path]
+        ordered = self._ordered[path]
+        out = []
+        # the ranges that start at or before the line, nearest first
+        at = bisect.bisect_right(starts, (line, float("inf")))
+        while at > 0:
+            at -= 1
+            first, last = starts[at]
+            if last >= line:
+                out.append(groups[(first, last)])
+            elif ordered:
+                break
+        return out
+
+    def apply(self, finding: Finding) -> bool:
+        loc = finding.location
+        groups = self._in_scope(loc.path, loc.line)
+        groups += [self._refs[ref] for ref in finding.objects if ref in self._refs]
+        suppressed = False
+        for group in groups:
+            if group.apply(finding):
+                suppressed = True
+        return suppressed
 
 
 # --------------------------------------------------------------------------
@@ -180,13 +260,22 @@ def dump_baseline(findings: List[Finding], handle) -> None:
     handle.write("\n")
 
 
+# A baseline larger than this is refused (exit 2), not read.
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
+
+
 def read_baseline(path: str) -> List[dict]:
+    from somaxlint.discover import read_regular_file
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        raw = read_regular_file(path, MAX_BASELINE_BYTES)
     except OSError as exc:
         raise BaselineError(f"{path}: cannot read: {exc.strerror}") from None
-    except ValueError as exc:
+    except ValueError as exc:  # a FIFO (which would block the run), too large
+        raise BaselineError(f"{path}: cannot read: {exc}") from None
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError as exc:  # also UnicodeDecodeError
         raise BaselineError(f"{path}: not a somaxlint baseline (invalid JSON: {exc})") from None
     if not isinstance(data, dict) or data.get("version") != BASELINE_VERSION or not isinstance(data.get("entries"), list):
         raise BaselineError(f"{path}: not a somaxlint baseline (expected {{\"version\": 1, \"entries\": [...]}})")

@@ -497,3 +497,55 @@ def test_a_file_swapped_for_a_symlink_out_after_discovery_is_not_read(project, o
     assert SENTINEL_CONTENT not in run.out
     assert [f["rule"] for f in run.json["findings"]] == ["SMX000"]
     assert run.status == 1
+
+
+# 4. Files read besides the inputs: never a FIFO, never unbounded ----------------------------
+
+
+def _cli(project, *args, timeout=30):
+    """The command line in a child process: a read that blocks fails the
+    test by its timeout instead of hanging the suite."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    return subprocess.run(
+        [sys.executable, "-m", "somaxlint", *args], cwd=project.root, capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+@pytest.mark.parametrize("fifo, args, message", [
+    (".somaxlint.yaml", (), "configuration: {root}/.somaxlint.yaml: cannot read: not a regular file"),
+    ("named.yaml", ("--config", "named.yaml"), "configuration: named.yaml: cannot read: not a regular file"),
+    ("pyproject.toml", (), "configuration: {root}/pyproject.toml: cannot read: not a regular file"),
+    ("baseline.json", ("--baseline", "baseline.json"), "baseline.json: cannot read: not a regular file"),
+])
+def test_a_fifo_as_configuration_or_baseline_is_an_error_not_a_hang(project, fifo, args, message):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    subprocess.run(["git", "init", "-q", str(project.root)], check=True)
+    project.write("app.yaml", deployment() + "---\n" + config_map())
+    os.mkfifo(project.root / fifo)
+    proc = _cli(project, *args, "app.yaml")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "somaxlint: error: " + message.format(root=project.root) + "\n"
+
+
+def test_a_configuration_over_the_size_limit_is_an_error(project):
+    from somaxlint.config import MAX_CONFIG_BYTES
+
+    project.write("ok.yaml", deployment() + "---\n" + config_map())
+    project.write(".somaxlint.yaml", "kernel: '5.15'\n# " + "x" * MAX_CONFIG_BYTES + "\n")
+    run = project.run("ok.yaml")
+    assert run.status == 2 and run.err.endswith(f".somaxlint.yaml: cannot read: larger than {MAX_CONFIG_BYTES} bytes\n")
+
+
+def test_a_fifo_a_kustomization_names_is_an_error_at_its_entry_and_kustomize_is_not_run(project):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    project.write("k/app.yaml", deployment() + "---\n" + config_map())
+    project.write("k/kustomization.yaml", "resources:\n- app.yaml\n- pipe.yaml\n")
+    os.mkfifo(project.root / "k" / "pipe.yaml")
+    proc = _cli(project, "--format", "json", "k")
+    findings = json.loads(proc.stdout)["findings"]
+    assert [(f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"], f["message"]) for f in findings] == [
+        ("SMX000", "k/kustomization.yaml", 3, 3, "kustomization not built: pipe.yaml is not a regular file (kustomize would wait on it forever)")
+    ]
+    assert proc.returncode == 1

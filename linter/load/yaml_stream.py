@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Tuple
 
-from somaxlint.load.positioned import YMap, YSeq
+from somaxlint.load.positioned import YMap, YSeq, make_merged
 
 # ruamel.yaml (libyaml through ruamel.yaml.clib) and the regular expressions
 # below are set up on first use, not with this module: the model imports
@@ -58,6 +58,15 @@ def __getattr__(name):
 
 
 MAX_DEPTH = 256
+
+# What aliases (and the merge keys that name them) may add to one file,
+# counted as if each were a copy of what it names: characters of scalars,
+# plus one per node.  Nothing is copied; the bound is for what reads the
+# tree afterwards, once per reference -- a script aliased into every
+# container is analysed for each, a merged base checked in each object.
+# The larger of the floor and the ratio times the file's length.
+ALIAS_EXPANSION_FLOOR = 256 * 1024
+ALIAS_EXPANSION_RATIO = 2
 
 
 @dataclass
@@ -134,7 +143,7 @@ _MERGE = "<<"
 
 
 class _Frame:
-    __slots__ = ("node", "is_map", "key", "kpos", "merges", "anchor")
+    __slots__ = ("node", "is_map", "key", "kpos", "merges", "anchor", "size")
 
     def __init__(self, node, is_map, anchor=None):
         self.node = node
@@ -143,19 +152,32 @@ class _Frame:
         self.kpos = None
         self.merges = None
         self.anchor = anchor
+        self.size = 1  # the node, and what it holds once it is closed
+
+
+class _Budget:
+    """How much aliases may still add to the file (``ALIAS_EXPANSION_*``)."""
+
+    __slots__ = ("left", "limit")
+
+    def __init__(self, text: str):
+        self.limit = max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_RATIO * len(text))
+        self.left = self.limit
 
 
 _NOKEY = object()
 
 
-def _build(events, first_line: int, documents: List[Document], errors: List[YamlError], last_line: int):
-    """Consume events, appending finished documents; raises MarkedYAMLError.
+def _build(events, first_line: int, documents: List[Document], errors: List[YamlError], last_line: int, budget: "_Budget"):
+    """Consume events, appending finished documents; raises MarkedYAMLError,
+    or _TooDeep / _TooMuchAliasing for the document being built.
 
     libyaml may mark an empty value (``key:`` at the end of the text) just
     past the last line; such marks are pulled back to ``last_line`` so every
     position lies inside the file."""
     stack: List[_Frame] = []
     anchors = {}
+    sizes = {}  # anchor -> the size of its node, aliases counted as copies
     open_anchors = set()
     doc_errors = errors
     root = None
@@ -183,8 +205,12 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
             pos = (mark.line + 1 + line_offset, mark.column + 1, style)
             if pos[0] > last_line:
                 pos = (last_line, 1, style)
+            size = len(event.value) + 1
             if event.anchor:
                 anchors[event.anchor] = value
+                sizes[event.anchor] = size
+            if stack:
+                stack[-1].size += size
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             mark = event.start_mark
             pos = (mark.line + 1 + line_offset, mark.column + 1, None)
@@ -197,8 +223,11 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                 anchors[event.anchor] = value
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             frame = stack.pop()
+            if stack:
+                stack[-1].size += frame.size
             if frame.anchor is not None:
                 open_anchors.discard(frame.anchor)
+                sizes[frame.anchor] = frame.size
             if frame.merges:
                 _apply_merges(frame.node, frame.merges, doc_errors)
             continue
@@ -216,9 +245,16 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                 if event.anchor not in anchors:
                     doc_errors.append(YamlError(f"found undefined alias {event.anchor!r}", pos[0], pos[1]))
                 value = anchors.get(event.anchor)
+                size = sizes.get(event.anchor, 1)
+                budget.left -= size
+                if budget.left < 0:
+                    raise _TooMuchAliasing(pos, budget.limit)
+                if stack:
+                    stack[-1].size += size
         elif cls is DocumentStartEvent:
             doc_line = event.start_mark.line + 1 + line_offset
             anchors = {}
+            sizes = {}
             root = None
             continue
         elif cls is DocumentEndEvent:
@@ -287,24 +323,31 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
 
 def _apply_merges(node: YMap, merges, doc_errors):
     """``<<: *base`` / ``<<: [*a, *b]``: keys written in the mapping win,
-    then earlier merge sources win over later ones (YAML merge key spec)."""
+    then earlier merge sources win over later ones (YAML merge key spec).
+    The sources are shared, not copied (``MergedMap``): a chain of anchors
+    each merging the previous would otherwise copy quadratically."""
+    sources = []
     for value, pos in merges:
-        sources = value if isinstance(value, YSeq) else [value]
-        for source in sources:
-            if not isinstance(source, YMap):
+        for source in value if isinstance(value, YSeq) else [value]:
+            if isinstance(source, YMap):
+                sources.append(source)
+            else:
                 doc_errors.append(YamlError("merge key value is not a mapping", pos[0], pos[1]))
-                continue
-            for key, item in source.items():
-                if key not in node:
-                    node[key] = item
-                    node.kpos[key] = source.kpos[key]
-                    node.vpos[key] = source.vpos[key]
+    if sources:
+        make_merged(node, node.kpos, node.vpos, sources)
 
 
 class _TooDeep(Exception):
     def __init__(self, pos):
         super().__init__(pos)
         self.pos = pos
+
+
+class _TooMuchAliasing(Exception):
+    def __init__(self, pos, limit):
+        super().__init__(pos)
+        self.pos = pos
+        self.limit = limit
 
 
 _DOC_START_RE = _NOT_PRINTABLE = None
@@ -325,8 +368,9 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
     documents: List[Document] = []
     errors: List[YamlError] = []
     last_line = max(text.count("\n"), text.count("\r")) + 1
+    budget = _Budget(text)
     if _NOT_PRINTABLE.search(text) is None:
-        _load_chunk(text, 1, last_line, documents, errors)
+        _load_chunk(text, 1, last_line, documents, errors, budget)
         return documents, errors
     starts = [0] + [m.start() for m in _DOC_START_RE.finditer(text) if m.start() > 0]
     for start, end in zip(starts, starts[1:] + [len(text)]):
@@ -334,7 +378,7 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
         first_line = text.count("\n", 0, start) + 1
         bad = _NOT_PRINTABLE.search(chunk)
         if bad is None:
-            _load_chunk(chunk, first_line, last_line, documents, errors)
+            _load_chunk(chunk, first_line, last_line, documents, errors, budget)
             continue
         line = first_line + chunk.count("\n", 0, bad.start())
         column = bad.start() - (chunk.rfind("\n", 0, bad.start()) + 1) + 1
@@ -342,14 +386,25 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
     return documents, errors
 
 
-def _load_chunk(chunk: str, offset_line: int, last_line: int, documents: List[Document], errors: List[YamlError]) -> None:
+def _load_chunk(chunk: str, offset_line: int, last_line: int, documents: List[Document], errors: List[YamlError], budget: _Budget) -> None:
     while True:
         try:
-            _build(_event_source(chunk), offset_line, documents, errors, last_line)
+            _build(_event_source(chunk), offset_line, documents, errors, last_line, budget)
             return
         except _TooDeep as exc:
             line, column = exc.pos[0], exc.pos[1]
             errors.append(YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, column))
+        except _TooMuchAliasing as exc:
+            line, column = exc.pos[0], exc.pos[1]
+            errors.append(
+                YamlError(
+                    f"aliases and merge keys expand the file to more than {exc.limit} characters "
+                    f"(counted as copies; the limit is the larger of {ALIAS_EXPANSION_FLOOR} and "
+                    f"{ALIAS_EXPANSION_RATIO} times the file's length): this document is not read",
+                    line,
+                    column,
+                )
+            )
         except _MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = min((mark.line if mark else 0) + offset_line, last_line)

@@ -13,6 +13,8 @@ import base64
 import binascii
 import fnmatch
 import posixpath
+import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -28,9 +30,189 @@ class MountedFile:
     via: Tuple[Related, ...] = ()  # the mount, the volume, the ConfigMap key
 
 
+# key (or items path) -> (its text, where the key is written): one per
+# ConfigMap or Secret (or per items list), shared by every pod mounting it
+Entries = Dict[str, Tuple[TextSource, Related]]
+
+
+class _Layer:
+    """The files one volume mount shows.  ``parts``: the volume's sources,
+    (entries, the volume's Related), a later part winning (a projected
+    volume); the entries are shared, never copied per pod.  A mount of the
+    whole volume (``strip`` ""), of a directory of it (``strip`` the
+    subPath and "/"), or of one file (``single``)."""
+
+    __slots__ = ("mount", "base", "parts", "strip", "single", "head", "listings")
+
+    def __init__(self, mount: str, parts, head: Related, listings: "_Listings", strip: str = "", single: Optional[str] = None):
+        self.mount = mount
+        self.base = mount.rstrip("/") + "/"
+        self.parts = parts
+        self.head = head  # the volumeMount
+        self.strip = strip
+        self.single = single  # the subPath when it names one file
+        self.listings = listings
+
+    def lookup(self, path: str) -> Optional[MountedFile]:
+        if self.single is not None:
+            return self._file(self.single) if path == self.mount else None
+        if not path.startswith(self.base):
+            return None
+        rel = path[len(self.base) :]
+        if not self.strip and (rel.startswith("..") or rel.startswith("/")):
+            return None
+        return self._file(self.strip + rel)
+
+    def _file(self, key: str) -> Optional[MountedFile]:
+        for entries, volume in reversed(self.parts):
+            found = entries.get(key)
+            if found is not None:
+                return MountedFile(found[0], (self.head, volume, found[1]))
+        return None
+
+    def fill(self, files: Dict[str, MountedFile]) -> None:
+        """Put every file of the mount into ``files`` (a later one wins)."""
+        if self.single is not None:
+            found = self._file(self.single)
+            if found is not None:
+                files[self.mount] = found
+            return
+        listing = self.listings.get(self)
+        if len(self.parts) == 1:
+            (entries, volume), = self.parts
+            head = self.head
+            for path, key in listing:
+                source, related = entries[key]
+                files[path] = MountedFile(source, (head, volume, related))
+        else:
+            for path, key in listing:
+                files[path] = self._file(key)
+
+    def paths(self) -> List[Tuple[str, str]]:
+        """(path in the container, key in the volume) of every file."""
+        out = []
+        seen = set() if len(self.parts) > 1 else None
+        strip = self.strip
+        for entries, _volume in self.parts:
+            for key in entries:
+                if seen is not None:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                if strip:
+                    if key.startswith(strip):
+                        rel = key[len(strip) :]
+                        out.append((posixpath.join(self.mount, rel) if rel.startswith("/") else self.base + rel, key))
+                elif not (key.startswith("..") or key.startswith("/")):
+                    out.append((self.base + key, key))
+        return out
+
+
+class _Listings:
+    """The paths a mount shows, worked out once for every pod that mounts
+    the same entries at the same place."""
+
+    def __init__(self):
+        self._held: Dict[tuple, Tuple[tuple, List[Tuple[str, str]]]] = {}
+
+    def get(self, layer: _Layer) -> List[Tuple[str, str]]:
+        entries = tuple(e for e, _ in layer.parts)
+        key = (layer.mount, layer.strip, tuple(map(id, entries)))
+        held = self._held.get(key)
+        if held is None or any(a is not b for a, b in zip(held[0], entries)):
+            # the entries are held with their listing: their ids stay theirs
+            held = self._held[key] = (entries, layer.paths())
+        return held[1]
+
+
+class MountedFiles(MutableMapping):
+    """path -> MountedFile of one container, read through its mounts: what
+    a ConfigMap holds is shared by every pod that mounts it, so a thousand
+    pods mounting a ConfigMap of a thousand keys hold a thousand mounts
+    over one ConfigMap's files.  A later mount of the same path wins, then
+    files set here (image files, rendered templates).  Looking a path up
+    costs the container's mounts; the files are put together only when the
+    container's files are listed."""
+
+    __slots__ = ("_layers", "_own", "_hidden", "_flat")
+
+    def __init__(self):
+        self._layers: List[_Layer] = []
+        self._own: Dict[str, MountedFile] = {}
+        self._hidden: set = set()
+        self._flat: Optional[Dict[str, MountedFile]] = None
+
+    def mount(self, layer: _Layer) -> None:
+        self._layers.append(layer)
+        self._flat = None
+
+    def get(self, path, default=None):
+        if self._flat is not None:
+            return self._flat.get(path, default)
+        found = self._own.get(path)
+        if found is not None:
+            return found
+        if path in self._hidden:
+            return default
+        for layer in reversed(self._layers):
+            found = layer.lookup(path)
+            if found is not None:
+                return found
+        return default
+
+    def __getitem__(self, path):
+        found = self.get(path)
+        if found is None:
+            raise KeyError(path)
+        return found
+
+    def __contains__(self, path):
+        return self.get(path) is not None
+
+    def __setitem__(self, path, mounted):
+        self._hidden.discard(path)
+        self._own[path] = mounted
+        if self._flat is not None:
+            self._flat[path] = mounted
+
+    def __delitem__(self, path):
+        if path not in self:
+            raise KeyError(path)
+        self._own.pop(path, None)
+        self._hidden.add(path)
+        if self._flat is not None:
+            self._flat.pop(path, None)
+
+    def _files(self) -> Dict[str, MountedFile]:
+        if self._flat is None:
+            files: Dict[str, MountedFile] = {}
+            for layer in self._layers:
+                layer.fill(files)
+            for path in self._hidden:
+                files.pop(path, None)
+            files.update(self._own)
+            self._flat = files
+        return self._flat
+
+    def __iter__(self):
+        return iter(self._files())
+
+    def __len__(self):
+        return len(self._files())
+
+    def items(self):
+        return self._files().items()
+
+    def values(self):
+        return self._files().values()
+
+    def keys(self):
+        return self._files().keys()
+
+
 @dataclass
 class ContainerFS:
-    files: Dict[str, MountedFile] = field(default_factory=dict)
+    files: MountedFiles = field(default_factory=MountedFiles)
     # mount points whose content the input does not show, with the reason
     opaque: Dict[str, str] = field(default_factory=dict)
     # every mount point (directory mounts hide what the image had there)
@@ -69,10 +251,16 @@ def _match_parts(pattern_parts, path_parts) -> bool:
 
 class SourceCache:
     """One TextSource per ConfigMap/Secret key, however many pods mount it,
-    so each embedded config is parsed once."""
+    so each embedded config is parsed once; and the files of each ConfigMap
+    or Secret, read once, whatever number of pods mount it."""
 
     def __init__(self):
         self._sources: Dict[Tuple[int, str], TextSource] = {}
+        # id(object) -> (the object, its files): held, so the id stays its own
+        self._files: Dict[int, Tuple[K8sObject, Entries]] = {}
+        # id(file text) -> (the text, where each of its lines starts)
+        self._lines: Dict[int, Tuple[str, List[int]]] = {}
+        self.listings = _Listings()
 
     def for_key(self, obj: K8sObject, section: YMap, key: str, text: str, kind_label: str) -> TextSource:
         cache_key = (id(section), key)
@@ -82,11 +270,50 @@ class SourceCache:
             if section.vpos.get(key) is None:
                 source = TextSource(obj.display, text, label, exact=False, anchor=obj.root.pos[:2])
             else:
-                source = scalar_source(
-                    obj.display, obj.file.text, text, section.vpos[key], section.kpos[key][1], label, obj.helm_source
-                )
+                source = self._scalar_source(obj, text, section.vpos[key], section.kpos[key][1], label)
             self._sources[cache_key] = source
         return source
+
+    def _scalar_source(self, obj: K8sObject, text: str, vpos, key_column: int, label: str) -> TextSource:
+        """``scalar_source`` handed only the lines it reads of the file (the
+        block header's line, and those up to the first line that is not
+        blank): given the whole file, it would split all of it again for
+        each of the thousands of ConfigMaps one stream may hold."""
+        file_text = obj.file.text
+        line, column, style = vpos
+        if style != "|" or file_text is None:
+            return scalar_source(obj.display, file_text, text, vpos, key_column, label, obj.helm_source)
+        starts = self._line_starts(file_text)
+        if line > len(starts):
+            return scalar_source(obj.display, file_text, text, vpos, key_column, label, obj.helm_source)
+        first = starts[line - 1]
+        content = _NOT_BLANK.search(file_text, starts[line]) if line < len(starts) else None
+        end = len(file_text) if content is None else file_text.find("\n", content.start())
+        window = file_text[first : len(file_text) if end < 0 else end]
+        source = scalar_source(obj.display, window, text, (1, column, style), key_column, label, obj.helm_source)
+        # the window's first line is the file's line `line`
+        source.line0 += line - 1
+        source.anchor = (line, column)
+        return source
+
+    def _line_starts(self, text: str) -> List[int]:
+        held = self._lines.get(id(text))
+        if held is None or held[0] is not text:
+            starts = [0]
+            starts.extend(m.end() for m in _NEWLINE.finditer(text))
+            held = self._lines[id(text)] = (text, starts)
+        return held[1]
+
+    def object_files(self, obj: K8sObject) -> Entries:
+        held = self._files.get(id(obj))
+        if held is None or held[0] is not obj:
+            held = self._files[id(obj)] = (obj, _object_files(obj, self))
+        return held[1]
+
+
+_NEWLINE = re.compile("\n")
+# what sources.scalar_source counts as a line that is not blank
+_NOT_BLANK = re.compile(r"[^\s]")
 
 
 def _object_files(obj: K8sObject, cache: SourceCache) -> Dict[str, Tuple[TextSource, Related]]:
@@ -124,9 +351,11 @@ Chooser = Callable[[str, str, "Location"], Optional[K8sObject]]
 
 def _volume_entries(
     volume: YMap, container: Container, choose: Chooser, cache: SourceCache
-) -> Tuple[Optional[Dict[str, Tuple[TextSource, Tuple[Related, ...]]]], Optional[str]]:
-    """Files a volume shows (relative path -> source, facts), or None and
-    the reason when its content is not in the input."""
+) -> Tuple[Optional[List[Tuple[Entries, Related]]], Optional[str]]:
+    """The files a volume shows, as its parts (entries, the volume's
+    Related; a later part wins), or None and the reason when its content
+    is not in the input.  A part without ``items`` is its object's own
+    entries, shared."""
     obj = container.workload.obj
     volume_related = Related(obj.at(volume.pos), f"volume {volume.get('name')!r}")
 
@@ -137,30 +366,29 @@ def _volume_entries(
         target = choose(kind, name, obj.value_loc(section, name_key))
         if target is None:
             return None, f"{kind} {container.workload.namespace or 'default'}/{name} is not in the input"
-        files = _object_files(target, cache)
-        entries = {}
+        files = cache.object_files(target)
         if isinstance(items, list) and items:
+            entries = {}
             for item in items:
                 if not isinstance(item, YMap):
                     continue
                 key, path = item.get("key"), item.get("path")
                 if isinstance(key, str) and isinstance(path, str) and key in files:
-                    source, related = files[key]
-                    entries[posixpath.normpath(path)] = (source, (volume_related, related))
-        else:
-            for key, (source, related) in files.items():
-                entries[key] = (source, (volume_related, related))
-        return entries, None
+                    entries[posixpath.normpath(path)] = files[key]
+            return entries, None
+        return files, None
 
     cm = as_map(volume.get("configMap"))
     if cm is not None:
-        return from_object(cm, "name", as_seq(cm.get("items")), "ConfigMap")
+        entries, reason = from_object(cm, "name", as_seq(cm.get("items")), "ConfigMap")
+        return (None, reason) if entries is None else ([(entries, volume_related)], None)
     secret = as_map(volume.get("secret"))
     if secret is not None:
-        return from_object(secret, "secretName", as_seq(secret.get("items")), "Secret")
+        entries, reason = from_object(secret, "secretName", as_seq(secret.get("items")), "Secret")
+        return (None, reason) if entries is None else ([(entries, volume_related)], None)
     projected = as_map(volume.get("projected"))
     if projected is not None:
-        entries = {}
+        parts = []
         missing = []
         for src in as_seq(projected.get("sources")):
             if not isinstance(src, YMap):
@@ -174,16 +402,19 @@ def _volume_entries(
                 )
                 if found is None:
                     missing.append(reason)
-                else:
-                    entries.update(found)
-        if missing and not entries:
+                elif found:
+                    parts.append((found, volume_related))
+        if missing and not parts:
             return None, "; ".join(missing)
-        return entries, None
+        return parts, None
     kinds = [k for k in volume if k != "name"]
     return None, f"{kinds[0] if kinds else 'volume'} volume {volume.get('name')!r}: content not in the input"
 
 
 def build_fs(container: Container, choose: Chooser, cache: SourceCache) -> ContainerFS:
+    """The container's files: one layer per mount over the shared entries of
+    what it mounts (``MountedFiles``), so building it costs its mounts, not
+    its files."""
     fs = ContainerFS()
     obj = container.workload.obj
     volumes = {}
@@ -204,30 +435,23 @@ def build_fs(container: Container, choose: Chooser, cache: SourceCache) -> Conta
             fs.opaque[mount_path] = f"volume {name!r} is not defined in the pod"
             fs.covered.append(mount_path)
             continue
-        entries, reason = _volume_entries(volume, container, choose, cache)
+        parts, reason = _volume_entries(volume, container, choose, cache)
         sub_path = mount.get("subPath")
         fs.covered.append(mount_path)
-        if entries is None:
+        if parts is None:
             fs.opaque[mount_path] = reason or "content not in the input"
             continue
         if isinstance(sub_path, str) and sub_path:
             sub = posixpath.normpath(sub_path)
             if sub.startswith("..") or sub.startswith("/"):
                 continue  # the kubelet refuses such subPaths
-            if sub in entries:
-                source, via = entries[sub]
-                fs.files[mount_path] = MountedFile(source, (mount_related,) + via)
+            if any(sub in entries for entries, _ in parts):
+                fs.files.mount(_Layer(mount_path, parts, mount_related, cache.listings, single=sub))
             else:
                 # subPath names a directory of the volume (projected paths)
-                prefix = sub + "/"
-                for rel, (source, via) in entries.items():
-                    if rel.startswith(prefix):
-                        fs.files[posixpath.join(mount_path, rel[len(prefix):])] = MountedFile(source, (mount_related,) + via)
+                fs.files.mount(_Layer(mount_path, parts, mount_related, cache.listings, strip=sub + "/"))
             continue
-        for rel, (source, via) in entries.items():
-            if rel.startswith("..") or rel.startswith("/"):
-                continue
-            fs.files[posixpath.join(mount_path, rel)] = MountedFile(source, (mount_related,) + via)
+        fs.files.mount(_Layer(mount_path, parts, mount_related, cache.listings))
     return fs
 
 

@@ -7,6 +7,7 @@ they name) are found.  nginx's own discovery, a tree of config files, is
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import List, Optional, Tuple
 
 from somaxlint.findings import Location, Related
@@ -91,23 +92,23 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
     working_dir = container.node.get("workingDir")
     working_dir = working_dir if isinstance(working_dir, str) and working_dir else None
     if commands is None:
-        commands = parse_commands(argv) if argv else []
-    for command in commands:
-        words = command.words
+        commands = _commands(argv)
+    if argv and commands is _parsed(tuple(argv))[0]:
+        named = _named_in(tuple(argv), module)  # once per command line
+    else:
+        named = _first_named(commands, module)
+    if named is not None:
+        command = commands[named[0]]
+        words, i = command.words, named[1]
         direct = command.argv_index == 0 and words == argv[: len(words)]
-        for i, word in enumerate(words):
-            base = word.rsplit("/", 1)[-1]
-            # `python -m gunicorn ...` runs the same server
-            named = base in module.COMMANDS or (word == "-m" and i + 1 < len(words) and words[i + 1] in module.COMMANDS)
-            if not named:
-                continue
-            start = i + 1 if base in module.COMMANDS else i + 2
-            located = [
-                Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
-                for j, w in enumerate(words[start:], start=start)
-            ]
-            at = argv_location(container, command.argv_index + i if direct else command.argv_index)
-            return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1])
+        base = words[i].rsplit("/", 1)[-1]
+        start = i + 1 if base in module.COMMANDS else i + 2
+        located = [
+            Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
+            for j, w in enumerate(words[start:], start=start)
+        ]
+        at = argv_location(container, command.argv_index + i if direct else command.argv_index)
+        return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1])
     injected = getattr(module, "injected", None)
     if injected is not None and injected(container):
         # written by an admission webhook at run time: started as the image says
@@ -140,8 +141,7 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         argv = container.command + container.args
-        commands = parse_commands(argv) if argv else []
-        words = {w.rsplit("/", 1)[-1] for c in commands for w in c.words}
+        commands, words = _parsed(tuple(argv)) if argv else ([], frozenset())
         repository = image_repository(container.image)
         for module in launched_modules():
             # Cheap test first: most containers run none of these servers.
@@ -161,6 +161,41 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
             process.launch = launch
             out.append(process)
     return out
+
+
+def _commands(argv: List[str]):
+    """The parsed commands of a command line (read, never changed, by the
+    callers here)."""
+    return _parsed(tuple(argv))[0] if argv else []
+
+
+# One script anchored once and aliased into many containers is one string
+# object: it is parsed and searched once, however many containers run it
+# (a key's hash is its strings' own, cached; equal keys compare by
+# identity first).
+
+
+@lru_cache(maxsize=256)
+def _parsed(argv: Tuple[str, ...]):
+    """(the commands, the program names of all their words)."""
+    commands = parse_commands(list(argv))
+    return commands, frozenset(w.rsplit("/", 1)[-1] for c in commands for w in c.words)
+
+
+@lru_cache(maxsize=1024)
+def _named_in(argv: Tuple[str, ...], module):
+    return _first_named(_parsed(argv)[0], module)
+
+
+def _first_named(commands, module) -> Optional[Tuple[int, int]]:
+    """(command, word) indexes of the first word that runs ``module``'s
+    server: its program, or `-m` before it (`python -m gunicorn`)."""
+    for index, command in enumerate(commands):
+        words = command.words
+        for i, word in enumerate(words):
+            if word.rsplit("/", 1)[-1] in module.COMMANDS or (word == "-m" and i + 1 < len(words) and words[i + 1] in module.COMMANDS):
+                return index, i
+    return None
 
 
 def unread(process: ServerProcess) -> bool:

@@ -21,7 +21,7 @@ import subprocess
 import threading
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS
+from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file
 from somaxlint.units import RenderProblem, Rendered, RenderResult, SourcePosition
 
 NOT_INSTALLED = "chart not rendered: install helm (on PATH) or somaxlint[helm] to lint its templates"
@@ -167,9 +167,8 @@ def _missing_dependencies(chart_dir: str) -> List[str]:
     from somaxlint.load.yaml_stream import load_yaml
 
     try:
-        with open(os.path.join(chart_dir, "Chart.yaml"), "rb") as handle:
-            documents, _ = load_yaml(handle.read(1 << 20).decode("utf-8", "replace"))
-    except OSError:
+        documents, _ = load_yaml(read_regular_file(os.path.join(chart_dir, "Chart.yaml"), DEFAULT_MAX_FILE_BYTES).decode("utf-8", "replace"))
+    except (OSError, ValueError):  # rendering the chart says what is wrong
         return []
     root = documents[0].root if documents else None
     deps = root.get("dependencies") if isinstance(root, YMap) else None
@@ -504,13 +503,16 @@ def _error_at(message: str, templates: _Templates, anchor: str) -> Tuple[str, in
 
 
 def _read(path: str) -> str:
+    """A chart's file: never a FIFO (which would block the run), never more
+    than DEFAULT_MAX_FILE_BYTES."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(DEFAULT_MAX_FILE_BYTES + 1)
+        data = read_regular_file(path, DEFAULT_MAX_FILE_BYTES)
     except OSError as exc:
         raise _Failure(f"cannot read {os.path.basename(path)}: {exc.strerror}")
-    if len(data) > DEFAULT_MAX_FILE_BYTES:
-        raise _Failure(f"{os.path.basename(path)} is larger than {DEFAULT_MAX_FILE_BYTES} bytes")
+    except ValueError as exc:
+        if str(exc).startswith("larger than"):
+            raise _Failure(f"{os.path.basename(path)} is larger than {DEFAULT_MAX_FILE_BYTES} bytes")
+        raise _Failure(f"cannot read {os.path.basename(path)}: {exc}")
     return data.decode("utf-8", "replace")
 
 

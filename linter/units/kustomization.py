@@ -29,7 +29,7 @@ import tempfile
 from dataclasses import replace
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, within
+from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file, within
 from somaxlint.load.positioned import YMap, YSeq
 from somaxlint.load.yaml_stream import load_yaml
 from somaxlint.units import Rendered, RenderProblem, RenderResult, SourcePosition
@@ -132,13 +132,30 @@ def consumed_files(kustomization_dir: str, allowed_roots: Optional[Sequence[str]
 
 def _read_text(path: str) -> Optional[str]:
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(DEFAULT_MAX_FILE_BYTES + 1)
+        data = _read_bytes(path)
     except (OSError, ValueError):
         return None
-    if len(data) > DEFAULT_MAX_FILE_BYTES or b"\x00" in data:
+    if b"\x00" in data:
         return None
     return data.decode("utf-8-sig", errors="replace")
+
+
+def _read_bytes(path: str) -> bytes:
+    """A file the kustomization names: never a FIFO (which would block the
+    run), never more than DEFAULT_MAX_FILE_BYTES.  Raises OSError, or
+    ValueError saying why it is not read."""
+    return read_regular_file(path, DEFAULT_MAX_FILE_BYTES)
+
+
+def _unreadable(path: str) -> Optional[str]:
+    """Why ``path`` cannot be read, or None when it can."""
+    try:
+        _read_bytes(path)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _load_map(path: str) -> Optional[YMap]:
@@ -279,6 +296,10 @@ class _Tree:
         self.kmaps: Dict[str, Optional[YMap]] = {}  # kustomization file -> parsed
         self.patches: List[_Patch] = []
         self.origin_annotations = False  # the user asked for them too
+        # (path, the kustomization naming it) of each named file that is
+        # no regular file (a FIFO, a device): kustomize would block on it
+        self.special: List[Tuple[str, str]] = []
+        self._kfile: Optional[str] = None
         self._collect(root)
 
     def readable(self, path: Optional[str]) -> bool:
@@ -288,6 +309,8 @@ class _Tree:
         if self.readable(path) and os.path.isfile(path):
             self.files.add(path)
             return path
+        if self.readable(path) and os.path.exists(path) and not os.path.isdir(path) and self._kfile is not None:
+            self.special.append((path, self._kfile))
         return None
 
     def _collect(self, root: str) -> None:
@@ -303,6 +326,7 @@ class _Tree:
                 continue
             kfile = os.path.realpath(kfile)
             self.files.add(kfile)
+            self._kfile = kfile
             kmap = _load_map(kfile)
             self.kmaps[kfile] = kmap
             if kmap is None:
@@ -631,8 +655,20 @@ def build(
     if kfile is None:
         return RenderResult(problems=[RenderProblem(kdir, 1, 1, "no kustomization file in this directory", "error")])
     kfile = os.path.realpath(kfile)
+    why = _unreadable(kfile)
+    if why is not None:
+        # not handed to kustomize either: it would block on a FIFO
+        return RenderResult(problems=[RenderProblem(kfile, 1, 1, f"kustomization not built: cannot read {os.path.basename(kfile)}: {why}", "error")])
     tree = _Tree(kdir, allowed_roots)
     result = RenderResult(consumed=set(tree.files))
+    if tree.special:
+        path, named_in = tree.special[0]
+        rel = os.path.relpath(path, os.path.dirname(named_in))
+        line, col = _error_position(named_in, f"'{rel}'")
+        result.problems.append(
+            RenderProblem(named_in, line, col, f"kustomization not built: {rel} is not a regular file (kustomize would wait on it forever)", "error")
+        )
+        return result
     argv = _tool()
     if argv is None:
         return _native(kdir, kfile, unit, tree, result)
