@@ -367,3 +367,34 @@ def test_annotation_suppressions_of_a_long_stream_cost_linear_time():
     ratio = _ratio(inputs, apply, 2000)
     assert ratio < 3.0, f"doubling the annotated objects multiplied the cost of suppressing by {ratio:.1f}"
 
+
+
+def _same_name_in_many_namespaces(n):
+    """One file of n ConfigMaps named alike, each in its own namespace, and
+    a Deployment per namespace referring to it by name."""
+    from somaxlint.discover import InputFile
+    from somaxlint.load import load_bytes
+    from somaxlint.model.objects import collect
+
+    text = "".join(
+        f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: web-conf, namespace: ns{i}}}\n"
+        f"---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: ns{i}}}\n"
+        for i in range(n)
+    )
+    inventory = collect([load_bytes(InputFile("/x/all.yaml", "all.yaml", "yaml", True), text.encode())])
+    return inventory
+
+
+def test_lookups_among_same_named_objects_of_many_namespaces_cost_linear_time():
+    """Each lookup finds its namespace's object by index: filtering every
+    same-named object of every namespace per lookup is n²."""
+
+    def resolve_all(inventory):
+        scope = type(inventory.scope)(inventory.objects)
+        for obj in inventory.objects:
+            if obj.kind == "Deployment":
+                [found] = scope.candidates("ConfigMap", obj.namespace, "web-conf", obj)
+                assert found.namespace == obj.namespace
+
+    ratio = _ratio(_same_name_in_many_namespaces, resolve_all, 1500)
+    assert ratio < 3.0, f"doubling the namespaces multiplied the cost by {ratio:.1f}"

@@ -19,6 +19,7 @@ Indexes are built once, so every lookup costs the candidates of one name.
 
 from __future__ import annotations
 
+import heapq
 import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
@@ -78,25 +79,30 @@ class Scope:
                 self.duplicates.append(Duplicate(obj, previous))
                 previous.shadowed = True
             last[ident] = obj
+        # Once every object is in, each list becomes a _Usable: the objects
+        # a lookup may answer with are found by namespace, not by filtering
+        # every same-named object of every namespace on every lookup.
+        self._by_name = {key: _Usable(objs) for key, objs in self._by_name.items()}
+        self._by_place = {key: _Usable(objs) for key, objs in self._by_place.items()}
 
     def candidates(self, kind: str, namespace: Optional[str], name: str, origin: K8sObject) -> List[K8sObject]:
         """The nearest objects ``origin`` can mean by ``kind``/``name``: one
         (resolved), several (equally near: ambiguous) or none."""
-        def usable(objs):
-            return [o for o in objs if not o.shadowed and (o.namespace == namespace or o.namespace is None or namespace is None)]
+        def usable(found):
+            return found.usable(namespace) if found is not None else []
 
         unit = origin.file.unit
         if unit is not None:
-            same_unit = usable(self._by_place.get((kind, name, "unit", unit), ()))
+            same_unit = usable(self._by_place.get((kind, name, "unit", unit)))
             if same_unit:
                 return _exact_namespace_first(same_unit, namespace)
         else:
             for place in _places(origin):
-                near = usable(self._by_place.get((kind, name) + place, ()))
+                near = usable(self._by_place.get((kind, name) + place))
                 if near:
                     return _exact_namespace_first(near, namespace)
         # Objects of another unit are deployed by another release or build.
-        plain = [o for o in usable(self._by_name.get((kind, name), ())) if o.file.unit is None]
+        plain = [o for o in usable(self._by_name.get((kind, name))) if o.file.unit is None]
         if not plain:
             return []
         here = _directory(origin)
@@ -109,6 +115,31 @@ class Scope:
             elif score == best:
                 nearest.append(o)
         return _exact_namespace_first(nearest, namespace)
+
+
+class _Usable:
+    """The objects of one index entry that are not shadowed, in input
+    order, and by namespace: a lookup from a namespace may answer with the
+    objects of that namespace and those that leave it to `kubectl -n`."""
+
+    __slots__ = ("all", "by_namespace")
+
+    def __init__(self, objects: List[K8sObject]):
+        self.all = [o for o in objects if not o.shadowed]
+        self.by_namespace: Dict[Optional[str], List[Tuple[int, K8sObject]]] = {}
+        for index, o in enumerate(self.all):
+            self.by_namespace.setdefault(o.namespace, []).append((index, o))
+
+    def usable(self, namespace: Optional[str]) -> List[K8sObject]:
+        if namespace is None:
+            return list(self.all)
+        mine = self.by_namespace.get(namespace, ())
+        unset = self.by_namespace.get(None, ())
+        if not unset:
+            return [o for _, o in mine]
+        if not mine:
+            return [o for _, o in unset]
+        return [o for _, o in heapq.merge(mine, unset, key=lambda pair: pair[0])]
 
 
 def _places(obj: K8sObject) -> Tuple[Tuple, ...]:
