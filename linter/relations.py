@@ -35,6 +35,8 @@ from __future__ import annotations
 import re
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
+from somaxlint.model.scope import REFERENCE_KINDS
+
 # Objects that the model reads for every pod, not through a reference by
 # name (or through the pod's namespace, which a manifest may leave out).
 GLOBAL_KINDS = frozenset({"Namespace", "NetworkAttachmentDefinition", "KubeletConfiguration"})
@@ -157,14 +159,17 @@ def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[st
             objects[path] = [_Object(key, file, path) for key in k.objects]
             everyone.extend(objects[path])
     scope = _ScopeByName(everyone)
+    # only objects of the kinds the model resolves references to are ever
+    # reached by a name (a Deployment is named by nothing it reads)
     kinds_of: Dict[str, Set[str]] = {}
     for o in everyone:
-        kinds_of.setdefault(o.name, set()).add(o.kind)
+        if o.kind in REFERENCE_KINDS:
+            kinds_of.setdefault(o.name, set()).add(o.kind)
 
     todo = list(named)
     # Inward: objects elsewhere whose reference to a named file's object
     # resolves to it.
-    targets = {(o.kind, o.name): o for p in named for o in objects.get(p, ())}
+    targets = {(o.kind, o.name): o for p in named for o in objects.get(p, ()) if o.kind in REFERENCE_KINDS}
     if targets:
         target_names = {name for _, name in targets}
         for path, k in keys.items():

@@ -28,6 +28,12 @@ from somaxlint.model.objects import K8sObject
 
 Key = Tuple[str, str]  # (kind, name)
 
+# The kinds the model resolves references to: volumes, projected sources
+# and environment references (ConfigMap, Secret), Multus network selections,
+# a workload's Namespace.  ``somaxlint.relations`` narrows a hook's context
+# by them, so a lookup of any other kind is a programming error.
+REFERENCE_KINDS = frozenset({"ConfigMap", "Secret", "NetworkAttachmentDefinition", "Namespace"})
+
 
 @dataclass
 class Duplicate:
@@ -88,6 +94,9 @@ class Scope:
     def candidates(self, kind: str, namespace: Optional[str], name: str, origin: K8sObject) -> List[K8sObject]:
         """The nearest objects ``origin`` can mean by ``kind``/``name``: one
         (resolved), several (equally near: ambiguous) or none."""
+        if kind not in REFERENCE_KINDS:
+            raise ValueError(f"references to {kind} are not resolved (see REFERENCE_KINDS)")
+
         def usable(found):
             return found.usable(namespace) if found is not None else []
 
