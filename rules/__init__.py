@@ -35,4 +35,5 @@ RULE_MODULES = (
     "smx020_server_refuses_to_start",
     "smx021_queue_follows_low_somaxconn",
     "smx022_stream_duplicate_listen",
+    "smx023_duplicate_listen",
 )

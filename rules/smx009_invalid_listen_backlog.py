@@ -32,9 +32,13 @@ SUMMARY = "nginx refuses the listen backlog= value"
 
 def check(model):
     for server in model.nginx_servers:
+        seen = set()
         for listen in server.listen_set.listens:
-            if listen.backlog_error is None:
+            # a host name resolving to several addresses is one listen
+            # directive: one finding
+            if listen.backlog_error is None or id(listen.directive) in seen:
                 continue
+            seen.add(id(listen.directive))
             d = listen.directive
             yield Finding(
                 CODE,

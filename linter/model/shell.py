@@ -1,7 +1,8 @@
 """Find sysctl writes in a container's command line.
 
-Recognised, also inside ``sh -c`` / ``bash -c`` scripts (split on newlines,
-``;``, ``&&``, ``||``, ``&`` and pipes):
+Recognised, also inside ``sh -c`` / ``bash -c`` scripts, read as POSIX sh
+reads them (``tokenize``: commands end at unquoted newlines, ``;``, ``&&``,
+``||``, ``&`` and pipes; a quoted word keeps its newlines):
 
 * ``sysctl -w key=value`` and ``sysctl key=value`` (procps and busybox both
   write when an argument contains ``=``), several pairs per call;
@@ -86,41 +87,157 @@ def scripts(argv: Sequence[str]) -> List[Tuple[int, str]]:
     return [(0, " ".join(shlex.quote(w) for w in argv))]
 
 
-def _tokenize(script: str) -> List[str]:
-    lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|<>")
-    lexer.whitespace = " \t\r"
-    lexer.whitespace_split = True
-    lexer.commenters = "#"
-    tokens = []
-    try:
-        for token in lexer:
-            tokens.append(token)
-    except ValueError:  # unbalanced quotes: keep what was read
-        pass
+class Operator(str):
+    """An unquoted control or redirection operator of a script (`;`, `&&`,
+    `|`, `>`, `2>`, a newline ...): never a quoted word that reads the same
+    (`echo ';'`)."""
+
+
+# Longest first: the shell reads the longest operator at each position.
+_OPERATORS = ("<<-", "&&", "||", ";;", "<<", ">>", "<&", ">&", "<>", ">|", ";", "&", "|", "<", ">")
+# Within double quotes a backslash escapes only these (and a newline).
+_DQUOTE_ESCAPES = "$`\"\\"
+# A run of characters with no meaning to the shell's reader.
+_PLAIN = re.compile(r"[^\\'\" \t\r\n#;&|<>]+")
+# An operator that leaves its list unfinished at a newline (`a &&<newline>b`).
+_CONTINUES = {"&&", "||", "|"}
+
+
+def tokenize(script: str) -> List[str]:
+    """The words and operators of a shell script, read as POSIX sh reads
+    them: quotes (and the newlines inside them) belong to their word, an
+    unquoted newline ends a command (``Operator("\\n")``), a
+    backslash-newline joins two lines, `#` at the start of a word begins a
+    comment, a here-document's lines are not commands.  Where a quote is
+    never closed, sh rejects the list that holds it and runs nothing from
+    there on: those tokens are dropped.  (Carriage returns count as blanks,
+    so a script saved with CRLF line ends reads as its author meant.)"""
+    tokens: List[str] = []
+    word: Optional[List[str]] = None  # None: no word started
+    quoted = False  # the current word has a quoted part (not an IO number)
+    heredocs: List[Tuple[str, bool]] = []  # (delimiter, strip leading tabs) waiting for the next newline
+    want_delimiter: Optional[bool] = None  # after `<<` (False) or `<<-` (True)
+    list_start = 0  # index in ``tokens`` where the current complete command begins
+    last: Optional[str] = None  # the last token that is not a newline
+    i, n = 0, len(script)
+
+    def finish() -> None:
+        nonlocal word, quoted, want_delimiter, last
+        if word is None:
+            return
+        text = "".join(word)
+        tokens.append(text)
+        last = text
+        if want_delimiter is not None:
+            heredocs.append((text, want_delimiter))
+            want_delimiter = None
+        word, quoted = None, False
+
+    while i < n:
+        c = script[i]
+        if c == "\\":
+            if i + 1 < n and script[i + 1] == "\n":
+                i += 2  # line continuation: nothing of it remains
+                continue
+            word = word if word is not None else []
+            word.append(script[i + 1] if i + 1 < n else "\\")
+            quoted = True
+            i += 2
+            continue
+        if c == "'":
+            end = script.find("'", i + 1)
+            if end < 0:
+                return tokens[:list_start]
+            word = word if word is not None else []
+            word.append(script[i + 1 : end])
+            quoted = True
+            i = end + 1
+            continue
+        if c == '"':
+            part: List[str] = []
+            j = i + 1
+            while j < n and script[j] != '"':
+                if script[j] == "\\" and j + 1 < n and (script[j + 1] in _DQUOTE_ESCAPES or script[j + 1] == "\n"):
+                    if script[j + 1] != "\n":
+                        part.append(script[j + 1])
+                    j += 2
+                    continue
+                part.append(script[j])
+                j += 1
+            if j >= n:
+                return tokens[:list_start]
+            word = word if word is not None else []
+            word.extend(part)
+            quoted = True
+            i = j + 1
+            continue
+        if c in " \t\r":
+            finish()
+            i += 1
+            continue
+        if c == "\n":
+            finish()
+            tokens.append(Operator("\n"))
+            i += 1
+            for delimiter, strip in heredocs:
+                # the here-document's body: up to a line that is its delimiter
+                while i < n:
+                    end = script.find("\n", i)
+                    line = script[i:] if end < 0 else script[i:end]
+                    i = n if end < 0 else end + 1
+                    if (line.lstrip("\t") if strip else line) == delimiter:
+                        break
+            heredocs = []
+            if not _is(last, *_CONTINUES):
+                list_start = len(tokens)
+            continue
+        if c == "#" and word is None:
+            end = script.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        operator = next((op for op in _OPERATORS if script.startswith(op, i)), None) if c in ";&|<>" else None
+        if operator is not None:
+            i += len(operator)
+            if operator[0] in "<>" and word is not None and not quoted and "".join(word).isdigit():
+                # an IO number: `2>/dev/null` redirects descriptor 2
+                operator = "".join(word) + operator
+                word = None
+            else:
+                finish()
+            last = Operator(operator)
+            tokens.append(last)
+            if operator.endswith(("<<", "<<-")):
+                want_delimiter = operator.endswith("-")
+            continue
+        if word is None:
+            word = []
+        plain = _PLAIN.match(script, i)
+        end = plain.end() if plain else i + 1
+        word.append(script[i:end])
+        i = end
+    finish()
     return tokens
 
 
-def _split_lines(script: str) -> List[str]:
-    # Newlines end statements; a backslash-newline continues one.
-    return script.replace("\\\n", " ").split("\n")
+def _is(token: str, *operators: str) -> bool:
+    return isinstance(token, Operator) and token in operators
 
 
 def parse_commands(argv: Sequence[str]) -> List[ShellCommand]:
     out: List[ShellCommand] = []
     statement = 0
     for argv_index, script in scripts(argv):
-        for line in _split_lines(script):
-            words: List[str] = []
-            for token in _tokenize(line) + [";"]:
-                if token in _SEPARATORS or token == "|":
-                    if words:
-                        out.append(ShellCommand(words, argv_index, statement, token == "&"))
-                        statement += 1
-                    if token == "|" and out:
-                        out[-1].words.append("|")  # mark: output piped onward
-                    words = []
-                else:
-                    words.append(token)
+        words: List[str] = []
+        for token in tokenize(script) + [Operator(";")]:
+            if _is(token, ";", "&&", "||", "&", ";;", "|", "\n"):
+                if words:
+                    out.append(ShellCommand(words, argv_index, statement, token == "&"))
+                    statement += 1
+                if token == "|" and out:
+                    out[-1].words.append(Operator("|"))  # mark: output piped onward
+                words = []
+            else:
+                words.append(token)
     return out
 
 
@@ -189,14 +306,18 @@ def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
     previous_output: Optional[str] = None
     for command in commands:
         words = _strip_wrappers(command.words)
-        piped = bool(words) and words[-1] == "|"
+        piped = bool(words) and _is(words[-1], "|")
         if piped:
             words = words[:-1]
         if not words:
             continue
         program = words[0].rsplit("/", 1)[-1]
         if program == "sysctl":
+            redirected = False
             for word in words[1:]:
+                if redirected or isinstance(word, Operator):
+                    redirected = isinstance(word, Operator)  # its next word is a file, not a pair
+                    continue
                 if word.startswith("-"):
                     continue
                 if "=" in word:
@@ -217,8 +338,11 @@ def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
             target = None
             j = 1
             while j < len(words):
-                if words[j] in (">", ">>") and j + 1 < len(words):
-                    target = words[j + 1]
+                if isinstance(words[j], Operator):
+                    # a redirection and its word: only standard output's
+                    # target receives what echo and printf print
+                    if words[j] in (">", ">>", ">|", "1>", "1>>", "1>|") and j + 1 < len(words):
+                        target = words[j + 1]
                     j += 2
                     continue
                 if program == "echo" and not value_words and words[j] in ("-n", "-e", "-ne", "-en", "-E"):

@@ -33,17 +33,56 @@ def listener_records(model: Model) -> List[dict]:
     for server in model.servers:
         if server.kind == "nginx":
             # nginx's records also say which config file and block
-            conflicts = {}
-            for socket, other in server.bind_conflicts:
-                conflicts.setdefault(id(socket), other.address_port)
-                conflicts.setdefault(id(other), socket.address_port)
+            refusals = _nginx_refusals(server, loc)
             for socket, listener in zip(server.sockets, server.listeners):
-                records.append(_record(server, socket, listener, loc, conflicts.get(id(socket))))
+                records.append(_record(server, socket, listener, loc, refusals.get(id(socket))))
             continue
         for listener in server.listeners:
             records.append(_process_record(server, listener, loc))
     records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
     return records
+
+
+# How a `bind_conflict` that is a reason, not the other socket's address,
+# begins (no address does).
+_DOES_NOT_START = "nginx does not start: "
+
+
+def _nginx_refusals(server, loc) -> dict:
+    """id(socket) -> why nginx never opens it (the record's `bind_conflict`):
+    for two overlapping sockets, the other one's address (SMX015); for a
+    socket Linux refuses, nginx's error (SMX015); for every other socket of
+    an nginx that does not start, why it does not (the first refusal of its
+    configuration: SMX009, SMX008, SMX022, SMX023, then SMX015).  A refusal
+    that rests on an assumption (an SMX015 warning) is left to the
+    finding."""
+
+    def at(listen) -> str:
+        where = loc(listen.directive.source.locate(listen.directive.line, listen.directive.column))
+        return f"{where['path']}:{where['line']}:{where['column']}"
+
+    out = {}
+    reasons = []
+    for listen in server.listen_set.listens:
+        if listen.backlog_error is not None:
+            reasons.append(f"{listen.backlog_error} at {at(listen)} (SMX009)")
+            break
+    codes = {"options": "SMX008", "pair": "SMX022", "listen": "SMX023", "default": "SMX023"}
+    for duplicate in server.duplicates:
+        code = "SMX023" if duplicate.kind == "pair" and duplicate.listen.module == "mail" else codes[duplicate.kind]
+        reasons.append(f'{duplicate.message} at {at(duplicate.listen)} ({code})')
+    for socket, other in server.bind_conflicts:
+        out.setdefault(id(socket), other.address_port)
+        out.setdefault(id(other), socket.address_port)
+        reasons.append(f"listen {socket.address_port} overlaps listen {other.address_port} at {at(socket.owner or socket.listens[0])}: bind() fails with EADDRINUSE (SMX015)")
+    for failure in server.start_failures:
+        if failure.certain:
+            out.setdefault(id(failure.socket), f"{_DOES_NOT_START}{failure.message} (SMX015)")
+            reasons.append(f"{failure.message} at {at(failure.socket.owner or failure.socket.listens[0])} (SMX015)")
+    if reasons:
+        for socket in server.sockets:
+            out.setdefault(id(socket), f"{_DOES_NOT_START}{reasons[0]}")
+    return out
 
 
 def _process_record(process, listener, _loc) -> dict:
@@ -148,8 +187,9 @@ def _record(server, socket: Socket, listener, _loc, conflict: Optional[str]) -> 
         # (nginx 1.25.5) are assumed when the version is not known
         + ([f"{server.version_source} (several stream servers share this socket: nginx 1.25.5 or later)"] if socket.module == "stream" and len(socket.listens) > 1 and server.version is None else [])
         + ([f"evaluated with {server.variant} (SMX017: equally near candidates)"] if server.variant else []),
-        # the other socket on an overlapping address and port: nginx does
-        # not start (SMX015)
+        # why nginx never opens this socket (``_nginx_refusals``): the other
+        # socket on an overlapping address and port (SMX015), else what
+        # stops nginx
         "bind_conflict": conflict,
         "ss_line": _ss_line(effective, socket.ss_local) if conflict is None else None,
     }
@@ -245,8 +285,11 @@ def text_lines(model: Model) -> List[str]:
         lines.append(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}")
         if r["ss_line"]:
             lines.append(f"    ss -lntH           {r['ss_line']}")
-        if r["bind_conflict"]:
-            lines.append(f"    nginx does not start: this socket and {r['bind_conflict']} overlap (EADDRINUSE, SMX015)")
+        conflict = r["bind_conflict"]
+        if conflict and conflict.startswith(_DOES_NOT_START):
+            lines.append(f"    {conflict}")
+        elif conflict:
+            lines.append(f"    nginx does not start: this socket and {conflict} overlap (EADDRINUSE, SMX015)")
         for assumption in r["assumptions"]:
             lines.append(f"    assumption: {assumption}")
     for g in gaps:

@@ -183,6 +183,14 @@ def hosts_of(workload):
 # stream module".
 STREAM_VIRTUAL_SERVERS = (1, 25, 5)
 
+# Linux refuses SO_REUSEPORT on sockets other than inet ones (a `unix:`
+# listen with reuseport) with EOPNOTSUPP from 6.13: net/core/sock.c
+# sk_setsockopt, commit 5b0af621c3f6 "net: restrict SO_REUSEPORT to inet
+# sockets" (CVE-2024-57903), also in the stable kernels of January 2025
+# (6.6.70, 5.15.176 and others), which is why an older version number
+# settles nothing.
+REUSEPORT_INET_ONLY = (6, 13, 0)
+
 _TAG_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 

@@ -8,9 +8,10 @@ host: an include that leaves the input is recorded as a problem, not read.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from somaxlint import facts
@@ -339,6 +340,33 @@ class Listen:
     # what the address rests on when the input cannot settle it (a name only
     # DNS resolves)
     assumption: Optional[str] = None
+    # which `server` block of the configuration holds it (nginx refuses one
+    # http server listening twice on an address)
+    server: int = 0
+
+    @property
+    def default_server(self) -> bool:
+        """`default_server` (or its old spelling `default`): the http server
+        for requests no server_name matches."""
+        return "default_server" in self.options or "default" in self.options
+
+    @property
+    def mapped(self) -> Optional[str]:
+        """The IPv4 address of an IPv4-mapped IPv6 address
+        (`[::ffff:127.0.0.1]` -> 127.0.0.1), else None."""
+        if self.family != "inet6":
+            return None
+        try:
+            v4 = ipaddress.IPv6Address(self.address).ipv4_mapped
+        except ValueError:
+            return None
+        return str(v4) if v4 is not None else None
+
+    @property
+    def sockaddr(self) -> Tuple:
+        """What nginx compares to tell two listens apart (ngx_cmp_sockaddr:
+        family, address, port; a UNIX socket's path), and TCP from UDP."""
+        return (self.family, self.address, self.port, self.udp)
 
     @property
     def dual_stack(self) -> bool:
@@ -409,6 +437,37 @@ class Socket:
         return self.owner is not None and "reuseport" in self.owner.options
 
     @property
+    def ipv6only(self) -> bool:
+        """IPV6_V6ONLY as nginx sets it on an IPv6 socket: on unless the
+        listen that configures the socket says `ipv6only=off`
+        (ngx_http_core_listen: lsopt.ipv6only = 1)."""
+        return self.family == "inet6" and not (self.owner is not None and self.owner.options.get("ipv6only") == "off")
+
+    @property
+    def mapped(self) -> Optional[str]:
+        """The IPv4 address of an IPv4-mapped IPv6 socket address, else None."""
+        return (self.owner or self.listens[0]).mapped
+
+    @property
+    def ipv4(self) -> Optional[str]:
+        """The IPv4 address the socket takes on its port (0.0.0.0: all of
+        them), else None: an IPv4 socket's own; a dual-stack wildcard's
+        0.0.0.0; an IPv4-mapped address's IPv4 address when the socket is
+        not IPv6-only (Linux binds such a socket to the IPv4 address)."""
+        if self.family == "inet":
+            return self.address
+        if self.dual_stack:
+            return "0.0.0.0"
+        if self.mapped is not None and not self.ipv6only:
+            return self.mapped
+        return None
+
+    @property
+    def ipv6(self) -> Optional[str]:
+        """The IPv6 address (not IPv4-mapped) the socket takes, else None."""
+        return self.address if self.family == "inet6" and self.mapped is None else None
+
+    @property
     def assumption(self) -> Optional[str]:
         return next((l.assumption for l in self.listens if l.assumption), None)
 
@@ -421,6 +480,11 @@ class Socket:
             return None
         if self.dual_stack:
             return f"*:{self.port} *:*"
+        if self.mapped is not None and not self.ipv6only:
+            # Linux keeps IPV6_V6ONLY off only for a mapped address (a
+            # specific IPv6 address makes the socket IPv6-only), and ss
+            # prints such a socket's peer as `*:*` (tests/kernel)
+            return f"[::ffff:{self.mapped}]:{self.port} *:*"
         if self.family == "inet6":
             return f"[{self.address}]:{self.port} [::]:*"
         return f"{self.address}:{self.port} 0.0.0.0:*"
@@ -561,25 +625,29 @@ def resolve_names(listens: List[Listen], hosts: Hosts) -> List[Listen]:
         for address in addresses:
             family = "inet6" if ":" in address else "inet"
             wildcard = address in ("0.0.0.0", "::")
-            copy = Listen(
-                listen.directive, listen.module, family, address, listen.port, wildcard, listen.options, listen.udp,
-                listen.backlog_raw, listen.backlog, listen.backlog_error, listen.implicit, name=host,
-            )
-            out.append(copy)
+            out.append(replace(listen, family=family, address=address, wildcard=wildcard, name=host))
     return out
 
 
 def bind_conflicts(sockets: List[Socket]) -> List[Tuple[Socket, Socket]]:
-    """Pairs (socket, other) of TCP sockets nginx cannot both open: the same
-    port on overlapping addresses -- the same address (in two modules: http
-    and stream do not share sockets), a wildcard and an address of its
-    family, or a dual-stack `[::]` (ipv6only=off) and any IPv4 address --
-    unless both set SO_REUSEPORT.  nginx sets SO_REUSEADDR, which lets
-    Linux bind a second socket only while the first is not listening;
-    nginx listens on each socket as it opens it, so the second bind()
-    fails with EADDRINUSE and nginx exits (inet_csk_bind_conflict; checked
-    in tests/kernel).  ``socket`` is the one the finding is about: the
-    specific address beside a wildcard, else the later one in the config."""
+    """Pairs (socket, other) of sockets nginx cannot both open.
+
+    TCP: the same port on overlapping addresses -- the same address (in two
+    modules: http and stream do not share sockets), a wildcard and an
+    address of its family, or an IPv4 address and an IPv6 socket that takes
+    IPv4 too (a dual-stack `[::]` with ipv6only=off, an IPv4-mapped
+    `[::ffff:a.b.c.d]` with ipv6only=off) -- unless both set SO_REUSEPORT.
+    nginx sets SO_REUSEADDR, which lets Linux bind a second socket only
+    while the first is not listening; nginx listens on each socket as it
+    opens it, so the second bind() fails with EADDRINUSE and nginx exits
+    (inet_csk_bind_conflict; checked in tests/kernel).
+
+    UNIX: one path bound by two sockets (the same path in two modules, each
+    of which opens its own): the second bind() finds the file and fails
+    with EADDRINUSE (unix_bind; tests/kernel), SO_REUSEPORT or not.
+
+    ``socket`` is the one the finding is about: the specific address beside
+    a wildcard, else the later one in the config."""
     out = []
     tcp = [s for s in sockets if s.family != "unix"]
     for i, a in enumerate(tcp):
@@ -592,7 +660,19 @@ def bind_conflicts(sockets: List[Socket]) -> List[Tuple[Socket, Socket]]:
             else:
                 first, second = sorted((a, b), key=_position)
                 out.append((second, first))
+    unix = [s for s in sockets if s.family == "unix"]
+    for i, a in enumerate(unix):
+        for b in unix[i + 1 :]:
+            if unix_path(a.address) == unix_path(b.address):
+                first, second = sorted((a, b), key=_position)
+                out.append((second, first))
     return out
+
+
+def unix_path(address: str) -> str:
+    """The file a `unix:` address names, as the kernel resolves it (two
+    spellings of one path bind one file)."""
+    return posixpath.normpath(address[len("unix:") :])
 
 
 def _position(socket: Socket):
@@ -601,10 +681,166 @@ def _position(socket: Socket):
 
 
 def _overlap(a: Socket, b: Socket) -> bool:
-    if a.family == b.family:
-        return a.address == b.address or a.wildcard or b.wildcard
-    v6 = a if a.family == "inet6" else b
-    return v6.dual_stack
+    if a.ipv6 is not None and b.ipv6 is not None and (a.ipv6 == b.ipv6 or a.wildcard or b.wildcard):
+        return True
+    v4a, v4b = a.ipv4, b.ipv4
+    return v4a is not None and v4b is not None and (v4a == v4b or "0.0.0.0" in (v4a, v4b))
+
+
+# --------------------------------------------------------------------------
+# What nginx refuses: duplicates at `nginx -t`, sockets it cannot open
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Duplicate:
+    """A listen nginx refuses while reading the configuration (so `nginx -t`
+    too) because it repeats an earlier one."""
+
+    kind: str  # "pair", "listen", "default" or "options" (see ``duplicate_listens``)
+    listen: Listen
+    earlier: Listen
+
+    @property
+    def message(self) -> str:
+        """nginx's own words (src/stream/ngx_stream_core_module.c and
+        src/mail/ngx_mail_core_module.c ngx_*_core_listen; src/http/ngx_http.c
+        ngx_http_add_server and ngx_http_add_addresses; nginx 1.22.1)."""
+        address = self.earlier.address_port
+        if self.kind == "pair":
+            return f'duplicate "{self.listen.address_port}" address and port pair'
+        if self.kind == "listen":
+            return f"a duplicate listen {address}"
+        if self.kind == "default":
+            return f"a duplicate default server for {address}"
+        return f"duplicate listen options for {address}"
+
+
+def duplicate_listens(listens: List[Listen], stream_virtual_servers: bool) -> List[Duplicate]:
+    """The listens nginx refuses as duplicates of an earlier one, in order:
+
+    * "pair": a mail listen on the address (or UNIX path) of an earlier one
+      -- the mail module has no virtual servers -- and the same for stream
+      before nginx 1.25.5 (``stream_virtual_servers`` False): `duplicate
+      "127.0.0.1:8000" address and port pair`;
+    * "listen": one http server listening twice on one address (also when
+      a host name resolves to it): `a duplicate listen 127.0.0.1:8000`;
+    * "default": `default_server` on one address in two http servers: `a
+      duplicate default server for 127.0.0.1:8000`;
+    * "options": socket options on two listens of one address (SMX008's):
+      `duplicate listen options for 127.0.0.1:8000`.
+
+    Addresses are compared as nginx compares them (ngx_cmp_sockaddr): a
+    wildcard and a specific address are different addresses here."""
+    out: List[Duplicate] = []
+    pairs: Dict[Tuple, Listen] = {}
+    in_server: Dict[Tuple, Listen] = {}
+    defaults: Dict[Tuple, Listen] = {}
+    options: Dict[Tuple, Listen] = {}
+    for listen in listens:
+        if listen.implicit:
+            continue
+        key = listen.sockaddr
+        if listen.module == "mail" or (listen.module == "stream" and not stream_virtual_servers):
+            earlier = pairs.setdefault((listen.module, key), listen)
+            if earlier is not listen:
+                out.append(Duplicate("pair", listen, earlier))
+        elif listen.module == "http":
+            earlier = in_server.setdefault((key, listen.server), listen)
+            if earlier is not listen:
+                out.append(Duplicate("listen", listen, earlier))
+            if listen.default_server:
+                earlier = defaults.setdefault(key, listen)
+                if earlier is not listen and earlier.server != listen.server:
+                    out.append(Duplicate("default", listen, earlier))
+        if listen.sets_socket_options:
+            earlier = options.setdefault(listen.key, listen)
+            if earlier is not listen:
+                out.append(Duplicate("options", listen, earlier))
+    return out
+
+
+@dataclass
+class StartFailure:
+    """A socket nginx cannot open by itself: nginx logs ``message`` and
+    exits.  ``certain``: on every kernel the input allows; else only
+    ``condition``, for the reason ``assumption`` gives."""
+
+    socket: Socket
+    message: str
+    why: str
+    fix: str
+    at_test: bool  # `nginx -t` fails too (it binds, but sets no SO_REUSEPORT)
+    certain: bool = True
+    condition: Optional[str] = None  # when it fails, if not ``certain``
+    assumption: Optional[str] = None  # why that is not known
+
+
+def start_failures(sockets: List[Socket], workers: Optional[int], kernel: Optional[Tuple[int, int, int]]) -> List[StartFailure]:
+    """The sockets nginx cannot open on Linux whatever else it listens on:
+
+    * an IPv4-mapped address (`[::ffff:127.0.0.1]`) on an IPv6-only socket
+      (nginx's default ipv6only=on): bind() fails with EINVAL, also at
+      `nginx -t` (net/ipv6/af_inet6.c __inet6_bind: "Binding to v4-mapped
+      address on a v6-only socket makes no sense"; tests/kernel).  A mapped
+      address without socket options beside an IPv6 wildcard shares the
+      wildcard's socket and is never bound;
+    * `reuseport` on a UNIX socket: Linux refuses SO_REUSEPORT on anything
+      but an inet socket with EOPNOTSUPP since "net: restrict SO_REUSEPORT
+      to inet sockets" (commit 5b0af621c3f6, Linux 6.13, in the stable
+      kernels of January 2025; tests/kernel).  Older kernels accept and
+      ignore it, and then the copy of the socket nginx makes for each
+      further worker (ngx_clone_listening, src/core/ngx_connection.c)
+      binds the same path: EADDRINUSE.  So nginx fails on every kernel
+      with more than one worker, and with one worker on the newer kernels
+      only."""
+    from somaxlint.servers.nginx import REUSEPORT_INET_ONLY
+
+    out = []
+    for socket in sockets:
+        if socket.family == "unix" and socket.reuseport:
+            several = workers is not None and workers > 1
+            new_kernel = kernel is not None and kernel >= REUSEPORT_INET_ONLY
+            out.append(
+                StartFailure(
+                    socket,
+                    f"setsockopt(SO_REUSEPORT) {socket.address_port} failed (95: Operation not supported)",
+                    "reuseport on a UNIX socket: Linux refuses SO_REUSEPORT on it (EOPNOTSUPP) since 6.13 and the "
+                    "stable kernels of January 2025"
+                    + (
+                        f"; older kernels ignore it, and then each of the {workers} workers' copies of the socket "
+                        "binds the same path (EADDRINUSE)"
+                        if several
+                        else ""
+                    ),
+                    "Drop reuseport from this listen: SO_REUSEPORT is for TCP and UDP sockets",
+                    at_test=False,
+                    certain=several or new_kernel,
+                    condition=None
+                    if several or new_kernel
+                    else "if the node's kernel refuses SO_REUSEPORT on UNIX sockets (Linux 6.13 or later, or an older "
+                    "kernel with the fix of CVE-2024-57903)",
+                    assumption=None
+                    if several or new_kernel
+                    else (
+                        "the node's kernel is not known: set `kernel` in the configuration"
+                        if kernel is None
+                        else f"Linux {'.'.join(map(str, kernel))} may carry the fix (stable kernels got it in January 2025)"
+                    ),
+                )
+            )
+        elif socket.family == "inet6" and socket.mapped is not None and socket.ipv6only:
+            out.append(
+                StartFailure(
+                    socket,
+                    f"bind() to {socket.address_port} failed (22: Invalid argument)",
+                    f"{socket.address_port} is an IPv4-mapped address and the socket is IPv6-only (nginx's default "
+                    "ipv6only=on): Linux refuses to bind it (EINVAL)",
+                    f"Listen on {socket.mapped}:{socket.port} instead, or add ipv6only=off to this listen",
+                    at_test=True,
+                )
+            )
+    return out
 
 
 @dataclass
@@ -622,18 +858,23 @@ def collect_listens(directives: List[Directive], run_as_root: bool, hosts: Optio
             workers = int(d.args[0]) if d.args[0].isascii() and d.args[0].isdigit() else None
     default_port = facts.NGINX_DEFAULT_PORT_ROOT if run_as_root else facts.NGINX_DEFAULT_PORT_NONROOT
 
+    count = 0
+
     def servers(block, module):
+        nonlocal count
         for d in block or ():
             if d.name == "server" and d.block is not None:
+                count += 1
                 found = False
                 for inner in d.block:
                     if inner.name == "listen":
                         listen = parse_listen(inner, module, 80 if module == "http" else 0)
                         if listen is not None:
+                            listen.server = count
                             listens.append(listen)
                             found = True
                 if not found and module == "http":
-                    implicit = Listen(d, module, "inet", "0.0.0.0", default_port, True, {}, False, implicit=True)
+                    implicit = Listen(d, module, "inet", "0.0.0.0", default_port, True, {}, False, implicit=True, server=count)
                     listens.append(implicit)
 
     top_level_server = False

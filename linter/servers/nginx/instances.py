@@ -25,17 +25,21 @@ from somaxlint.model.sources import TextSource
 from somaxlint.servers import nginx
 from somaxlint.servers.nginx import hosts_of, image_files, looks_like_config, renders_templates, runs_as_root
 from somaxlint.servers.nginx.config import (
+    Duplicate,
     ListenSet,
     Opener,
     ParseCache,
     ResolvedConfig,
     Socket,
+    StartFailure,
     bind_conflicts,
     collect_listens,
     conf_prefix,
     container_opener,
+    duplicate_listens,
     resolve,
     root_opener,
+    start_failures,
 )
 from somaxlint.servers.nginx.templates import render_templates
 
@@ -50,12 +54,15 @@ class NginxServer(ServerProcess):
     # (major, minor, patch) when known, and how it is known (or why not)
     version: Optional[Tuple[int, int, int]] = None
     version_source: str = ""
+    # the node's kernel when the configuration names it (`kernel`)
+    kernel: Optional[Tuple[int, int, int]] = None
 
     @classmethod
     def of(cls, config, listen_set, somaxconn, workload=None, container=None, main_via=(), variant=None, settings=None) -> "NginxServer":
         listeners = nginx.listeners(listen_set.sockets)
         version, how = nginx.version_of(container, settings) if settings is not None else (None, "")
-        return cls(nginx, workload, container, somaxconn, listeners, tuple(main_via), variant, config, listen_set, version, how)
+        kernel = settings.kernel if settings is not None else None
+        return cls(nginx, workload, container, somaxconn, listeners, tuple(main_via), variant, config, listen_set, version, how, kernel)
 
     @property
     def sockets(self) -> List[Socket]:
@@ -66,6 +73,19 @@ class NginxServer(ServerProcess):
         """The sockets nginx cannot open side by side (``config.bind_conflicts``),
         worked out once for SMX015 and `explain` alike."""
         return bind_conflicts(self.sockets)
+
+    @cached_property
+    def duplicates(self) -> List[Duplicate]:
+        """The listens nginx refuses as duplicates (``config.duplicate_listens``):
+        stream ones only before nginx 1.25.5 (when the version is not known,
+        a current nginx, with stream virtual servers, is assumed)."""
+        virtual = self.version is None or self.version >= nginx.STREAM_VIRTUAL_SERVERS
+        return duplicate_listens(self.listen_set.listens, stream_virtual_servers=virtual)
+
+    @cached_property
+    def start_failures(self) -> List[StartFailure]:
+        """The sockets nginx cannot open by itself (``config.start_failures``)."""
+        return start_failures(self.sockets, self.listen_set.worker_processes, self.kernel)
 
 
 def add_container(model, workload, container, main_path: str, netns, sources, used: set, candidates) -> None:
