@@ -398,3 +398,30 @@ def test_lookups_among_same_named_objects_of_many_namespaces_cost_linear_time():
 
     ratio = _ratio(_same_name_in_many_namespaces, resolve_all, 1500)
     assert ratio < 3.0, f"doubling the namespaces multiplied the cost by {ratio:.1f}"
+
+
+def _pods_mounting_many_files(n):
+    """n Deployments of the official image (which renders templates at
+    start) mounting one ConfigMap of n keys at /srv, their nginx.conf by
+    subPath: n listeners in all, however many files each pod sees."""
+    files = {f"k{i}.txt": f"value {i}\n" for i in range(n)}
+    files["nginx.conf"] = "events {}\nhttp { server { listen 80 backlog=4096; } }\n"
+    mounts = "- {name: conf, mountPath: /srv}\n- {name: conf, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}"
+    volumes = "- {name: conf, configMap: {name: web-conf}}"
+    return config_map(files=files) + "".join("---\n" + deployment(name=f"w{j}", mounts=mounts, volumes=volumes) for j in range(n))
+
+
+def test_the_model_of_pods_mounting_many_files_costs_linear_time():
+    """What each pod reads is looked up through its mounts: the files
+    mounted are never listed per pod (recording what pods read, finding
+    the templates the image renders)."""
+    from somaxlint.model import build_model
+    from somaxlint.settings import Settings
+
+    def model(loaded):
+        built = build_model([loaded], Settings(kernel=(5, 15, 0)), [], "/")
+        assert sum(len(s.listeners) for s in built.servers) == len(built.inventory.workloads)
+        return built
+
+    ratio = _ratio(lambda n: _loaded(_pods_mounting_many_files(n)), model, 400)
+    assert ratio < 3.0, f"doubling pods and the files each mounts multiplied the cost of the model by {ratio:.1f}"

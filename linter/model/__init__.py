@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 from somaxlint.findings import Location, internal_error
 from somaxlint.load import LoadedFile
 from somaxlint.model import shape
-from somaxlint.model.filesystem import SourceCache, build_fs
+from somaxlint.model.filesystem import SourceCache, UsedSources, build_fs
 from somaxlint.model.late_writes import late_writes
 from somaxlint.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from somaxlint.model.objects import Inventory, K8sObject, Workload, collect
@@ -78,7 +78,7 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
     sources = SourceCache()
     # TextSources already linted inside a container.  Held, not their ids:
     # an id can be reused once its object is gone.
-    used: set = set()
+    used = UsedSources()
 
     for obj in inv.objects:
         if obj.file.errors:
@@ -106,7 +106,7 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
 MAX_VARIANTS = 8
 
 
-def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: set) -> None:
+def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: UsedSources) -> None:
     settings = model.settings
     if not workload.obj.file.errors:  # a parse error already says what is wrong
         model.problems.extend(shape.pod_problems(workload))
@@ -128,7 +128,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
 
     def fs_for(container):
         fs = build_fs(container, nearest, sources)
-        used.update(m.source for m in fs.files.values())
+        used.add_files(fs.files)
         return fs
 
     for process in server_processes(workload, netns.somaxconn_for, fs_for, nearest):

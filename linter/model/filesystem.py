@@ -16,7 +16,7 @@ import posixpath
 import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from somaxlint.findings import Location, Related
 from somaxlint.load.positioned import YMap, as_map, as_seq
@@ -70,14 +70,17 @@ class _Layer:
                 return MountedFile(found[0], (self.head, volume, found[1]))
         return None
 
-    def fill(self, files: Dict[str, MountedFile]) -> None:
-        """Put every file of the mount into ``files`` (a later one wins)."""
+    def fill(self, files: Dict[str, MountedFile], prefix: Optional[str] = None) -> None:
+        """Put every file of the mount (below ``prefix``, ending in "/",
+        when given) into ``files`` (a later one wins)."""
         if self.single is not None:
             found = self._file(self.single)
-            if found is not None:
+            if found is not None and (prefix is None or self.mount.startswith(prefix)):
                 files[self.mount] = found
             return
-        listing = self.listings.get(self)
+        # below a prefix: the listing's part there, worked out once for
+        # every pod that mounts the same entries at the same place
+        listing = self.listings.get(self) if prefix is None else self.listings.under(self, prefix)
         if len(self.parts) == 1:
             (entries, volume), = self.parts
             head = self.head
@@ -109,20 +112,39 @@ class _Layer:
 
 
 class _Listings:
-    """The paths a mount shows, worked out once for every pod that mounts
-    the same entries at the same place."""
+    """The paths a mount shows, and the texts behind them, worked out once
+    for every pod that mounts the same entries at the same place."""
 
     def __init__(self):
-        self._held: Dict[tuple, Tuple[tuple, List[Tuple[str, str]]]] = {}
+        self._held: Dict[tuple, list] = {}
 
-    def get(self, layer: _Layer) -> List[Tuple[str, str]]:
+    def _entry(self, layer: _Layer) -> list:
         entries = tuple(e for e, _ in layer.parts)
         key = (layer.mount, layer.strip, tuple(map(id, entries)))
         held = self._held.get(key)
         if held is None or any(a is not b for a, b in zip(held[0], entries)):
             # the entries are held with their listing: their ids stay theirs
-            held = self._held[key] = (entries, layer.paths())
-        return held[1]
+            held = self._held[key] = [entries, layer.paths(), None]
+        return held
+
+    def get(self, layer: _Layer) -> List[Tuple[str, str]]:
+        return self._entry(layer)[1]
+
+    def under(self, layer: _Layer, prefix: str) -> List[Tuple[str, str]]:
+        """The part of the listing below ``prefix`` (ending in "/")."""
+        held = self._entry(layer)
+        if len(held) == 3:
+            held.append({})
+        part = held[3].get(prefix)
+        if part is None:
+            part = held[3][prefix] = [(path, key) for path, key in held[1] if path.startswith(prefix)]
+        return part
+
+    def sources(self, layer: _Layer) -> FrozenSet[TextSource]:
+        held = self._entry(layer)
+        if held[2] is None:
+            held[2] = frozenset(layer._file(key).source for _, key in held[1])
+        return held[2]
 
 
 class MountedFiles(MutableMapping):
@@ -194,6 +216,40 @@ class MountedFiles(MutableMapping):
             self._flat = files
         return self._flat
 
+    def source_groups(self) -> List[Iterable[TextSource]]:
+        """The texts of every file, as groups: a whole mount's group is one
+        frozenset shared by every pod that mounts the same entries at the
+        same place, so recording what pods read costs their mounts, not
+        their files."""
+        if self._hidden:  # a file taken away: exactly what is left
+            return [{m.source for m in self.values()}]
+        groups: List[Iterable[TextSource]] = []
+        for layer in self._layers:
+            if layer.single is not None:
+                found = layer._file(layer.single)
+                if found is not None:
+                    groups.append((found.source,))
+            else:
+                groups.append(layer.listings.sources(layer))
+        groups.append([m.source for m in self._own.values()])
+        return groups
+
+    def items_under(self, directory: str) -> List[Tuple[str, MountedFile]]:
+        """(path, file) of the files below ``directory``, put together from
+        the mounts that can hold them: a pod's template directory is not
+        looked for among every file of every ConfigMap it mounts."""
+        if self._flat is not None:
+            prefix = directory.rstrip("/") + "/"
+            return [(p, m) for p, m in self._flat.items() if p.startswith(prefix)]
+        prefix = directory.rstrip("/") + "/"
+        files: Dict[str, MountedFile] = {}
+        for layer in self._layers:
+            layer.fill(files, prefix)
+        for path in self._hidden:
+            files.pop(path, None)
+        files.update((p, m) for p, m in self._own.items() if p.startswith(prefix))
+        return list(files.items())
+
     def __iter__(self):
         return iter(self._files())
 
@@ -247,6 +303,35 @@ def _match_parts(pattern_parts, path_parts) -> bool:
     if len(pattern_parts) != len(path_parts):
         return False
     return all(fnmatch.fnmatchcase(p, q) for q, p in zip(pattern_parts, path_parts))
+
+
+class UsedSources:
+    """The texts some container reads (what is mounted into a server's
+    container is that container's business, never linted on its own).  A
+    large group shared by many pods is held once, not added element by
+    element for each pod."""
+
+    SMALL = 64  # a group up to this size is merged into the one set
+
+    def __init__(self):
+        self._one: set = set()
+        self._groups: Dict[int, FrozenSet[TextSource]] = {}
+
+    def add(self, source: TextSource) -> None:
+        self._one.add(source)
+
+    def update(self, sources: Iterable[TextSource]) -> None:
+        self._one.update(sources)
+
+    def add_files(self, files: "MountedFiles") -> None:
+        for group in files.source_groups():
+            if isinstance(group, frozenset) and len(group) > self.SMALL:
+                self._groups[id(group)] = group  # held by the listing: the id stays its own
+            else:
+                self._one.update(group)
+
+    def __contains__(self, source: TextSource) -> bool:
+        return source in self._one or any(source in group for group in self._groups.values())
 
 
 class SourceCache:

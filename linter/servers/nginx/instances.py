@@ -137,7 +137,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
         render_templates(fs, container, container_env(container, choose))
     # Anything mounted into an nginx container is that container's
     # business, loaded or not: never linted again on its own.
-    used.update(m.source for m in fs.files.values())
+    used.add_files(fs.files)
     mounted = fs.get(main_path)
     if mounted is None:
         model.unresolved.append(_unresolved(workload, container, main_path, fs))

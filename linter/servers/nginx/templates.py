@@ -30,7 +30,7 @@ def render_templates(fs, container, env) -> None:
     suffix = literal.get("NGINX_ENVSUBST_TEMPLATE_SUFFIX", ".template")
     output_dir = os.path.normpath(literal.get("NGINX_ENVSUBST_OUTPUT_DIR", "/etc/nginx/conf.d"))
     prefix = literal.get("NGINX_ENVSUBST_FILTER", "")
-    for path, mounted in sorted(fs.files.items()):
+    for path, mounted in sorted(fs.files.items_under(template_dir)):
         if not path.startswith(template_dir + "/") or not path.endswith(suffix):
             continue
         out_path = os.path.join(output_dir, path[len(template_dir) + 1 : len(path) - len(suffix)])
