@@ -425,3 +425,37 @@ def test_the_model_of_pods_mounting_many_files_costs_linear_time():
 
     ratio = _ratio(lambda n: _loaded(_pods_mounting_many_files(n)), model, 400)
     assert ratio < 3.0, f"doubling pods and the files each mounts multiplied the cost of the model by {ratio:.1f}"
+
+
+def _pods_including_their_files(n):
+    """n Deployments, each including the n files of the ConfigMap it mounts
+    at conf.d: n² listeners for an input of n² bytes over n."""
+    files = {f"s{i}.conf": f"server {{ listen {2000 + i}; }}\n" for i in range(n)}
+    files["nginx.conf"] = "events {}\nhttp { include /etc/nginx/conf.d/*.conf; }\n"
+    mounts = "- {name: conf, mountPath: /etc/nginx/conf.d}\n- {name: conf, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}"
+    volumes = "- {name: conf, configMap: {name: web-conf}}"
+    return config_map(files=files) + "".join("---\n" + deployment(name=f"w{j}", mounts=mounts, volumes=volumes) for j in range(n))
+
+
+def test_includes_into_many_pods_are_bounded_per_run_and_said(project, monkeypatch):
+    """Past the run's include bound, the remaining nginx containers are
+    unresolved (SMX018 at the mount), and the cost stops growing with the
+    product of pods and files."""
+    from somaxlint.model import build_model
+    from somaxlint.servers.nginx import instances
+    from somaxlint.settings import Settings
+
+    monkeypatch.setattr(instances, "MAX_INCLUDES_PER_RUN", 2000)
+    project.write("app.yaml", _pods_including_their_files(60))
+    run = project.run("--format", "json", "--select", "SMX018", "app.yaml")
+    found = run.json["findings"]
+    # each includes its 60 s*.conf (conf.d/nginx.conf is the main file
+    # itself): 34 containers pass the 2000, the other 26 are said
+    assert len(found) == 26 and all("already include 2000 files, the bound on one run" in f["message"] for f in found)
+    assert sorted(f["message"].split("Deployment/default/")[1].split()[0].strip("':,") for f in found)[:2] == ["w34", "w35"]
+
+    def model(loaded):
+        return build_model([loaded], Settings(kernel=(5, 15, 0)), [], "/")
+
+    ratio = _ratio(lambda n: _loaded(_pods_including_their_files(n)), model, 120)
+    assert ratio < 3.0, f"doubling pods and their included files multiplied the cost by {ratio:.1f}"

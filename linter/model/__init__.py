@@ -57,6 +57,9 @@ class Model:
     unresolved: List[Unresolved] = field(default_factory=list)
     # fields of the wrong type, as (location, message): see model.shape
     problems: List[Tuple[Location, str]] = field(default_factory=list)
+    # files included into nginx containers' configurations so far (bounded:
+    # servers.nginx.instances.MAX_INCLUDES_PER_RUN)
+    nginx_included: int = 0
 
     @property
     def nginx_servers(self):

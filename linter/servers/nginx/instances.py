@@ -128,6 +128,12 @@ def add_container(model, workload, container, main_path: str, netns, sources, us
         _model_container(model, workload, container, main_path, netns, sources, used, pick, label)
 
 
+# Files included into the configurations of nginx containers, over a run:
+# n pods each including n mounted files are n² listeners, so past this many
+# the remaining containers are reported unresolved (SMX018) instead.
+MAX_INCLUDES_PER_RUN = 50_000
+
+
 def _model_container(model, workload, container, main_path, netns, sources, used, choose, variant) -> None:
     settings = model.settings
     cache = model.parse_cache
@@ -142,6 +148,14 @@ def _model_container(model, workload, container, main_path, netns, sources, used
     if mounted is None:
         model.unresolved.append(_unresolved(workload, container, main_path, fs))
         return
+    if model.nginx_included >= MAX_INCLUDES_PER_RUN:
+        gap = _unresolved(workload, container, main_path, fs)
+        gap.reason = (
+            f"not modelled: the nginx containers before it already include {MAX_INCLUDES_PER_RUN} files, the bound on one "
+            "run (many pods including many mounted files cost their product); lint fewer workloads at once"
+        )
+        model.unresolved.append(gap)
+        return
     config = resolve(
         mounted.source,
         main_path,
@@ -152,6 +166,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
     )
     used.add(mounted.source)
     used.update(config.included)
+    model.nginx_included += len(config.included)
     if _has_parse_errors(config, cache):
         return  # nginx will not start; SMX000 says why
     listen_set = collect_listens(config.directives, runs_as_root(container), hosts_of(workload))
