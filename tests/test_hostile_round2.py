@@ -549,3 +549,15 @@ def test_a_fifo_a_kustomization_names_is_an_error_at_its_entry_and_kustomize_is_
         ("SMX000", "k/kustomization.yaml", 3, 3, "kustomization not built: pipe.yaml is not a regular file (kustomize would wait on it forever)")
     ]
     assert proc.returncode == 1
+
+
+def test_an_included_file_over_the_size_limit_is_named_as_such_not_as_missing(project):
+    project.write("site/nginx.conf", "events {}\nhttp {\n  include conf.d/*.conf;\n}\n")
+    project.write("site/conf.d/big.conf", "server { listen 80 backlog=9000; }\n" + "#" * 5000 + "\n")
+    run = project.run("--max-file-size", "1000", "site")
+    assert run.status == 1
+    assert run.lines[:2] == [
+        "site/conf.d/big.conf:1:1: SMX000 [error] cannot parse nginx: cannot read: file is larger than the limit of "
+        "1000 bytes (raise it with --max-file-size)",
+        "site/nginx.conf:3:3: SMX013 [warning] include not followed: the file cannot be read: larger than the limit of 1000 bytes",
+    ]

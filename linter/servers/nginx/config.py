@@ -176,7 +176,8 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
         if source is None:
             try:
                 text = decode_lenient(rootfs.read(real))
-            except (OSError, ValueError):
+            except (OSError, ValueError) as exc:
+                unreadable[local] = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 return None
             shown = display_path(real, cwd)
             source = TextSource(shown, text, shown)
@@ -184,6 +185,9 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
         return source
 
     notes: Dict[str, Tuple[str, ...]] = {}
+    # files there that could not be read (too large, not a regular file):
+    # the include names why, not "no such file"
+    unreadable: Dict[str, str] = {}
 
     def glob(pattern):
         """Matching paths in glob(3)'s order, or None when the pattern
@@ -220,6 +224,8 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
         local = to_local(path)
         if local is None or not rootfs.inside(local):
             return "the path is outside the lint root and is not read"
+        if local in unreadable:
+            return f"the file cannot be read: {unreadable[local]}"
         return "no such file under the lint root"
 
     return Opener(lookup, glob, why_missing, prefix, unlisted=lambda pattern: notes.get(pattern, ()))
