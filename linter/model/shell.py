@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 _SEPARATORS = {";", "&&", "||", "&", ";;"}
@@ -223,7 +223,34 @@ def _is(token: str, *operators: str) -> bool:
     return isinstance(token, Operator) and token in operators
 
 
+# A container's command line is read by several stages (its namespace,
+# late writes, which server it starts), and an anchored script may be
+# aliased into many containers: each distinct command line is parsed once.
+# The results are shared: callers read them and never change them.
+_PARSED: Dict[Tuple[str, ...], List[ShellCommand]] = {}
+_WRITES: Dict[Tuple[str, ...], List[SysctlWrite]] = {}
+_MEMO_LIMIT = 4096  # distinct command lines kept (a run's worth)
+
+
+def _memo(table: dict, key: Tuple[str, ...], make):
+    found = table.get(key)
+    if found is None:
+        if len(table) >= _MEMO_LIMIT:
+            table.clear()
+        found = table[key] = make()
+    return list(found)
+
+
 def parse_commands(argv: Sequence[str]) -> List[ShellCommand]:
+    try:
+        key = tuple(argv)
+        hash(key)
+    except TypeError:  # not strings: parsed as given, not kept
+        return _parse_commands(argv)
+    return _memo(_PARSED, key, lambda: _parse_commands(argv))
+
+
+def _parse_commands(argv: Sequence[str]) -> List[ShellCommand]:
     out: List[ShellCommand] = []
     statement = 0
     for argv_index, script in scripts(argv):
@@ -299,6 +326,15 @@ def _printf(words: List[str]) -> str:
 
 
 def sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
+    try:
+        key = tuple(argv)
+        hash(key)
+    except TypeError:
+        return _sysctl_writes(argv)
+    return _memo(_WRITES, key, lambda: _sysctl_writes(argv))
+
+
+def _sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
     from somaxlint.model.sysctl_value import SYSCTL_TOOL, written_data
 
     writes: List[SysctlWrite] = []
