@@ -66,7 +66,30 @@ def make_merged(node: YMap, kpos: dict, vpos: dict, sources) -> None:
 _UNSET = object()
 
 
-class MergedMap(YMap):
+class _ReadThrough:
+    """Iteration, length and the key/value/item views of a mapping whose
+    keys are ``_keys()`` and whose whole content is ``_view()``: what a
+    merged mapping and its positions answer from their sources."""
+
+    __slots__ = ()
+
+    def __iter__(self):
+        return iter(self._keys())
+
+    def __len__(self):
+        return len(self._keys())
+
+    def keys(self):
+        return self._view().keys()
+
+    def values(self):
+        return self._view().values()
+
+    def items(self):
+        return self._view().items()
+
+
+class MergedMap(_ReadThrough, YMap):
     """A mapping with merge keys (``<<: *base``, ``<<: [*a, *b]``): the keys
     written in it win, then earlier sources over later ones (the YAML merge
     key spec).  The dict itself holds only the written keys; a key of a
@@ -185,20 +208,8 @@ class MergedMap(YMap):
             state.view = {key: dict.__getitem__(holder, key) for key, holder in self.origins().items()}
         return state.view
 
-    def __iter__(self):
-        return iter(self.origins())
-
-    def __len__(self):
-        return len(self.origins())
-
-    def keys(self):
-        return self._view().keys()
-
-    def values(self):
-        return self._view().values()
-
-    def items(self):
-        return self._view().items()
+    def _keys(self):
+        return self.origins()
 
     def copy(self):
         return dict(self._view())
@@ -224,7 +235,7 @@ class MergedMap(YMap):
         return (YMap, (self.pos, merged), None, None, iter(dict.items(self)))
 
 
-class _Positions(dict):
+class _Positions(_ReadThrough, dict):
     """``kpos`` or ``vpos`` of a MergedMap: the written keys' positions,
     and those of merged keys as their source has them."""
 
@@ -254,20 +265,8 @@ class _Positions(dict):
         which = self.which
         return {key: dict.__getitem__(getattr(holder, which), key) for key, holder in self.owner.origins().items()}
 
-    def __iter__(self):
-        return iter(self.owner.origins())
-
-    def __len__(self):
-        return len(self.owner.origins())
-
-    def keys(self):
-        return self._view().keys()
-
-    def values(self):
-        return self._view().values()
-
-    def items(self):
-        return self._view().items()
+    def _keys(self):
+        return self.owner.origins()
 
     def __reduce_ex__(self, protocol):
         return (dict, (self._view(),))
