@@ -14,9 +14,10 @@ import binascii
 import fnmatch
 import posixpath
 import re
+from array import array
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from somaxlint.findings import Location, Related
 from somaxlint.load.positioned import YMap, as_map, as_seq
@@ -381,10 +382,12 @@ class SourceCache:
         source.anchor = (line, column)
         return source
 
-    def _line_starts(self, text: str) -> List[int]:
+    def _line_starts(self, text: str) -> Sequence[int]:
         held = self._lines.get(id(text))
         if held is None or held[0] is not text:
-            starts = [0]
+            # an array of machine integers: held for every file of the run,
+            # a list of int objects would cost 36 bytes a line
+            starts = array("q", [0])
             starts.extend(m.end() for m in _NEWLINE.finditer(text))
             held = self._lines[id(text)] = (text, starts)
         return held[1]

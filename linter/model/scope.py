@@ -76,9 +76,10 @@ class Scope:
         self.duplicates: List[Duplicate] = []
         last: Dict[Tuple, K8sObject] = {}
         for obj in objects:
-            self._by_name.setdefault((obj.kind, obj.name), []).append(obj)
-            for place in _places(obj):
-                self._by_place.setdefault((obj.kind, obj.name) + place, []).append(obj)
+            if obj.kind in REFERENCE_KINDS:  # nothing else is ever looked up
+                self._by_name.setdefault((obj.kind, obj.name), []).append(obj)
+                for place in _places(obj):
+                    self._by_place.setdefault((obj.kind, obj.name) + place, []).append(obj)
             ident = (_group(obj), obj.kind, obj.namespace or "default", obj.name)
             previous = last.get(ident)
             if previous is not None:

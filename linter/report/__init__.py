@@ -78,8 +78,16 @@ def write_json(document, out: TextIO) -> None:
     character reaches the output raw whatever a string holds."""
     import json
 
-    # one write: json.dump writes every token on its own
-    out.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
+    # In batches: json.dump writes every token on its own, json.dumps holds
+    # every token and then the whole report at once.
+    batch: list = []
+    for chunk in json.JSONEncoder(indent=2, ensure_ascii=True).iterencode(document):
+        batch.append(chunk)
+        if len(batch) >= 4096:
+            out.write("".join(batch))
+            batch.clear()
+    batch.append("\n")
+    out.write("".join(batch))
 
 
 _URI_UNSAFE = re.compile(r"[^A-Za-z0-9._~/!$&'()*+,;=@-]")
