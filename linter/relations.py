@@ -33,6 +33,7 @@ them: any may include it).
 from __future__ import annotations
 
 import re
+import sys
 from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from somaxlint.model.scope import REFERENCE_KINDS
@@ -81,7 +82,11 @@ def keys_of(loaded, summary: str) -> Keys:
         # with a backslash) spells a name the text does not show whole.
         for doc in loaded.documents:
             _scalar_words(doc.root, words)
-    return Keys(tuple(objects), frozenset(words), applies_to_all or any(k in GLOBAL_KINDS for k, _, _ in objects), summary)
+    # interned: the cache's index holds every file's words, and one object
+    # per distinct word keeps it half the size (pickle refers to repeats)
+    return Keys(
+        tuple(objects), frozenset(map(sys.intern, words)), applies_to_all or any(k in GLOBAL_KINDS for k, _, _ in objects), summary
+    )
 
 
 def _scalar_words(root, words: Set[str]) -> None:

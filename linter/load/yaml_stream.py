@@ -34,9 +34,9 @@ def _setup_parser() -> None:
         from ruamel.yaml.cyaml import CParser
 
         def source(text: str):
-            parser = CParser(text)
-            while parser.check_event():
-                yield parser.get_event()
+            # get_event returns None past the stream's end: no generator
+            # frame between libyaml and the builder for every event
+            return iter(CParser(text).get_event, None)
 
         have = True
     except ImportError:  # pragma: no cover - pure-Python fallback
