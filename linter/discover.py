@@ -19,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from dataclasses import dataclass, field
+from .records import record, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -36,7 +36,7 @@ STDIN = "-"
 STDIN_DISPLAY = "<stdin>"
 
 
-@dataclass
+@record
 class InputFile:
     path: str  # real path on disk, or "-" for standard input
     display: str  # what findings show
@@ -54,7 +54,7 @@ class InputFile:
     stands_for: Optional[str] = None
 
 
-@dataclass
+@record
 class Skipped:
     display: str
     reason: str
@@ -483,7 +483,7 @@ def decode_lenient(data: bytes) -> str:
     return text
 
 
-@dataclass
+@record
 class GlobResult:
     """What an include pattern matches under the lint roots: files sorted
     as glob(3) sorts them (byte order of the whole path) -- at most

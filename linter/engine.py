@@ -6,7 +6,7 @@ discover -> load -> model -> check -> filter -> (report, in the CLI)
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from .records import record, field
 from typing import List, Optional, Set
 
 from somaxlint.discover import InputFile, Skipped, discover, read_input
@@ -18,7 +18,7 @@ from somaxlint.rulebook import Rule, all_rules
 from somaxlint.settings import Settings
 
 
-@dataclass
+@record
 class Summary:
     files: int = 0
     skipped_not_kubernetes: int = 0
@@ -44,7 +44,7 @@ class Summary:
         )
 
 
-@dataclass
+@record
 class Result:
     findings: List[Finding]
     model: Model

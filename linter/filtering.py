@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from dataclasses import dataclass, field
+from .records import record, field
 from typing import Dict, List, Optional, Set, Tuple
 
 from somaxlint.findings import Finding, Location
@@ -45,7 +45,7 @@ def _suppression_comment(line: str):
     return None
 
 
-@dataclass
+@record
 class Suppression:
     location: Location
     rules: Tuple[str, ...]
@@ -60,7 +60,7 @@ class Suppression:
         return any(r.upper() == finding.rule or r.lower() == finding.name for r in self.rules)
 
 
-@dataclass
+@record
 class SuppressionIndex:
     by_line: Dict[Tuple[str, int], List[Suppression]] = field(default_factory=dict)
     annotations: List[Suppression] = field(default_factory=list)

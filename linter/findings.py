@@ -7,14 +7,14 @@ here computes facts; it only carries them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .records import record, field
 from typing import Dict, List, Optional, Tuple
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Location:
     """A place in an input file.  Lines and columns count from 1.
 
@@ -42,7 +42,7 @@ class Location:
         return f"{self.path}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Related:
     """Another fact a finding combined: what it is, and where it came from."""
 
@@ -50,7 +50,7 @@ class Related:
     label: str
 
 
-@dataclass
+@record
 class Finding:
     rule: str  # stable code, e.g. SMX001
     name: str  # kebab-case rule name

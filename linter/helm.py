@@ -11,7 +11,7 @@ first line and says which line of the rendered output it was.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+from .records import replace
 from typing import Dict, List, Optional
 
 from somaxlint.discover import display_path

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
-from dataclasses import dataclass
+from .records import record
 from functools import lru_cache
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -21,14 +20,22 @@ REPOSITORY_URL = "https://github.com/somaxlint/somaxlint"
 DOCS_PATH = "docs/rules.md"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rule:
     code: str
     name: str
     severity: str
     summary: str
-    doc: str
+    docstring: str  # the module's, as written
     check: Callable
+
+    @property
+    def doc(self) -> str:
+        """The rule's documentation, dedented.  Cleaned when a report or
+        the docs ask for it: ``inspect``'s import is not a run's cost."""
+        import inspect
+
+        return inspect.cleandoc(self.docstring)
 
     def section(self, title: str) -> str:
         return parse_sections(self.doc).get(title, "")
@@ -66,6 +73,8 @@ def parse_sections(doc: str) -> Dict[str, str]:
     out: Dict[str, str] = {}
     current = None
     lines: List[str] = []
+    import inspect
+
     for line in inspect.cleandoc(doc or "").splitlines():
         match = re.match(r"^##\s+(.*\S)\s*$", line)
         if match:
@@ -90,7 +99,7 @@ def all_rules() -> Tuple[Rule, ...]:
                 name=module.NAME,
                 severity=module.SEVERITY,
                 summary=module.SUMMARY,
-                doc=inspect.cleandoc(module.__doc__ or ""),
+                docstring=module.__doc__ or "",
                 check=module.check,
             )
         )

@@ -6,11 +6,11 @@ model reads it, nothing else does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from .records import record, field
 from typing import Dict, List, Optional, Tuple
 
 
-@dataclass
+@record
 class ServerLink:
     """A standalone nginx file and the workload/container that runs it."""
 
@@ -20,7 +20,7 @@ class ServerLink:
     mount_path: Optional[str] = None  # where the file sits in the container
 
 
-@dataclass
+@record
 class Settings:
     kernel: Optional[Tuple[int, int, int]] = None
     kernel_text: Optional[str] = None

@@ -190,9 +190,9 @@ def test_statistics_of_a_clean_run_are_empty(project):
 
 
 def _comparable(settings):
-    from dataclasses import asdict
+    from somaxlint.records import fields
 
-    values = asdict(settings)
+    values = {name: getattr(settings, name) for name in fields(settings)}
     values.pop("config_path")
     return values
 

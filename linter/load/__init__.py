@@ -6,7 +6,7 @@ loaders never know about rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import List, Optional
 
 from somaxlint.discover import InputFile, decode_lenient, decode_strict
@@ -15,14 +15,14 @@ from somaxlint.load.positioned import YMap, YSeq
 from somaxlint.load.yaml_stream import Document, load_yaml
 
 
-@dataclass
+@record
 class LoadError:
     message: str
     line: int
     column: int
 
 
-@dataclass
+@record
 class LoadedFile:
     input: InputFile
     kind: str  # "yaml", "json", "nginx"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from dataclasses import dataclass
+from ..records import record
 from typing import List, Tuple
 
 # crossplane (and somaxlint's lexer, which registers crossplane's Lua
@@ -96,7 +96,7 @@ class Directive:
         return f"Directive({self.name!r}, {self.args!r}, {self.line}:{self.column})"
 
 
-@dataclass
+@record
 class NginxError:
     message: str
     line: int

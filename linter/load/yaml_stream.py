@@ -10,7 +10,7 @@ constructed from a tag: ``!!python/object`` is just a string here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from typing import Any, List, Tuple
 
 from somaxlint.load.positioned import YMap, YSeq, make_merged
@@ -69,14 +69,14 @@ ALIAS_EXPANSION_FLOOR = 256 * 1024
 ALIAS_EXPANSION_RATIO = 2
 
 
-@dataclass
+@record
 class YamlError:
     message: str
     line: int
     column: int
 
 
-@dataclass
+@record
 class Document:
     index: int  # 0-based position in the stream
     root: Any

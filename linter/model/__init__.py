@@ -7,7 +7,7 @@ Rules read this and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 from somaxlint.findings import Location, internal_error
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from somaxlint.servers.nginx.config import ParseCache
 
 
-@dataclass
+@record
 class Ambiguity:
     """A reference that two or more equally near objects could satisfy."""
 
@@ -36,7 +36,7 @@ class Ambiguity:
     candidates: Tuple[K8sObject, ...]
 
 
-@dataclass
+@record
 class Model:
     settings: Settings
     files: List[LoadedFile]

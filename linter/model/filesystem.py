@@ -16,7 +16,7 @@ import posixpath
 import re
 from array import array
 from collections.abc import MutableMapping
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from somaxlint.findings import Location, Related
@@ -25,7 +25,7 @@ from somaxlint.model.objects import Container, K8sObject
 from somaxlint.model.sources import TextSource, scalar_source
 
 
-@dataclass
+@record
 class MountedFile:
     source: TextSource
     via: Tuple[Related, ...] = ()  # the mount, the volume, the ConfigMap key
@@ -267,7 +267,7 @@ class MountedFiles(MutableMapping):
         return self._files().keys()
 
 
-@dataclass
+@record
 class ContainerFS:
     files: MountedFiles = field(default_factory=MountedFiles)
     # mount points whose content the input does not show, with the reason

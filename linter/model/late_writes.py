@@ -23,7 +23,7 @@ Which statement starts the server: ``netns.server_start`` (nginx through
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from typing import Callable, List
 
 from somaxlint.findings import Location
@@ -43,7 +43,7 @@ SIDECAR = "sidecar"
 BESIDE_OTHER_SERVERS = "server container"
 
 
-@dataclass
+@record
 class LateWrite:
     container: Container
     name: str

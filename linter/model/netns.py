@@ -23,7 +23,7 @@ A ``hostNetwork`` pod has no namespace of its own: it sees the node's values.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from ..records import record, field, replace
 from typing import Dict, List, Optional, Tuple
 
 from somaxlint import facts
@@ -47,7 +47,7 @@ KERNEL_DEFAULT = "kernel default"
 SERVER_CONTAINER = "server container"
 
 
-@dataclass
+@record
 class SysctlSetting:
     """One write of one sysctl, where it was written and how."""
 
@@ -87,7 +87,7 @@ class SysctlSetting:
         return None
 
 
-@dataclass
+@record
 class Somaxconn:
     """The namespace's net.core.somaxconn: the possible values (the first is
     the one assumed when the input does not decide), where it came from, and
@@ -138,7 +138,7 @@ class Somaxconn:
         return self.setting.detail
 
 
-@dataclass
+@record
 class NetNamespace:
     workload: Workload
     host: bool
@@ -365,7 +365,7 @@ def server_container_writes(workload: Workload) -> List[SysctlSetting]:
 # --------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class TuningSource:
     """A CNI configuration that contains the tuning plugin."""
 

@@ -6,7 +6,7 @@ as absent here, and the loader or a rule reports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from somaxlint.facts import POD_SPEC_PATHS
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from somaxlint.model.scope import Scope
 
 
-@dataclass
+@record
 class K8sObject:
     kind: str
     api_version: str
@@ -64,7 +64,7 @@ class K8sObject:
         return self.key_loc(self.root, "kind")
 
 
-@dataclass
+@record
 class Container:
     workload: "Workload"
     node: YMap
@@ -122,7 +122,7 @@ class Container:
         return f"{kind} {self.name!r} of {self.workload.ref}"
 
 
-@dataclass
+@record
 class Workload:
     obj: K8sObject
     pod_spec: YMap
@@ -150,7 +150,7 @@ class Workload:
         return node if node is not None else YMap()
 
 
-@dataclass
+@record
 class Inventory:
     """Every Kubernetes object of the input, indexed the ways the model needs."""
 

@@ -6,7 +6,7 @@ they name) are found.  nginx's own discovery, a tree of config files, is
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from ..records import record, replace
 from functools import lru_cache
 from typing import List, Optional, Tuple
 
@@ -18,7 +18,7 @@ from somaxlint.model.shell import parse_commands
 from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_modules
 
 
-@dataclass
+@record
 class ServerProcess:
     """One server process: where it runs, what it listens on, and the
     namespace's somaxconn.  A standalone nginx config (no workload) runs
@@ -67,7 +67,7 @@ class ServerProcess:
         return tuple(self.main_via) + container
 
 
-@dataclass
+@record
 class Unresolved:
     """A container that runs a server whose configuration the input does
     not show: it still appears in `explain`, with the reason."""
@@ -230,7 +230,7 @@ def _reader(container: Container, fs_for):
     return read
 
 
-@dataclass
+@record
 class Verdict:
     """How a listener compares with the namespace's possible somaxconn
     values: shared by every rule about server processes."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from dataclasses import dataclass
+from ..records import record
 from typing import Dict, List, Optional, Tuple
 
 from somaxlint.model.objects import K8sObject
@@ -35,7 +35,7 @@ Key = Tuple[str, str]  # (kind, name)
 REFERENCE_KINDS = frozenset({"ConfigMap", "Secret", "NetworkAttachmentDefinition", "Namespace"})
 
 
-@dataclass
+@record
 class Duplicate:
     """Two objects of one kind/namespace/name in one unit or file:
     `kubectl apply` keeps only the last."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from ..records import record
 from typing import Dict, List, Optional, Sequence, Tuple
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
@@ -32,7 +32,7 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _WRAPPERS = {"exec", "sudo", "busybox", "command", "nsenter", "nohup", "env"}
 
 
-@dataclass
+@record
 class SysctlWrite:
     name: str  # dotted, e.g. net.core.somaxconn
     value: str
@@ -42,7 +42,7 @@ class SysctlWrite:
     background: bool = False  # the command runs in the background (`... &`)
 
 
-@dataclass
+@record
 class ShellCommand:
     """One simple command of the script, in order (for ordering rules)."""
 

@@ -72,7 +72,7 @@ Older kernels (each fact from the tree named):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ..records import record
 from typing import List, Optional, Tuple
 
 from somaxlint import facts
@@ -95,7 +95,7 @@ RAW = "raw"  # runc, the CNI tuning plugin: the value as-is
 SYSCTL_TOOL = "sysctl"  # procps sysctl -w / sysctl.conf: blanks stripped, newline added
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Handler:
     """How one sysctl is written: ``int`` (proc_dointvec),
     ``int_minmax`` (proc_dointvec_minmax with extra1/extra2), ``u8_minmax``
@@ -108,7 +108,7 @@ class Handler:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome:
     """What one kernel does with one write.  ``values`` is what the kernel
     stores (empty: nothing -- refused, or a zero-byte write); ``errno`` is
@@ -130,7 +130,7 @@ class Outcome:
         return self.errno is not None and not self.values
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reading:
     """The kernel's reading of one write: one outcome per kernel behaviour
     the run allows (the first is the one assumed)."""
@@ -171,7 +171,7 @@ class Reading:
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Behaviour:
     """The facts about one kernel (or one possibility for the run's kernel)
     that change how a write is read."""

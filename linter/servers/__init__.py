@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import posixpath
-from dataclasses import dataclass
+from ..records import record
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from somaxlint.findings import Location
@@ -30,7 +30,7 @@ from somaxlint.findings import Location
 SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Listener:
     """One listening socket of a server, as the model sees it."""
 
@@ -69,13 +69,13 @@ class Listener:
         return f"{self.address}:{self.port}" if self.port is not None else self.address
 
 
-@dataclass
+@record
 class Word:
     text: str
     location: Location
 
 
-@dataclass
+@record
 class Launch:
     """How a container starts a server: the words after the server's
     command word (or the image's default command), and its environment."""
@@ -137,7 +137,7 @@ def entrypoint_prepends(module, repository: str, first: str) -> bool:
     return any(fnmatch.fnmatchcase(first, pattern) for pattern in patterns)
 
 
-@dataclass
+@record
 class Option:
     """A command-line option that carries a value."""
 

@@ -54,7 +54,7 @@ listener (always somaxconn), and one socket per worker thread with
 
 from __future__ import annotations
 
-from dataclasses import replace
+from ..records import replace
 from typing import Callable, List, Optional, Tuple
 
 from somaxlint.findings import Location

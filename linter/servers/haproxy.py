@@ -53,7 +53,7 @@ adds files the module does not read (`--`, a directory).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from somaxlint.findings import Location
@@ -96,14 +96,14 @@ _NOT_LISTENING = ("udp", "udp4", "udp6", "quic", "quic4", "quic6", "uxdg", "fd",
 _UNKNOWN = "unknown"  # a setting whose value the input does not settle
 
 
-@dataclass
+@record
 class _Setting:
     value: object  # int, or _UNKNOWN
     location: Location
     origin: str
 
 
-@dataclass
+@record
 class _Bind:
     addresses: str
     location: Location
@@ -112,7 +112,7 @@ class _Bind:
     conditional: bool
 
 
-@dataclass
+@record
 class _Section:
     kind: str
     name: str

@@ -103,7 +103,7 @@ def listeners(launch: Launch) -> List[Listener]:
 def _assume(listener: Listener, assumption: Optional[str]) -> Listener:
     if assumption is None:
         return listener
-    from dataclasses import replace
+    from ..records import replace
 
     return replace(listener, assumption=assumption)
 

@@ -12,11 +12,11 @@ template, the base or the patch, never at output nobody can see.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from ..records import record, field
 from typing import Callable, List, Optional, Set, Tuple
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SourcePosition:
     """Where a rendered line came from."""
 
@@ -35,7 +35,7 @@ class SourcePosition:
 LineMap = Callable[[int, int], Optional[SourcePosition]]
 
 
-@dataclass
+@record
 class Rendered:
     """One unit's manifests as the tool that deploys them produces them."""
 
@@ -50,7 +50,7 @@ class Rendered:
     assumptions: Tuple[str, ...] = ()
 
 
-@dataclass
+@record
 class RenderProblem:
     """A unit that could not be rendered, or rendered only in part."""
 
@@ -61,7 +61,7 @@ class RenderProblem:
     severity: str  # "error" (the input is broken) or "info" (a tool is missing)
 
 
-@dataclass
+@record
 class RenderResult:
     rendered: List[Rendered] = field(default_factory=list)
     problems: List[RenderProblem] = field(default_factory=list)

@@ -26,7 +26,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import replace
+from ..records import replace
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file, within

@@ -11,7 +11,7 @@ in a rendered stream back to the file a person edits.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from ..records import record, field, replace
 from typing import Dict, List, Optional, Set, Tuple
 
 from somaxlint.discover import InputFile, display_path
@@ -24,7 +24,7 @@ from somaxlint.units import Rendered, RenderProblem
 MAX_MESSAGE = 300  # characters of a Helm or kustomize error kept in a finding
 
 
-@dataclass
+@record
 class Units:
     loaded: List[LoadedFile] = field(default_factory=list)
     problems: List[RenderProblem] = field(default_factory=list)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import posixpath
-from dataclasses import dataclass, field, replace
+from ...records import record, field, replace
 from typing import Callable, Dict, List, Optional, Tuple
 
 from somaxlint import facts
@@ -28,13 +28,13 @@ HARMLESS_INCLUDES = {
 }
 
 
-@dataclass
+@record
 class IncludeProblem:
     directive: Directive
     message: str
 
 
-@dataclass
+@record
 class ParsedText:
     directives: List[Directive]
     errors: List[NginxError]
@@ -89,7 +89,7 @@ def _attach(directives: List[Directive], source: TextSource) -> None:
             stack.extend(d.block)
 
 
-@dataclass
+@record
 class ResolvedConfig:
     """A main config with every include spliced in place."""
 
@@ -326,7 +326,7 @@ class _Resolver:
 # --------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Listen:
     directive: Directive
     module: str  # http, stream, mail
@@ -397,7 +397,7 @@ class Listen:
         return f"{self.address}:{self.port}"
 
 
-@dataclass
+@record
 class Socket:
     """One listening socket as the kernel sees it (``count`` copies with
     reuseport: one per worker process)."""
@@ -581,7 +581,7 @@ KUBELET_HOSTS = (
 )
 
 
-@dataclass
+@record
 class Hosts:
     """Names nginx may resolve, with their addresses in file order."""
 
@@ -698,7 +698,7 @@ def _overlap(a: Socket, b: Socket) -> bool:
 # --------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class Duplicate:
     """A listen nginx refuses while reading the configuration (so `nginx -t`
     too) because it repeats an earlier one."""
@@ -766,7 +766,7 @@ def duplicate_listens(listens: List[Listen], stream_virtual_servers: bool) -> Li
     return out
 
 
-@dataclass
+@record
 class StartFailure:
     """A socket nginx cannot open by itself: nginx logs ``message`` and
     exits.  ``certain``: on every kernel the input allows; else only
@@ -849,7 +849,7 @@ def start_failures(sockets: List[Socket], workers: Optional[int], kernel: Option
     return out
 
 
-@dataclass
+@record
 class ListenSet:
     listens: List[Listen]
     sockets: List[Socket]

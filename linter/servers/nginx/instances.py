@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
+from ...records import record
 from functools import cached_property
 from typing import Dict, List, Optional, Tuple
 
@@ -44,7 +44,7 @@ from somaxlint.servers.nginx.config import (
 from somaxlint.servers.nginx.templates import render_templates
 
 
-@dataclass
+@record
 class NginxServer(ServerProcess):
     """One nginx process, with the configuration it loads (the nginx rules
     read its directives; every other rule reads ``listeners``)."""
