@@ -44,7 +44,9 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+# threading.local is this C class; the threading module itself is not
+# imported for it (a commit-time run is mostly imports)
+from _thread import _local as thread_local
 from typing import Optional
 
 MAGIC = b"SMXLOAD\x01"  # the last byte is the format: bump it when the payload changes
@@ -57,7 +59,7 @@ PRUNE_AFTER_WRITES = 256
 MAX_KEYS = 200_000  # files whose keys the index keeps (a few hundred bytes each)
 _STALE_TEMPORARY = 3600.0  # a writer's temporary file older than this was left by a crash
 
-_state = threading.local()
+_state = thread_local()
 
 
 def active():

@@ -7,7 +7,6 @@ expected.  Nothing in a configuration file is ever executed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from typing import Optional, Tuple
@@ -177,6 +176,8 @@ def read_config(path: str, explicit: bool = False) -> dict:
 
 
 def validate(data, path: str) -> None:
+    import json
+
     import jsonschema
     from importlib import resources
 

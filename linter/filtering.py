@@ -15,7 +15,6 @@ baseline was written are not reported again, wherever their lines move.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from .records import record, field
 from typing import Dict, List, Optional, Set, Tuple
@@ -252,6 +251,8 @@ def write_baseline(path: str, findings: List[Finding]) -> None:
 
 
 def dump_baseline(findings: List[Finding], handle) -> None:
+    import json  # (a baseline is written or read only when asked for)
+
     entries = sorted(
         ({"rule": f.rule, "path": f.location.path, "fingerprint": f.fingerprint, "message": f.message} for f in findings),
         key=lambda e: (e["path"], e["rule"], e["fingerprint"]),
@@ -265,6 +266,8 @@ MAX_BASELINE_BYTES = 256 * 1024 * 1024
 
 
 def read_baseline(path: str) -> List[dict]:
+    import json
+
     from somaxlint.discover import read_regular_file
 
     try:

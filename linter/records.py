@@ -90,9 +90,10 @@ def _frozen_delattr(self, name):
 
 
 def _init(cls, names, defaults, frozen):
-    """Compile ``__init__`` for these fields: the one method built from
-    source, so that building a record costs what a hand-written
-    ``__init__`` costs."""
+    """``__init__`` for these fields: the one method built from source, so
+    that building a record costs what a hand-written ``__init__`` costs.
+    It is compiled when the class is first instantiated: a run builds
+    records of a third of the classes it imports."""
     params, body = [], []
     env = {"_object_setattr": object.__setattr__}
     after_default = False
@@ -117,10 +118,15 @@ def _init(cls, names, defaults, frozen):
     if hasattr(cls, "__post_init__"):
         body.append("self.__post_init__()")
     source = f"def __init__(self, {', '.join(params)}):\n    " + ("\n    ".join(body) or "pass") + "\n"
-    exec(compile(source, f"<record {cls.__module__}.{cls.__qualname__}>", "exec"), env)
-    init = env["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    return init
+
+    def __init__(self, *args, **kwargs):
+        if cls.__dict__.get("__init__") is __init__:
+            exec(compile(source, f"<record {cls.__module__}.{cls.__qualname__}>", "exec"), env)
+            env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+            cls.__init__ = env["__init__"]
+        env["__init__"](self, *args, **kwargs)
+
+    return __init__
 
 
 def _repr(names):

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
+# threading.local is this C class; the threading module itself is not
+# imported for it (a commit-time run is mostly imports)
+from _thread import _local as thread_local
 from ..records import record
 from typing import List, Tuple
 
 # crossplane (and somaxlint's lexer, which registers crossplane's Lua
 # plugin) is imported on the first parse, not with this module: a run whose
 # nginx files all come from the cache never imports it.
-_memory = threading.local()
+_memory = thread_local()
 _original_lex = None
 _ready = False
 

@@ -9,7 +9,6 @@ whose content is unknown.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import fnmatch
 import posixpath
@@ -419,6 +418,8 @@ def _object_files(obj: K8sObject, cache: SourceCache) -> Dict[str, Tuple[TextSou
             if obj.kind == "Secret" and section_name == "data":
                 if not isinstance(value, str):
                     continue
+                import base64  # Secrets' data only
+
                 try:
                     text = base64.b64decode(value, validate=False).decode("utf-8", "replace")
                 except (binascii.Error, ValueError):

@@ -22,7 +22,6 @@ A ``hostNetwork`` pod has no namespace of its own: it sees the node's values.
 
 from __future__ import annotations
 
-import json
 from ..records import record, field, replace
 from typing import Dict, List, Optional, Tuple
 
@@ -421,6 +420,8 @@ def tuning_sources(inv: Inventory, settings: Settings) -> List[TuningSource]:
         config = spec.get("config") if spec else None
         if not isinstance(config, str):
             continue
+        import json  # NetworkAttachmentDefinitions only
+
         try:
             json.loads(config)
         except ValueError:
@@ -453,6 +454,8 @@ def _selected_networks(workload: Workload) -> List[Tuple[Optional[str], str, dic
             continue
         text = value.strip()
         if text.startswith("["):
+            import json  # a Multus annotation's JSON list
+
             try:
                 items = json.loads(text)
             except ValueError:

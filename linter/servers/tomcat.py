@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import re
 from typing import List, Optional, Tuple
-from xml.parsers import expat
 
 from somaxlint.servers import Launch, Listener, Word, parse_int
 
@@ -169,6 +168,8 @@ def _server_xml(launch: Launch) -> List[Listener]:
     text, locate = found
     data = text.encode("utf-8")
     connectors: List[Tuple[int, dict]] = []  # (character offset of "<Connector", attributes)
+    from xml.parsers import expat  # a C extension: loaded when a server.xml is read
+
     parser = expat.ParserCreate()
 
     def start(name, attributes):

@@ -8,7 +8,6 @@ host: an include that leaves the input is recorded as a problem, not read.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import posixpath
 from ...records import record, field, replace
@@ -362,6 +361,8 @@ class Listen:
         (`[::ffff:127.0.0.1]` -> 127.0.0.1), else None."""
         if self.family != "inet6":
             return None
+        import ipaddress  # only IPv6 listens need it
+
         try:
             v4 = ipaddress.IPv6Address(self.address).ipv4_mapped
         except ValueError:
