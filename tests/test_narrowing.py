@@ -247,6 +247,30 @@ def test_a_warm_hook_reads_only_the_named_file_and_what_it_relates_to(project, m
     assert len(read) == 5 and json.loads(filled.out)["summary"]["files"] == 38
 
 
+def test_a_commit_that_changes_one_file_rewrites_one_shard_of_the_keys_index(project):
+    many_apps(project.root)
+    named = "apps/a/envs/prod/deployment.yaml"
+    args = ("--format", "json", "--default-context", ".", named)
+    project.run(*args)
+    from somaxlint.cache import KEY_SHARDS, Cache, _shard_of
+
+    cache = Cache(str(project.root / ".somaxlint_cache"))
+    shards = [Path(cache.path(cache.keys_shard_key(i))) for i in range(KEY_SHARDS)]
+
+    def stamps():
+        return [shard.stat().st_mtime_ns if shard.is_file() else None for shard in shards]
+
+    before = stamps()
+    project.run(*args)
+    assert stamps() == before  # nothing changed: nothing written
+    edited = project.root / named
+    edited.write_text(edited.read_text() + "# edited\n")
+    project.run(*args)
+    after = stamps()
+    changed = [i for i in range(KEY_SHARDS) if after[i] != before[i]]
+    assert changed == [_shard_of(str(edited))]
+
+
 def test_a_file_changed_behind_its_stat_is_read_again(project, monkeypatch):
     """Same size, modification time set back: the change time (which no
     user can set back) still tells the keys are stale."""
@@ -273,14 +297,17 @@ def test_a_damaged_keys_index_is_a_miss(project, monkeypatch):
     many_apps(project.root)
     args = ("--format", "json", "--default-context", ".", "shared/configmap.yaml")
     first = project.run(*args)
-    from somaxlint.cache import Cache
+    from somaxlint.cache import KEY_SHARDS, Cache, _shard_of
 
     cache = Cache(str(project.root / ".somaxlint_cache"))
-    index = Path(cache.path(cache.text_key("keys", "index")))
-    assert index.is_file()
-    for damage in (b"", index.read_bytes()[:-7], index.read_bytes()[:60] + b"\x00" * 40):
-        index.write_bytes(damage)
+    shards = [Path(cache.path(cache.keys_shard_key(i))) for i in range(KEY_SHARDS)]
+    assert sum(shard.is_file() for shard in shards) > 1  # the index is kept in shards
+    for damage in (lambda b: b"", lambda b: b[:-7], lambda b: b[:60] + b"\x00" * 40):
+        for shard in shards:
+            if shard.is_file():
+                shard.write_bytes(damage(shard.read_bytes()))
         assert project.run(*args).out == first.out
-    # a well-formed index whose entries have the wrong shape
-    cache.write(cache.text_key("keys", "index"), lambda: {str(project.root / "edges" / "x.yaml"): ("not", "a", "signature")})
+    # a well-formed shard whose entries have the wrong shape
+    path = str(project.root / "edges" / "x.yaml")
+    cache.write(cache.keys_shard_key(_shard_of(path)), lambda: {path: ("not", "a", "signature")})
     assert project.run(*args).out == first.out
