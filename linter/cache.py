@@ -168,8 +168,7 @@ class Cache:
         write changes it, as git's index relies on); else None."""
         if f.path == "-" or f.error is not None:
             return None
-        index = self._keys_index()
-        found = index.get(f.path)
+        found = (self._keys if self._keys is not None else self._keys_index()).get(f.path)
         if found is None:
             return None
         try:
@@ -179,10 +178,8 @@ class Cache:
         stored, keys = found if type(found) is tuple and len(found) == 2 else (None, None)
         if stored != signature or not _valid_keys(keys):
             return None
-        from somaxlint.relations import Keys
-
         self.hits += 1
-        return Keys(*keys)
+        return _keys_type()(*keys)
 
     def put_keys(self, f, max_bytes: int, keys) -> None:
         if f.path == "-" or f.error is not None:
@@ -403,6 +400,18 @@ class Cache:
         return removed
 
 
+def _keys_type():
+    global _Keys
+    if _Keys is None:
+        from somaxlint.relations import Keys
+
+        _Keys = Keys
+    return _Keys
+
+
+_Keys = None
+
+
 def _shard_of(path: str) -> int:
     return _blake2b(path.encode("utf-8", "surrogatepass"), digest_size=1).digest()[0] % KEY_SHARDS
 
@@ -414,17 +423,17 @@ def _signature(f, max_bytes: int) -> tuple:
 
 def _valid_keys(keys) -> bool:
     """A stored Keys tuple of the right shape (a foreign or damaged index
-    entry is a miss, never a crash)."""
+    entry is a miss, never a crash).  Called for every file of a hook's
+    context: a loop, not a generator."""
     if not (type(keys) is tuple and len(keys) == 4):
         return False
     objects, words, applies_to_all, summary = keys
-    return (
-        type(objects) is tuple
-        and all(type(o) is tuple and len(o) == 3 and type(o[0]) is str and type(o[2]) is str and (o[1] is None or type(o[1]) is str) for o in objects)
-        and type(words) is frozenset
-        and type(applies_to_all) is bool
-        and type(summary) is str
-    )
+    if not (type(objects) is tuple and type(words) is frozenset and type(applies_to_all) is bool and type(summary) is str):
+        return False
+    for o in objects:
+        if not (type(o) is tuple and len(o) == 3 and type(o[0]) is str and type(o[2]) is str and (o[1] is None or type(o[1]) is str)):
+            return False
+    return True
 
 
 def _unlink(path: str) -> bool:

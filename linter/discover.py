@@ -277,9 +277,10 @@ def discover(
         """``display`` and ``real``, when the walk knows them (a file that is
         not a symlink, in a directory it knows the names of), save the
         system calls of working them out again."""
-        if display is None:
+        given = display is not None
+        if not given:
             display = display_path(path, cwd)
-        if _excluded(display, exclude):
+        if exclude and _excluded(display, exclude):
             return
         if real is None:
             real = os.path.realpath(path)
@@ -289,7 +290,8 @@ def discover(
         # Which name a file reached under several is shown with: a name
         # from the command line, else its own (not a symlink's), else the
         # smallest -- whatever order the arguments and the walk came in.
-        rank = (not explicit, os.path.abspath(path) != real, display)
+        # (a path the walk gives is absolute and normal already)
+        rank = (not explicit, (path if given else os.path.abspath(path)) != real, display)
         known = by_real.get(real)
         if known is not None and known_rank[real] <= rank:
             return
