@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 # threading.local is this C class; the threading module itself is not
 # imported for it (a commit-time run is mostly imports)
 from _thread import _local as thread_local
@@ -61,6 +62,10 @@ MAX_KEYS = 200_000  # files whose keys the index keeps (a few hundred bytes each
 # only its shard is written again (one pickle of the whole index was a
 # tenth of a warm hook's time on a 3,000-file repository).
 KEY_SHARDS = 16
+MAX_LISTINGS = 200_000  # directories whose listings are kept
+# A directory changed less than this long ago is listed, not stored: its
+# next change could fall in the same tick of the file system's clock.
+RACY_NS = 2_000_000_000
 _STALE_TEMPORARY = 3600.0  # a writer's temporary file older than this was left by a crash
 
 _state = thread_local()
@@ -102,9 +107,8 @@ class Cache:
         self._ready = False
         self._writable = True
         self._counter = 0
-        self._keys: Optional[dict] = None  # path -> entry, every shard's
-        self._shards: List[dict] = []
-        self._dirty_shards: set = set()
+        self._keys = _ShardedIndex(self, "keys", MAX_KEYS)
+        self._listings = _ShardedIndex(self, "listings", MAX_LISTINGS)
 
     # ------------------------------------------------------------------
     # keys
@@ -168,7 +172,7 @@ class Cache:
         write changes it, as git's index relies on); else None."""
         if f.path == "-" or f.error is not None:
             return None
-        found = (self._keys if self._keys is not None else self._keys_index()).get(f.path)
+        found = self._keys.get(f.path)
         if found is None:
             return None
         try:
@@ -188,35 +192,39 @@ class Cache:
             signature = _signature(f, max_bytes)
         except OSError:
             return
-        entry = (signature, tuple(keys))
-        index = self._keys_index()
-        if index.get(f.path) != entry:  # a named file is read every run: written only when it changed
-            index[f.path] = entry
-            shard = _shard_of(f.path)
-            self._shards[shard][f.path] = entry
-            self._dirty_shards.add(shard)
+        self._keys.put(f.path, (signature, tuple(keys)))
+
+    # ------------------------------------------------------------------
+    # directory listings, by the directory's stat (``discover``'s walk)
+
+    def listing(self, directory: str, real_dir: str, list_directory):
+        """The entries of ``directory`` (real path ``real_dir``): the ones
+        stored when its modification and change times, inode and device
+        are those they were stored with, else ``list_directory(directory)``.
+        Adding, removing or renaming an entry changes a directory's times;
+        a file's content does not, and is not what a listing holds.  A
+        listing is stored only once the directory has been unchanged for
+        ``RACY_NS``: a change in the same tick of the file system's clock
+        as the stored time would otherwise go unseen (git's "racy" case)."""
+        try:
+            st = os.stat(directory)
+        except OSError:
+            return list_directory(directory)  # it says why
+        signature = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+        found = self._listings.get(real_dir)
+        if type(found) is tuple and len(found) == 2 and found[0] == signature and _valid_listing(found[1]):
+            self.hits += 1
+            return found[1]
+        entries = list_directory(directory)
+        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
+            self._listings.put(real_dir, (signature, tuple(entries)))
+        return entries
 
     def keys_shard_key(self, shard: int) -> bytes:
-        return self.text_key("keys", f"index {shard}/{KEY_SHARDS}")
+        return self._keys.shard_key(shard)
 
-    def _keys_index(self) -> dict:
-        if self._keys is None:
-            self._keys = {}
-            for shard in range(KEY_SHARDS):
-                stored = self.read(self.keys_shard_key(shard))
-                stored = stored if type(stored) is dict else {}  # missing, damaged or foreign: empty
-                self._shards.append(stored)
-                self._keys.update(stored)
-        return self._keys
-
-    def _save_keys(self) -> None:
-        bound = MAX_KEYS // KEY_SHARDS
-        for shard in sorted(self._dirty_shards):
-            entries = self._shards[shard]
-            if len(entries) > bound:  # the oldest entries go first (dicts keep insertion order)
-                entries = dict(list(entries.items())[-bound:])
-            self.write(self.keys_shard_key(shard), lambda: entries)
-        self._dirty_shards.clear()
+    def listings_shard_key(self, shard: int) -> bytes:
+        return self._listings.shard_key(shard)
 
     # ------------------------------------------------------------------
     # texts parsed by the model (nginx configurations in ConfigMaps)
@@ -339,7 +347,8 @@ class Cache:
     def finish(self, force: bool = False) -> None:
         """After a run: the keys of the files it read, then the directory
         kept within its bound."""
-        self._save_keys()
+        self._keys.save()
+        self._listings.save()
         if not self.writes and not force:
             return
         marker = os.path.join(self.entries, ".pruned")
@@ -400,6 +409,52 @@ class Cache:
         return removed
 
 
+class _ShardedIndex:
+    """A dictionary by path kept in ``KEY_SHARDS`` cache entries: read
+    whole on first use, and only the shards whose entries changed written
+    back (a commit changes a file or two).  A missing, damaged or foreign
+    shard reads as empty."""
+
+    def __init__(self, cache: "Cache", name: str, bound: int):
+        self.cache, self.name, self.bound = cache, name, bound
+        self.merged: Optional[dict] = None
+        self.shards: List[dict] = []
+        self.dirty: set = set()
+
+    def shard_key(self, shard: int) -> bytes:
+        return self.cache.text_key(self.name, f"index {shard}/{KEY_SHARDS}")
+
+    def get(self, path: str):
+        merged = self.merged if self.merged is not None else self._read()
+        return merged.get(path)
+
+    def put(self, path: str, entry) -> None:
+        merged = self.merged if self.merged is not None else self._read()
+        if merged.get(path) != entry:  # a named file is read every run: written only when it changed
+            merged[path] = entry
+            shard = _shard_of(path)
+            self.shards[shard][path] = entry
+            self.dirty.add(shard)
+
+    def _read(self) -> dict:
+        self.merged = {}
+        for shard in range(KEY_SHARDS):
+            stored = self.cache.read(self.shard_key(shard))
+            stored = stored if type(stored) is dict else {}
+            self.shards.append(stored)
+            self.merged.update(stored)
+        return self.merged
+
+    def save(self) -> None:
+        bound = self.bound // KEY_SHARDS
+        for shard in sorted(self.dirty):
+            entries = self.shards[shard]
+            if len(entries) > bound:  # the oldest entries go first (dicts keep insertion order)
+                entries = dict(list(entries.items())[-bound:])
+            self.cache.write(self.shard_key(shard), lambda: entries)
+        self.dirty.clear()
+
+
 def _keys_type():
     global _Keys
     if _Keys is None:
@@ -419,6 +474,18 @@ def _shard_of(path: str) -> int:
 def _signature(f, max_bytes: int) -> tuple:
     st = os.stat(f.path)
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.kind, bool(f.explicit), max_bytes)
+
+
+LISTING_KINDS = ("dir", "file", "link", "other")
+
+
+def _valid_listing(entries) -> bool:
+    if type(entries) is not tuple:
+        return False
+    for entry in entries:
+        if not (type(entry) is tuple and len(entry) == 2 and type(entry[0]) is str and entry[1] in LISTING_KINDS):
+            return False
+    return True
 
 
 def _valid_keys(keys) -> bool:

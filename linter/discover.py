@@ -238,6 +238,7 @@ def discover(
     stdin_name: Optional[str] = None,
     own_files: Optional[Dict[str, str]] = None,
     markers: Optional[Dict[str, set]] = None,
+    listings=None,
 ) -> Tuple[List[InputFile], List[Skipped], List[str]]:
     """Expand the command-line paths into input files.
 
@@ -323,7 +324,7 @@ def discover(
         if os.path.isdir(lexical):
             root = os.path.realpath(lexical)
             roots.append(root)
-            _walk(lexical, root, cwd, add, refuse, skip, markers)
+            _walk(lexical, root, cwd, add, refuse, skip, markers, listings)
             continue
         root = os.path.realpath(os.path.dirname(lexical))
         if not within(lexical, [root]):  # a named symlink stays in its own directory
@@ -359,7 +360,29 @@ def stdin_input(stdin_name: Optional[str], cwd: str) -> InputFile:
 MARKERS = ("Chart.yaml", "kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
-def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[Dict[str, set]] = None) -> None:
+def list_directory(directory: str) -> List[Tuple[str, str]]:
+    """(name, kind) of each entry of ``directory``; kind is ``dir``,
+    ``file`` (regular), ``link`` (a symlink, whatever it points to) or
+    ``other``.  Raises OSError when the directory cannot be listed."""
+    out = []
+    with os.scandir(directory) as listing:
+        for entry in listing:
+            try:
+                if entry.is_symlink():
+                    kind = "link"
+                elif entry.is_dir(follow_symlinks=False):
+                    kind = "dir"
+                elif entry.is_file(follow_symlinks=False):
+                    kind = "file"
+                else:
+                    kind = "other"
+            except OSError:  # gone since the listing
+                continue
+            out.append((entry.name, kind))
+    return out
+
+
+def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[Dict[str, set]] = None, listings=None) -> None:
     """The files under the directory ``top`` (real path ``root``), in a
     walk that enters no symlinked directory; symlinks that lead out of
     ``root`` and directories that cannot be listed are reported.
@@ -367,27 +390,24 @@ def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[D
     Directories are entered by their names under ``top``, never through a
     symlink, so a plain file's real path is its directory's real path and
     its name: only symlinks are resolved (a realpath per file was most of
-    the time of walking a large repository)."""
+    the time of walking a large repository).  ``listings(directory,
+    real_dir, list_directory)``, when given, answers for a directory
+    unchanged since a previous run (``Cache.listing``)."""
     stack = [(top, root, display_path(top, base))]
     while stack:
         directory, real_dir, display_dir = stack.pop()
         try:
-            with os.scandir(directory) as listing:
-                entries = list(listing)
+            entries = list_directory(directory) if listings is None else listings(directory, real_dir, list_directory)
         except OSError as exc:
             refuse(directory, "directory", f"cannot list the directory: {exc.strerror or exc}")
             continue
         prefix = "" if display_dir == "." else display_dir + "/"
-        for entry in entries:
-            name = entry.name
-            full = entry.path
-            try:
-                link = entry.is_symlink()
-                if not link and entry.is_dir(follow_symlinks=False):
-                    if name not in SKIP_DIRS:
-                        stack.append((full, os.path.join(real_dir, name), prefix + _text(name)))
-                    continue
-            except OSError:  # gone since the listing
+        for name, kind in entries:
+            full = os.path.join(directory, name)
+            link = kind == "link"
+            if kind == "dir":
+                if name not in SKIP_DIRS:
+                    stack.append((full, os.path.join(real_dir, name), prefix + _text(name)))
                 continue
             if markers is not None and name in MARKERS and (not link or (within(full, [root]) and os.path.isfile(full))):
                 markers.setdefault(name, set()).add(real_dir)
@@ -405,11 +425,7 @@ def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[D
                 continue
             if kind_by_name(name) is None:
                 continue
-            try:
-                regular = entry.is_file(follow_symlinks=False)
-            except OSError:
-                continue
-            if not regular:
+            if kind != "file":
                 skip(full, "not a regular file")
                 continue
             add(full, False, root, prefix + _text(name), os.path.join(real_dir, name))

@@ -249,11 +249,12 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     cwd = cwd or os.getcwd()
     base = os.path.abspath(root or cwd)
     markers: dict = {}  # unit directories discovery's walks saw
-    inputs, skipped, roots = discover(paths, base, settings.exclude, settings.stdin_filename, settings.own_files, markers)
+    listings = cache.listing if cache is not None else None
+    inputs, skipped, roots = discover(paths, base, settings.exclude, settings.stdin_filename, settings.own_files, markers, listings)
     focus = None
     if settings.context:
         focus = {f.display for f in inputs}
-        extra, _, extra_roots = discover(settings.context, base, settings.exclude, settings.stdin_filename, settings.own_files, markers)
+        extra, _, extra_roots = discover(settings.context, base, settings.exclude, settings.stdin_filename, settings.own_files, markers, listings)
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.path == "-", f.display))
         roots = sorted(set(roots) | set(extra_roots))
