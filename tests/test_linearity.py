@@ -22,13 +22,33 @@ from somaxlint.servers.nginx import looks_like_config
 from somaxlint.units.helm_chart import _error_at
 
 
-def _cost(fn, arg) -> float:
-    best = float("inf")
-    for _ in range(5):
-        start = time.process_time()
-        fn(arg)
-        best = min(best, time.process_time() - start)
-    return best
+def _once(fn, arg) -> float:
+    start = time.process_time()
+    fn(arg)
+    return time.process_time() - start
+
+
+def _doubling(fn, small, large) -> float:
+    """Least CPU time on ``large`` over least on ``small``, the runs of the
+    two interleaved so that a busy spell of the machine falls on both.
+    Noise only ever inflates a ratio: a ratio at or above the bound is
+    measured again (up to three times) and the least kept, which a cost
+    that really grows 4x per doubling never gets under."""
+    ratio = float("inf")
+    for _ in range(3):
+        base = longer = float("inf")
+        for _ in range(5):
+            base = min(base, _once(fn, small))
+            longer = min(longer, _once(fn, large))
+        assert base > 0.002, "input too small to measure"
+        ratio = min(ratio, longer / base)
+        if ratio < BOUND:
+            break
+    return ratio
+
+
+# linear: about 2; quadratic: 4
+BOUND = 3.0
 
 
 class _NoTemplates:
@@ -55,11 +75,8 @@ CASES = {
 def test_doubling_the_input_about_doubles_the_cost(name):
     fn, make = CASES[name]
     n = 1000
-    small, large = make(n), make(2 * n)
-    base = _cost(fn, small)
-    assert base > 0.002, "input too small to measure"
-    ratio = _cost(fn, large) / base
-    assert ratio < 3.0, f"{name}: doubling the input multiplied the cost by {ratio:.1f}"
+    ratio = _doubling(fn, make(n), make(2 * n))
+    assert ratio < BOUND, f"{name}: doubling the input multiplied the cost by {ratio:.1f}"
 
 
 # Hostile YAML and manifests whose cost grew faster than their size -------------------
@@ -79,9 +96,7 @@ def _ratio(make, fn, n):
     gc.collect()
     gc.disable()
     try:
-        base = _cost(fn, small)
-        assert base > 0.002, "input too small to measure"
-        return _cost(fn, large) / base
+        return _doubling(fn, small, large)
     finally:
         gc.enable()
 
