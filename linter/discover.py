@@ -402,12 +402,15 @@ def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[D
             refuse(directory, "directory", f"cannot list the directory: {exc.strerror or exc}")
             continue
         prefix = "" if display_dir == "." else display_dir + "/"
+        # joined by hand: os.path.join per entry was a third of the walk
+        in_dir = directory if directory.endswith(os.sep) else directory + os.sep
+        in_real = real_dir if real_dir.endswith(os.sep) else real_dir + os.sep
         for name, kind in entries:
-            full = os.path.join(directory, name)
+            full = in_dir + name
             link = kind == "link"
             if kind == "dir":
                 if name not in SKIP_DIRS:
-                    stack.append((full, os.path.join(real_dir, name), prefix + _text(name)))
+                    stack.append((full, in_real + name, prefix + _text(name)))
                 continue
             if markers is not None and name in MARKERS and (not link or (within(full, [root]) and os.path.isfile(full))):
                 markers.setdefault(name, set()).add(real_dir)
@@ -428,7 +431,7 @@ def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[D
             if kind != "file":
                 skip(full, "not a regular file")
                 continue
-            add(full, False, root, prefix + _text(name), os.path.join(real_dir, name))
+            add(full, False, root, prefix + _text(name), in_real + name)
 
 
 def _open_regular(path: str, roots: Optional[List[str]]) -> int:
