@@ -48,7 +48,9 @@ import time
 # threading.local is this C class; the threading module itself is not
 # imported for it (a commit-time run is mostly imports)
 from _thread import _local as thread_local
-from typing import List, Optional
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 MAGIC = b"SMXLOAD\x01"  # the last byte is the format: bump it when the payload changes
 _HEADER = len(MAGIC) + 32 + 16

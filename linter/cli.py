@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 from somaxlint import __version__
 from somaxlint.report import FORMATS

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 from somaxlint.facts import parse_kernel_version
 from somaxlint.settings import ServerLink, Settings

@@ -20,7 +20,9 @@ import fnmatch
 import os
 import stat
 from .records import record, field
-from typing import Dict, Iterable, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Tuple
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json", ".conflist")

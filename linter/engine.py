@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 from .records import record, field
-from typing import List, Optional, Set
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, Set
 
 from somaxlint.discover import InputFile, Skipped, discover, read_input
 from somaxlint.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences

@@ -9,7 +9,9 @@ not encoded as hard rules.
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 # --------------------------------------------------------------------------
 # Linux kernel

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 from .records import replace
-from typing import Dict, List, Optional
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional
 
 from somaxlint.discover import display_path
 from somaxlint.findings import Finding, Location

@@ -120,7 +120,9 @@ def _init(cls, names, defaults, frozen):
     source = f"def __init__(self, {', '.join(params)}):\n    " + ("\n    ".join(body) or "pass") + "\n"
 
     def __init__(self, *args, **kwargs):
-        if cls.__dict__.get("__init__") is __init__:
+        # (no reference to this stub from inside it: once replaced, it is
+        # freed at once, not left in a cycle for the collector)
+        if "__init__" not in env:
             exec(compile(source, f"<record {cls.__module__}.{cls.__qualname__}>", "exec"), env)
             env["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
             cls.__init__ = env["__init__"]

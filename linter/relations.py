@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
 
 from somaxlint.model.scope import REFERENCE_KINDS
 
@@ -47,7 +49,8 @@ GLOBAL_KINDS = frozenset({"Namespace", "NetworkAttachmentDefinition", "KubeletCo
 # written anywhere in a file is one of its words.
 _WORD = re.compile(r"[A-Za-z0-9._-]+")
 
-ObjectKey = Tuple[str, Optional[str], str]  # (kind, namespace, name)
+if TYPE_CHECKING:
+    ObjectKey = Tuple[str, Optional[str], str]  # (kind, namespace, name)
 
 
 class Keys(tuple):

@@ -6,7 +6,9 @@ import importlib
 import re
 from .records import record
 from functools import lru_cache
-from typing import Callable, Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Tuple
 
 from somaxlint.rules import RULE_MODULES
 

@@ -7,7 +7,9 @@ model reads it, nothing else does.
 from __future__ import annotations
 
 from .records import record, field
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 
 @record

@@ -139,3 +139,24 @@ def test_a_required_field_after_a_default_is_refused_as_dataclass_refuses_it():
         dataclasses.dataclass(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
     with pytest.raises(TypeError):
         records.record(type("Bad", (), {"__annotations__": {"a": "int", "b": "int"}, "a": 1}))
+
+
+def test_the_first_instance_compiles_init_and_leaves_no_garbage():
+    import gc
+
+    @records.record
+    class Fresh:
+        a: int
+        b: List[int] = records.field(default_factory=list)
+
+    collecting = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        first, second = Fresh(1), Fresh(2, [3])
+        assert (first.b, second.b) == ([], [3])
+        assert Fresh.__init__.__qualname__.endswith("<locals>.Fresh.__init__")  # the compiled one, in place
+        assert gc.collect() == 0
+    finally:
+        if collecting:
+            gc.enable()

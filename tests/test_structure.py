@@ -13,7 +13,7 @@ from somaxlint.engine import run
 from somaxlint.load.yaml_stream import HAVE_LIBYAML
 from somaxlint.settings import Settings
 
-from conftest import config_map, deployment
+from conftest import REPO, config_map, deployment
 
 
 def test_libyaml_is_the_reader():
@@ -89,3 +89,18 @@ def test_every_server_module_declares_the_catalogue_fields():
         for field in ("NAME", "TITLE", "IMAGES", "COMMANDS", "DEFAULT_BACKLOG", "KNOB", "SOURCE", "STARTUP_WARNING"):
             assert hasattr(m, field), (m.NAME, field)
         assert callable(getattr(m, "listeners")), m.NAME
+
+
+def test_typing_is_imported_for_type_checkers_only():
+    """Annotations are never evaluated (``from __future__ import
+    annotations``), so ``typing`` is imported under ``if TYPE_CHECKING:``
+    only: at run time it was a tenth of a commit-time run's imports."""
+    import ast
+
+    offenders = []
+    for path in sorted((REPO / "linter").rglob("*.py")) + sorted((REPO / "rules").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level, outside any `if`
+            if isinstance(node, ast.ImportFrom) and node.module == "typing" or isinstance(node, ast.Import) and any(a.name == "typing" for a in node.names):
+                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    assert offenders == []

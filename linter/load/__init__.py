@@ -7,7 +7,9 @@ loaders never know about rules.
 from __future__ import annotations
 
 from ..records import record, field
-from typing import List, Optional
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 from somaxlint.discover import InputFile, decode_lenient, decode_strict
 from somaxlint.load.nginx_text import Directive, looks_like_nginx, parse_nginx

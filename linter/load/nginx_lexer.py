@@ -51,7 +51,9 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Iterator, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Iterator, Optional, Tuple
 
 import crossplane.lexer
 from crossplane.errors import NgxParserSyntaxError
@@ -61,7 +63,8 @@ from crossplane.ext.lua import LuaBlockPlugin
 # the plugin registered, crossplane lexes them with its Lua lexer.
 LuaBlockPlugin().register_extension()
 
-Token = Tuple[str, int, bool]
+if TYPE_CHECKING:
+    Token = Tuple[str, int, bool]
 
 # Group numbers, in the order of the alternation below.
 _WORD, _DQUOTED, _SQUOTED, _COMMENT, _SPECIAL = 1, 2, 3, 4, 5

@@ -26,7 +26,9 @@ import sys
 # imported for it (a commit-time run is mostly imports)
 from _thread import _local as thread_local
 from ..records import record
-from typing import List, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 # crossplane (and somaxlint's lexer, which registers crossplane's Lua
 # plugin) is imported on the first parse, not with this module: a run whose

@@ -9,9 +9,12 @@ where ``style`` is the YAML scalar style (``""`` plain, ``"|"`` literal,
 from __future__ import annotations
 
 from copyreg import __newobj__
-from typing import Any, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Any, Optional, Tuple
 
-Pos = Tuple[int, int, Optional[str]]
+if TYPE_CHECKING:
+    Pos = Tuple[int, int, Optional[str]]
 
 
 class YMap(dict):

@@ -11,7 +11,9 @@ constructed from a tag: ``!!python/object`` is just a string here.
 from __future__ import annotations
 
 from ..records import record
-from typing import Any, List, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Any, List, Tuple
 
 from somaxlint.load.positioned import YMap, YSeq, make_merged
 

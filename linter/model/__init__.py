@@ -8,7 +8,9 @@ Rules read this and nothing else.
 from __future__ import annotations
 
 from ..records import record, field
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Tuple
 
 from somaxlint.findings import Location, internal_error
 from somaxlint.load import LoadedFile

@@ -11,7 +11,9 @@ that reads such a name learns that its value is unknown (``Env.unknown``).
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Set
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Optional, Set
 
 from somaxlint.load.positioned import YMap, as_map, as_seq
 from somaxlint.servers import Word
@@ -51,7 +53,8 @@ class Env(dict):
         return None
 
 
-Chooser = Callable[[str, str, object], Optional[object]]  # (kind, name, where) -> K8sObject
+if TYPE_CHECKING:
+    Chooser = Callable[[str, str, object], Optional[object]]  # (kind, name, where) -> K8sObject
 
 
 def container_env(container, choose: Optional[Chooser] = None) -> Env:

@@ -16,7 +16,9 @@ import re
 from array import array
 from collections.abc import MutableMapping
 from ..records import record, field
-from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 from somaxlint.findings import Location, Related
 from somaxlint.load.positioned import YMap, as_map, as_seq
@@ -32,7 +34,8 @@ class MountedFile:
 
 # key (or items path) -> (its text, where the key is written): one per
 # ConfigMap or Secret (or per items list), shared by every pod mounting it
-Entries = Dict[str, Tuple[TextSource, Related]]
+if TYPE_CHECKING:
+    Entries = Dict[str, Tuple[TextSource, Related]]
 
 
 class _Layer:
@@ -435,7 +438,8 @@ def _object_files(obj: K8sObject, cache: SourceCache) -> Dict[str, Tuple[TextSou
 
 
 # (kind, name, where the name is written) -> the object it means, or None
-Chooser = Callable[[str, str, "Location"], Optional[K8sObject]]
+if TYPE_CHECKING:
+    Chooser = Callable[[str, str, "Location"], Optional[K8sObject]]
 
 
 def _volume_entries(

@@ -24,7 +24,9 @@ Which statement starts the server: ``netns.server_start`` (nginx through
 from __future__ import annotations
 
 from ..records import record
-from typing import Callable, List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, List
 
 from somaxlint.findings import Location
 from somaxlint.load.positioned import as_seq, get_path

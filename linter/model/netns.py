@@ -23,7 +23,9 @@ A ``hostNetwork`` pod has no namespace of its own: it sees the node's values.
 from __future__ import annotations
 
 from ..records import record, field, replace
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from somaxlint import facts
 from somaxlint.findings import Location
@@ -573,7 +575,8 @@ def build_namespace(workload: Workload, settings: Settings, tuning: List[TuningS
     return ns
 
 
-State = List[Tuple[int, SysctlSetting]]
+if TYPE_CHECKING:
+    State = List[Tuple[int, SysctlSetting]]
 
 
 def _stored(value: int, settings: Settings) -> int:

@@ -7,7 +7,9 @@ as absent here, and the loader or a rule reports it.
 from __future__ import annotations
 
 from ..records import record, field
-from typing import TYPE_CHECKING, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 from somaxlint.facts import POD_SPEC_PATHS
 from somaxlint.findings import Location

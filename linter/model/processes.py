@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from ..records import record, replace
 from functools import lru_cache
-from typing import List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 from somaxlint.findings import Location, Related
 from somaxlint.model.environment import container_env

@@ -22,11 +22,14 @@ from __future__ import annotations
 import heapq
 import os
 from ..records import record
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from somaxlint.model.objects import K8sObject
 
-Key = Tuple[str, str]  # (kind, name)
+if TYPE_CHECKING:
+    Key = Tuple[str, str]  # (kind, name)
 
 # The kinds the model resolves references to: volumes, projected sources
 # and environment references (ConfigMap, Secret), Multus network selections,

@@ -9,14 +9,17 @@ validator.  (Sysctl values are the invalid-sysctl-value rule's business.)
 
 from __future__ import annotations
 
-from typing import List, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 from somaxlint.facts import POD_SPEC_PATHS
 from somaxlint.findings import Location
 from somaxlint.load.positioned import YMap, YSeq
 from somaxlint.model.objects import K8sObject, Workload
 
-Problem = Tuple[Location, str]
+if TYPE_CHECKING:
+    Problem = Tuple[Location, str]
 
 _TYPE_NAMES = {YMap: "a mapping", YSeq: "a list", str: "a string", bool: "a boolean"}
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 import re
 import shlex
 from ..records import record
-from typing import Dict, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Tuple
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 _SEPARATORS = {";", "&&", "||", "&", ";;"}

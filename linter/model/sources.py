@@ -7,7 +7,9 @@ exactly and points at the start of the value.
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Optional
 
 from somaxlint.findings import Location
 

@@ -73,7 +73,9 @@ Older kernels (each fact from the tree named):
 from __future__ import annotations
 
 from ..records import record
-from typing import List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 from somaxlint import facts
 

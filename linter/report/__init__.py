@@ -15,7 +15,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Optional, TextIO
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Optional, TextIO
 
 # `check --format` choices; the first is the default.
 FORMATS = ("text", "json", "sarif", "github", "gitlab")

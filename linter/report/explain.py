@@ -7,7 +7,9 @@ only, with its text for people escaped the same way."""
 
 from __future__ import annotations
 
-from typing import List, Optional, TextIO
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, TextIO
 
 from somaxlint.findings import Location
 from somaxlint import facts

@@ -10,7 +10,9 @@ separators) is made visible (``somaxlint.report.workflow_data``).
 
 from __future__ import annotations
 
-from typing import List, TextIO
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, TextIO
 
 from somaxlint.findings import Finding
 from somaxlint.report import workflow_data, workflow_property

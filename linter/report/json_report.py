@@ -5,7 +5,9 @@ control characters made visible, as in every format."""
 
 from __future__ import annotations
 
-from typing import List, TextIO
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, TextIO
 
 from somaxlint.findings import Finding
 from somaxlint.report import escape_control, write_json

@@ -25,7 +25,9 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, TextIO
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, TextIO
 
 from somaxlint import __version__
 from somaxlint.findings import Finding, Location

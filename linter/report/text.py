@@ -4,7 +4,9 @@ repository root)."""
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, TextIO
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, TextIO
 
 from somaxlint.findings import Finding
 from somaxlint.report import escape_control

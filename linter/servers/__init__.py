@@ -22,7 +22,9 @@ import fnmatch
 import importlib
 import posixpath
 from ..records import record
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from somaxlint.findings import Location
 

@@ -35,7 +35,9 @@ directives naming Listen make the backlog unknown: no listeners. The
 from __future__ import annotations
 
 import posixpath
-from typing import List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 from somaxlint.findings import Location
 from somaxlint.servers import Launch, Listener, Option, find_option, parse_int

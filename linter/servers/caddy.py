@@ -8,7 +8,9 @@ and has no backlog setting.
 
 from __future__ import annotations
 
-from typing import List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List
 
 from somaxlint.servers import Launch, Listener
 from somaxlint.servers.traefik import follows

@@ -55,7 +55,9 @@ listener (always somaxconn), and one socket per worker thread with
 from __future__ import annotations
 
 from ..records import replace
-from typing import Callable, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Tuple
 
 from somaxlint.findings import Location
 from somaxlint.servers import Launch, Listener, Option, find_option
@@ -93,7 +95,8 @@ IMAGE_CONFIG_IMAGES = ("envoy", "envoy-distroless")
 DEFAULT_WHY = "Envoy's default listen backlog is -1 on Linux"
 UINT32_MAX = 2**32 - 1
 
-Locate = Callable[[int, int], Location]
+if TYPE_CHECKING:
+    Locate = Callable[[int, int], Location]
 
 
 def listeners(launch: Launch) -> List[Listener]:

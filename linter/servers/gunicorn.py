@@ -20,7 +20,9 @@ assumption). A named file that is not in the input is an assumption too.
 from __future__ import annotations
 
 import shlex
-from typing import List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List
 
 from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
 

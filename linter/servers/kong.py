@@ -35,7 +35,9 @@ KONG_<KEY> environment variables win over it (parse.lua:919).
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
 

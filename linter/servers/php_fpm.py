@@ -56,7 +56,9 @@ it the PHP version is an assumption; when they were built (which file sets
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from somaxlint.servers import Launch, Listener, Word, parse_int
 

@@ -41,7 +41,9 @@ Read beyond the sheet, at the same commit:
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from somaxlint.findings import Location
 from somaxlint.servers import Launch, Listener, config_file, parse_int
@@ -73,7 +75,8 @@ DEFAULT_BIND_SOCKETS = 2
 DIRECTIVES = ("tcp-backlog", "port", "bind", "cluster-enabled", "cluster-port", "tls-port", "tls-cluster")
 
 # directive -> (its arguments, where its first value is written)
-_Settings = Dict[str, Tuple[List[str], Location]]
+if TYPE_CHECKING:
+    _Settings = Dict[str, Tuple[List[str], Location]]
 
 
 def listeners(launch: Launch) -> List[Listener]:

@@ -38,7 +38,9 @@ message only) come from the brief, not from the sheet.
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 from somaxlint.servers import Launch, Listener, Word, parse_int
 

@@ -11,7 +11,9 @@ backlog (golang/go#9661). Traefik's `buildListener()` uses
 
 from __future__ import annotations
 
-from typing import List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List
 
 from somaxlint.servers import Launch, Listener
 

@@ -9,7 +9,9 @@ asyncio `create_server(..., backlog=...)` (uvicorn/server.py:136-169).
 
 from __future__ import annotations
 
-from typing import List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List
 
 from somaxlint.servers import Launch, Listener, Option, find_option, parse_int
 

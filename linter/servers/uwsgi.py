@@ -22,7 +22,9 @@ line's options, so `http-socket = :8000` in it is the socket.
 
 from __future__ import annotations
 
-from typing import List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List
 
 from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
 

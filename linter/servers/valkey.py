@@ -14,7 +14,9 @@ ending in `.conf` (valkey-io/valkey-container @ ae6141ea,
 
 from __future__ import annotations
 
-from typing import List
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import List
 
 from somaxlint.servers import Launch, Listener
 from somaxlint.servers.redis import DEFAULT_BACKLOG, KNOB, STARTUP_WARNING, backlog_listeners  # noqa: F401

@@ -13,7 +13,9 @@ template, the base or the patch, never at output nobody can see.
 from __future__ import annotations
 
 from ..records import record, field
-from typing import Callable, List, Optional, Set, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Set, Tuple
 
 
 @record(frozen=True)
@@ -32,7 +34,8 @@ class SourcePosition:
 
 # rendered (line, column), both 1-based -> position in a source file, or
 # None when nothing better than the rendered stream is known
-LineMap = Callable[[int, int], Optional[SourcePosition]]
+if TYPE_CHECKING:
+    LineMap = Callable[[int, int], Optional[SourcePosition]]
 
 
 @record

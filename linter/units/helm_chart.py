@@ -19,7 +19,9 @@ import shutil
 import signal
 import subprocess
 import threading
-from typing import Callable, Dict, List, Optional, Set, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file
 from somaxlint.units import RenderProblem, Rendered, RenderResult, SourcePosition
@@ -41,7 +43,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u206
 _CHART_NAME = re.compile(r"^name:[ \t]*[\"']?([^\"'\s#]+)", re.M)
 
 # (template real path, its line index, rendered line); line None = a marker
-_Entry = Tuple[str, Optional[Dict[str, List[Tuple[int, int]]]], Optional[str]]
+if TYPE_CHECKING:
+    _Entry = Tuple[str, Optional[Dict[str, List[Tuple[int, int]]]], Optional[str]]
 
 
 class _Failure(Exception):

@@ -27,7 +27,9 @@ import shutil
 import subprocess
 import tempfile
 from ..records import replace
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file, within
 from somaxlint.load.positioned import YMap, YSeq
@@ -233,7 +235,8 @@ class _Src:
         return self._vat
 
 
-Shift = Callable[[int, int], Tuple[int, int]]
+if TYPE_CHECKING:
+    Shift = Callable[[int, int], Tuple[int, int]]
 
 
 def _no_shift(line: int, col: int) -> Tuple[int, int]:
@@ -508,7 +511,8 @@ def _item_step(item: Any, index: int, counts: Dict[tuple, int]) -> tuple:
 
 # (line, column, path, part, value, style, key column); part is "k" (a
 # mapping key), "v" (a scalar value) or "i" (a sequence item)
-Entry = Tuple[int, int, tuple, str, Any, Optional[str], int]
+if TYPE_CHECKING:
+    Entry = Tuple[int, int, tuple, str, Any, Optional[str], int]
 
 
 def _walk(root: Any, prefix: tuple = ()) -> List[Entry]:

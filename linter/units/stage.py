@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 from ..records import record, field, replace
-from typing import Dict, List, Optional, Set, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Set, Tuple
 
 from somaxlint.discover import InputFile, display_path
 from somaxlint.findings import Finding, Location, Related

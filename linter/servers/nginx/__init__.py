@@ -20,7 +20,9 @@ image facts in ``somaxlint.facts`` (docker-nginx, docker-openresty), all in
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional
 
 from somaxlint import facts
 from somaxlint.load.positioned import YMap, as_seq

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import posixpath
 from ...records import record, field, replace
-from typing import Callable, Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Optional, Tuple
 
 from somaxlint import facts
 from somaxlint.discover import RootFS, decode_lenient, display_path

@@ -11,7 +11,9 @@ import fnmatch
 import os
 from ...records import record
 from functools import cached_property
-from typing import Dict, List, Optional, Tuple
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
 
 from somaxlint.discover import RootFS
 from somaxlint.findings import Location, Related, internal_error
