@@ -85,6 +85,8 @@ def test_a_commit_with_a_warm_cache_imports_no_parser(tmp_path):
     # records, not dataclasses: the decorator's per-class compiles and
     # inspect's import were 40% of this run
     assert under(warm["modules"], "dataclasses", "inspect", "typing", "pickle") == []  # _pickle only
+    # only the server modules of the servers the containers start (nginx)
+    assert [m for m in under(warm["modules"], "somaxlint.servers") if m.count(".") == 2] == ["somaxlint.servers.nginx"]
     uncached = modules_after(["check", "--no-cache", *argv[1:]], cwd=tmp_path)
     assert (uncached["status"], uncached["out"]) == (cold["status"], cold["out"])
 

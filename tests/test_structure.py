@@ -104,3 +104,13 @@ def test_typing_is_imported_for_type_checkers_only():
             if isinstance(node, ast.ImportFrom) and node.module == "typing" or isinstance(node, ast.Import) and any(a.name == "typing" for a in node.names):
                 offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
     assert offenders == []
+
+
+def test_the_launch_catalogue_is_what_each_server_module_declares():
+    """``servers.LAUNCHED`` lets a container be matched without importing
+    every server module; it must say what the modules say, in their order."""
+    from somaxlint.servers import LAUNCHED, launched_modules
+
+    declared = {m.NAME.replace("-", "_"): (m.COMMANDS, m.IMAGES, getattr(m, "INJECTED_AS", ())) for m in launched_modules()}
+    assert list(LAUNCHED) == list(declared)
+    assert LAUNCHED == declared

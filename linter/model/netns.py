@@ -319,14 +319,16 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     ``somaxlint.servers.nginx.main_config``, the other servers by their
     ``COMMANDS`` (also ``python -m gunicorn``), as ``model.processes``
     finds a launch."""
-    from somaxlint.servers import image_repository, launched_modules, nginx
+    from somaxlint.servers import image_repository, launched_by, nginx
 
     argv = container.command + container.args
     commands = parse_commands(argv) if argv else []
+    repository = image_repository(container.image)
     kinds = []
     if nginx.main_config(container) is not None:
         kinds.append((nginx.COMMANDS, nginx.TITLE, nginx.IMAGES))
-    for module in launched_modules():
+    words = frozenset(w.rsplit("/", 1)[-1] for c in commands for w in c.words)
+    for module in launched_by(words, repository, container):
         kinds.append((module.COMMANDS, module.TITLE, module.IMAGES))
     for command in commands:
         words = command.words
@@ -335,7 +337,6 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
             for names, title, _ in kinds:
                 if base in names or (word == "-m" and i + 1 < len(words) and words[i + 1] in names):
                     return command.statement, title
-    repository = image_repository(container.image)
     for names, title, images in kinds:
         if title == nginx.TITLE or (repository in images and not container.command):
             return -1, title  # started by the image's entrypoint

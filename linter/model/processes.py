@@ -17,7 +17,7 @@ from somaxlint.model.environment import container_env
 from somaxlint.model.netns import Somaxconn, argv_location
 from somaxlint.model.objects import Container, Workload
 from somaxlint.model.shell import parse_commands
-from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_modules
+from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_by
 
 
 @record
@@ -111,8 +111,7 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
         ]
         at = argv_location(container, command.argv_index + i if direct else command.argv_index)
         return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1])
-    injected = getattr(module, "injected", None)
-    if injected is not None and injected(container):
+    if (container.name, container.image) in getattr(module, "INJECTED_AS", ()):
         # written by an admission webhook at run time: started as the image says
         return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir)
     repository = image_repository(container.image)
@@ -145,11 +144,8 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
         argv = container.command + container.args
         commands, words = _parsed(tuple(argv)) if argv else ([], frozenset())
         repository = image_repository(container.image)
-        for module in launched_modules():
-            # Cheap test first: most containers run none of these servers.
-            injected = getattr(module, "injected", None)
-            if not (words & set(module.COMMANDS)) and repository not in module.IMAGES and not (injected and injected(container)):
-                continue
+        # (only the modules of the servers the container may start are imported)
+        for module in launched_by(words, repository, container):
             env = container_env(container, choose)
             launch = launch_of(container, module, commands, _reader(container, fs_for), env)
             if launch is None:

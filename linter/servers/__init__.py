@@ -192,6 +192,46 @@ def modules():
     return _MODULES
 
 
+# What starts each server but nginx, as its module declares it (COMMANDS,
+# IMAGES, INJECTED_AS), in the catalogue's order: a container is matched
+# against these without importing every server module, so a run imports
+# the modules of the servers its containers may start.
+# tests/test_structure.py keeps each entry equal to its module.
+LAUNCHED = {
+    "redis": (("redis-server", "redis-sentinel"), ("redis", "redis-stack-server"), ()),
+    "valkey": (("valkey-server", "valkey-sentinel"), ("valkey",), ()),
+    "memcached": (("memcached",), ("memcached",), ()),
+    "uwsgi": (("uwsgi",), (), ()),
+    "gunicorn": (("gunicorn",), (), ()),
+    "uvicorn": (("uvicorn",), (), ()),
+    "traefik": (("traefik",), ("traefik",), ()),
+    "caddy": (("caddy",), ("caddy",), ()),
+    "envoy": (("envoy", "pilot-agent"), ("envoy", "envoy-distroless", "proxyv2"), (("istio-proxy", "auto"),)),
+    "kong": (("kong",), ("kong", "kong-gateway"), ()),
+    "haproxy": (("haproxy",), ("haproxy", "haproxy-alpine", "haproxy-debian", "haproxy-ubuntu"), ()),
+    "apache": (("httpd", "apache2", "httpd-foreground", "apache2-foreground"), ("httpd",), ()),
+    "tomcat": (("java",), ("tomcat",), ()),
+    "php_fpm": (
+        ("php-fpm", "php-fpm7.4", "php-fpm8.0", "php-fpm8.1", "php-fpm8.2", "php-fpm8.3", "php-fpm8.4"),
+        ("php", "matomo", "wordpress", "nextcloud", "drupal"),
+        (),
+    ),
+}
+
+
+def launched_by(words: frozenset, repository: str, container) -> list:
+    """The launched modules (``launched_modules``) a container may run, in
+    the catalogue's order: a program name among ``words`` (the base names
+    of its command's words), its image ``repository``, or the (name,
+    image) an admission webhook replaces."""
+    key = (container.name, container.image)
+    return [
+        importlib.import_module(f"somaxlint.servers.{name}")
+        for name, (commands, images, injected) in LAUNCHED.items()
+        if not words.isdisjoint(commands) or repository in images or key in injected
+    ]
+
+
 def launched_modules():
     """The modules whose listeners are read from a launch (argv, env and
     the files they name): every one but nginx, whose file tree the model

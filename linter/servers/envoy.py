@@ -73,13 +73,13 @@ COMMANDS = ("envoy", "pilot-agent")
 ENTRYPOINT_SUBCOMMANDS = {"proxyv2": ("proxy",)}
 
 
-def injected(container) -> bool:
-    """Istio's gateway chart writes the container `istio-proxy` with `image:
-    auto`, which the injection webhook replaces by proxyv2 running `proxy
-    router` (istio/istio manifests/charts/gateway/templates/deployment.yaml:
-    '"auto" will be populated at runtime by the mutating webhook'; the
-    gateway injection template)."""
-    return container.name == "istio-proxy" and container.image == "auto"
+# (container name, image) that an admission webhook turns into this
+# server: Istio's gateway chart writes the container `istio-proxy` with
+# `image: auto`, which the injection webhook replaces by proxyv2 running
+# `proxy router` (istio/istio manifests/charts/gateway/templates/
+# deployment.yaml: '"auto" will be populated at runtime by the mutating
+# webhook'; the gateway injection template).
+INJECTED_AS = (("istio-proxy", "auto"),)
 DEFAULT_BACKLOG = "somaxconn"
 DEFAULT_PORT = None
 KNOB = "tcp_backlog_size on the listener (default: net.core.somaxconn)"
