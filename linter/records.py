@@ -2,8 +2,8 @@
 of its import-time cost.
 
 A commit-time run is mostly start-up, and the standard ``@dataclass``
-decorator was 40% of it: for each of sixty classes it compiles three to six
-methods from source, one ``exec`` each, and computes an ``inspect``
+decorator was 40% of it: for each of 58 classes it compiled three to six
+methods from source, one ``exec`` each, and computed an ``inspect``
 signature for the docstring.  A record compiles one method, ``__init__``
 (the only one whose speed matters: the model builds many records), and
 shares the others -- equality, ordering, hashing and ``repr`` over the
@@ -92,8 +92,8 @@ def _frozen_delattr(self, name):
 def _init(cls, names, defaults, frozen):
     """``__init__`` for these fields: the one method built from source, so
     that building a record costs what a hand-written ``__init__`` costs.
-    It is compiled when the class is first instantiated: a run builds
-    records of a third of the classes it imports."""
+    It is compiled when the class is first instantiated: a warm
+    commit-time run builds records of 35 of the 55 classes it imports."""
     params, body = [], []
     env = {"_object_setattr": object.__setattr__}
     after_default = False

@@ -319,7 +319,7 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     ``somaxlint.servers.nginx.main_config``, the other servers by their
     ``COMMANDS`` (also ``python -m gunicorn``), as ``model.processes``
     finds a launch."""
-    from somaxlint.servers import image_repository, launched_by, nginx
+    from somaxlint.servers import image_repository, launched_by, nginx, program_names
 
     argv = container.command + container.args
     commands = parse_commands(argv) if argv else []
@@ -327,8 +327,7 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     kinds = []
     if nginx.main_config(container) is not None:
         kinds.append((nginx.COMMANDS, nginx.TITLE, nginx.IMAGES))
-    words = frozenset(w.rsplit("/", 1)[-1] for c in commands for w in c.words)
-    for module in launched_by(words, repository, container):
+    for module in launched_by(program_names(commands), repository, container):
         kinds.append((module.COMMANDS, module.TITLE, module.IMAGES))
     for command in commands:
         words = command.words

@@ -17,7 +17,7 @@ from somaxlint.model.environment import container_env
 from somaxlint.model.netns import Somaxconn, argv_location
 from somaxlint.model.objects import Container, Workload
 from somaxlint.model.shell import parse_commands
-from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_by
+from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_by, program_names
 
 
 @record
@@ -177,7 +177,7 @@ def _commands(argv: List[str]):
 def _parsed(argv: Tuple[str, ...]):
     """(the commands, the program names of all their words)."""
     commands = parse_commands(list(argv))
-    return commands, frozenset(w.rsplit("/", 1)[-1] for c in commands for w in c.words)
+    return commands, program_names(commands)
 
 
 @lru_cache(maxsize=1024)

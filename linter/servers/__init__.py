@@ -219,6 +219,14 @@ LAUNCHED = {
 }
 
 
+def program_names(commands) -> frozenset:
+    """The base names of every word of parsed ``commands``
+    (``model.shell.parse_commands``): what ``launched_by`` matches a
+    server's COMMANDS against (``/usr/bin/redis-server`` is
+    ``redis-server``; ``python -m gunicorn`` holds ``gunicorn``)."""
+    return frozenset(w.rsplit("/", 1)[-1] for c in commands for w in c.words)
+
+
 def launched_by(words: frozenset, repository: str, container) -> list:
     """The launched modules (``launched_modules``) a container may run, in
     the catalogue's order: a program name among ``words`` (the base names
