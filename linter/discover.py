@@ -19,10 +19,11 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
-from .records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional, Tuple
+
+from somaxlint.records import record, field
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json", ".conflist")

@@ -6,7 +6,6 @@ discover -> load -> model -> check -> filter -> (report, in the CLI)
 from __future__ import annotations
 
 import os
-from .records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Set
@@ -16,6 +15,7 @@ from somaxlint.findings import SEVERITY_RANK, Finding, Location, internal_error,
 from somaxlint.load import LoadedFile, LoadError, load_bytes
 from somaxlint.load.positioned import YMap
 from somaxlint.model import Model, build_model
+from somaxlint.records import record, field
 from somaxlint.rulebook import Rule, all_rules
 from somaxlint.settings import Settings
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from .records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Set, Tuple
 
 from somaxlint.findings import Finding, Location
 from somaxlint.load.positioned import YMap, as_map
+from somaxlint.records import record, field
 from somaxlint.rulebook import is_known
 
 ANNOTATION = "somaxlint.io/ignore"

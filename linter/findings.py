@@ -7,10 +7,11 @@ here computes facts; it only carries them.
 
 from __future__ import annotations
 
-from .records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
+
+from somaxlint.records import record, field
 
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}

@@ -11,13 +11,13 @@ first line and says which line of the rendered output it was.
 from __future__ import annotations
 
 import os
-from .records import replace
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional
 
 from somaxlint.discover import display_path
 from somaxlint.findings import Finding, Location
+from somaxlint.records import replace
 
 
 def template_path(chart_dir: str, helm_source: str) -> str:

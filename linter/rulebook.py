@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib
 import re
-from .records import record
 from functools import lru_cache
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Tuple
 
+from somaxlint.records import record
 from somaxlint.rules import RULE_MODULES
 
 SECTIONS = ("What it does", "Why it matters", "Example", "How to fix")

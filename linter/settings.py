@@ -6,10 +6,11 @@ model reads it, nothing else does.
 
 from __future__ import annotations
 
-from .records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
+
+from somaxlint.records import record, field
 
 
 @record

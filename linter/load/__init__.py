@@ -6,7 +6,6 @@ loaders never know about rules.
 
 from __future__ import annotations
 
-from ..records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional
@@ -15,6 +14,7 @@ from somaxlint.discover import InputFile, decode_lenient, decode_strict
 from somaxlint.load.nginx_text import Directive, looks_like_nginx, parse_nginx
 from somaxlint.load.positioned import YMap, YSeq
 from somaxlint.load.yaml_stream import Document, load_yaml
+from somaxlint.records import record, field
 
 
 @record

@@ -25,10 +25,11 @@ import sys
 # threading.local is this C class; the threading module itself is not
 # imported for it (a commit-time run is mostly imports)
 from _thread import _local as thread_local
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Tuple
+
+from somaxlint.records import record
 
 # crossplane (and somaxlint's lexer, which registers crossplane's Lua
 # plugin) is imported on the first parse, not with this module: a run whose

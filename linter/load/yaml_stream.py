@@ -10,12 +10,12 @@ constructed from a tag: ``!!python/object`` is just a string here.
 
 from __future__ import annotations
 
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Any, List, Tuple
 
 from somaxlint.load.positioned import YMap, YSeq, make_merged
+from somaxlint.records import record
 
 # ruamel.yaml (libyaml through ruamel.yaml.clib) and the regular expressions
 # below are set up on first use, not with this module: the model imports

@@ -7,7 +7,6 @@ Rules read this and nothing else.
 
 from __future__ import annotations
 
-from ..records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, Tuple
@@ -20,6 +19,7 @@ from somaxlint.model.late_writes import late_writes
 from somaxlint.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
 from somaxlint.model.objects import Inventory, K8sObject, Workload, collect
 from somaxlint.model.processes import ServerProcess, Unresolved, server_processes, unread, unread_config
+from somaxlint.records import record, field
 from somaxlint.servers import nginx
 from somaxlint.settings import Settings
 

@@ -15,7 +15,6 @@ import posixpath
 import re
 from array import array
 from collections.abc import MutableMapping
-from ..records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
@@ -24,6 +23,7 @@ from somaxlint.findings import Location, Related
 from somaxlint.load.positioned import YMap, as_map, as_seq
 from somaxlint.model.objects import Container, K8sObject
 from somaxlint.model.sources import TextSource, scalar_source
+from somaxlint.records import record, field
 
 
 @record

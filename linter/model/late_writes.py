@@ -23,7 +23,6 @@ Which statement starts the server: ``netns.server_start`` (nginx through
 
 from __future__ import annotations
 
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, List
@@ -33,6 +32,7 @@ from somaxlint.load.positioned import as_seq, get_path
 from somaxlint.model.netns import argv_location, server_start
 from somaxlint.model.objects import Container, Workload
 from somaxlint.model.shell import sysctl_writes
+from somaxlint.records import record
 
 LISTEN_TIME_SYSCTLS = ("net.core.somaxconn", "net.ipv4.tcp_max_syn_backlog")
 

@@ -22,7 +22,6 @@ A ``hostNetwork`` pod has no namespace of its own: it sees the node's values.
 
 from __future__ import annotations
 
-from ..records import record, field, replace
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
@@ -35,6 +34,7 @@ from somaxlint.model.objects import Container, Inventory, K8sObject, Workload
 from somaxlint.model.shell import SysctlWrite, normalize_sysctl_name, parse_commands, sysctl_writes
 from somaxlint.model.sources import scalar_source
 from somaxlint.model.sysctl_value import RAW, SYSCTL_TOOL, Reading, describe, kernel_reads, written_data
+from somaxlint.records import record, field, replace
 from somaxlint.settings import Settings
 
 SOMAXCONN = "net.core.somaxconn"

@@ -6,7 +6,6 @@ as absent here, and the loader or a rule reports it.
 
 from __future__ import annotations
 
-from ..records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple
@@ -15,6 +14,7 @@ from somaxlint.facts import POD_SPEC_PATHS
 from somaxlint.findings import Location
 from somaxlint.load import LoadedFile
 from somaxlint.load.positioned import YMap, YSeq, as_map, as_seq, get_path
+from somaxlint.records import record, field
 
 if TYPE_CHECKING:
     from somaxlint.model.scope import Scope

@@ -6,7 +6,6 @@ they name) are found.  nginx's own discovery, a tree of config files, is
 
 from __future__ import annotations
 
-from ..records import record, replace
 from functools import lru_cache
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
@@ -17,6 +16,7 @@ from somaxlint.model.environment import container_env
 from somaxlint.model.netns import Somaxconn, argv_location
 from somaxlint.model.objects import Container, Workload
 from somaxlint.model.shell import parse_commands
+from somaxlint.records import record, replace
 from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_by, program_names
 
 

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import heapq
 import os
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
 from somaxlint.model.objects import K8sObject
+from somaxlint.records import record
 
 if TYPE_CHECKING:
     Key = Tuple[str, str]  # (kind, name)

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Sequence, Tuple
+
+from somaxlint.records import record
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 _SEPARATORS = {";", "&&", "||", "&", ";;"}

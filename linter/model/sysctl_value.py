@@ -72,12 +72,12 @@ Older kernels (each fact from the tree named):
 
 from __future__ import annotations
 
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
 from somaxlint import facts
+from somaxlint.records import record
 
 PAGE_SIZE = 4096
 TMPBUFLEN = 22

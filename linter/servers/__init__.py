@@ -21,12 +21,12 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import posixpath
-from ..records import record
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from somaxlint.findings import Location
+from somaxlint.records import record
 
 # Order is the catalogue's order (`somaxlint servers`).
 SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")

@@ -54,12 +54,12 @@ listener (always somaxconn), and one socket per worker thread with
 
 from __future__ import annotations
 
-from ..records import replace
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, Tuple
 
 from somaxlint.findings import Location
+from somaxlint.records import replace
 from somaxlint.servers import Launch, Listener, Option, find_option
 from somaxlint.servers.traefik import follows
 

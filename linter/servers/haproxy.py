@@ -53,12 +53,12 @@ adds files the module does not read (`--`, a directory).
 
 from __future__ import annotations
 
-from ..records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Tuple
 
 from somaxlint.findings import Location
+from somaxlint.records import record, field
 from somaxlint.servers import Launch, Listener, parse_int
 
 NAME = "haproxy"

@@ -12,10 +12,11 @@ template, the base or the patch, never at output nobody can see.
 
 from __future__ import annotations
 
-from ..records import record, field
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, Set, Tuple
+
+from somaxlint.records import record, field
 
 
 @record(frozen=True)

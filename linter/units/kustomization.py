@@ -26,7 +26,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-from ..records import replace
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
@@ -34,6 +33,7 @@ if TYPE_CHECKING:
 from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file, within
 from somaxlint.load.positioned import YMap, YSeq
 from somaxlint.load.yaml_stream import load_yaml
+from somaxlint.records import replace
 from somaxlint.units import Rendered, RenderProblem, RenderResult, SourcePosition
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")

@@ -11,7 +11,6 @@ in a rendered stream back to the file a person edits.
 from __future__ import annotations
 
 import os
-from ..records import record, field, replace
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Set, Tuple
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
 from somaxlint.discover import InputFile, display_path
 from somaxlint.findings import Finding, Location, Related
 from somaxlint.load import LoadedFile, load_bytes
+from somaxlint.records import record, field, replace
 from somaxlint.settings import Settings
 from somaxlint.units import Rendered, RenderProblem
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-from ...records import record, field, replace
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Tuple
@@ -20,6 +19,7 @@ from somaxlint.discover import RootFS, decode_lenient, display_path
 from somaxlint.load.nginx_text import Directive, NginxError, parse_nginx
 from somaxlint.model.filesystem import ContainerFS
 from somaxlint.model.sources import TextSource
+from somaxlint.records import record, field, replace
 
 # Files nginx configs include that never define listeners; not finding them
 # in the input is not worth a word.

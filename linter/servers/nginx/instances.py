@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from ...records import record
 from functools import cached_property
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ from somaxlint.model.filesystem import SourceCache, add_image_files, build_fs
 from somaxlint.model.objects import Container, K8sObject, Workload
 from somaxlint.model.processes import ServerProcess, Unresolved
 from somaxlint.model.sources import TextSource
+from somaxlint.records import record
 from somaxlint.servers import nginx
 from somaxlint.servers.nginx import hosts_of, image_files, looks_like_config, renders_templates, runs_as_root
 from somaxlint.servers.nginx.config import (
