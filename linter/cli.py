@@ -186,6 +186,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         status = _main(argv)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        records = sys.modules.get("somaxlint.records")  # (not imported by --version)
+        if records is not None:
+            records.save_compiled()  # the records' __init__ code, for the next run
         return status
     except SystemExit as exc:  # --help, --version
         sys.stdout.flush()

@@ -14,10 +14,11 @@ if TYPE_CHECKING:
     from typing import Optional, Tuple
 
 from somaxlint.facts import parse_kernel_version
+from somaxlint.patterns import LazyPattern
 from somaxlint.settings import ServerLink, Settings
 
 CONFIG_NAMES = (".somaxlint.yaml", ".somaxlint.yml")
-_TABLE = re.compile(rb"(?m)^[ \t]*\[+[ \t]*tool\.somaxlint[ \t]*[\].]")
+_TABLE = LazyPattern(rb"(?m)^[ \t]*\[+[ \t]*tool\.somaxlint[ \t]*[\].]")
 
 
 class ConfigError(Exception):
@@ -115,7 +116,7 @@ def _pyproject_section(path: str, explicit: bool = False):
 # Keys whose values are versions: YAML reads an unquoted 5.10 as the number
 # 5.1, so the text is taken from the source instead.
 _VERSION_KEYS = ("kernel", "kubernetes")
-_PLAIN_TOKEN = re.compile(r"[^\s,#\]}]+")
+_PLAIN_TOKEN = LazyPattern(r"[^\s,#\]}]+")
 
 
 def _version_text(root, key: str, lines) -> None:

@@ -9,6 +9,8 @@ not encoded as hard rules.
 from __future__ import annotations
 
 import re
+
+from somaxlint.patterns import LazyPattern
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Optional, Tuple
@@ -177,7 +179,7 @@ def kernel_clamp(backlog: int, somaxconn: int) -> int:
     return stored & ((1 << bits) - 1)
 
 
-_KERNEL_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
+_KERNEL_RE = LazyPattern(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def parse_kernel_version(text: str) -> Optional[Tuple[int, int, int]]:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Finding, Location
 from somaxlint.load.positioned import YMap, as_map
+from somaxlint.patterns import LazyPattern
 from somaxlint.records import record, field
 from somaxlint.rulebook import is_known
 
@@ -29,9 +30,9 @@ ANNOTATION = "somaxlint.io/ignore"
 # The start of a suppression comment; the rest of the line is split with
 # string operations, so the cost stays linear in the line (a single regex
 # with lazy and greedy runs over the same spaces was cubic).
-_COMMENT_START = re.compile(r"#\s*somaxlint:\s*ignore\b")
+_COMMENT_START = LazyPattern(r"#\s*somaxlint:\s*ignore\b")
 _RULE_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_,- ")
-_RULE_RE = re.compile(r"^(SMX\d{3}|[a-z]+(?:-[a-z]+)+)$", re.I)
+_RULE_RE = LazyPattern(r"^(SMX\d{3}|[a-z]+(?:-[a-z]+)+)$", re.I)
 
 
 def _suppression_comment(line: str):

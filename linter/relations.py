@@ -32,6 +32,7 @@ them: any may include it).
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
@@ -129,23 +130,73 @@ class _Object:
 
 
 class _ScopeByName:
-    """``Scope``, built for one name at a time as references ask for it:
-    its answers for a name depend on the objects of that name alone, and a
-    hook asks about a few names of a repository's thousands."""
+    """``Scope``'s answers, worked out for one name at a time as references
+    ask for it: they depend on the objects of that name alone, and a hook
+    asks about a few names of a repository's thousands.
 
-    def __init__(self, objects: List[_Object]):
+    Most answers are the objects of that name in the referrer's own
+    directory (same file, else same directory: ``Scope``'s first places).
+    Those are asked of a ``Scope`` of just that directory's objects of the
+    name -- which holds the whole of each of their files, so what shadows
+    what is the same -- and only an empty answer needs the ``Scope`` of
+    every object of the name (nearest directory).  A repository with a copy
+    of `nginx-conf` in every application's every environment then costs a
+    lookup per reference, not an index of every copy per run."""
+
+    def __init__(self, keys: Dict[str, Keys], inputs: Dict[str, object]):
         from somaxlint.model.scope import Scope
 
         self._scope = Scope
-        self._named: Dict[str, List[_Object]] = {}
-        for o in objects:
-            self._named.setdefault(o.name, []).append(o)
-        self._scopes: Dict[str, object] = {}
+        self._keys, self._inputs = keys, inputs
+        self._files: Dict[str, List[_Object]] = {}
+        self._named: Dict[str, List[Tuple[str, int]]] = {}  # name -> (path, index in the file)
+        # only objects of the kinds the model resolves references to are
+        # ever reached by a name (a Deployment is named by nothing it reads)
+        self.kinds_of: Dict[str, Set[str]] = {}  # name -> those kinds
+        named, kinds_of = self._named, self.kinds_of
+        for path, k in keys.items():
+            index = 0
+            for kind, _, name in k.objects:
+                named.setdefault(name, []).append((path, index))
+                index += 1
+                if kind in REFERENCE_KINDS:
+                    kinds_of.setdefault(name, set()).add(kind)
+        self._by_directory: Dict[str, Dict[Optional[str], List[Tuple[str, int]]]] = {}
+        self._local: Dict[Tuple[str, str], object] = {}
+        self._everywhere: Dict[str, object] = {}
+
+    def objects(self, path: str) -> List[_Object]:
+        """The objects of a file, one instance each (answers are compared
+        by identity)."""
+        found = self._files.get(path)
+        if found is None:
+            file = _File(self._inputs[path])
+            found = self._files[path] = [_Object(key, file, path) for key in self._keys[path].objects]
+        return found
+
+    def _directory(self, path: str) -> Optional[str]:
+        """The directory ``Scope`` places a file's objects in (standard
+        input in the directory of the file it stands for, else alone)."""
+        where = self._inputs[path].stands_for or path  # as scope._directory
+        return None if where == "-" else os.path.dirname(where)
 
     def candidates(self, kind: str, namespace: Optional[str], name: str, origin: _Object) -> List[_Object]:
-        scope = self._scopes.get(name)
+        directory = self._directory(origin.path)
+        scope = self._local.get((name, directory))
         if scope is None:
-            scope = self._scopes[name] = self._scope(self._named.get(name, []))
+            by_directory = self._by_directory.get(name)
+            if by_directory is None:
+                by_directory = self._by_directory[name] = {}
+                for place in self._named.get(name, ()):
+                    by_directory.setdefault(self._directory(place[0]), []).append(place)
+            local = [self.objects(p)[i] for p, i in by_directory.get(directory, ())]
+            scope = self._local[(name, directory)] = self._scope(local)
+        found = scope.candidates(kind, namespace, name, origin)
+        if found:
+            return found
+        scope = self._everywhere.get(name)
+        if scope is None:
+            scope = self._everywhere[name] = self._scope([self.objects(p)[i] for p, i in self._named.get(name, ())])
         return scope.candidates(kind, namespace, name, origin)
 
 
@@ -156,35 +207,21 @@ def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[st
     named = list(named)
     if any(keys[p].applies_to_all for p in named):
         return None
-    objects: Dict[str, List[_Object]] = {}
-    everyone: List[_Object] = []
-    out: Set[str] = set()
-    for path, k in keys.items():
-        if k.applies_to_all:
-            out.add(path)
-        if k.objects:
-            file = _File(inputs[path])
-            objects[path] = [_Object(key, file, path) for key in k.objects]
-            everyone.extend(objects[path])
-    scope = _ScopeByName(everyone)
-    # only objects of the kinds the model resolves references to are ever
-    # reached by a name (a Deployment is named by nothing it reads)
-    kinds_of: Dict[str, Set[str]] = {}
-    for o in everyone:
-        if o.kind in REFERENCE_KINDS:
-            kinds_of.setdefault(o.name, set()).add(o.kind)
+    out: Set[str] = {path for path, k in keys.items() if k.applies_to_all}
+    scope = _ScopeByName(keys, inputs)
+    kinds_of = scope.kinds_of
 
     todo = list(named)
     # Inward: objects elsewhere whose reference to a named file's object
     # resolves to it.
-    targets = {(o.kind, o.name): o for p in named for o in objects.get(p, ()) if o.kind in REFERENCE_KINDS}
+    targets = {(o.kind, o.name): o for p in named for o in scope.objects(p) if o.kind in REFERENCE_KINDS}
     if targets:
         target_names = {name for _, name in targets}
         for path, k in keys.items():
-            if path in out or not (k.words & target_names):
+            if path in out or not k.objects or not (k.words & target_names):
                 continue
             for (kind, name), target in targets.items():
-                if name in k.words and any(target in scope.candidates(kind, o.namespace, name, o) for o in objects.get(path, ())):
+                if name in k.words and any(target in scope.candidates(kind, o.namespace, name, o) for o in scope.objects(path)):
                     todo.append(path)
                     break
     # Outward, transitively: what the files modelled refer to.
@@ -193,9 +230,9 @@ def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[st
         if path in out:
             continue
         out.add(path)
-        mine = objects.get(path, ())
-        if not mine:
+        if not keys[path].objects:
             continue
+        mine = scope.objects(path)
         for word in keys[path].words:
             for kind in kinds_of.get(word, ()):
                 for o in mine:

@@ -311,3 +311,49 @@ def test_a_damaged_keys_index_is_a_miss(project, monkeypatch):
     path = str(project.root / "edges" / "x.yaml")
     cache.write(cache.keys_shard_key(_shard_of(path)), lambda: {path: ("not", "a", "signature")})
     assert project.run(*args).out == first.out
+
+
+# The lookups by directory answer as the Scope of every same-named object ---------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from somaxlint.discover import InputFile  # noqa: E402
+from somaxlint.model.scope import REFERENCE_KINDS, Scope  # noqa: E402
+from somaxlint.relations import Keys, _ScopeByName  # noqa: E402
+
+_DIRS = ["/r/a", "/r/a/x", "/r/b", "/r", "/r/a/x/y"]
+_OBJECT = st.tuples(st.sampled_from(["ConfigMap", "Secret", "Deployment"]), st.sampled_from([None, "default", "team"]), st.sampled_from(["conf", "other"]))
+
+
+@settings(max_examples=int(os.environ.get("SOMAXLINT_PROPERTY_EXAMPLES", "300")), deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(_DIRS), st.lists(_OBJECT, max_size=4)), min_size=1, max_size=8),
+    st.sampled_from([None, "/r/a/f0.yaml", "/r/b/new.yaml"]),
+)
+def test_lookups_by_directory_answer_as_the_scope_of_every_same_named_object(files, stdin_for):
+    """Scope's answer for a name depends on every object of that name; the
+    hook's lookup asks a Scope of the referrer's directory first.  Same
+    files, shadowing, namespaces, nearest directories and standard input
+    standing for a file: the answers are the same objects."""
+    keys, inputs = {}, {}
+    for n, (directory, objects) in enumerate(files):
+        path = f"{directory}/f{n}.yaml"
+        keys[path] = Keys(tuple(objects), frozenset(), False, "")
+        inputs[path] = InputFile(path=path, display=path, kind="yaml", explicit=False)
+    if stdin_for is not None:
+        inputs.pop(stdin_for, None)
+        keys.pop(stdin_for, None)
+        keys["-"] = Keys((("ConfigMap", None, "conf"),), frozenset(), False, "")
+        inputs["-"] = InputFile(path="-", display="x", kind="yaml", explicit=True, stands_for=stdin_for)
+    by_name = _ScopeByName(keys, inputs)
+    objects = [o for path in keys for o in by_name.objects(path)]
+    for origin in objects:
+        for kind in sorted(REFERENCE_KINDS):
+            for name in ("conf", "other"):
+                whole = Scope([o for o in objects if o.name == name])
+                for o in objects:
+                    o.shadowed = False  # (each Scope marks what it sees shadowed)
+                expected = whole.candidates(kind, origin.namespace, name, origin)
+                for o in objects:
+                    o.shadowed = False
+                assert by_name.candidates(kind, origin.namespace, name, origin) == expected

@@ -159,3 +159,59 @@ def test_container_filesystem_builder_never_raises(spec, data):
         pod_problems(workload)
         for container in workload.containers + workload.init_containers:
             build_fs(container, inventory, SourceCache())
+
+
+# Shortcuts that stand for a regular expression must answer as it does ------------
+
+_MIXED = st.text(alphabet=st.one_of(st.characters(max_codepoint=0x7F), st.characters()), max_size=20)
+
+
+@FAST
+@given(_MIXED)
+def test_the_not_printable_search_is_the_full_class_on_any_text(text):
+    import re
+
+    from somaxlint.load import yaml_stream
+
+    yaml_stream._setup_patterns()
+    full = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+    expected, got = full.search(text), yaml_stream._NOT_PRINTABLE.search(text)
+    assert (expected and (expected.start(), expected.group())) == (got and (got.start(), got.group()))
+
+
+@FAST
+@given(_MIXED)
+def test_escape_control_is_the_full_substitution_on_any_text(text):
+    import re
+
+    from somaxlint.report import escape_control
+
+    control = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]")
+
+    def visible(m):
+        code = ord(m.group())
+        return "\\x%02x" % code if code < 0x100 else "\\u%04x" % code
+
+    assert escape_control(text) == control.sub(visible, text)
+
+
+_ADDRESS_LIKE = st.one_of(
+    st.text(alphabet="0123456789.:abcdefx٣² ", max_size=16),
+    st.lists(st.one_of(st.integers(0, 300).map(str), st.integers(0, 99).map(lambda n: f"0{n}"), st.just("")), min_size=3, max_size=5).map(".".join),
+    st.ip_addresses().map(str),
+)
+
+
+@FAST
+@given(_ADDRESS_LIKE)
+def test_is_ip_address_tells_addresses_from_names_as_ipaddress_does(text):
+    import ipaddress
+
+    from somaxlint.servers.nginx.config import is_ip_address
+
+    try:
+        ipaddress.ip_address(text)
+        expected = True
+    except ValueError:
+        expected = False
+    assert is_ip_address(text) is expected

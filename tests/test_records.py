@@ -160,3 +160,71 @@ def test_the_first_instance_compiles_init_and_leaves_no_garbage():
     finally:
         if collecting:
             gc.enable()
+
+
+STORE_RUN = """
+import json, sys
+from somaxlint import records
+
+@records.record
+class Point:
+    x: int
+    y: int = 2
+
+first = Point(1)
+records.save_compiled()
+print(json.dumps({"changed": records._changed, "point": [first.x, first.y], "stored": len(records._store)}))
+"""
+
+
+def _store_run(tmp_path, code=STORE_RUN, **env):
+    import json
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    environ = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    environ.update(PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=str(tmp_path / "pycache"), **env)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _store_file(tmp_path):
+    found = list((tmp_path / "pycache").rglob("records.*.inits"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_init_code_is_kept_beside_the_bytecode_and_reused(tmp_path):
+    first = _store_run(tmp_path)
+    assert first == {"changed": True, "point": [1, 2], "stored": 1}
+    store = _store_file(tmp_path)
+    written = store.stat().st_mtime_ns
+    second = _store_run(tmp_path)
+    assert second == {"changed": False, "point": [1, 2], "stored": 1}  # loaded, not compiled
+    assert store.stat().st_mtime_ns == written  # and not written again
+    # a default is not in the code (the class's new default is used)...
+    assert _store_run(tmp_path, STORE_RUN.replace("y: int = 2", "y: int = 3")) == {"changed": False, "point": [1, 3], "stored": 1}
+    # ...a new field is: compiled afresh, beside the code kept
+    third = _store_run(tmp_path, STORE_RUN.replace("y: int = 2", "y: int = 2\n    z: int = 0"))
+    assert third == {"changed": True, "point": [1, 2], "stored": 2}
+
+
+def test_a_damaged_or_foreign_store_is_ignored(tmp_path):
+    _store_run(tmp_path)
+    store = _store_file(tmp_path)
+    for damaged in (store.read_bytes()[:-7], b"somaxlint records 1\n\x00garbage", b"another format", b""):
+        store.write_bytes(damaged)
+        assert _store_run(tmp_path) == {"changed": True, "point": [1, 2], "stored": 1}
+    # a store whose entry is not code for that name is compiled over
+    import marshal
+
+    store.write_bytes(b"somaxlint records 1\n" + marshal.dumps({("<record __main__.Point>", "x"): compile("pass", "elsewhere", "exec")}))
+    assert _store_run(tmp_path)["changed"] is True
+
+
+def test_nothing_is_written_when_python_writes_no_bytecode(tmp_path):
+    assert _store_run(tmp_path, PYTHONDONTWRITEBYTECODE="1")["changed"] is True
+    assert list(tmp_path.rglob("*.inits")) == []

@@ -51,7 +51,7 @@ def test_version_imports_neither_the_model_nor_the_rules_nor_a_parser():
     run = modules_after(["--version"])
     assert run["out"].startswith("somaxlint ")
     imported = run["modules"]
-    assert under(imported, "somaxlint") == ["somaxlint", "somaxlint.cli", "somaxlint.report"]
+    assert under(imported, "somaxlint") == ["somaxlint", "somaxlint.cli", "somaxlint.patterns", "somaxlint.report"]
     assert under(imported, "ruamel", "crossplane", "dataclasses", "pickle", "subprocess") == []
 
 
@@ -89,6 +89,56 @@ def test_a_commit_with_a_warm_cache_imports_no_parser(tmp_path):
     assert [m for m in under(warm["modules"], "somaxlint.servers") if m.count(".") == 2] == ["somaxlint.servers.nginx"]
     uncached = modules_after(["check", "--no-cache", *argv[1:]], cwd=tmp_path)
     assert (uncached["status"], uncached["out"]) == (cold["status"], cold["out"])
+
+
+COMPILED = """
+import io, json, contextlib, re, sys
+patterns = []
+real = re._compile
+def spy(pattern, flags):
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(("re", "somaxlint.patterns")):
+        frame = frame.f_back
+    name = frame.f_globals.get("__name__", "") if frame else ""
+    if name.startswith("somaxlint") and (pattern, flags) not in seen:
+        patterns.append(name)
+    seen.add((pattern, flags))
+    return real(pattern, flags)
+seen = set()
+re._compile = spy
+from somaxlint.cli import main
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    status = main({argv!r})
+from somaxlint import records
+print(json.dumps({{"status": status, "compiled_inits": records._changed, "patterns": sorted(patterns)}}))
+"""
+
+
+def test_a_warm_commit_compiles_no_record_code_and_only_the_patterns_it_uses(tmp_path, monkeypatch):
+    """Compiling was a fifth of a warm commit: the records' __init__ code
+    (kept beside the bytecode after the first run) and the module-level
+    patterns of code the run never reaches (compiled on first use now)."""
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "pycache"))
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write_commit(repo)
+    argv = ["check", "app.yaml", "site/nginx.conf"]
+    first = fresh(COMPILED.format(argv=argv), cwd=repo)
+    assert first["compiled_inits"] is True
+    warm = fresh(COMPILED.format(argv=argv), cwd=repo)
+    assert (warm["status"], warm["compiled_inits"]) == (first["status"], False)
+    # the nginx image, version and embedded-config patterns, and the shell
+    # reader's words: each is used by this commit
+    assert warm["patterns"] == [
+        "somaxlint.model.filesystem",
+        "somaxlint.model.filesystem",
+        "somaxlint.model.shell",
+        "somaxlint.servers.nginx",
+        "somaxlint.servers.nginx",
+        "somaxlint.servers.nginx",
+        "somaxlint.servers.nginx",
+    ]
 
 
 def test_units_are_imported_only_where_a_chart_or_kustomization_is(tmp_path):

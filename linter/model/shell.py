@@ -27,11 +27,12 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Sequence, Tuple
 
+from somaxlint.patterns import LazyPattern
 from somaxlint.records import record
 
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 _SEPARATORS = {";", "&&", "||", "&", ";;"}
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_ASSIGNMENT = LazyPattern(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _WRAPPERS = {"exec", "sudo", "busybox", "command", "nsenter", "nohup", "env"}
 
 

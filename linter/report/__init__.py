@@ -13,11 +13,12 @@ the repository through a symlink is never written (``discover.leaves``).
 from __future__ import annotations
 
 import os
-import re
 import sys
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Optional, TextIO
+
+from somaxlint.patterns import LazyPattern
 
 # `check --format` choices; the first is the default.
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
@@ -30,7 +31,7 @@ STDOUT = "-"
 # isolates (U+202E shows text backwards), zero-width and invisible
 # formatting characters, the byte-order mark, interlinear annotation, and
 # lone surrogates (a file name that is not UTF-8: unprintable as text).
-_CONTROL = re.compile(
+_CONTROL = LazyPattern(
     "[\x00-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
 
@@ -60,6 +61,8 @@ def escape_control(text: str) -> str:
     characters) visible as ``\\xNN`` / ``\\uNNNN``, so a line quoting file
     content stays one line and can never drive the reader's terminal or
     a CI log (no forged `::error`, no OSC 8 link, no reversed text)."""
+    if text.isascii() and text.isprintable():  # (no control character: most text)
+        return text
     return _CONTROL.sub(_visible, text)
 
 
@@ -92,7 +95,7 @@ def write_json(document, out: TextIO) -> None:
     out.write("".join(batch))
 
 
-_URI_UNSAFE = re.compile(r"[^A-Za-z0-9._~/!$&'()*+,;=@-]")
+_URI_UNSAFE = LazyPattern(r"[^A-Za-z0-9._~/!$&'()*+,;=@-]")
 
 
 def uri_reference(path: str) -> str:

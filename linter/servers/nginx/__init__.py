@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 from somaxlint import facts
 from somaxlint.load.positioned import YMap, as_seq
+from somaxlint.patterns import LazyPattern
 from somaxlint.servers import Listener, image_repository
 
 NAME = "nginx"
@@ -193,7 +194,7 @@ STREAM_VIRTUAL_SERVERS = (1, 25, 5)
 # settles nothing.
 REUSEPORT_INET_ONLY = (6, 13, 0)
 
-_TAG_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+_TAG_VERSION = LazyPattern(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def version_of(container, settings) -> tuple:
@@ -221,10 +222,10 @@ def runs_as_root(container) -> bool:
     return image_repository(container.image) != "nginx-unprivileged"
 
 
-_KEY = re.compile(r"nginx|\.conf$")
+_KEY = LazyPattern(r"nginx|\.conf$")
 # `^[ \t]*`, not `^\s*`: with MULTILINE, \s* from every line start over a
 # run of blank lines is quadratic.
-_BLOCK = re.compile(r"^[ \t]*(server|http|stream|events|upstream)\s*\{", re.M)
+_BLOCK = LazyPattern(r"^[ \t]*(server|http|stream|events|upstream)\s*\{", re.M)
 
 
 def looks_like_config(key: str, text: str) -> bool:

@@ -607,24 +607,34 @@ def pod_hosts(host_aliases=(), host_network: bool = False) -> Hosts:
     return Hosts(names, elsewhere)
 
 
+def is_ip_address(text: str) -> bool:
+    """Whether ``text`` is an address, not a host name, as
+    ``ipaddress.ip_address`` tells them apart.  A dotted quad is checked
+    here: importing ``ipaddress`` was a twentieth of a commit's run."""
+    parts = text.split(".")
+    if len(parts) == 4 and ":" not in text:
+        return all(p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") and int(p) <= 255 for p in parts)
+    if ":" not in text:
+        return False  # neither a dotted quad nor IPv6
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
+
+
 def resolve_names(listens: List[Listen], hosts: Hosts) -> List[Listen]:
     """One listen per address of each host name; a name the hosts file does
     not hold stays one listen with an assumption (its addresses are not in
     the input)."""
-    import ipaddress
-
     out = []
     for listen in listens:
         host = listen.address
-        if listen.family != "inet" or listen.wildcard or listen.implicit:
+        if listen.family != "inet" or listen.wildcard or listen.implicit or is_ip_address(host):
             out.append(listen)
             continue
-        try:
-            ipaddress.ip_address(host)
-            out.append(listen)
-            continue
-        except ValueError:
-            pass
         addresses = hosts.names.get(host.lower())
         if not addresses:
             listen.name = host

@@ -10,12 +10,12 @@ variable's value when it is defined and leaving it as written when not.
 from __future__ import annotations
 
 import os
-import re
 
 from somaxlint.model.filesystem import MountedFile
 from somaxlint.model.sources import TextSource
+from somaxlint.patterns import LazyPattern
 
-_ENV_REFERENCE = re.compile(r"\$(\{)?(\w+)(?(1)\})")
+_ENV_REFERENCE = LazyPattern(r"\$(\{)?(\w+)(?(1)\})")
 
 
 def render_templates(fs, container, env) -> None:
