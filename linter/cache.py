@@ -214,12 +214,14 @@ class Cache:
             return list_directory(directory)  # it says why
         signature = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
         found = self._listings.get(real_dir)
-        if type(found) is tuple and len(found) == 2 and found[0] == signature and _valid_listing(found[1]):
-            self.hits += 1
-            return found[1]
+        if type(found) is tuple and len(found) == 2 and found[0] == signature:
+            entries = _listing_entries(found[1])
+            if entries is not None:
+                self.hits += 1
+                return entries
         entries = list_directory(directory)
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > RACY_NS:
-            self._listings.put(real_dir, (signature, tuple(entries)))
+            self._listings.put(real_dir, (signature, _listing_text(entries)))
         return entries
 
     def keys_shard_key(self, shard: int) -> bytes:
@@ -476,16 +478,32 @@ def _signature(f, max_bytes: int) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.kind, bool(f.explicit), max_bytes)
 
 
-LISTING_KINDS = ("dir", "file", "link", "other")
+# A listing is kept as one string, its entries separated by NUL (which no
+# file name holds), each its kind's letter and its name: unpickling a
+# string is a copy, where a tuple of pairs per directory was most of
+# reading the listings of a large repository.
+_KIND_LETTER = {"dir": "d", "file": "f", "link": "l", "other": "o"}
+_LETTER_KIND = {letter: kind for kind, letter in _KIND_LETTER.items()}
 
 
-def _valid_listing(entries) -> bool:
-    if type(entries) is not tuple:
-        return False
-    for entry in entries:
-        if not (type(entry) is tuple and len(entry) == 2 and type(entry[0]) is str and entry[1] in LISTING_KINDS):
-            return False
-    return True
+def _listing_text(entries) -> str:
+    return "\0".join(_KIND_LETTER[kind] + name for name, kind in entries)
+
+
+def _listing_entries(text):
+    """The (name, kind) entries of a kept listing; None for anything that
+    is not one (a foreign or damaged entry is a miss)."""
+    if type(text) is not str:
+        return None
+    if not text:
+        return []
+    out = []
+    for item in text.split("\0"):
+        kind = _LETTER_KIND.get(item[:1])
+        if kind is None or len(item) < 2:
+            return None
+        out.append((item[1:], kind))
+    return out
 
 
 def _valid_keys(keys) -> bool:
@@ -495,7 +513,7 @@ def _valid_keys(keys) -> bool:
     if not (type(keys) is tuple and len(keys) == 4):
         return False
     objects, words, applies_to_all, summary = keys
-    if not (type(objects) is tuple and type(words) is frozenset and type(applies_to_all) is bool and type(summary) is str):
+    if not (type(objects) is tuple and type(words) is str and type(applies_to_all) is bool and type(summary) is str):
         return False
     for o in objects:
         if not (type(o) is tuple and len(o) == 3 and type(o[0]) is str and type(o[2]) is str and (o[1] is None or type(o[1]) is str)):

@@ -277,10 +277,10 @@ def discover(
     boundary = argument_boundary()
     stdin = False
 
-    def add(path: str, explicit: bool, root: str, display: Optional[str] = None, real: Optional[str] = None):
-        """``display`` and ``real``, when the walk knows them (a file that is
-        not a symlink, in a directory it knows the names of), save the
-        system calls of working them out again."""
+    def add(path: str, explicit: bool, root: str, display: Optional[str] = None, real: Optional[str] = None, kind: Optional[str] = None):
+        """``display``, ``real`` and ``kind``, when the walk knows them (a
+        file that is not a symlink, in a directory it knows the names of),
+        save working them out again."""
         given = display is not None
         if not given:
             display = display_path(path, cwd)
@@ -300,7 +300,7 @@ def discover(
         if known is not None and known_rank[real] <= rank:
             return
         known_rank[real] = rank
-        by_real[real] = InputFile(path=real, display=display, kind=kind_by_name(path), explicit=explicit, root=root)
+        by_real[real] = InputFile(path=real, display=display, kind=kind or kind_by_name(path), explicit=explicit, root=root)
 
     def refuse(path: str, kind: Optional[str], error: str):
         display = display_path(path, cwd)
@@ -429,12 +429,13 @@ def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[D
                 elif os.path.isfile(full):
                     add(full, False, root)
                 continue
-            if kind_by_name(name) is None:
+            file_kind = kind_by_name(name)
+            if file_kind is None:
                 continue
             if kind != "file":
                 skip(full, "not a regular file")
                 continue
-            add(full, False, root, prefix + _text(name), in_real + name)
+            add(full, False, root, prefix + _text(name), in_real + name, file_kind)
 
 
 def _open_regular(path: str, roots: Optional[List[str]]) -> int:

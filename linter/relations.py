@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
@@ -58,17 +57,30 @@ class Keys(tuple):
     """(objects, words, applies_to_all, summary): what a file defines, the
     words it holds, whether it applies to every pod, and how the run's
     summary counts it (``files``, ``not Kubernetes``, or another skip
-    reason).  A tuple of built-in values, so the cache stores it as is."""
+    reason).  A tuple of built-in values, so the cache stores it as is.
+
+    The words are kept as one string, sorted and separated by spaces (no
+    word holds one): a hook reads every file's keys from the cache and
+    needs the words of a few, and unpickling a string is a copy where a
+    set of words was most of reading the index."""
 
     __slots__ = ()
 
-    def __new__(cls, objects: Tuple[ObjectKey, ...], words: FrozenSet[str], applies_to_all: bool, summary: str):
-        return tuple.__new__(cls, (objects, words, applies_to_all, summary))
+    def __new__(cls, objects: Tuple[ObjectKey, ...], words: Iterable[str], applies_to_all: bool, summary: str):
+        text = words if isinstance(words, str) else " ".join(sorted(set(words)))
+        return tuple.__new__(cls, (objects, text, applies_to_all, summary))
 
     objects = property(lambda self: self[0])
-    words = property(lambda self: self[1])
+    words = property(lambda self: frozenset(self[1].split()))
     applies_to_all = property(lambda self: self[2])
     summary = property(lambda self: self[3])
+
+    def mentions(self, names: Set[str]) -> Set[str]:
+        """Which of ``names`` are words of the file."""
+        text = self[1]
+        if not any(name in text for name in names):  # (a substring test first: most files hold none)
+            return set()
+        return names & self.words
 
 
 def keys_of(loaded, summary: str) -> Keys:
@@ -76,21 +88,17 @@ def keys_of(loaded, summary: str) -> Keys:
     from somaxlint.model.objects import object_keys
 
     if loaded.kind not in ("yaml", "json"):
-        return Keys((), frozenset(), False, summary)
+        return Keys((), "", False, summary)
     objects, applies_to_all = object_keys(loaded)
     if not objects and not applies_to_all:
-        return Keys((), frozenset(), False, summary)
+        return Keys((), "", False, summary)
     words: Set[str] = set(_WORD.findall(loaded.text or ""))
     if "\\" in (loaded.text or ""):
         # An escape in a quoted scalar ("web\x2dconf", a line continued
         # with a backslash) spells a name the text does not show whole.
         for doc in loaded.documents:
             _scalar_words(doc.root, words)
-    # interned: the cache's index holds every file's words, and one object
-    # per distinct word keeps it half the size (pickle refers to repeats)
-    return Keys(
-        tuple(objects), frozenset(map(sys.intern, words)), applies_to_all or any(k in GLOBAL_KINDS for k, _, _ in objects), summary
-    )
+    return Keys(tuple(objects), words, applies_to_all or any(k in GLOBAL_KINDS for k, _, _ in objects), summary)
 
 
 def _scalar_words(root, words: Set[str]) -> None:
@@ -218,10 +226,13 @@ def related(keys: Dict[str, Keys], inputs: Dict[str, object], named: Iterable[st
     if targets:
         target_names = {name for _, name in targets}
         for path, k in keys.items():
-            if path in out or not k.objects or not (k.words & target_names):
+            if path in out or not k.objects:
+                continue
+            mentioned = k.mentions(target_names)
+            if not mentioned:
                 continue
             for (kind, name), target in targets.items():
-                if name in k.words and any(target in scope.candidates(kind, o.namespace, name, o) for o in scope.objects(path)):
+                if name in mentioned and any(target in scope.candidates(kind, o.namespace, name, o) for o in scope.objects(path)):
                     todo.append(path)
                     break
     # Outward, transitively: what the files modelled refer to.

@@ -117,7 +117,13 @@ def test_a_damaged_or_foreign_listing_is_a_miss(project, listed, monkeypatch):
     st = os.stat(apps)
     signature = (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
     shard = cache_module._shard_of(apps)
-    for wrong in ((("deployment.yaml", "pipe"),), ("deployment.yaml",), [("deployment.yaml", "file")]):
+    for wrong in (
+        "xdeployment.yaml",  # no such kind
+        "fdeployment.yaml\0f",  # an entry without a name
+        "fdeployment.yaml\0",
+        (("deployment.yaml", "file"),),  # the shape of another version
+        ["fdeployment.yaml"],
+    ):
         cache.write(cache.listings_shard_key(shard), lambda: {apps: (signature, wrong)})
         listed.clear()
         assert project.run(*ARGS).out == first.out

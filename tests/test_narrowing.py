@@ -357,3 +357,12 @@ def test_lookups_by_directory_answer_as_the_scope_of_every_same_named_object(fil
                 for o in objects:
                     o.shadowed = False
                 assert by_name.candidates(kind, origin.namespace, name, origin) == expected
+
+
+def test_keys_mention_whole_words_only():
+    keys = Keys((("Deployment", None, "web"),), {"nginx-conf-extra", "web", "conf"}, False, "")
+    assert keys[1] == "conf nginx-conf-extra web"  # one string: what the cache stores
+    assert keys.words == frozenset({"nginx-conf-extra", "web", "conf"})
+    assert keys.mentions({"nginx-conf"}) == set()  # a substring of a word is not a word
+    assert keys.mentions({"nginx-conf", "conf", "web"}) == {"conf", "web"}
+    assert Keys((), "", False, "").mentions({"x"}) == set()
