@@ -462,15 +462,34 @@ def _open_regular(path: str, roots: Optional[List[str]]) -> int:
 
 def _read_fd(fd: int, max_bytes: int) -> bytes:
     """At most ``max_bytes + 1`` bytes (one more tells a file over the
-    limit).  Read by the size the file has, not the limit: a read of the
-    limit allocates that much for every file, however small."""
-    with os.fdopen(fd, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        data = handle.read(min(size, max_bytes) + 1)
-        if len(data) <= max_bytes and len(data) == min(size, max_bytes) + 1:
+    limit), and the descriptor closed.  Read by the size the file has, not
+    the limit: a read of the limit allocates that much for every file,
+    however small.  Read with ``os.read``: one system call for a file
+    that has the size its fstat gave (a buffered file object asked a
+    second time to see the end, and was a third of reading a repository)."""
+    try:
+        size = os.fstat(fd).st_size
+        want = min(size, max_bytes) + 1
+        chunks, got = [], 0
+        while got < want:
+            chunk = os.read(fd, want - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+            if got == size:  # all that the fstat saw: a consistent read
+                break
+        if got == want and got <= max_bytes:
             # grown since the fstat: the rest, up to the limit
-            data += handle.read(max_bytes + 1 - len(data))
-        return data
+            while got <= max_bytes:
+                chunk = os.read(fd, max_bytes + 1 - got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def read_input(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes] = None) -> bytes:

@@ -198,3 +198,47 @@ def test_nginx_parse_error_is_located(project):
     run = project.run(".")
     assert run.status == 1
     assert run.lines == ['nginx.conf:4:9: SMX000 [error] cannot parse nginx: directive "listen" is not terminated by ";"']
+
+
+# Reading a file: one read for a file that has its fstat's size -----------------------
+
+import os  # noqa: E402
+
+import somaxlint.discover as discover_module  # noqa: E402
+
+
+def _read(path, max_bytes):
+    return discover_module._read_fd(os.open(path, os.O_RDONLY), max_bytes)
+
+
+def test_a_file_is_read_whole_up_to_one_byte_past_the_limit(tmp_path, monkeypatch):
+    path = tmp_path / "f"
+    for content in (b"", b"x", b"0123456789" * 100):
+        path.write_bytes(content)
+        reads = []
+        real_read = os.read
+        monkeypatch.setattr(discover_module.os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+        assert _read(path, 10_000) == content
+        assert len(reads) == 1  # the size the fstat gave: no second read to see the end
+        monkeypatch.undo()
+    path.write_bytes(b"0123456789" * 100)
+    assert _read(path, 999) == (b"0123456789" * 100)[:1000]  # one past the limit: too large
+
+
+def test_short_reads_and_a_file_grown_since_its_fstat_are_read_on(tmp_path, monkeypatch):
+    path = tmp_path / "f"
+    path.write_bytes(b"abcdefghij" * 10)
+    real_read = os.read
+    monkeypatch.setattr(discover_module.os, "read", lambda fd, n: real_read(fd, min(n, 7)))
+    assert _read(path, 10_000) == b"abcdefghij" * 10
+    monkeypatch.undo()
+    real_fstat = os.fstat
+
+    class Smaller:
+        def __init__(self, st):
+            self.st_size = st.st_size - 40
+            self.st_mode = st.st_mode
+
+    monkeypatch.setattr(discover_module.os, "fstat", lambda fd: Smaller(real_fstat(fd)))
+    assert _read(path, 10_000) == b"abcdefghij" * 10  # grown after the fstat: read to the end
+    assert _read(path, 69) == (b"abcdefghij" * 10)[:70]  # ...up to one past the limit

@@ -215,3 +215,14 @@ def test_is_ip_address_tells_addresses_from_names_as_ipaddress_does(text):
     except ValueError:
         expected = False
     assert is_ip_address(text) is expected
+
+
+@FAST
+@given(st.one_of(st.ip_addresses(v=6), st.integers(0, 2**32 - 1).map(lambda n: __import__("ipaddress").IPv6Address((0xFFFF << 32) | n))), st.sampled_from(["compressed", "exploded", "upper"]))
+def test_an_ipv4_mapped_listen_is_told_as_ipaddress_tells_it(address, spelling):
+    from somaxlint.servers.nginx.config import Listen
+
+    text = {"compressed": str(address), "exploded": address.exploded, "upper": str(address).upper()}[spelling]
+    listen = Listen(None, "http", "inet6", text, 80, False, {}, False)
+    mapped = address.ipv4_mapped
+    assert listen.mapped == (str(mapped) if mapped is not None else None)

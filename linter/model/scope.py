@@ -19,7 +19,6 @@ Indexes are built once, so every lookup costs the candidates of one name.
 
 from __future__ import annotations
 
-import heapq
 import os
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
@@ -152,7 +151,9 @@ class _Usable:
             return [o for _, o in mine]
         if not mine:
             return [o for _, o in unset]
-        return [o for _, o in heapq.merge(mine, unset, key=lambda pair: pair[0])]
+        from heapq import merge
+
+        return [o for _, o in merge(mine, unset, key=lambda pair: pair[0])]
 
 
 def _places(obj: K8sObject) -> Tuple[Tuple, ...]:

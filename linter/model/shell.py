@@ -22,7 +22,6 @@ kernel, which ``somaxlint.model.sysctl_value`` reads as the kernel does
 from __future__ import annotations
 
 import re
-import shlex
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Sequence, Tuple
@@ -88,7 +87,9 @@ def scripts(argv: Sequence[str]) -> List[Tuple[int, str]]:
                     return [(i + 1, argv[i + 1])]
                 return []
         return []
-    return [(0, " ".join(shlex.quote(w) for w in argv))]
+    from shlex import quote  # (here: a module-level import was paid by every run)
+
+    return [(0, " ".join(quote(w) for w in argv))]
 
 
 class Operator(str):

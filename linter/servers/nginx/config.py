@@ -361,9 +361,9 @@ class Listen:
     def mapped(self) -> Optional[str]:
         """The IPv4 address of an IPv4-mapped IPv6 address
         (`[::ffff:127.0.0.1]` -> 127.0.0.1), else None."""
-        if self.family != "inet6":
-            return None
-        import ipaddress  # only IPv6 listens need it
+        if self.family != "inet6" or "ffff" not in self.address.lower():
+            return None  # (the mapped prefix is written ::ffff: in any spelling)
+        import ipaddress  # only IPv4-mapped listens need it
 
         try:
             v4 = ipaddress.IPv6Address(self.address).ipv4_mapped
