@@ -145,6 +145,14 @@ _MAX_STORED = 512  # past it, only what this run used is kept (edited classes)
 _MAGIC = b"somaxlint records 1\n"
 
 
+def _header() -> bytes:
+    # the interpreter's own version besides its cache tag: marshalled code
+    # is read back only by the Python that wrote it
+    import sys
+
+    return _MAGIC + sys.version.encode("utf-8", "replace") + b"\n"
+
+
 def _store_path():
     # beside this module's own .pyc (``__cached__`` follows pycache_prefix)
     cached = globals().get("__cached__")
@@ -162,12 +170,13 @@ def _read_store() -> dict:
             blob = handle.read()
     except OSError:
         return {}
-    if not blob.startswith(_MAGIC):
+    header = _header()
+    if not blob.startswith(header):
         return {}
     from marshal import loads
 
     try:
-        store = loads(blob[len(_MAGIC) :])
+        store = loads(blob[len(header) :])
     except (EOFError, ValueError, TypeError):
         return {}
     return store if type(store) is dict else {}
@@ -209,7 +218,7 @@ def save_compiled() -> None:
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(temporary, "wb") as handle:
-            handle.write(_MAGIC + dumps(store))
+            handle.write(_header() + dumps(store))
         os.replace(temporary, path)
     except OSError:
         try:

@@ -289,7 +289,37 @@ def test_action_inputs_cannot_inject_shell(action, source, tmp_path, monkeypatch
     assert not any((workspace / name).exists() for name in ("pwned", "pwned2", "pwned3"))
     argv = (tmp_path / "argv").read_text().splitlines()
     assert argv[:6] == ["check", "--format", "sarif", "--output", "somaxlint.sarif", "--sarif-category"]
-    assert argv[6:] == ["x; touch pwned3", "--kernel", "$(touch", "pwned)", "`touch", "pwned2`", "--", "deploy"]
+    assert argv[6:] == ["x; touch pwned3", "--no-cache", "--kernel", "$(touch", "pwned)", "`touch", "pwned2`", "--", "deploy"]
+
+
+def test_action_fills_no_cache_unless_the_workflow_keeps_one(action, source, tmp_path, monkeypatch):
+    """A job's checkout has no loading cache and nothing keeps it, so the
+    action runs with --no-cache -- unless the workflow names one to keep."""
+    workspace = _fixture_repo(tmp_path / "workspace")
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    (bin_dir / "somaxlint").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$SOMAXLINT_ARGV"\n: > somaxlint.sarif\n')
+    (bin_dir / "somaxlint").chmod(0o755)
+    fake_venv = tmp_path / "fake"
+    (fake_venv / "bin").mkdir(parents=True)
+    (fake_venv / "bin" / "somaxlint").symlink_to(bin_dir / "somaxlint")
+    monkeypatch.setenv("SOMAXLINT_ARGV", str(tmp_path / "argv"))
+    for args, environment, expected in (
+        ("", {}, ["--no-cache", "--", "deploy"]),
+        ("--cache-dir .cache/somaxlint", {}, ["--cache-dir", ".cache/somaxlint", "--", "deploy"]),
+        ("--cache-dir=.c", {}, ["--cache-dir=.c", "--", "deploy"]),
+        ("", {"SOMAXLINT_CACHE_DIR": ".c"}, ["--", "deploy"]),
+    ):
+        for name in ("SOMAXLINT_CACHE_DIR",):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        inputs = _action_inputs(action, paths="deploy", args=args, **{"sarif-category": "c"})
+        status, outputs, _ = _run_action(action, inputs, source, workspace, fake_venv, only={"lint"})
+        assert status == 0
+        argv = (tmp_path / "argv").read_text().splitlines()
+        assert argv[:7] == ["check", "--format", "sarif", "--output", "somaxlint.sarif", "--sarif-category", "c"]
+        assert argv[7:] == expected
 
 
 CODE_QUALITY_SCHEMA = {

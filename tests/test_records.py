@@ -215,13 +215,16 @@ def test_init_code_is_kept_beside_the_bytecode_and_reused(tmp_path):
 def test_a_damaged_or_foreign_store_is_ignored(tmp_path):
     _store_run(tmp_path)
     store = _store_file(tmp_path)
-    for damaged in (store.read_bytes()[:-7], b"somaxlint records 1\n\x00garbage", b"another format", b""):
+    header = records._header()
+    written = store.read_bytes()
+    other_python = written.replace(header, b"somaxlint records 1\n3.0.0 (another build)\n", 1)
+    for damaged in (written[:-7], header + b"\x00garbage", b"another format", b"", other_python):
         store.write_bytes(damaged)
         assert _store_run(tmp_path) == {"changed": True, "point": [1, 2], "stored": 1}
     # a store whose entry is not code for that name is compiled over
     import marshal
 
-    store.write_bytes(b"somaxlint records 1\n" + marshal.dumps({("<record __main__.Point>", "x"): compile("pass", "elsewhere", "exec")}))
+    store.write_bytes(header + marshal.dumps({("<record __main__.Point>", "x"): compile("pass", "elsewhere", "exec")}))
     assert _store_run(tmp_path)["changed"] is True
 
 
