@@ -36,7 +36,7 @@ import os
 import re
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
-    from typing import Dict, FrozenSet, Iterable, List, Optional, Set, Tuple
+    from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from somaxlint.model.scope import REFERENCE_KINDS
 

@@ -120,18 +120,16 @@ class _NotPrintable:
     ASCII text and with the full class (compiled on first use) in any
     other."""
 
-    __slots__ = ("_source", "_full")
+    __slots__ = ("_full",)
 
     def __init__(self, source: str):
-        self._source, self._full = source, None
+        from somaxlint.patterns import LazyPattern
+
+        self._full = LazyPattern(source)
 
     def search(self, text: str):
         if text.isascii():
             return _NOT_PRINTABLE_ASCII.search(text)
-        if self._full is None:
-            import re
-
-            self._full = re.compile(self._source)
         return self._full.search(text)
 
 
