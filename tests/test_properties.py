@@ -226,3 +226,17 @@ def test_an_ipv4_mapped_listen_is_told_as_ipaddress_tells_it(address, spelling):
     listen = Listen(None, "http", "inet6", text, 80, False, {}, False)
     mapped = address.ipv4_mapped
     assert listen.mapped == (str(mapped) if mapped is not None else None)
+
+
+@FAST
+@given(st.one_of(st.text(min_size=1, max_size=12), st.sampled_from(["²", "٣1", "1_000", "0o17", "017", "0x1F", "+.5", ".inf", "-.INF", ".NaN", "True", "off", "~", "null", "NULL", "e5", "1e5", "١٢"])))
+def test_the_plain_scalar_shortcut_resolves_as_resolve_plain(text):
+    """The YAML builder settles a plain scalar without calling
+    resolve_plain when it is not a null or boolean word and does not start
+    like a number: resolve_plain must leave every such text as it is."""
+    from somaxlint.load import yaml_stream
+
+    expected = yaml_stream.resolve_plain(text)
+    shortcut = text not in yaml_stream._PLAIN_SPECIAL and text[:1] not in yaml_stream._PLAIN_LEADS
+    if shortcut:
+        assert type(expected) is str and expected == text

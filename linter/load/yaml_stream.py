@@ -96,6 +96,10 @@ _BOOLS = {
     "on": True, "On": True, "ON": True, "off": False, "Off": False, "OFF": False,
 }
 _NULLS = {"", "~", "null", "Null", "NULL"}
+# A plain scalar needs resolve_plain only when it is one of these words or
+# starts like a number; any other is the string itself.
+_PLAIN_SPECIAL = frozenset(_NULLS) | frozenset(_BOOLS)
+_PLAIN_LEADS = frozenset("0123456789+-.")
 
 
 def _setup_patterns() -> None:
@@ -179,13 +183,16 @@ class _Frame:
 
 
 class _Budget:
-    """How much aliases may still add to the file (``ALIAS_EXPANSION_*``)."""
+    """How much aliases may still add to the file (``ALIAS_EXPANSION_*``),
+    and whether the text can define an anchor at all (only ``&`` does: a
+    text without one has no sizes to count)."""
 
-    __slots__ = ("left", "limit")
+    __slots__ = ("left", "limit", "anchors")
 
     def __init__(self, text: str):
         self.limit = max(ALIAS_EXPANSION_FLOOR, ALIAS_EXPANSION_RATIO * len(text))
         self.left = self.limit
+        self.anchors = "&" in text
 
 
 _NOKEY = object()
@@ -197,8 +204,15 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
 
     libyaml may mark an empty value (``key:`` at the end of the text) just
     past the last line; such marks are pulled back to ``last_line`` so every
-    position lies inside the file."""
+    position lies inside the file.
+
+    The loop runs once per event of every YAML file: it is most of a cold
+    run's loading, so it keeps the innermost frame in a local (``top``),
+    settles the common plain scalar (a word, not a number, boolean or null)
+    without a call, and counts sizes for the alias bound only in a text
+    that can define an anchor (``budget.anchors``)."""
     stack: List[_Frame] = []
+    top = None  # stack[-1]
     anchors = {}
     sizes = {}  # anchor -> the size of its node, aliases counted as copies
     open_anchors = set()
@@ -206,6 +220,9 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
     root = None
     doc_line = first_line
     line_offset = first_line - 1
+    count_sizes = budget.anchors
+    special = _PLAIN_SPECIAL
+    resolve = resolve_plain
     ev = _events
     ScalarEvent = ev.ScalarEvent
     MappingStartEvent = ev.MappingStartEvent
@@ -218,47 +235,55 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
 
     for event in events:
         cls = type(event)
+        opens = False
         if cls is ScalarEvent:
             mark = event.start_mark
-            style = event.style or ""
-            if style == "" and event.implicit[0] and event.tag in (None, "!"):
-                value = resolve_plain(event.value)
+            text = event.value
+            style = event.style
+            if not style:
+                style = ""
+                if event.implicit[0] and event.tag in (None, "!"):
+                    value = resolve(text) if (text in special or text[:1] in _PLAIN_LEADS) else text
+                else:
+                    value = text
             else:
-                value = event.value
-            pos = (mark.line + 1 + line_offset, mark.column + 1, style)
-            if pos[0] > last_line:
-                pos = (last_line, 1, style)
-            size = len(event.value) + 1
-            if event.anchor:
-                anchors[event.anchor] = value
-                sizes[event.anchor] = size
-            if stack:
-                stack[-1].size += size
+                value = text
+            line = mark.line + 1 + line_offset
+            pos = (line, mark.column + 1, style) if line <= last_line else (last_line, 1, style)
+            if count_sizes:
+                size = len(text) + 1
+                if event.anchor:
+                    anchors[event.anchor] = value
+                    sizes[event.anchor] = size
+                if top is not None:
+                    top.size += size
         elif cls is MappingStartEvent or cls is SequenceStartEvent:
             mark = event.start_mark
-            pos = (mark.line + 1 + line_offset, mark.column + 1, None)
-            if pos[0] > last_line:  # libyaml counts U+2028/U+0085 as line breaks
-                pos = (last_line, 1, None)
+            line = mark.line + 1 + line_offset
+            # (libyaml counts U+2028/U+0085 as line breaks)
+            pos = (line, mark.column + 1, None) if line <= last_line else (last_line, 1, None)
             if len(stack) >= MAX_DEPTH:
                 raise _TooDeep(pos)
             value = YMap(pos) if cls is MappingStartEvent else YSeq(pos)
             if event.anchor:
                 anchors[event.anchor] = value
+            opens = True
         elif cls is MappingEndEvent or cls is SequenceEndEvent:
             frame = stack.pop()
-            if stack:
-                stack[-1].size += frame.size
-            if frame.anchor is not None:
-                open_anchors.discard(frame.anchor)
-                sizes[frame.anchor] = frame.size
+            top = stack[-1] if stack else None
+            if count_sizes:
+                if top is not None:
+                    top.size += frame.size
+                if frame.anchor is not None:
+                    open_anchors.discard(frame.anchor)
+                    sizes[frame.anchor] = frame.size
             if frame.merges:
                 _apply_merges(frame.node, frame.merges, doc_errors)
             continue
         elif cls is AliasEvent:
             mark = event.start_mark
-            pos = (mark.line + 1 + line_offset, mark.column + 1, None)
-            if pos[0] > last_line:
-                pos = (last_line, 1, None)
+            line = mark.line + 1 + line_offset
+            pos = (line, mark.column + 1, None) if line <= last_line else (last_line, 1, None)
             if event.anchor in open_anchors:
                 # a node containing itself: refused, so that no walk of the
                 # tree can loop forever
@@ -272,8 +297,8 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                 budget.left -= size
                 if budget.left < 0:
                     raise _TooMuchAliasing(pos, budget.limit)
-                if stack:
-                    stack[-1].size += size
+                if count_sizes and top is not None:
+                    top.size += size
         elif cls is DocumentStartEvent:
             doc_line = event.start_mark.line + 1 + line_offset
             anchors = {}
@@ -294,17 +319,17 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
             continue
 
         # Attach the new value to its parent.
-        if not stack:
+        if top is None:
             root = value
         else:
-            frame = stack[-1]
-            node = frame.node
-            if not frame.is_map:
+            node = top.node
+            if not top.is_map:
                 node.append(value)
                 node.ipos.append(pos)
-            elif frame.key is _NOKEY:
-                key = value
-                if isinstance(value, (YMap, YSeq)):
+            elif top.key is _NOKEY:
+                if type(value) is str:
+                    key = value
+                elif isinstance(value, (YMap, YSeq)):
                     # `{{ x }}: 1` (an unrendered template) or `? [x]`.  The
                     # node itself still receives its children below; only
                     # the key is a placeholder.
@@ -314,17 +339,19 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                     key = f"<complex key at {pos[0]}:{pos[1]}>"
                 elif not isinstance(value, (str, int, float, bool, type(None))):
                     key = str(value)
-                frame.key = key
-                frame.kpos = pos
+                else:
+                    key = value
+                top.key = key
+                top.kpos = pos
             else:
-                key = frame.key
-                frame.key = _NOKEY
+                key = top.key
+                top.key = _NOKEY
                 if key == _MERGE and pos[2] != "'" and pos[2] != '"':
-                    if frame.merges is None:
-                        frame.merges = []
-                    frame.merges.append((value, pos))
+                    if top.merges is None:
+                        top.merges = []
+                    top.merges.append((value, pos))
                 elif key in node:
-                    kpos = frame.kpos
+                    kpos = top.kpos
                     doc_errors.append(
                         YamlError(
                             f"duplicate key {key!r} (first defined at line {node.kpos[key][0]}); "
@@ -335,13 +362,14 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                     )
                 else:
                     node[key] = value
-                    node.kpos[key] = frame.kpos
+                    node.kpos[key] = top.kpos
                     node.vpos[key] = pos
-        if cls is MappingStartEvent or cls is SequenceStartEvent:
+        if opens:
             anchor = event.anchor or None
             if anchor is not None:
                 open_anchors.add(anchor)
-            stack.append(_Frame(value, cls is MappingStartEvent, anchor))
+            top = _Frame(value, cls is MappingStartEvent, anchor)
+            stack.append(top)
 
 
 def _apply_merges(node: YMap, merges, doc_errors):
