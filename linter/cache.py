@@ -167,25 +167,33 @@ class Cache:
     # ------------------------------------------------------------------
     # the keys of files (``somaxlint.relations``), by their stat
 
-    def keys(self, f, max_bytes: int):
-        """The Keys stored for ``f`` when its size, modification and change
-        times, inode and device, and how it is read are those they were
-        stored with (the change time cannot be set back by a user: any
-        write changes it, as git's index relies on); else None."""
-        if f.path == "-" or f.error is not None:
-            return None
-        found = self._keys.get(f.path)
-        if found is None:
-            return None
-        try:
-            signature = _signature(f, max_bytes)
-        except OSError:
-            return None
-        stored, keys = found if type(found) is tuple and len(found) == 2 else (None, None)
-        if stored != signature or not _valid_keys(keys):
-            return None
-        self.hits += 1
-        return tuple.__new__(_keys_type(), keys)  # Keys' own __new__ takes the four apart
+    def keys(self, files, max_bytes: int) -> dict:
+        """path -> the Keys stored for each of ``files`` whose size,
+        modification and change times, inode and device, and how it is
+        read are those they were stored with (the change time cannot be
+        set back by a user: any write changes it, as git's index relies
+        on); the others are not in the answer.  One loop for a hook's
+        whole context: it runs for each of a repository's files on every
+        commit, so what ``_signature`` does is written out here."""
+        merged = self._keys.merged if self._keys.merged is not None else self._keys._read()
+        make, keys_type, valid, stat = tuple.__new__, _keys_type(), _valid_keys, os.stat
+        out = {}
+        for f in files:
+            path = f.path
+            found = merged.get(path)
+            if type(found) is not tuple or len(found) != 2 or path == "-" or f.error is not None:
+                continue
+            try:
+                st = stat(path)
+            except OSError:
+                continue
+            stored, keys = found
+            if stored != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.kind, bool(f.explicit), max_bytes):
+                continue
+            if valid(keys):
+                out[path] = make(keys_type, keys)  # Keys' own __new__ takes the four apart
+        self.hits += len(out)
+        return out
 
     def put_keys(self, f, max_bytes: int, keys) -> None:
         if f.path == "-" or f.error is not None:

@@ -151,6 +151,23 @@ def repository_root(paths: List[str], config_path: Optional[str], cwd: str, stdi
 
 
 def kind_by_name(path: str) -> Optional[str]:
+    return _kind_of(os.path.basename(path))
+
+
+def _kind_of(name: str) -> Optional[str]:
+    # by the file's name alone, remembered: a repository repeats a few
+    # names (deployment.yaml, nginx.conf) thousands of times
+    kind = _KINDS.get(name, _UNKNOWN)
+    if kind is _UNKNOWN:
+        kind = _KINDS[name] = _kind_by_suffix(name)
+    return kind
+
+
+_KINDS: Dict[str, Optional[str]] = {}
+_UNKNOWN = object()
+
+
+def _kind_by_suffix(path: str) -> Optional[str]:
     lower = path.lower()
     if lower.endswith(YAML_SUFFIXES):
         return "yaml"
@@ -429,7 +446,7 @@ def _walk(top: str, root: str, base: str, add, refuse, skip, markers: Optional[D
                 elif os.path.isfile(full):
                     add(full, False, root)
                 continue
-            file_kind = kind_by_name(name)
+            file_kind = _kind_of(name)
             if file_kind is None:
                 continue
             if kind != "file":

@@ -181,8 +181,9 @@ def _load_related(inputs: List[InputFile], focus, units, settings: Settings, loa
     from somaxlint.relations import keys_of, related
 
     keys, early = {}, {}
+    stored = cache.keys([f for f in inputs if f.display not in focus], settings.max_file_bytes) if cache is not None else {}
     for f in inputs:
-        known = cache.keys(f, settings.max_file_bytes) if cache is not None and f.display not in focus else None
+        known = stored.get(f.path)
         if known is None:
             one = early[f.path] = load(f)
             tick()
