@@ -5,7 +5,7 @@ input."""
 import os
 import string
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from somaxlint.load.nginx_text import parse_nginx
@@ -240,3 +240,50 @@ def test_the_plain_scalar_shortcut_resolves_as_resolve_plain(text):
     shortcut = text not in yaml_stream._PLAIN_SPECIAL and text[:1] not in yaml_stream._PLAIN_LEADS
     if shortcut:
         assert type(expected) is str and expected == text
+
+
+class _Map(dict):
+    pass
+
+
+class _Seq(list):
+    pass
+
+
+class _Text(str):
+    pass
+
+
+_JSON_KEYS = st.one_of(st.text(max_size=6), st.integers(-5, 5), st.floats(allow_nan=False), st.booleans(), st.none())
+_JSON_VALUES = st.recursive(
+    st.one_of(
+        st.none(), st.booleans(), st.integers(), st.integers(min_value=2**63), st.floats(), st.text(max_size=12),
+        st.text(max_size=6).map(_Text),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.lists(children, max_size=3).map(tuple),
+        st.lists(children, max_size=3).map(_Seq),
+        st.dictionaries(_JSON_KEYS, children, max_size=4),
+        st.dictionaries(st.text(max_size=4), children, max_size=3).map(_Map),
+    ),
+    max_leaves=25,
+)
+
+
+@FAST
+@given(_JSON_VALUES)
+@example([float("nan"), float("inf"), -float("inf"), 1e16, -0.0, 2**70, True, None, "é\u2028\ud800"])
+@example({1.5: {}, True: [], None: (), 7: _Map(a=_Seq([_Text("x")])), "k": {"": [[]]}})
+def test_json_reports_are_written_as_json_writes_them(document):
+    """The reports' writer is its own pretty-printer (json's is Python
+    generators when it indents): byte for byte json's output, subclasses,
+    non-string keys, big integers, NaN and infinities included."""
+    import io
+    import json
+
+    from somaxlint.report import write_json
+
+    out = io.StringIO()
+    write_json(document, out)
+    assert out.getvalue() == "".join(json.JSONEncoder(indent=2, ensure_ascii=True).iterencode(document)) + "\n"
