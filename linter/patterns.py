@@ -4,7 +4,8 @@ A commit-time run is mostly start-up, and a module-level ``re.compile``
 is paid by every run that imports the module, whether or not the run
 meets the text the pattern is for (a suppression comment, a template, a
 pyproject.toml).  ``LazyPattern`` stands where the compiled pattern would,
-with the methods somaxlint calls, and compiles it on the first call.
+with the methods somaxlint calls (``match``, ``search``, ``finditer``,
+``sub``), and compiles it on the first call.
 Patterns in loops that every run executes stay compiled at import.
 """
 
@@ -27,24 +28,11 @@ class LazyPattern:
     def match(self, *args):
         return self.compiled.match(*args)
 
-    def fullmatch(self, *args):
-        return self.compiled.fullmatch(*args)
-
     def search(self, *args):
         return self.compiled.search(*args)
 
     def finditer(self, *args):
         return self.compiled.finditer(*args)
 
-    def findall(self, *args):
-        return self.compiled.findall(*args)
-
     def sub(self, *args):
         return self.compiled.sub(*args)
-
-    def split(self, *args):
-        return self.compiled.split(*args)
-
-    @property
-    def pattern(self):
-        return self._source

@@ -157,19 +157,12 @@ def _json_scalar(o) -> str:
 
 
 def _json_key(key) -> str:
-    """A dictionary key that is not a string, converted as json converts it."""
+    """A dictionary key that is not a string, converted as json converts it
+    (a number, boolean or null as it writes that value)."""
     if isinstance(key, str):
         return key
-    if isinstance(key, float):
+    if key is None or isinstance(key, (int, float)):
         return _json_scalar(key)
-    if key is True:
-        return "true"
-    if key is False:
-        return "false"
-    if key is None:
-        return "null"
-    if isinstance(key, int):
-        return int.__repr__(key)
     raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
 
 
