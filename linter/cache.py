@@ -174,13 +174,13 @@ class Cache:
         set back by a user: any write changes it, as git's index relies
         on); the others are not in the answer.  One loop for a hook's
         whole context: it runs for each of a repository's files on every
-        commit, so what ``_signature`` does is written out here."""
-        merged = self._keys.merged if self._keys.merged is not None else self._keys._read()
-        make, keys_type, valid, stat = tuple.__new__, _keys_type(), _valid_keys, os.stat
+        commit."""
+        stored_entries = self._keys.entries()
+        make, keys_type, valid, stat, signature = tuple.__new__, _keys_type(), _valid_keys, os.stat, _stat_signature
         out = {}
         for f in files:
             path = f.path
-            found = merged.get(path)
+            found = stored_entries.get(path)
             if type(found) is not tuple or len(found) != 2 or path == "-" or f.error is not None:
                 continue
             try:
@@ -188,7 +188,7 @@ class Cache:
             except OSError:
                 continue
             stored, keys = found
-            if stored != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.kind, bool(f.explicit), max_bytes):
+            if stored != signature(st, f, max_bytes):
                 continue
             if valid(keys):
                 out[path] = make(keys_type, keys)  # Keys' own __new__ takes the four apart
@@ -434,12 +434,15 @@ class _ShardedIndex:
     def shard_key(self, shard: int) -> bytes:
         return self.cache.text_key(self.name, f"index {shard}/{KEY_SHARDS}")
 
+    def entries(self) -> dict:
+        """Every entry, by path (the shards are read on first use)."""
+        return self.merged if self.merged is not None else self._read()
+
     def get(self, path: str):
-        merged = self.merged if self.merged is not None else self._read()
-        return merged.get(path)
+        return self.entries().get(path)
 
     def put(self, path: str, entry) -> None:
-        merged = self.merged if self.merged is not None else self._read()
+        merged = self.entries()
         if merged.get(path) != entry:  # a named file is read every run: written only when it changed
             merged[path] = entry
             shard = _shard_of(path)
@@ -482,7 +485,12 @@ def _shard_of(path: str) -> int:
 
 
 def _signature(f, max_bytes: int) -> tuple:
-    st = os.stat(f.path)
+    return _stat_signature(os.stat(f.path), f, max_bytes)
+
+
+def _stat_signature(st, f, max_bytes: int) -> tuple:
+    """What a file's stored keys are valid for: its size, modification and
+    change times, inode and device, and how it is read."""
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, f.kind, bool(f.explicit), max_bytes)
 
 
