@@ -167,13 +167,13 @@ _KINDS: Dict[str, Optional[str]] = {}
 _UNKNOWN = object()
 
 
-def _kind_by_suffix(path: str) -> Optional[str]:
-    lower = path.lower()
+def _kind_by_suffix(name: str) -> Optional[str]:
+    lower = name.lower()
     if lower.endswith(YAML_SUFFIXES):
         return "yaml"
     if lower.endswith(JSON_SUFFIXES):
         return "json"
-    if lower.endswith(NGINX_SUFFIXES) or os.path.basename(lower) == "nginx.conf":
+    if lower.endswith(NGINX_SUFFIXES) or lower == "nginx.conf":
         return "nginx"
     return None
 

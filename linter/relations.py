@@ -32,13 +32,12 @@ them: any may include it).
 
 from __future__ import annotations
 
-import os
 import re
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, Iterable, List, Optional, Set, Tuple
 
-from somaxlint.model.scope import REFERENCE_KINDS
+from somaxlint.model.scope import REFERENCE_KINDS, input_directory
 
 # Objects that the model reads for every pod, not through a reference by
 # name (or through the pod's namespace, which a manifest may leave out).
@@ -169,8 +168,8 @@ class _ScopeByName:
                 index += 1
                 if kind in REFERENCE_KINDS:
                     kinds_of.setdefault(name, set()).add(kind)
-        self._by_directory: Dict[str, Dict[Optional[str], List[Tuple[str, int]]]] = {}
-        self._local: Dict[Tuple[str, str], object] = {}
+        self._by_directory: Dict[str, Dict[Tuple[str, ...], List[Tuple[str, int]]]] = {}
+        self._local: Dict[Tuple[str, Tuple[str, ...]], object] = {}
         self._everywhere: Dict[str, object] = {}
 
     def objects(self, path: str) -> List[_Object]:
@@ -182,11 +181,9 @@ class _ScopeByName:
             found = self._files[path] = [_Object(key, file, path) for key in self._keys[path].objects]
         return found
 
-    def _directory(self, path: str) -> Optional[str]:
-        """The directory ``Scope`` places a file's objects in (standard
-        input in the directory of the file it stands for, else alone)."""
-        where = self._inputs[path].stands_for or path  # as scope._directory
-        return None if where == "-" else os.path.dirname(where)
+    def _directory(self, path: str) -> Tuple[str, ...]:
+        """The directory ``Scope`` places a file's objects in."""
+        return input_directory(self._inputs[path])
 
     def candidates(self, kind: str, namespace: Optional[str], name: str, origin: _Object) -> List[_Object]:
         directory = self._directory(origin.path)

@@ -47,7 +47,14 @@ class Duplicate:
 
 
 def _directory(obj: K8sObject) -> Tuple[str, ...]:
-    path = obj.file.input.stands_for or obj.file.input.path
+    return input_directory(obj.file.input)
+
+
+def input_directory(input_file) -> Tuple[str, ...]:
+    """The directory an input file's objects are placed in, as path
+    components: standard input in the directory of the file it stands
+    for, else alone (``somaxlint.relations`` groups objects by it too)."""
+    path = input_file.stands_for or input_file.path
     if path == "-":
         return ()
     return tuple(os.path.dirname(path).split(os.sep))
