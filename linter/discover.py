@@ -571,15 +571,31 @@ class RootFS:
         self.roots = roots
         self.max_bytes = max_bytes
         self.max_entries = max_entries
-        # path -> inside a root: every standalone file's prefix search asks
-        # about the same directories again (the file read is still checked
-        # on its opened descriptor, see ``_open_regular``)
+        # path -> inside a root, and path -> its real path (None: none):
+        # every standalone file's prefix search asks about the same
+        # directories again, and an include is checked, then read, by its
+        # real path (the file read is still checked on its opened
+        # descriptor, see ``_open_regular``)
         self._inside: Dict[str, bool] = {}
+        self._real: Dict[str, Optional[str]] = {}
+
+    def realpath(self, path: str) -> Optional[str]:
+        """``os.path.realpath(path)``, asked of the file system once per run;
+        None for a path that has none (NUL bytes, a symlink loop)."""
+        if path in self._real:
+            return self._real[path]
+        try:
+            real: Optional[str] = os.path.realpath(path)
+        except (ValueError, OSError):
+            real = None
+        self._real[path] = real
+        return real
 
     def inside(self, path: str) -> bool:
         known = self._inside.get(path)
         if known is None:
-            known = self._inside[path] = within(path, self.roots)
+            real = self.realpath(path)
+            known = self._inside[path] = real is not None and _under(real, self.roots)
         return known
 
     def isfile(self, path: str) -> bool:

@@ -233,3 +233,52 @@ def test_include_cycle_is_reported_and_terminates(project):
     project.write("b.conf", "include a.conf;\n")
     run = project.run("--kernel", "5.10", ".")
     assert run.lines == ["b.conf:1:1: SMX013 [warning] include not followed: include cycle: the file includes itself (directly or through other files)"]
+
+
+def test_copies_of_one_configuration_are_parsed_once_and_located_in_their_own_files(project, monkeypatch):
+    """dev and prod copies of one ConfigMap, the same nginx text at other
+    lines of other files: the text is parsed once in a run, and each copy's
+    finding is at its own file's line and column."""
+    from somaxlint.servers.nginx import config as nginx_config
+
+    parsed = []
+    parse = nginx_config.parse_nginx
+    monkeypatch.setattr(nginx_config, "parse_nginx", lambda text: parsed.append(text) or parse(text))
+    conf = "events {}\nhttp {\n    server {\n        listen 80 backlog=8192;\n    }\n}\n"
+    dev = deployment() + "---\n" + config_map(files={"nginx.conf": conf})
+    prod = "# prod: the same objects, two lines further down\n\n" + dev
+    project.write("envs/dev/app.yaml", dev, dedent=False)
+    project.write("envs/prod/app.yaml", prod, dedent=False)
+    run = project.run("check", "--no-cache", "--format", "json", "envs")
+    assert run.status == 1, run.err
+    found = sorted((f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"]) for f in run.json["findings"])
+    assert found == [
+        ("SMX001", "envs/dev/app.yaml", *position(dev, "listen 80")),
+        ("SMX001", "envs/prod/app.yaml", *position(prod, "listen 80")),
+    ]
+    assert parsed.count(conf) == 1
+
+
+def test_what_a_container_runs_is_worked_out_once(project, monkeypatch):
+    """The model asks at several of its steps (its namespace's writes, the
+    sysctls written too late, its servers) whether a container runs nginx
+    and which statement starts its server: each is worked out once per
+    container, and the answers still reach every step."""
+    from somaxlint.model import netns
+    from somaxlint.servers import nginx
+
+    asked = []
+    for module, name in ((nginx, "_main_config"), (netns, "_server_start")):
+        real = getattr(module, name)
+        monkeypatch.setattr(module, name, lambda container, real=real, name=name: asked.append((name, container.name)) or real(container))
+    sidecar = """\
+        - name: tuner
+          image: busybox
+          command: ["sh", "-c", "sysctl -w net.core.somaxconn=8192 && sleep infinity"]
+          securityContext: {privileged: true}"""
+    app = deployment().replace("      containers:\n", "      containers:\n" + textwrap.indent(textwrap.dedent(sidecar), "      ") + "\n")
+    conf = "events {}\nhttp {\n    server {\n        listen 80 backlog=8192;\n    }\n}\n"
+    project.write("app.yaml", app + "---\n" + config_map(files={"nginx.conf": conf}), dedent=False)
+    run = project.run("check", "--no-cache", "--format", "json", "app.yaml")
+    assert sorted(asked) == [("_main_config", "nginx"), ("_main_config", "tuner"), ("_server_start", "nginx"), ("_server_start", "tuner")]
+    assert sorted(f["rule"] for f in run.json["findings"]) == ["SMX001", "SMX007"]

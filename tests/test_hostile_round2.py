@@ -155,6 +155,32 @@ def test_include_globs_never_list_through_a_symlink_out(project, outside, touche
     assert any(f["rule"] == "SMX001" and f["location"]["path"] == "conf/real/a.conf" for f in runs["json"].json["findings"])
 
 
+def test_a_file_included_many_times_is_resolved_once(project, monkeypatch):
+    """A snippet included by three servers: its real path is asked of the
+    file system once in the run (the containment check and the read share
+    it), and every include reaches it."""
+    project.write("site/snippets/common.conf", "server_tokens off;\n")
+    servers = "".join(f"    server {{\n        listen {port} backlog=99999;\n        include snippets/common.conf;\n    }}\n" for port in (81, 82, 83))
+    project.write("site/nginx.conf", "events {}\nhttp {\n" + servers + "}\n")
+    asked = []
+    realpath = os.path.realpath
+    monkeypatch.setattr(os.path, "realpath", lambda path, **kw: asked.append(path) or realpath(path, **kw))
+    run = project.run("check", "--no-cache", "--format", "json", ".")
+    assert asked.count(os.path.join(str(project.root), "site", "snippets", "common.conf")) == 1
+    found = sorted((f["rule"], f["location"]["path"], f["location"]["line"]) for f in run.json["findings"])
+    assert found == [("SMX001", "site/nginx.conf", line) for line in (4, 8, 12)]
+
+
+def test_a_path_without_a_real_path_is_outside_every_root(tmp_path):
+    from somaxlint.discover import RootFS
+
+    rootfs = RootFS([str(tmp_path)], 1 << 20)
+    assert rootfs.realpath(str(tmp_path / "a\0b")) is None
+    assert not rootfs.inside(str(tmp_path / "a\0b"))
+    assert not rootfs.isfile(str(tmp_path / "a\0b"))
+    assert rootfs.inside(str(tmp_path / "missing")) and not rootfs.isfile(str(tmp_path / "missing"))
+
+
 def test_config_discovery_never_reads_a_symlink_out(project, outside, touched):
     project.write("ok.yaml", deployment() + "---\n" + config_map())
     os.symlink(outside / "cfg.yaml", project.root / ".somaxlint.yaml")

@@ -247,6 +247,40 @@ def test_the_command_ends_without_teardown_but_with_its_whole_report(tmp_path):
     assert usage.returncode == 2 and "somaxlint: error:" in usage.stderr
 
 
+UNTIL_THE_END = """
+import gc, sys, weakref
+import somaxlint.cli as cli, somaxlint.engine as engine
+run = engine.run
+def traced(*args, **kwargs):
+    result = run(*args, **kwargs)
+    weakref.finalize(result, sys.stderr.write, "result freed\\n")
+    return result
+engine.run = traced
+gc.callbacks.append(lambda phase, info: phase == "start" and sys.stderr.write("collection\\n"))
+sys.argv = ["somaxlint", "check", "--no-cache", "--format", "json", "app.yaml", "site/nginx.conf"]
+{call}
+"""
+
+
+def test_the_command_neither_collects_nor_frees_the_run_before_it_ends(tmp_path):
+    """Between the report and the end of the process, nothing: the collector
+    stays off once ``main`` returns (turned back on, its first pass walked
+    every object of the run) and the run's result is not freed object by
+    object."""
+    write_commit(tmp_path)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    command = UNTIL_THE_END.format(call="cli.console()")
+    ended = subprocess.run([sys.executable, "-c", command], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert ended.returncode == 1, ended.stderr
+    assert json.loads(ended.stdout)["findings"]
+    assert "collection" not in ended.stderr and "result freed" not in ended.stderr
+    # in-process, nothing is held for a process end that does not come
+    in_process = UNTIL_THE_END.format(call="status = cli.main()\nprint(cli._HELD_UNTIL_EXIT, status)")
+    returned = subprocess.run([sys.executable, "-c", in_process], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert returned.returncode == 0, returned.stderr
+    assert returned.stdout.splitlines()[-1] == "None 1"
+
+
 def test_main_returns_in_process():
     """Tests and embedders call main(): it returns its status, never exits."""
     from somaxlint.cli import main

@@ -318,7 +318,14 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     server somaxlint knows.  nginx is recognised by
     ``somaxlint.servers.nginx.main_config``, the other servers by their
     ``COMMANDS`` (also ``python -m gunicorn``), as ``model.processes``
-    finds a launch."""
+    finds a launch.  Worked out once per container (``Container.memo``)."""
+    memo = container.memo
+    if "netns.server_start" not in memo:
+        memo["netns.server_start"] = _server_start(container)
+    return memo["netns.server_start"]
+
+
+def _server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     from somaxlint.servers import image_repository, launched_by, nginx, program_names
 
     argv = container.command + container.args

@@ -10,6 +10,8 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
+from functools import cached_property
+
 from somaxlint.facts import POD_SPEC_PATHS
 from somaxlint.findings import Location
 from somaxlint.load import LoadedFile
@@ -90,6 +92,15 @@ class Container:
     @property
     def args(self) -> List[str]:
         return [str(x) for x in as_seq(self.node.get("args")) if isinstance(x, (str, int, float))]
+
+    @cached_property
+    def memo(self) -> dict:
+        """What later stages work out once per container, each under its own
+        key: a pure function of the container's node (``servers.nginx.
+        main_config``, ``model.netns.server_start``), which the model asks
+        for at several of its steps.  Not a field: equality and ``repr``
+        ignore it."""
+        return {}
 
     @property
     def sidecar(self) -> bool:

@@ -85,7 +85,15 @@ def is_ingress_controller(image: str) -> bool:
 
 
 def main_config(container) -> Optional[str]:
-    """The main config path if the container runs stock nginx, else None."""
+    """The main config path if the container runs stock nginx, else None
+    (worked out once per container: ``Container.memo``)."""
+    memo = container.memo
+    if "nginx.main_config" not in memo:
+        memo["nginx.main_config"] = _main_config(container)
+    return memo["nginx.main_config"]
+
+
+def _main_config(container) -> Optional[str]:
     from somaxlint.model.shell import parse_commands
 
     if is_ingress_controller(container.image):

@@ -55,8 +55,10 @@ class ParseCache:
         if parsed is None:
             if preparsed is not None:
                 directives, errors = preparsed
-            elif not source.exact and source.text in self._by_text:
-                # image built-ins: same text for every container
+            elif source.text in self._by_text:
+                # the same text again (an image's built-in config in every
+                # container, dev and prod copies of one ConfigMap): parsed
+                # once, its directives copied (positions are the text's own)
                 template = self._by_text[source.text]
                 directives, errors = _clone(template.directives), list(template.errors)
             else:
@@ -65,7 +67,7 @@ class ParseCache:
             parsed = ParsedText(directives, errors)
             self._parsed[key] = parsed
             self.sources[key] = source
-            if not source.exact:
+            if preparsed is None:  # (a file the loader parsed is its own)
                 self._by_text.setdefault(source.text, parsed)
         return parsed
 
@@ -172,7 +174,7 @@ def root_opener(rootfs: RootFS, main_dir: str, cwd: str, sources: Dict[str, Text
         local = to_local(path)
         if local is None or not rootfs.isfile(local):
             return None
-        real = os.path.realpath(local)
+        real = rootfs.realpath(local)  # (isfile said it has one, inside the root)
         source = sources.get(real)
         if source is None:
             try:
