@@ -132,7 +132,6 @@ def test_a_warm_commit_compiles_no_record_code_and_only_the_patterns_it_uses(tmp
     # reader's words: each is used by this commit
     assert warm["patterns"] == [
         "somaxlint.model.filesystem",
-        "somaxlint.model.filesystem",
         "somaxlint.model.shell",
         "somaxlint.servers.nginx",
         "somaxlint.servers.nginx",
