@@ -125,6 +125,19 @@ def test_projected_volume_and_secret(project):
     assert listeners == [("Deployment/default/web", "nginx", "0.0.0.0", 8443, 9000, 4096)]
 
 
+def test_a_secret_key_that_is_not_base64_is_a_key_the_pod_cannot_read(project):
+    """``data`` that does not decode (bad padding) is not read as the file:
+    the main config it should hold is unresolved, at the mount, and the
+    run goes on."""
+    app = deployment(volumes="- name: conf\n  secret:\n    secretName: web-conf")
+    project.write("app.yaml", app, dedent=False)
+    project.write("secret.yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-conf\n  namespace: default\ndata:\n  nginx.conf: abc\n")
+    run = project.run("check", "--no-cache", "--format", "json", ".")
+    assert run.status == 1, run.err
+    found = [(f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"]) for f in run.json["findings"]]
+    assert found == [("SMX018", "app.yaml", *position(app, "name: conf"))]
+
+
 def test_secret_string_data(project):
     project.write("d.yaml", deployment(volumes="- name: conf\n  secret:\n    secretName: web-conf"))
     project.write(

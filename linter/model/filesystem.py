@@ -9,7 +9,6 @@ whose content is unknown.
 
 from __future__ import annotations
 
-import binascii
 import fnmatch
 import posixpath
 import re
@@ -427,7 +426,7 @@ def _object_files(obj: K8sObject, cache: SourceCache) -> Dict[str, Tuple[TextSou
 
                 try:
                     text = base64.b64decode(value, validate=False).decode("utf-8", "replace")
-                except (binascii.Error, ValueError):
+                except ValueError:  # (binascii.Error is one: the module is not imported for it)
                     continue
             else:
                 if not isinstance(value, str):
