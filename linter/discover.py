@@ -179,11 +179,17 @@ def _kind_by_suffix(name: str) -> Optional[str]:
 
 
 def within(path: str, roots: Iterable[str]) -> bool:
+    real = _real_path(path)
+    return real is not None and _under(real, roots)
+
+
+def _real_path(path: str) -> Optional[str]:
+    """``os.path.realpath(path)``; None for a path that has none (NUL
+    bytes, a symlink loop): never a path somaxlint reads."""
     try:
-        real = os.path.realpath(path)
-    except (ValueError, OSError):  # NUL bytes, loops: never a path we read
-        return False
-    return _under(real, roots)
+        return os.path.realpath(path)
+    except (ValueError, OSError):
+        return None
 
 
 def _under(real: str, roots: Iterable[str]) -> bool:
@@ -580,16 +586,10 @@ class RootFS:
         self._real: Dict[str, Optional[str]] = {}
 
     def realpath(self, path: str) -> Optional[str]:
-        """``os.path.realpath(path)``, asked of the file system once per run;
-        None for a path that has none (NUL bytes, a symlink loop)."""
-        if path in self._real:
-            return self._real[path]
-        try:
-            real: Optional[str] = os.path.realpath(path)
-        except (ValueError, OSError):
-            real = None
-        self._real[path] = real
-        return real
+        """``_real_path(path)``, asked of the file system once per run."""
+        if path not in self._real:
+            self._real[path] = _real_path(path)
+        return self._real[path]
 
     def inside(self, path: str) -> bool:
         known = self._inside.get(path)

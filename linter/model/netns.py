@@ -318,11 +318,8 @@ def server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:
     server somaxlint knows.  nginx is recognised by
     ``somaxlint.servers.nginx.main_config``, the other servers by their
     ``COMMANDS`` (also ``python -m gunicorn``), as ``model.processes``
-    finds a launch.  Worked out once per container (``Container.memo``)."""
-    memo = container.memo
-    if "netns.server_start" not in memo:
-        memo["netns.server_start"] = _server_start(container)
-    return memo["netns.server_start"]
+    finds a launch.  Worked out once per container (``Container.once``)."""
+    return container.once("netns.server_start", _server_start)
 
 
 def _server_start(container: Container) -> Tuple[Optional[int], Optional[str]]:

@@ -94,13 +94,19 @@ class Container:
         return [str(x) for x in as_seq(self.node.get("args")) if isinstance(x, (str, int, float))]
 
     @cached_property
-    def memo(self) -> dict:
-        """What later stages work out once per container, each under its own
-        key: a pure function of the container's node (``servers.nginx.
-        main_config``, ``model.netns.server_start``), which the model asks
-        for at several of its steps.  Not a field: equality and ``repr``
-        ignore it."""
+    def _memo(self) -> dict:
+        # (not a field: equality and ``repr`` ignore it)
         return {}
+
+    def once(self, key: str, compute):
+        """``compute(self)``, worked out once per container and kept under
+        ``key``: for what later stages derive from the container's node
+        alone (``servers.nginx.main_config``, ``model.netns.server_start``),
+        which the model asks for at several of its steps."""
+        memo = self._memo
+        if key not in memo:
+            memo[key] = compute(self)
+        return memo[key]
 
     @property
     def sidecar(self) -> bool:

@@ -86,11 +86,8 @@ def is_ingress_controller(image: str) -> bool:
 
 def main_config(container) -> Optional[str]:
     """The main config path if the container runs stock nginx, else None
-    (worked out once per container: ``Container.memo``)."""
-    memo = container.memo
-    if "nginx.main_config" not in memo:
-        memo["nginx.main_config"] = _main_config(container)
-    return memo["nginx.main_config"]
+    (worked out once per container: ``Container.once``)."""
+    return container.once("nginx.main_config", _main_config)
 
 
 def _main_config(container) -> Optional[str]:
