@@ -38,11 +38,21 @@ The directory is bounded: when a run has written entries, and at most every
 ``prune_interval`` seconds (or whenever a run writes many), the least
 recently used entries (by access or modification time) are removed until
 the total is at most three quarters of ``max_bytes``.
+
+Nothing is ever read or written through a symlink.  The cache directory
+(``.somaxlint_cache`` may be part of a pull request) is opened with
+``O_NOFOLLOW`` and must be a directory its user owns, else the cache is
+not used and ``refused`` says why; its ``load`` directory likewise; every
+entry, temporary file and marker is opened relative to that directory's
+descriptor without following a symlink, created only where nothing is
+(``O_EXCL``), and renamed and removed relative to it: a committed
+``load -> /etc`` or ``.pruned -> ~/.bashrc`` is refused, never followed.
 """
 
 from __future__ import annotations
 
 import os
+import stat as _stat
 import sys
 import time
 # threading.local is this C class; the threading module itself is not
@@ -102,6 +112,10 @@ class Cache:
     def __init__(self, directory: str, max_bytes: int = DEFAULT_MAX_BYTES, prune_interval: float = PRUNE_INTERVAL):
         self.directory = os.path.abspath(directory)
         self.entries = os.path.join(self.directory, ENTRIES)
+        # why the cache is not used (a symlink, another user's directory), or None
+        self.refused: Optional[str] = None
+        self._fd: Optional[int] = None  # the entries directory, opened once
+        self._top: Optional[int] = None
         self.max_bytes = max_bytes
         self.prune_interval = prune_interval
         self.hits = self.misses = self.writes = self.rejected = 0
@@ -264,13 +278,44 @@ class Cache:
     def path(self, key: bytes) -> str:
         return os.path.join(self.entries, key.hex())
 
+    def __del__(self):
+        for fd in (self._fd, self._top):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _directory(self, create: bool) -> Optional[int]:
+        """The descriptor of the entries directory (and of the cache
+        directory above it), opened without following a symlink and only
+        when its user is this one; with ``create``, made where missing.
+        None when it cannot be had (``refused`` says why when it must not)."""
+        if self._fd is not None or self.refused is not None:
+            return self._fd
+        flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW
+        try:
+            if self._top is None:
+                self._top = _open_owned(self.directory, None, flags, create, self)
+            if self._top is None:
+                return None
+            self._fd = _open_owned(ENTRIES, self._top, flags, create, self)
+        except OSError:
+            return None
+        return self._fd
+
     def read(self, key: bytes):
         """The unpickled payload of the entry for ``key``, or None."""
-        try:
-            fd = os.open(self.path(key), os.O_RDONLY)
-        except OSError:  # missing (the usual miss), pruned meanwhile, unreadable
+        directory = self._directory(create=False)
+        if directory is None:
             return None
         try:
+            fd = os.open(key.hex(), os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), dir_fd=directory)
+        except OSError:  # missing (the usual miss), pruned meanwhile, unreadable, a symlink
+            return None
+        try:
+            if not _stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             chunks = []
             while True:
                 chunk = os.read(fd, 1 << 20)
@@ -307,18 +352,24 @@ class Cache:
             return
         blob = b"".join((MAGIC, key, _blake2b(payload, digest_size=16).digest(), payload))
         temporary = None
+        directory = None
         try:
-            self._prepare()
+            directory = self._prepare()
+            if directory is None:
+                self._writable = False
+                return
             self._counter += 1
-            temporary = os.path.join(self.entries, f".tmp-{os.getpid()}-{self._counter}-{os.urandom(4).hex()}")
-            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            temporary = f".tmp-{os.getpid()}-{self._counter}-{os.urandom(4).hex()}"
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644, dir_fd=directory)
             try:
                 view = memoryview(blob)
                 while view:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
-            os.replace(temporary, self.path(key))
+            # a rename replaces whatever has the name, a symlink included,
+            # and never follows it
+            os.replace(temporary, key.hex(), src_dir_fd=directory, dst_dir_fd=directory)
             temporary = None
             self.writes += 1
         except OSError:
@@ -326,16 +377,17 @@ class Cache:
         finally:
             if temporary is not None:
                 try:
-                    os.unlink(temporary)
+                    os.unlink(temporary, dir_fd=directory)
                 except OSError:
                     pass
 
-    def _prepare(self) -> None:
+    def _prepare(self) -> Optional[int]:
         """The directories, and the files that keep the cache out of version
-        control and backups (created once, by the first writer)."""
-        if self._ready:
-            return
-        os.makedirs(self.entries, exist_ok=True)
+        control and backups (created once, by the first writer, never
+        through a symlink); the entries directory's descriptor."""
+        directory = self._directory(create=True)
+        if self._ready or directory is None:
+            return directory
         for name, content in (
             (".gitignore", "# Automatically created by somaxlint.\n*\n"),
             (
@@ -345,11 +397,16 @@ class Cache:
                 "# For information about cache directory tags see https://bford.info/cachedir/\n",
             ),
         ):
-            path = os.path.join(self.directory, name)
-            if not os.path.exists(path):
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(content)
+            try:
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644, dir_fd=self._top)
+            except FileExistsError:  # there already (or something is: left alone)
+                continue
+            try:
+                os.write(fd, content.encode("utf-8"))
+            finally:
+                os.close(fd)
         self._ready = True
+        return directory
 
     # ------------------------------------------------------------------
     # size bound
@@ -361,20 +418,19 @@ class Cache:
         self._listings.save()
         if not self.writes and not force:
             return
-        marker = os.path.join(self.entries, ".pruned")
-        import time
-
+        directory = self._directory(create=False)
+        if directory is None:
+            return
         now = time.time()
         if not force and self.writes < PRUNE_AFTER_WRITES:
             try:
-                if now - os.stat(marker).st_mtime < self.prune_interval:
+                if now - os.stat(".pruned", dir_fd=directory, follow_symlinks=False).st_mtime < self.prune_interval:
                     return
             except OSError:
                 pass
         try:
             self.prune(now)
-            with open(marker, "w"):
-                pass
+            _touch(".pruned", directory)
         except OSError:
             pass
 
@@ -382,13 +438,14 @@ class Cache:
         """Remove the least recently used entries beyond the bound (down to
         three quarters of it) and temporary files left by crashed writers;
         returns the number of entries removed."""
-        import time
-
         now = time.time() if now is None else now
         entries = []
         total = 0
+        directory = self._directory(create=False)
+        if directory is None:
+            return 0
         try:
-            scan = os.scandir(self.entries)
+            scan = os.scandir(directory)
         except OSError:
             return 0
         with scan:
@@ -400,20 +457,20 @@ class Cache:
                 name = entry.name
                 if name.startswith(".tmp-"):
                     if now - st.st_mtime > _STALE_TEMPORARY:
-                        _unlink(entry.path)
+                        _unlink(name, directory)
                     continue
                 if name.startswith("."):
                     continue
-                entries.append((max(st.st_atime, st.st_mtime), st.st_size, entry.path))
+                entries.append((max(st.st_atime, st.st_mtime), st.st_size, name))
                 total += st.st_size
         removed = 0
         if total > self.max_bytes:
             target = self.max_bytes * 3 // 4
             entries.sort()
-            for _, size, path in entries:
+            for _, size, name in entries:
                 if total <= target:
                     break
-                if _unlink(path):
+                if _unlink(name, directory):
                     removed += 1
                 total -= size
         return removed
@@ -537,12 +594,58 @@ def _valid_keys(keys) -> bool:
     return True
 
 
-def _unlink(path: str) -> bool:
+def _unlink(name: str, directory: int) -> bool:
     try:
-        os.unlink(path)
+        os.unlink(name, dir_fd=directory)  # removes a symlink itself, never its target
         return True
     except OSError:
         return False
+
+
+def _touch(name: str, directory: int) -> None:
+    """Create ``name`` in ``directory`` or update its times -- a regular
+    file only, never through a symlink."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0), 0o644, dir_fd=directory)
+    try:
+        if _stat.S_ISREG(os.fstat(fd).st_mode):
+            os.utime(fd)
+    finally:
+        os.close(fd)
+
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _open_owned(name: str, parent: Optional[int], flags: int, create: bool, cache: "Cache") -> Optional[int]:
+    """A directory ``name`` (relative to ``parent``, else as it is),
+    opened without following a symlink and only when this user owns it;
+    with ``create``, made first where missing.  Sets ``cache.refused`` for
+    one that must not be used."""
+    try:
+        fd = os.open(name, flags, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            return None
+        if parent is None:
+            os.makedirs(os.path.dirname(name), exist_ok=True)
+        try:
+            os.mkdir(name, 0o755, dir_fd=parent)
+        except FileExistsError:
+            pass
+        fd = os.open(name, flags, dir_fd=parent)
+    except OSError as exc:
+        import errno
+
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            shown = cache.directory if parent is None else os.path.join(cache.directory, name)
+            cache.refused = f"{shown} is a symlink or not a directory: the cache is not used (somaxlint never writes through a symlink)"
+        raise
+    if hasattr(os, "geteuid") and os.fstat(fd).st_uid != os.geteuid():
+        os.close(fd)
+        shown = cache.directory if parent is None else os.path.join(cache.directory, name)
+        cache.refused = f"{shown} belongs to another user: the cache is not used"
+        return None
+    return fd
 
 
 def _blake2b(*args, **kwargs):

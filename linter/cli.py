@@ -105,6 +105,12 @@ def _file_size(text: str) -> int:
 def _common(parser: argparse.ArgumentParser, formats) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to lint; - reads standard input")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: nearest .somaxlint.yaml or [tool.somaxlint] in pyproject.toml)")
+    parser.add_argument(
+        "--trusted-config", metavar="FILE",
+        help="run on an untrusted tree (a pull request): the configuration is FILE, from outside the repository "
+        "(e.g. the base branch's), read as if at its root; the tree's own configuration is not read, its "
+        "suppressions apply only if FILE says inline_suppressions: true, charts and kustomizations render only in the sandbox",
+    )
     parser.add_argument("--kernel", metavar="VERSION", help="Linux version of the nodes, e.g. 5.15 (overrides `kernel`)")
     parser.add_argument("--kubernetes", metavar="VERSION", help="Kubernetes version, e.g. 1.29 (overrides `kubernetes`)")
     parser.add_argument("--format", default=formats[0], choices=formats, help=f"output format (default: {formats[0]})")
@@ -285,8 +291,10 @@ def _settings(args):
     from somaxlint.config import ConfigError, load_settings, parse_kubernetes, set_kernel
 
     cwd = os.getcwd()
+    if args.config and args.trusted_config:
+        raise UsageError("--config and --trusted-config exclude each other (--trusted-config is the configuration)")
     try:
-        settings = load_settings(args.config, cwd)
+        settings = load_settings(args.config, cwd, trusted=args.trusted_config)
         if args.kernel:
             set_kernel(settings, args.kernel)
         if args.kubernetes:
@@ -356,6 +364,8 @@ def _own_files(settings, args) -> None:
         args.output if getattr(args, "output", None) not in (None, "-") else None: "somaxlint's report",
     }
     settings.own_files = {os.path.realpath(path): what for path, what in own.items() if path}
+    for ignored in settings.untrusted_configs:
+        settings.own_files[os.path.realpath(ignored)] = "somaxlint's configuration (not read under --trusted-config)"
 
 
 def _lint(args) -> int:
@@ -367,6 +377,8 @@ def _lint(args) -> int:
     settings = _settings(args)
     paths = args.paths or ["."]
     _check_arguments(args, paths)
+    for ignored in settings.untrusted_configs:
+        _say(f"somaxlint: trusted mode: {os.path.relpath(ignored, os.getcwd())} is not read (the configuration is --trusted-config)")
     cwd = os.getcwd()
     # Every machine-read path (JSON, GitHub, GitLab, SARIF, baselines,
     # fingerprints) is relative to this root, wherever somaxlint runs from.
@@ -376,11 +388,16 @@ def _lint(args) -> int:
     # to what the run found.
     baseline_entries = None
     if settings.baseline:
-        from somaxlint.discover import confined
+        from somaxlint.discover import _under, confined
 
         refusal = confined(settings.baseline, root)
         if refusal is not None:
             raise UsageError(refusal)
+        if settings.trusted and _under(os.path.realpath(settings.baseline), [os.path.realpath(root)]):
+            raise UsageError(
+                f"--baseline {settings.baseline}: under --trusted-config the baseline must come from outside "
+                "the repository under review too (a pull request could add its own findings to it)"
+            )
         try:
             baseline_entries = read_baseline(settings.baseline)
         except BaselineError as exc:
@@ -402,7 +419,7 @@ def _lint(args) -> int:
         finally:
             if progress is not None:
                 progress.done()
-        if args.command == "check":
+        if args.command == "check" and settings.inline_suppressions is not False:
             _refuse_unknown_suppressions(result, cwd)
         if baseline_entries is not None:
             result.findings, result.stale_baseline = apply_baseline(result.findings, baseline_entries)
@@ -427,6 +444,8 @@ def _lint(args) -> int:
     except BaseException:
         out.abort()  # no partial report; an existing file stays as it was
         raise
+    for note in result.notes:
+        _say(f"somaxlint: {note}")
     if args.command == "check" and args.format == "text":
         _say(_summary_line(result))
     if args.command == "check" and args.statistics and args.format != "text":
@@ -435,6 +454,8 @@ def _lint(args) -> int:
         _say(NOTHING_TO_LINT)
     if cache is not None:
         cache.finish()  # the size bound, once the report is out
+        if cache.refused:
+            _say(f"somaxlint: {cache.refused}")
     return status
 
 
@@ -445,6 +466,8 @@ def _cache(args, root: str):
         return None
     from somaxlint.cache import DEFAULT_MAX_BYTES, Cache, default_directory
 
+    if args.trusted_config and not (args.cache_dir or os.environ.get("SOMAXLINT_CACHE_DIR")):
+        return None  # the tree's own .somaxlint_cache is part of what is under review
     directory = args.cache_dir or default_directory(root)
     max_bytes = DEFAULT_MAX_BYTES
     limit = os.environ.get("SOMAXLINT_CACHE_MAX_MB")

@@ -107,6 +107,8 @@ def _pyproject_section(path: str, explicit: bool = False):
         raise ConfigError(f"{path}: invalid TOML: not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
     except ValueError as exc:  # tomllib.TOMLDecodeError
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply to read") from None
     section = data.get("tool", {}).get("somaxlint") if isinstance(data.get("tool"), dict) else None
     if section is not None and not isinstance(section, dict):
         raise ConfigError(f"{path}: tool.somaxlint must be a table")
@@ -257,8 +259,12 @@ def _describe(error):
     return _key(path), error.message
 
 
-def apply(data: dict, path: str, settings: Settings) -> None:
+def apply(data: dict, path: str, settings: Settings, base: Optional[str] = None) -> None:
+    """``base``: the directory relative paths are read from (default: the
+    file's own; a trusted configuration stands at the repository root)."""
     settings.config_path = path
+    if "inline_suppressions" in data:
+        settings.inline_suppressions = bool(data["inline_suppressions"])
     if "kernel" in data:
         set_kernel(settings, data["kernel"])
     if "kubernetes" in data:
@@ -272,7 +278,7 @@ def apply(data: dict, path: str, settings: Settings) -> None:
         settings.allowed_unsafe_source = f"kubelet.allowedUnsafeSysctls in {path}"
     node = data.get("node") or {}
     settings.node_sysctls = {k: str(v) for k, v in (node.get("sysctls") or {}).items()}
-    base = os.path.dirname(os.path.abspath(path))
+    base = base or os.path.dirname(os.path.abspath(path))
     settings.servers = [
         ServerLink(os.path.join(base, s["path"]), s["workload"], s.get("container")) for s in data.get("servers") or []
     ]
@@ -315,7 +321,13 @@ def parse_kubernetes(text: str) -> Tuple[int, int]:
         raise ConfigError(f"kubernetes: {text!r} is not a Kubernetes version (expected e.g. 1.29)") from None
 
 
-def load_settings(explicit: Optional[str], cwd: str) -> Settings:
+def load_settings(explicit: Optional[str], cwd: str, trusted: Optional[str] = None) -> Settings:
+    """The settings of a run: from ``explicit`` (--config), else the
+    nearest configuration file above ``cwd``; with ``trusted``
+    (--trusted-config) from that file alone, which must lie outside the
+    repository under review and is read as if it stood at its root."""
+    if trusted is not None:
+        return _trusted_settings(trusted, cwd)
     settings = Settings()
     path = explicit or find_config(cwd)
     if path is None:
@@ -332,6 +344,38 @@ def load_settings(explicit: Optional[str], cwd: str) -> Settings:
         apply(data, path, settings)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    return settings
+
+
+def _trusted_settings(path: str, cwd: str) -> Settings:
+    from somaxlint.discover import _under, argument_boundary
+
+    root = argument_boundary(cwd)
+    if not os.path.isfile(path):
+        raise ConfigError(f"{path}: no such configuration file (--trusted-config)")
+    if _under(os.path.realpath(path), [root]) or _under(os.path.abspath(path), [root]):
+        raise ConfigError(
+            f"{path}: --trusted-config must come from outside the repository under review "
+            "(the base branch's copy, the runner's): a file in the tree is what a pull request changes"
+        )
+    settings = Settings(trusted=True, require_sandbox=True)
+    data = read_config(path, explicit=True)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping")
+    validate(data, path)
+    try:
+        apply(data, path, settings, base=root)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    settings.config_path = None  # not a file of the tree: neither its root nor one of its files
+    if settings.inline_suppressions is None:
+        settings.inline_suppressions = False
+    try:
+        found = find_config(cwd)
+    except ConfigError:  # a symlinked one: not read either way
+        found = None
+    if found is not None and _under(os.path.abspath(found), [root]):
+        settings.untrusted_configs.append(found)
     return settings
 
 
@@ -412,6 +456,12 @@ INIT_TEMPLATE = '''\
 
 # Path globs (relative to the current directory) never linted.
 #exclude: ["charts/*/tests/*"]
+
+# Whether suppression comments (`# somaxlint: ignore ...`) and
+# `somaxlint.io/ignore` annotations in the linted files apply. Under
+# --trusted-config (pull requests from forks) they apply only when that
+# configuration says true: the tree under review cannot silence itself.
+#inline_suppressions: true
 
 # Limits on what one run reads.
 #limits:

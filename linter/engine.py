@@ -63,6 +63,8 @@ class Result:
     # the display paths of the files named among a wider context (whose
     # findings alone are reported), or None
     focus: Optional[Set[str]] = None
+    # lines for standard error about how the run went (a weaker sandbox)
+    notes: List[str] = field(default_factory=list)
 
 
 def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=None) -> LoadedFile:
@@ -335,7 +337,8 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     findings = dedupe(sorted(findings, key=Finding.sort_key))
     summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
     shown = [f.display for f in inputs] + ([u.input.display for u in units.loaded] if units is not None else [])
-    return _filter(Result(findings, model, summary, loaded, root=base, inputs=shown, focus=focus), settings)
+    notes = list(units.notes) if units is not None else []
+    return _filter(Result(findings, model, summary, loaded, root=base, inputs=shown, focus=focus, notes=notes), settings)
 
 
 def _filter(result: Result, settings: Settings) -> Result:
@@ -343,7 +346,10 @@ def _filter(result: Result, settings: Settings) -> Result:
     from somaxlint import filtering
     from somaxlint.rules import smx014_unused_suppression as unused
 
-    index = filtering.collect_suppressions(result.files, result.model.inventory)
+    # under --trusted-config the tree's own suppressions are part of what
+    # is under review: they apply only where that configuration says so
+    honoured = settings.inline_suppressions is not False
+    index = filtering.collect_suppressions(result.files if honoured else [], result.model.inventory if honoured else None)
     kept = filtering.apply_suppressions(result.findings, index)
     result.suppressed = len(result.findings) - len(kept)
     unused_rule = next(r for r in all_rules() if r.code == unused.CODE)

@@ -108,7 +108,7 @@ def collect_suppressions(files, inventory) -> SuppressionIndex:
             index.by_line.setdefault((display, number), []).append(suppression)
             if own_line:
                 index.by_line.setdefault((display, number + 1), []).append(suppression)
-    for obj in inventory.objects:
+    for obj in inventory.objects if inventory is not None else ():
         annotations = as_map((as_map(obj.root.get("metadata")) or YMap()).get("annotations"))
         if annotations is None or not isinstance(annotations.get(ANNOTATION), str):
             continue

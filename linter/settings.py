@@ -56,6 +56,17 @@ class Settings:
     # read for cross-references, but report only findings that touch the
     # files named on the command line (pre-commit passes staged files)
     context: List[str] = field(default_factory=list)
+    # --trusted-config: the configuration comes from outside the tree under
+    # review, whose own configuration files are not read; inline
+    # suppressions apply only when that configuration says so; renderers
+    # run only in the sandbox's namespaces
+    trusted: bool = False
+    # whether suppression comments and annotations apply (None: the mode's
+    # default -- yes, or no under --trusted-config)
+    inline_suppressions: Optional[bool] = None
+    require_sandbox: bool = False
+    # the tree's configuration files that trusted mode did not read
+    untrusted_configs: List[str] = field(default_factory=list)
     # somaxlint's own files (its configuration, the baseline, the output),
     # by real path -> what they are: never read as inputs where a walk
     # reaches them, and listed among the skipped files as such

@@ -572,7 +572,7 @@ def test_a_fifo_a_kustomization_names_is_an_error_at_its_entry_and_kustomize_is_
     proc = _cli(project, "--format", "json", "k")
     findings = json.loads(proc.stdout)["findings"]
     assert [(f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"], f["message"]) for f in findings] == [
-        ("SMX000", "k/kustomization.yaml", 3, 3, "kustomization not built: pipe.yaml is not a regular file (kustomize would wait on it forever)")
+        ("SMX000", "k/kustomization.yaml", 3, 3, "kustomization not built: pipe.yaml: not a regular file (the tool would wait on it forever)")
     ]
     assert proc.returncode == 1
 

@@ -189,6 +189,11 @@ class _Expressions:
         return re.sub(r"\$\{\{(.*?)\}\}", one, text)
 
 
+# A stand-in for somaxlint that records its arguments and writes the report
+# named by --output (argument 5), as somaxlint does.
+FAKE_SOMAXLINT = '#!/bin/sh\nprintf "%s\\n" "$@" > "$SOMAXLINT_ARGV"\n: > "$5"\nexit "${FAKE_STATUS:-0}"\n'
+
+
 def _action_inputs(action, **given):
     inputs = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
     inputs.update(given)
@@ -211,7 +216,12 @@ def _run_action(action, inputs, action_path, workspace, venv, only=None):
             continue
         output_file = workspace.parent / f"github-output-{index}"
         output_file.write_text("")
-        env = _env(venv, GITHUB_OUTPUT=str(output_file), GITHUB_WORKSPACE=str(workspace), GITHUB_ACTION_PATH=str(action_path))
+        runner_temp = workspace.parent / "runner-temp"
+        runner_temp.mkdir(exist_ok=True)
+        env = _env(
+            venv, GITHUB_OUTPUT=str(output_file), GITHUB_WORKSPACE=str(workspace), GITHUB_ACTION_PATH=str(action_path),
+            RUNNER_TEMP=str(runner_temp),
+        )
         for key, value in (step.get("env") or {}).items():
             env[key] = expressions.substitute(str(value))
         script = workspace.parent / f"step-{index}.sh"
@@ -243,7 +253,7 @@ def test_action_declares_its_inputs_and_uploads_with_the_category(action):
     assert uses[1]["with"]["sarif_file"] == "${{ steps.lint.outputs.sarif-file }}"
     runs = [step["run"] for step in action["runs"]["steps"] if "run" in step]
     assert any('"$SOMAXLINT_ACTION_PATH"' in run for run in runs)
-    assert any("somaxlint check --format sarif --output somaxlint.sarif --sarif-category" in run for run in runs)
+    assert any('somaxlint check --format sarif --output "$out/somaxlint.sarif" --sarif-category' in run for run in runs)
     # The README's workflow uses the action at the release tag, with inputs it has.
     [workflow] = [b for b in _readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
     [step] = [s for s in workflow["jobs"]["somaxlint"]["steps"] if s.get("uses", "").startswith("somaxlint/somaxlint@")]
@@ -259,9 +269,13 @@ def test_action_steps_run_as_written(action, source, venv, tmp_path):
     # The last step fails the job with somaxlint's status: 1, findings.
     assert status == 1, proc.stdout + proc.stderr
     assert "somaxlint exited with status 1" in proc.stderr
-    assert outputs["lint"] == {"exit-code": "1", "sarif-file": "somaxlint.sarif"}
+    written = Path(outputs["lint"]["sarif-file"])
+    assert outputs["lint"] == {"exit-code": "1", "sarif-file": str(written)}
+    # a directory made by the step, outside the checkout
+    assert written.name == "somaxlint.sarif" and written.parent.parent == workspace.parent / "runner-temp"
+    assert not (workspace / "somaxlint.sarif").exists()
     assert (venv / "bin" / "somaxlint").exists()  # installed from the action's checkout, into the new environment
-    sarif = json.loads((workspace / "somaxlint.sarif").read_text())
+    sarif = json.loads(written.read_text())
     corpus = corpus_or_skip()
     jsonschema.Draft4Validator(json.loads((corpus / "schemas" / "sarif-schema-2.1.0.json").read_text())).validate(sarif)
     [run] = sarif["runs"]
@@ -277,7 +291,7 @@ def test_action_inputs_cannot_inject_shell(action, source, tmp_path, monkeypatch
     # somaxlint need not be installed for this: a stand-in records its arguments.
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
-    (bin_dir / "somaxlint").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$SOMAXLINT_ARGV"\n: > somaxlint.sarif\n')
+    (bin_dir / "somaxlint").write_text(FAKE_SOMAXLINT)
     (bin_dir / "somaxlint").chmod(0o755)
     inputs = _action_inputs(action, paths="deploy", args="--kernel $(touch pwned) `touch pwned2`", **{"sarif-category": "x; touch pwned3"})
     fake_venv = tmp_path / "fake"
@@ -288,8 +302,8 @@ def test_action_inputs_cannot_inject_shell(action, source, tmp_path, monkeypatch
     assert status == 0 and outputs["lint"]["exit-code"] == "0"
     assert not any((workspace / name).exists() for name in ("pwned", "pwned2", "pwned3"))
     argv = (tmp_path / "argv").read_text().splitlines()
-    assert argv[:6] == ["check", "--format", "sarif", "--output", "somaxlint.sarif", "--sarif-category"]
-    assert argv[6:] == ["x; touch pwned3", "--no-cache", "--kernel", "$(touch", "pwned)", "`touch", "pwned2`", "--", "deploy"]
+    assert argv[:4] == ["check", "--format", "sarif", "--output"] and argv[4].endswith("/somaxlint.sarif")
+    assert argv[5:] == ["--sarif-category", "x; touch pwned3", "--no-cache", "--kernel", "$(touch", "pwned)", "`touch", "pwned2`", "--", "deploy"]
 
 
 def test_action_fills_no_cache_unless_the_workflow_keeps_one(action, source, tmp_path, monkeypatch):
@@ -298,7 +312,7 @@ def test_action_fills_no_cache_unless_the_workflow_keeps_one(action, source, tmp
     workspace = _fixture_repo(tmp_path / "workspace")
     bin_dir = tmp_path / "fake-bin"
     bin_dir.mkdir()
-    (bin_dir / "somaxlint").write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$SOMAXLINT_ARGV"\n: > somaxlint.sarif\n')
+    (bin_dir / "somaxlint").write_text(FAKE_SOMAXLINT)
     (bin_dir / "somaxlint").chmod(0o755)
     fake_venv = tmp_path / "fake"
     (fake_venv / "bin").mkdir(parents=True)
@@ -318,7 +332,7 @@ def test_action_fills_no_cache_unless_the_workflow_keeps_one(action, source, tmp
         status, outputs, _ = _run_action(action, inputs, source, workspace, fake_venv, only={"lint"})
         assert status == 0
         argv = (tmp_path / "argv").read_text().splitlines()
-        assert argv[:7] == ["check", "--format", "sarif", "--output", "somaxlint.sarif", "--sarif-category", "c"]
+        assert argv[:4] == ["check", "--format", "sarif", "--output"] and argv[5:7] == ["--sarif-category", "c"]
         assert argv[7:] == expected
 
 

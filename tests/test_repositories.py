@@ -221,12 +221,12 @@ def test_precommit_context_with_staged_kustomize_and_chart_sources(repo, staged,
 
 
 def test_kustomizations_that_fetch_or_escape_are_never_built(project, monkeypatch):
-    from somaxlint.units import kustomization
+    from somaxlint.units import sandbox
 
     def never(*args, **kwargs):
         raise AssertionError("kustomize must not run")
 
-    monkeypatch.setattr(kustomization, "build", never)
+    monkeypatch.setattr(sandbox, "run", never)
     project.write("a/kustomization.yaml", "resources:\n  - github.com/evil/repo//x?ref=main\n")
     project.write("b/kustomization.yaml", "resources:\n  - ok.yaml\nconfigMapGenerator:\n  - name: x\n    files:\n      - nginx.conf=../../outside/nginx.conf\n")
     project.write("b/ok.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\n")
@@ -234,7 +234,7 @@ def test_kustomizations_that_fetch_or_escape_are_never_built(project, monkeypatc
     run = project.run("a", "b", "c")
     assert run.lines == [
         "a/kustomization.yaml:2:5: SMX000 [error] kustomization not built: it names a remote resource, and somaxlint never fetches",
-        "b/kustomization.yaml:6:9: SMX000 [error] kustomization not built: it reads a path outside the lint root, which somaxlint never reads",
+        "b/kustomization.yaml:6:9: SMX000 [error] kustomization not built: ../../outside/nginx.conf: it is outside the repository",
         "c/kustomization.yaml:1:1: SMX000 [error] kustomization not built: helmCharts fetches charts; render the chart itself instead",
     ]
     assert run.status == 1

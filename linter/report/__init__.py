@@ -6,8 +6,10 @@ file is opened before linting starts -- a temporary file beside the target
 -- so an unwritable path is a usage error at once, not after a long run.
 The report is written into the temporary file and moved over the target
 with ``os.replace`` only when complete: a failed or interrupted run leaves
-no partial file and an existing file untouched.  A path that leads out of
-the repository through a symlink is never written (``discover.leaves``).
+no partial file and an existing file untouched.  A path in the repository
+that leads out of it through a symlink is never written; a target that is
+not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is written in
+place, never replaced.
 """
 
 from __future__ import annotations
@@ -193,15 +195,18 @@ class Output:
         self.path = path
         self.option = option
         self.temp: Optional[str] = None
+        self.in_place = False
         self.handle: TextIO = sys.stdout
         if path == STDOUT:
             return
-        from somaxlint.discover import argument_boundary, leaves
+        from somaxlint.discover import _under, argument_boundary
 
-        if leaves(os.path.abspath(path), argument_boundary()):
+        lexical = os.path.abspath(path)
+        boundary = argument_boundary()
+        target = os.path.realpath(path)  # through a symlink inside the root, as open() would
+        if _under(lexical, [boundary]) and not _under(target, [os.path.realpath(boundary)]):
             # a checked-in `report.sarif -> ~/.bashrc` must not be replaced
             self._fail("the path leads outside the lint root through a symlink")
-        target = os.path.realpath(path)  # through a symlink inside the root, as open() would
         self.target = target
         if os.path.isdir(target):
             self._fail("Is a directory")
@@ -210,14 +215,27 @@ class Output:
         import stat
         import tempfile
 
+        try:
+            mode = os.stat(path).st_mode  # /dev/stdout: what fd 1 is, a pipe or a terminal
+        except OSError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            # /dev/stdout, /dev/null, a FIFO: written as it is, never replaced
+            # by a rename (which would put a regular file in its place)
+            try:
+                self.handle = open(path, "w", encoding="utf-8", newline="\n")
+            except OSError as exc:
+                self._fail(exc.strerror or str(exc))
+            self.in_place = True
+            return
         directory = os.path.dirname(target)
         try:
             fd, self.temp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
         except OSError as exc:
             self._fail(exc.strerror or str(exc))
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        except OSError:
+        if mode is not None:
+            mode = stat.S_IMODE(mode)
+        else:
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
@@ -232,7 +250,7 @@ class Output:
 
     @property
     def is_stdout(self) -> bool:
-        return self.temp is None
+        return self.temp is None and not self.in_place
 
     def _fail(self, reason: str):
         raise OutputError(f"{self.option} {self.path}: cannot write: {reason}")
@@ -247,6 +265,13 @@ class Output:
 
     def commit(self) -> None:
         """Move the finished report into place (stdout: flush it)."""
+        if self.in_place:
+            try:
+                self.handle.close()
+            except OSError as exc:
+                self._fail(exc.strerror or str(exc))
+            self.in_place = False
+            return
         if self.temp is None:
             self.handle.flush()
             return
@@ -262,6 +287,13 @@ class Output:
 
     def abort(self) -> None:
         """Drop the unfinished report; the target is left as it was."""
+        if self.in_place:
+            try:
+                self.handle.close()
+            except OSError:
+                pass
+            self.in_place = False
+            return
         if self.temp is None:
             return
         try:

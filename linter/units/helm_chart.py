@@ -16,14 +16,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import subprocess
-import threading
+import sys
+import time
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS, read_regular_file
+from somaxlint.discover import DEFAULT_MAX_FILE_BYTES, SKIP_DIRS
 from somaxlint.units import RenderProblem, Rendered, RenderResult, SourcePosition
 
 NOT_INSTALLED = "chart not rendered: install helm (on PATH) or somaxlint[helm] to lint its templates"
@@ -36,7 +35,6 @@ _SOURCE = re.compile(r"^# Source: (.*\S)")  # greedy to the last non-blank: line
 # found from each `/templates/` outwards: a regex scanning for it from every
 # position was quadratic in a long run of path characters.
 _LINE_AFTER = re.compile(r":(\d+)")
-_YAML_LINE = re.compile(r"\bline (\d+)\b")
 # C0/C1 controls and bidi/zero-width formatting: helm's messages and the
 # chart's file names end up on a terminal
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
@@ -51,9 +49,10 @@ class _Failure(Exception):
     """The render failed: why, and where if not at Chart.yaml or the
     template helm names."""
 
-    def __init__(self, message: str, path: Optional[str] = None, line: int = 1):
+    def __init__(self, message: str, path: Optional[str] = None, line: int = 1, severity: str = "error"):
         super().__init__(message)
         self.at = (path, line) if path else None
+        self.severity = severity  # "info": nothing wrong with the chart, it was not rendered here
 
 
 def find_charts(directories: List[str], marked: Optional[Set[str]] = None) -> List[str]:
@@ -114,9 +113,20 @@ def render_chart(
     display: Callable[[str], str],
     release_name: str = "release-name",
     timeout: float = 60,
+    boundary: Optional[str] = None,
+    require_sandbox: bool = False,
+    max_output: int = DEFAULT_MAX_FILE_BYTES,
 ) -> RenderResult:
     """One ``Rendered`` per values set (None: the chart's values.yaml only;
-    else each set's files, relative to the chart, layered over it)."""
+    else each set's files, relative to the chart, layered over it).
+
+    Helm reads a private copy of the chart made inside ``boundary`` (the
+    repository root; default the chart itself) and runs in the jail
+    (``somaxlint.units.sandbox``); ``require_sandbox``: without the jail's
+    namespaces, the chart is not rendered.  The whole render -- the copy
+    and every values set -- has ``timeout`` seconds."""
+    from somaxlint.units import sandbox
+
     chart_dir = os.path.realpath(chart_dir)
     anchor = os.path.join(chart_dir, "Chart.yaml")
     consumed = chart_files(chart_dir)
@@ -125,8 +135,18 @@ def render_chart(
     if engine is None:
         result.problems.append(RenderProblem(anchor, 1, 1, NOT_INSTALLED, "info"))
         return result
-    kind, tool = engine
-    missing = _missing_dependencies(chart_dir)
+    deadline = time.monotonic() + timeout
+    copy = sandbox.PrivateTree(boundary or chart_dir, deadline)
+    try:
+        # Helm validates values against values.schema.json, resolving its
+        # `$ref`s over the network: somaxlint never fetches, and checks the
+        # schema itself.
+        copy.add_directory(chart_dir, skip=lambda name: name == "values.schema.json" or name in SKIP_DIRS)
+    except sandbox.Refused as exc:
+        where = exc.path if exc.path and os.path.lexists(exc.path) else anchor
+        result.problems.append(RenderProblem(where, 1, 1, f"chart not rendered: {exc}", "error"))
+        return result
+    missing = _missing_dependencies(chart_dir, copy)
     if missing:
         # `helm template` refuses such a chart; the binding silently renders
         # it without them.  Either way the result is not what deploys.
@@ -134,53 +154,182 @@ def render_chart(
             RenderProblem(anchor, 1, 1, f"chart not rendered: dependency {', '.join(missing)} is not in charts/ (run `helm dependency build`)", "info")
         )
         return result
-    templates = _Templates(chart_dir)
+    templates = _Templates(chart_dir, copy)
+    sets = [[]] if value_sets is None else value_sets
+    jobs: List[Tuple[str, List[str]]] = []  # (label, copy-relative values files) to render
     failures: Set[str] = set()
-    with _without_schemas(chart_dir) as render_dir:
-        _render_sets(result, chart_dir, render_dir, anchor, value_sets, display, release_name, timeout, kind, tool, templates, failures, consumed)
+    outcomes: List[object] = []  # per set: a _Failure, or the index of its job
+    for files in sets:
+        label = f" ({', '.join(files)})" if files else ""
+        try:
+            outcomes.append(len(jobs))
+            jobs.append((label, _values_paths(chart_dir, files, copy, check=engine[0] == "binary")))
+        except _Failure as exc:
+            outcomes[-1] = exc
+    answers: List[object] = []
+    if jobs:
+        import tempfile
+
+        work = tempfile.mkdtemp(prefix="somaxlint-render-")
+        try:
+            sandbox.prepare(work)
+            copy.write(os.path.join(work, "tree"))
+            answers = _render_all(engine, copy, chart_dir, work, jobs, release_name, deadline, timeout, require_sandbox, max_output)
+        finally:
+            _remove(work)
+    for files, outcome in zip(sets, outcomes):
+        label = f" ({', '.join(files)})" if files else ""
+        if isinstance(outcome, int):
+            outcome = answers[outcome]
+        if isinstance(outcome, _Failure):
+            message = _one_line(str(outcome))
+            if message not in failures:  # a broken Chart.yaml fails every set alike
+                failures.add(message)
+                path, line = outcome.at or _error_at(message, templates, anchor)
+                result.problems.append(RenderProblem(path, line, 1, f"chart not rendered{label}: {message}", outcome.severity))
+            continue
+        text, entries = _stream(outcome, templates, anchor)
+        unit = f"helm chart {display(chart_dir)}{label}"
+        result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed))
     return result
 
 
-def _render_sets(result, chart_dir, render_dir, anchor, value_sets, display, release_name, timeout, kind, tool, templates, failures, consumed):
-    for files in [[]] if value_sets is None else value_sets:
-        label = f" ({', '.join(files)})" if files else ""
+def _remove(directory: str) -> None:
+    """A render's directory, whatever the tool left in it (modes included)."""
+    import shutil
+
+    def retry(function, path, _info):
         try:
-            paths = _values_paths(chart_dir, files)
-            if kind == "binding":
-                manifests = _render_binding(tool, render_dir, _binding_values(tool, paths), release_name, timeout)
-            else:
-                for path in paths:
-                    _check_yaml(path)
-                manifests = _render_binary(tool, render_dir, paths, release_name, timeout)
-        except _Failure as exc:
-            message = _one_line(str(exc))
-            if message not in failures:  # a broken Chart.yaml fails every set alike
-                failures.add(message)
-                path, line = exc.at or _error_at(message, templates, anchor)
-                result.problems.append(RenderProblem(path, line, 1, f"chart not rendered{label}: {message}", "error"))
-            continue
-        text, entries = _stream(manifests, templates, anchor)
-        unit = f"helm chart {display(chart_dir)}{label}"
-        result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed))
+            os.chmod(os.path.dirname(path), 0o700)
+            if os.path.isdir(path) and not os.path.islink(path):
+                os.chmod(path, 0o700)
+            function(path)
+        except OSError:
+            pass
+
+    shutil.rmtree(directory, onerror=retry)
 
 
-def _missing_dependencies(chart_dir: str) -> List[str]:
-    """Dependencies Chart.yaml declares that charts/ does not hold."""
+def _render_all(engine, copy, chart_dir, work, jobs, release_name, deadline, timeout, require, max_output) -> List[object]:
+    """Each job's manifests ({template: text}) or its _Failure, in order."""
+    from somaxlint.units import sandbox
+
+    kind, tool = engine
+    answers: List[object] = []
+    try:
+        if kind == "binding":
+            while len(answers) < len(jobs):
+                answers += _render_binding(tool, copy, chart_dir, work, jobs[len(answers):], release_name, deadline, timeout, require, max_output)
+        else:
+            for _label, values in jobs:
+                answers.append(_render_binary(tool, copy, chart_dir, work, values, release_name, deadline, timeout, require, max_output))
+    except sandbox.SandboxError as exc:
+        answers += [_Failure(str(exc), severity="info")] * (len(jobs) - len(answers))
+    return answers
+
+
+def _in_work(work: str, rel: str, inside: bool = False) -> str:
+    """Where the copy's ``rel`` is, for the tool: under ``/tree`` of its
+    chroot (``inside``), else under the render's directory."""
+    top = "/tree" if inside else os.path.join(work, "tree")
+    return top if rel == "." else top + "/" + rel
+
+
+def _killed(why: Optional[str], timeout: float) -> str:
+    if why == "it did not finish in time":
+        return f"helm did not finish rendering within {timeout:g} s"
+    return "helm stopped: " + (why or "it ended without answering")
+
+
+def _render_binding(helm_path, copy, chart_dir, work, jobs, release_name, deadline, timeout, require, max_output) -> List[object]:
+    """Render ``jobs`` with the binding in one worker process (one process
+    per chart, not per values set); answers for as many as it finished,
+    the one it was stopped on a _Failure (the caller starts another worker
+    for the rest)."""
+    import json
+    from somaxlint.units import sandbox
+
+    tree = os.path.join(work, "tree") + os.sep
+    request = {
+        "path": helm_path,
+        "chart": _in_work(work, copy.rel(chart_dir)),
+        "renders": [{"values": [_in_work(work, v) for v in values], "release": release_name} for _label, values in jobs],
+    }
+    answers: List[object] = []
+
+    def line(raw: bytes) -> None:
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = {"error": "helm's worker answered something that is not JSON"}
+        manifests = answer.get("manifests") if isinstance(answer, dict) else None
+        if isinstance(manifests, dict):
+            answers.append({str(k): str(v) for k, v in manifests.items()})
+            return
+        message = sandbox.clean_message(str(answer.get("error", "helm failed")), work)
+        at = answer.get("file")
+        source = copy.files.get(at[len(tree):]) if isinstance(at, str) and at.startswith(tree) else None
+        line_number = answer.get("line") if isinstance(answer.get("line"), int) else 1
+        answers.append(_Failure(message, source[0], line_number) if source else _Failure(message))
+
+    argv = [sys.executable, "-I", sandbox.HELM_WORKER]
+    outcome = sandbox.run(
+        argv, argv, work, "tree", deadline, max_output, stdin=json.dumps(request).encode(), require=require,
+        on_line=line, drop=sandbox.runs_as_nobody(sys.executable, sandbox.HELM_WORKER, os.path.join(helm_path, "helm_python")),
+    )
+    if len(answers) < len(jobs):
+        if outcome.why is None and outcome.status:
+            said = sandbox.clean_message(outcome.err.decode("utf-8", "replace"), work)
+            answers.append(_Failure(f"helm's worker failed: {said[-600:] or f'exit status {outcome.status}'}"))
+        else:
+            answers.append(_Failure(_killed(outcome.why, timeout)))
+    return answers[: len(jobs)]
+
+
+def _render_binary(binary, copy, chart_dir, work, values, release_name, deadline, timeout, require, max_output) -> object:
+    from somaxlint.units import sandbox
+
+    def argv(inside: bool, program: str) -> List[str]:
+        out = [program, "template"]
+        for rel in values:
+            out += ["--values", _in_work(work, rel, inside)]
+        return out + ["--", release_name, _in_work(work, copy.rel(chart_dir), inside)]  # "--": neither read as a flag
+
+    static = sandbox.static_binary(binary)
+    outcome = sandbox.run(
+        argv(True, "/bin/helm"), argv(False, binary), work, "tree", deadline, max_output,
+        binary=os.path.realpath(binary) if static else None, require=require,
+    )
+    if outcome.why is not None:
+        return _Failure(_killed(outcome.why, timeout))
+    if outcome.status != 0:
+        message = sandbox.clean_message(outcome.err.decode("utf-8", "replace").strip(), work)
+        start = message.find("Error: ")  # after helm's warnings, if any
+        return _Failure(message[start + 7:] if start >= 0 else message or f"helm exited with {outcome.status}")
+    return _split_template_output(outcome.out.decode("utf-8", "replace"))
+
+
+def _missing_dependencies(chart_dir: str, copy) -> List[str]:
+    """Dependencies Chart.yaml declares that charts/ does not hold (read
+    from the copy: what Helm will see)."""
     from somaxlint.load.positioned import YMap, YSeq
     from somaxlint.load.yaml_stream import load_yaml
 
-    try:
-        documents, _ = load_yaml(read_regular_file(os.path.join(chart_dir, "Chart.yaml"), DEFAULT_MAX_FILE_BYTES).decode("utf-8", "replace"))
-    except (OSError, ValueError):  # rendering the chart says what is wrong
+    rel = copy.rel(chart_dir)
+    prefix = "" if rel == "." else rel + "/"
+    found = copy.files.get(prefix + "Chart.yaml")
+    if found is None:  # rendering the chart says what is wrong
         return []
+    documents, _ = load_yaml(found[1].decode("utf-8", "replace"))
     root = documents[0].root if documents else None
     deps = root.get("dependencies") if isinstance(root, YMap) else None
     if not isinstance(deps, YSeq):
         return []
     present = set()
-    charts = os.path.join(chart_dir, "charts")
-    if os.path.isdir(charts):
-        for entry in os.listdir(charts):
+    under = prefix + "charts/"
+    for path in list(copy.files) + sorted(copy.directories):
+        if path.startswith(under):
+            entry = path[len(under):].split("/", 1)[0]
             present.add(entry[:-4].rsplit("-", 1)[0] if entry.endswith(".tgz") else entry)
             present.add(entry)
     missing = []
@@ -191,164 +340,60 @@ def _missing_dependencies(chart_dir: str) -> List[str]:
     return missing
 
 
-class _without_schemas:
-    """The chart as Helm should read it: without values.schema.json, whose
-    `$ref`s Helm resolves over the network while validating values.
-    somaxlint never fetches; schema validation is not its business.  When
-    the chart has no schema, the chart directory itself."""
-
-    def __init__(self, chart_dir: str):
-        self.chart_dir = chart_dir
-        self.tmp = None
-
-    def __enter__(self) -> str:
-        import shutil
-        import tempfile
-
-        has_schema = False
-        for _, _, names in os.walk(self.chart_dir):
-            if "values.schema.json" in names:
-                has_schema = True
-                break
-        if not has_schema:
-            return self.chart_dir
-        self.tmp = tempfile.mkdtemp(prefix="somaxlint-chart-")
-        copy = os.path.join(self.tmp, os.path.basename(self.chart_dir))
-        shutil.copytree(self.chart_dir, copy, symlinks=False, ignore=shutil.ignore_patterns("values.schema.json"))
-        return copy
-
-    def __exit__(self, *exc) -> None:
-        if self.tmp is not None:
-            import shutil
-
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def _engine():
-    try:
-        # optional (somaxlint[helm]), Python >= 3.10, and it loads a native
-        # library at import: any failure means "not available"
-        import helm_python
-    except Exception:
-        helm_python = None
-    if helm_python is not None:
-        return "binding", helm_python
+    """("binding", the directory holding helm_python) when the binding is
+    installed (found, not imported: it is imported by the worker only), else
+    ("binary", path) for ``helm`` on PATH, else None."""
+    if sys.version_info >= (3, 10) and not ("helm_python" in sys.modules and sys.modules["helm_python"] is None):
+        from importlib.machinery import PathFinder
+
+        try:
+            spec = PathFinder.find_spec("helm_python")
+        except Exception:
+            spec = None
+        locations = list(spec.submodule_search_locations or ()) if spec is not None else []
+        if locations and os.path.isdir(os.path.join(locations[0], "lib")):
+            return "binding", os.path.dirname(locations[0])
     binary = shutil.which("helm")
     return ("binary", binary) if binary else None
 
 
-def _values_paths(chart_dir: str, files: List[str]) -> List[str]:
+def _values_paths(chart_dir: str, files: List[str], copy, check: bool) -> List[str]:
+    """The copy's relative path of each values file, which must be in the
+    chart (as copied); with ``check`` (the binary, which reads them itself)
+    each is parsed here to point a broken one at its line (the binding's
+    worker reads them with Helm's own reader, which says where)."""
     paths = []
     for name in files:
-        real = os.path.realpath(os.path.join(chart_dir, name))
-        if not _inside(real, chart_dir):
+        lexical = os.path.normpath(os.path.join(chart_dir, name))
+        if not _inside(lexical, chart_dir):
             raise _Failure(f"values file {name} is outside the chart directory", os.path.join(chart_dir, "Chart.yaml"))
-        if not os.path.isfile(real):
+        rel = copy.rel(lexical)
+        if rel not in copy.files:
             raise _Failure(f"values file {name} not found in the chart", os.path.join(chart_dir, "Chart.yaml"))
-        paths.append(real)
+        if check:
+            _check_yaml(copy.files[rel][0], copy.files[rel][1])
+        paths.append(rel)
     return paths
 
 
-def _binding_values(helm, paths: List[str]) -> Optional[dict]:
-    # helm's own YAML reader, not ruamel: helm reads values as YAML 1.1
-    # (`yes` is true, `0777` is octal) and refuses alias bombs, and the
-    # values must be what helm would deploy.  The chart's values.yaml is
-    # merged underneath by the binding itself, as `helm -f` does.
-    merged: Optional[dict] = None
-    for path in paths:
-        try:
-            values = helm.values_from_yaml(_read(path))
-        except helm.HelmError as exc:
-            raise _Failure(f"values file {os.path.basename(path)}: {exc}", path, _yaml_line(str(exc)))
-        merged = _merge(merged or {}, values)
-    return merged
-
-
-def _merge(base: dict, over: dict) -> dict:
-    # helm's mergeMaps for -f files: maps merge key by key, anything else
-    # (lists, scalars, null) replaces
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def _check_yaml(path: str) -> None:
-    # the binary reads the file itself; parse it first only to point a
-    # broken file's error at the file
+def _check_yaml(path: str, data: bytes) -> None:
+    """A values file Helm would refuse, at its line (ruamel's safe loader,
+    which builds plain data: nothing in the file executes)."""
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="safe")
     yaml.allow_duplicate_keys = True  # helm keeps the last one
     try:
-        data = yaml.load(_read(path))
+        loaded = yaml.load(data.decode("utf-8", "replace"))
     except YAMLError as exc:
         mark = exc.problem_mark if isinstance(exc, MarkedYAMLError) else None
         raise _Failure(f"values file {os.path.basename(path)} is not valid YAML: {exc}", path, mark.line + 1 if mark else 1)
-    if data is not None and not isinstance(data, dict):
+    except RecursionError:
+        raise _Failure(f"values file {os.path.basename(path)} is nested too deeply", path, 1)
+    if loaded is not None and not isinstance(loaded, dict):
         raise _Failure(f"values file {os.path.basename(path)} is not a mapping", path, 1)
-
-
-def _render_binding(helm, chart_dir: str, values: Optional[dict], release_name: str, timeout: float) -> Dict[str, str]:
-    # the native call cannot be interrupted: run it on a daemon thread (the
-    # ctypes call releases the GIL) and abandon it past the timeout
-    box: dict = {}
-
-    def work():
-        try:
-            with helm.Chart.load(chart_dir) as chart:
-                box["out"] = chart.render(values=values, name=release_name)
-        except BaseException as exc:  # handed to the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="somaxlint-helm-render", daemon=True)
-    worker.start()
-    worker.join(timeout)
-    if worker.is_alive():
-        raise _Failure(f"helm did not finish rendering within {timeout:g} s")
-    error = box.get("error")
-    if isinstance(error, helm.HelmError):
-        raise _Failure(str(error))
-    if error is not None:
-        raise error
-    return box["out"]
-
-
-def _render_binary(binary: str, chart_dir: str, paths: List[str], release_name: str, timeout: float) -> Dict[str, str]:
-    argv = [binary, "template"]
-    for path in paths:
-        argv += ["--values", path]
-    argv += ["--", release_name, chart_dir]  # "--": neither can be read as a flag
-    try:
-        # own session: on timeout the whole group goes, and no child keeps
-        # the pipes open
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=os.name == "posix",
-        )
-    except OSError as exc:
-        raise _Failure(f"could not run helm: {exc}")
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        try:
-            if os.name == "posix":
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:
-                proc.kill()
-        except OSError:  # gone in the meantime
-            pass
-        try:
-            proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        raise _Failure(f"helm did not finish rendering within {timeout:g} s")
-    if proc.returncode != 0:
-        message = err.decode("utf-8", "replace").strip()
-        start = message.find("Error: ")  # after helm's warnings, if any
-        raise _Failure(message[start + 7:] if start >= 0 else message or f"helm exited with {proc.returncode}")
-    return _split_template_output(out.decode("utf-8", "replace"))
 
 
 def _split_template_output(output: str) -> Dict[str, str]:
@@ -375,10 +420,12 @@ def _split_template_output(output: str) -> Dict[str, str]:
 
 class _Templates:
     """One chart's template files: helm's keys resolved to real paths, and
-    each file's lines indexed once (stripped text -> [(line, indent)])."""
+    each file's lines indexed once (stripped text -> [(line, indent)]).
+    Read from the private copy Helm rendered: the same bytes."""
 
-    def __init__(self, chart_dir: str):
+    def __init__(self, chart_dir: str, copy):
         self.root = chart_dir
+        self.copy = copy
         self._paths: Dict[str, Optional[str]] = {}
         self._indexes: Dict[str, Optional[Dict[str, List[Tuple[int, int]]]]] = {}
 
@@ -391,18 +438,20 @@ class _Templates:
         if path is None:
             return None
         if path not in self._indexes:
-            try:
-                lines = _read(path).split("\n")
-            except _Failure:
+            data = self.copy.by_real.get(path)
+            if data is None:
                 self._indexes[path] = None
                 return None
             index: Dict[str, List[Tuple[int, int]]] = {}
-            for number, text in enumerate(lines, 1):
+            for number, text in enumerate(data.decode("utf-8", "replace").split("\n"), 1):
                 stripped = text.strip()
                 if stripped:
                     index.setdefault(stripped, []).append((number, len(text) - len(text.lstrip())))
             self._indexes[path] = index
         return self._indexes[path]
+
+    def _file(self, lexical: str) -> Optional[Tuple[str, bytes]]:
+        return self.copy.files.get(self.copy.rel(os.path.normpath(lexical)))
 
     def _resolve(self, key: str) -> Optional[str]:
         # "<chart>/templates/x.yaml", "<chart>/charts/<sub>/templates/x.yaml":
@@ -411,24 +460,21 @@ class _Templates:
         here: Optional[str] = self.root
         while here and len(parts) > 2 and parts[0] == "charts":
             here, parts = self._subchart(here, parts[1]), parts[2:]
-        if not here or not parts:
+        if not here or not parts or ".." in parts:
             return None  # e.g. a subchart packed as a .tgz
-        real = os.path.realpath(os.path.join(here, *parts))
-        return real if _inside(real, self.root) and os.path.isfile(real) else None
+        found = self._file(os.path.join(here, *parts))
+        return found[0] if found else None
 
     def _subchart(self, chart: str, name: str) -> Optional[str]:
-        charts = os.path.join(chart, "charts")
-        try:
-            entries = sorted(os.listdir(charts), key=lambda e: e != name)  # the same-named directory first
-        except OSError:
-            return None
+        under = self.copy.rel(os.path.join(chart, "charts"))
+        under = "" if under == "." else under + "/"
+        entries = sorted({d[len(under):].split("/", 1)[0] for d in self.copy.directories if d.startswith(under) and len(d) > len(under)})
+        entries.sort(key=lambda e: e != name)  # the same-named directory first
         for entry in entries:
-            try:
-                declared = _CHART_NAME.search(_read(os.path.join(charts, entry, "Chart.yaml")))
-            except _Failure:
-                continue
+            found = self._file(os.path.join(chart, "charts", entry, "Chart.yaml"))
+            declared = _CHART_NAME.search(found[1].decode("utf-8", "replace")) if found else None
             if declared and declared.group(1) == name:
-                return os.path.join(charts, entry)
+                return os.path.join(chart, "charts", entry)
         return None
 
 
@@ -503,25 +549,6 @@ def _error_at(message: str, templates: _Templates, anchor: str) -> Tuple[str, in
         floor = end
         at = message.find("/templates/", end)
     return anchor, 1
-
-
-def _read(path: str) -> str:
-    """A chart's file: never a FIFO (which would block the run), never more
-    than DEFAULT_MAX_FILE_BYTES."""
-    try:
-        data = read_regular_file(path, DEFAULT_MAX_FILE_BYTES)
-    except OSError as exc:
-        raise _Failure(f"cannot read {os.path.basename(path)}: {exc.strerror}")
-    except ValueError as exc:
-        if str(exc).startswith("larger than"):
-            raise _Failure(f"{os.path.basename(path)} is larger than {DEFAULT_MAX_FILE_BYTES} bytes")
-        raise _Failure(f"cannot read {os.path.basename(path)}: {exc}")
-    return data.decode("utf-8", "replace")
-
-
-def _yaml_line(message: str) -> int:
-    match = _YAML_LINE.search(message)
-    return int(match.group(1)) if match else 1
 
 
 def _empty(line: str) -> bool:

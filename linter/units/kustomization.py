@@ -24,8 +24,8 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
+import time
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set, Tuple
@@ -107,7 +107,7 @@ def roots(kustomization_dirs: List[str]) -> List[str]:
         if kmap is None:
             continue
         for key in ("resources", "bases", "components"):
-            for entry, _pos in _strings(kmap.get(key)):
+            for entry, _pos in (item for value in _values(kmap, key) for item in _strings(value)):
                 if _is_remote(entry):
                     continue
                 target = _resolve(kdir, entry)
@@ -137,6 +137,14 @@ def _read_text(path: str) -> Optional[str]:
         data = _read_bytes(path)
     except (OSError, ValueError):
         return None
+    return _decode(data)
+
+
+def _decode(data: bytes) -> Optional[str]:
+    """The text of a file as kustomize reads it: UTF-8, or UTF-16 after its
+    byte-order mark (YAML allows both); None for other binary data."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", errors="replace")
     if b"\x00" in data:
         return None
     return data.decode("utf-8-sig", errors="replace")
@@ -289,32 +297,142 @@ class _Patch:
         return out
 
 
+def _values(kmap: Any, key: str) -> List[Any]:
+    """Every value of ``key`` in ``kmap``, spelled in any case: kustomize
+    decodes its files as JSON does in Go, matching field names without
+    regard to case (``Resources:`` is ``resources:``)."""
+    if not isinstance(kmap, YMap):
+        return []
+    if key in kmap and all(k == key or not isinstance(k, str) or k.lower() != key.lower() for k in kmap):
+        return [kmap[key]]
+    return [v for k, v in kmap.items() if isinstance(k, str) and k.lower() == key.lower()]
+
+
+def _value(kmap: Any, key: str) -> Any:
+    """The value of ``key`` spelled in any case (the last one, as Go's
+    decoder keeps), or None."""
+    found = _values(kmap, key)
+    return found[-1] if found else None
+
+
+def _key_pos(kmap: YMap, key: str) -> Tuple[int, int]:
+    for k in kmap:
+        if isinstance(k, str) and k.lower() == key.lower():
+            pos = kmap.kpos.get(k)
+            if pos:
+                return pos[0], pos[1]
+    return 1, 1
+
+
 class _Tree:
     """Every kustomization reachable from a root, the files they read, and
-    the patches in the order the last applied comes first."""
+    the patches in the order the last applied comes first.
 
-    def __init__(self, root: str, allowed: Optional[Sequence[str]]):
+    Paths are joined as kustomize joins them, lexically (``a/../b`` is
+    ``b`` whatever ``a`` is); the file read there is the one each symlink
+    hop on the way leads to.  With ``copy`` (a
+    ``somaxlint.units.sandbox.PrivateTree``), every file is also taken
+    into the private copy the build reads, each hop kept inside the
+    repository: what may not be read is in ``refusals`` and the build does
+    not run."""
+
+    def __init__(self, root: str, allowed: Optional[Sequence[str]], copy=None):
         self.allowed = [os.path.realpath(r) for r in allowed] if allowed is not None else None
+        self.copy = copy
         self.files: Set[str] = set()
-        self.kmaps: Dict[str, Optional[YMap]] = {}  # kustomization file -> parsed
+        self.kmaps: Dict[str, Optional[YMap]] = {}  # kustomization file (real) -> parsed
         self.patches: List[_Patch] = []
         self.origin_annotations = False  # the user asked for them too
-        # (path, the kustomization naming it) of each named file that is
-        # no regular file (a FIFO, a device): kustomize would block on it
-        self.special: List[Tuple[str, str]] = []
+        # why the build may not run, each at the entry that names the file
+        self.refusals: List[RenderProblem] = []
+        # the first remote entry (kfile, line, column): never fetched
+        self.remote: Optional[Tuple[str, int, int]] = None
         self._kfile: Optional[str] = None
-        self._collect(root)
+        self._collect(os.path.normpath(root))
 
     def readable(self, path: Optional[str]) -> bool:
-        return path is not None and (self.allowed is None or within(path, self.allowed))
+        if path is None:
+            return False
+        if self.copy is not None:
+            return path in self.copy.by_real
+        return self.allowed is None or within(path, self.allowed)
 
-    def _add_file(self, path: Optional[str]) -> Optional[str]:
-        if self.readable(path) and os.path.isfile(path):
-            self.files.add(path)
-            return path
-        if self.readable(path) and os.path.exists(path) and not os.path.isdir(path) and self._kfile is not None:
-            self.special.append((path, self._kfile))
+    def source(self, lexical: str) -> Optional[str]:
+        """The real path of the file the copy holds at ``/tree/<rel>`` (the
+        build's view of it), or None."""
+        if self.copy is None or not lexical.startswith("/tree/"):
+            return None
+        found = self.copy.files.get(lexical[len("/tree/"):])
+        return found[0] if found else None
+
+    def text(self, real: str) -> Optional[str]:
+        """The content of a file the tree took (from the copy when there is
+        one: the bytes the build reads)."""
+        if self.copy is not None:
+            data = self.copy.by_real.get(real)
+            return None if data is None else _decode(data)
+        return _read_text(real)
+
+    # -- one path as kustomize joins it
+
+    def _refuse(self, entry: str, at: Optional[Tuple[int, int]], reason: str) -> None:
+        if self._kfile is not None:
+            line, col = at or (1, 1)
+            self.refusals.append(RenderProblem(self._kfile, line, col, f"kustomization not built: {entry}: {reason}", "error"))
+
+    def _locate(self, kdir: str, entry: str, at: Optional[Tuple[int, int]] = None) -> Optional[Tuple[str, str, bool]]:
+        """(lexical path, real path, is a directory) of ``entry`` named in
+        the kustomization of the lexical directory ``kdir``; None when there
+        is nothing there (kustomize says so) or it may not be read."""
+        if "\0" in entry:
+            return None
+        lexical = os.path.normpath(os.path.join(kdir, entry))
+        if self.copy is None:
+            real = _resolve(kdir, entry)
+            if real is None or not self.readable(real) or not os.path.exists(real):
+                return None
+            return lexical, real, os.path.isdir(real)
+        from somaxlint.units.sandbox import Missing, Refused
+
+        try:
+            real = self.copy.real(lexical)
+        except Missing:
+            return None
+        except Refused as exc:
+            self._refuse(entry, at, str(exc))
+            return None
+        return lexical, real, os.path.isdir(real)
+
+    def _add_file(self, kdir: str, entry: str, at: Optional[Tuple[int, int]] = None) -> Optional[str]:
+        found = self._locate(kdir, entry, at)
+        if found is None or found[2]:
+            return None
+        lexical, real, _ = found
+        if self.copy is not None:
+            from somaxlint.units.sandbox import Refused
+
+            try:
+                self.copy.add_file(lexical)
+            except Refused as exc:
+                self._refuse(entry, at, str(exc))
+                return None
+        elif not os.path.isfile(real):
+            if self._kfile is not None:
+                self._refuse(entry, at, "not a regular file (kustomize would wait on it forever)")
+            return None
+        self.files.add(real)
+        return real
+
+    def _kustomization(self, kdir: str) -> Optional[str]:
+        """The real path of the kustomization file in the lexical directory
+        ``kdir``, taken into the tree."""
+        for name in KUSTOMIZATION_NAMES:
+            found = self._locate(kdir, name)
+            if found is not None and not found[2]:
+                return self._add_file(kdir, name)
         return None
+
+    # -- the walk
 
     def _collect(self, root: str) -> None:
         seen: Set[str] = set()
@@ -324,18 +442,19 @@ class _Tree:
             if kdir in seen:
                 continue
             seen.add(kdir)
-            kfile = kustomization_file(kdir)
-            if kfile is None or not self.readable(kfile):
+            kfile = self._kustomization(kdir)
+            if kfile is None:
                 continue
-            kfile = os.path.realpath(kfile)
-            self.files.add(kfile)
             self._kfile = kfile
-            kmap = _load_map(kfile)
+            kmap = _parse_map(self.text(kfile))
             self.kmaps[kfile] = kmap
             if kmap is None:
                 continue
-            if "originAnnotations" in [s for s, _ in _strings(kmap.get("buildMetadata"))]:
+            if any(s == "originAnnotations" for v in _values(kmap, "buildMetadata") for s, _ in _strings(v)):
                 self.origin_annotations = True
+            if _values(kmap, "helmCharts") and self.remote is None:
+                line, col = _key_pos(kmap, "helmCharts")
+                self.refusals.append(RenderProblem(kfile, line, col, "kustomization not built: helmCharts fetches charts; render the chart itself instead", "error"))
             resource_dirs = self._references(kdir, kmap, ("resources", "bases"))
             component_dirs = self._references(kdir, kmap, ("components",))
             self._patches(kdir, kfile, kmap)
@@ -347,25 +466,35 @@ class _Tree:
     def _references(self, kdir: str, kmap: YMap, keys: Tuple[str, ...]) -> List[str]:
         dirs = []
         for key in keys:
-            for entry, _pos in _strings(kmap.get(key)):
-                if _is_remote(entry):
-                    continue
-                path = _resolve(kdir, entry)
-                if path is None:
-                    continue
-                if os.path.isdir(path):
-                    dirs.append(path)
-                else:
-                    self._add_file(path)
+            for value in _values(kmap, key):
+                for entry, pos in _strings(value):
+                    if self._is_remote(entry, pos):
+                        continue
+                    found = self._locate(kdir, entry, pos)
+                    if found is None:
+                        continue
+                    if found[2]:
+                        dirs.append(found[0])
+                    else:
+                        self._add_file(kdir, entry, pos)
         return dirs
+
+    def _is_remote(self, entry: str, pos: Tuple[int, int]) -> bool:
+        if not _is_remote(entry):
+            return False
+        if self.remote is None and self._kfile is not None:
+            self.remote = (self._kfile, pos[0], pos[1])
+        return True
 
     def _patches(self, kdir: str, kfile: str, kmap: YMap) -> None:
         found: List[_Patch] = []
         for key in ("patches", "patchesJson6902"):
-            for entry, _pos in _maps(kmap.get(key)):
-                self._patch_entry(kdir, kfile, entry, found)
-        smp = kmap.get("patchesStrategicMerge")
-        if isinstance(smp, YSeq):
+            for value in _values(kmap, key):
+                for entry, _pos in _maps(value):
+                    self._patch_entry(kdir, kfile, entry, found)
+        for smp in _values(kmap, "patchesStrategicMerge"):
+            if not isinstance(smp, YSeq):
+                continue
             for i, entry in enumerate(smp):
                 if not isinstance(entry, str):
                     continue
@@ -373,21 +502,23 @@ class _Tree:
                     pos = smp.ipos[i]
                     self._inline(kfile, entry, pos, max(1, pos[1] - 2), None, found)
                 else:
-                    self._patch_file(kdir, entry, None, found)
+                    self._patch_file(kdir, entry, None, found, smp.ipos[i][:2])
         self.patches.extend(reversed(found))
 
     def _patch_entry(self, kdir: str, kfile: str, entry: YMap, found: List[_Patch]) -> None:
-        target = entry.get("target")
-        if isinstance(entry.get("path"), str):
-            self._patch_file(kdir, entry["path"], target, found)
-        elif isinstance(entry.get("patch"), str):
-            self._inline(kfile, entry["patch"], entry.vpos["patch"], entry.kpos["patch"][1], target, found)
+        target = _value(entry, "target")
+        path, patch = _value(entry, "path"), _value(entry, "patch")
+        if isinstance(path, str):
+            self._patch_file(kdir, path, target, found, _entry_pos(entry, "path"))
+        elif isinstance(patch, str):
+            key = next(k for k in entry if isinstance(k, str) and k.lower() == "patch")
+            self._inline(kfile, patch, entry.vpos[key], entry.kpos[key][1], target, found)
 
-    def _patch_file(self, kdir: str, rel: str, target: Any, found: List[_Patch]) -> None:
-        path = self._add_file(_resolve(kdir, rel))
+    def _patch_file(self, kdir: str, rel: str, target: Any, found: List[_Patch], at: Optional[Tuple[int, int]] = None) -> None:
+        path = self._add_file(kdir, rel, at)
         if path is None:
             return
-        text = _read_text(path)
+        text = self.text(path)
         if text is None:
             return
         documents, _errors = load_yaml(text)
@@ -402,7 +533,8 @@ class _Tree:
         points at the start of the value."""
         shift: Shift
         if pos[2] == "|":
-            lines = _file_lines(kfile)
+            content = self.text(kfile)
+            lines = content.split("\n") if content is not None else None
             indent = _block_indent(lines, pos[0], pos[1], key_col) if lines else 0
             header = pos[0]
 
@@ -422,26 +554,77 @@ class _Tree:
 
     def _other_files(self, kdir: str, kmap: YMap) -> None:
         for key in ("configMapGenerator", "secretGenerator"):
-            for gen, _pos in _maps(kmap.get(key)):
-                for _key, path, _p in _generator_files(kdir, gen):
-                    self._add_file(path)
-                for env in _env_entries(gen):
-                    self._add_file(_resolve(kdir, env[0]))
-        for entry, _pos in _maps(kmap.get("replacements")):
-            if isinstance(entry.get("path"), str):
-                self._add_file(_resolve(kdir, entry["path"]))
+            for value in _values(kmap, key):
+                for gen, _pos in _maps(value):
+                    self._generator(kdir, gen)
+        for value in _values(kmap, "replacements"):
+            for entry, _pos in _maps(value):
+                if isinstance(_value(entry, "path"), str):
+                    self._add_file(kdir, _value(entry, "path"), _entry_pos(entry, "path"))
         for key in ("generators", "transformers", "validators", "configurations", "crds"):
-            for entry, _pos in _strings(kmap.get(key)):
-                if "\n" not in entry and not _is_remote(entry):
-                    self._add_file(_resolve(kdir, entry))
-        openapi = _get(kmap, "openapi", "path")
-        if isinstance(openapi, str):
-            self._add_file(_resolve(kdir, openapi))
-        for chart, _pos in _maps(kmap.get("helmCharts")):
-            if isinstance(chart.get("valuesFile"), str):
-                self._add_file(_resolve(kdir, chart["valuesFile"]))
-            for entry, _p in _strings(chart.get("additionalValuesFiles")):
-                self._add_file(_resolve(kdir, entry))
+            for value in _values(kmap, key):
+                for entry, pos in _strings(value):
+                    if "\n" in entry or self._is_remote(entry, pos):
+                        continue
+                    found = self._locate(kdir, entry, pos)
+                    if found is not None and not found[2]:
+                        self._add_file(kdir, entry, pos)
+                    elif found is not None and key in ("generators", "transformers", "validators"):
+                        self._nested(found[0])
+        for openapi in _values(kmap, "openapi"):
+            if isinstance(_value(openapi, "path"), str):
+                self._add_file(kdir, _value(openapi, "path"), _entry_pos(openapi, "path"))
+
+    def _nested(self, kdir: str) -> None:
+        """A directory of generators or transformers: a kustomization of its
+        own, whose files the build reads too."""
+        naming = self._kfile
+        self._collect(kdir)
+        self._kfile = naming
+
+    def _generator(self, kdir: str, gen: YMap) -> None:
+        for value in _values(gen, "files"):
+            for entry, pos in _strings(value):
+                _key, _, rel = entry.partition("=")
+                if not rel:
+                    rel = entry
+                found = self._locate(kdir, rel, pos)
+                if found is None:
+                    continue
+                if not found[2]:
+                    self._add_file(kdir, rel, pos)
+                    continue
+                # a directory: each regular file in it
+                try:
+                    names = sorted(os.listdir(found[1]))
+                except OSError:
+                    continue
+                for name in names:
+                    if os.path.isfile(os.path.join(found[1], name)):
+                        self._add_file(found[0], name, pos)
+        for key in ("envs", "env"):
+            for value in _values(gen, key):
+                items = [(value, _entry_pos(gen, key))] if isinstance(value, str) else list(_strings(value))
+                for entry, pos in items:
+                    self._add_file(kdir, entry, pos)
+
+
+def _entry_pos(entry: YMap, key: str) -> Tuple[int, int]:
+    for k in entry:
+        if isinstance(k, str) and k.lower() == key.lower():
+            pos = entry.vpos.get(k)
+            if pos:
+                return pos[0], pos[1]
+    return 1, 1
+
+
+def _parse_map(text: Optional[str]) -> Optional[YMap]:
+    if text is None:
+        return None
+    documents, errors = load_yaml(text)
+    if errors or not documents or not isinstance(documents[0].root, YMap):
+        return None
+    return documents[0].root
 
 
 def _generator_files(kdir: str, gen: YMap) -> Iterable[Tuple[str, str, Tuple[int, int]]]:
@@ -605,11 +788,6 @@ def _same(source: Any, rendered: Any) -> bool:
     return type(source) is type(rendered) and source == rendered
 
 
-def _file_lines(path: str) -> Optional[List[str]]:
-    text = _read_text(path)
-    return text.split("\n") if text is not None else None
-
-
 def _block_indent(lines: List[str], header_line: int, value_col: int, key_col: int) -> int:
     """Indentation of a block scalar's content: an explicit indicator adds
     to the parent's indentation, else the first non-blank line sets it."""
@@ -637,22 +815,22 @@ def _tool() -> Optional[List[str]]:
     return None
 
 
-def _run(argv: List[str], cwd: str, timeout: float) -> Tuple[Optional[int], str, str]:
-    try:
-        done = subprocess.run(
-            argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, cwd=cwd, check=False
-        )
-    except subprocess.TimeoutExpired:
-        return None, "", f"{os.path.basename(argv[0])} did not finish within {timeout:g} s"
-    return done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
-
-
 def build(
     kustomization_dir: str,
     display: Callable[[str], str],
     timeout: float = 60,
     allowed_roots: Optional[Sequence[str]] = None,
+    boundary: Optional[str] = None,
+    require_sandbox: bool = False,
+    max_output: int = DEFAULT_MAX_FILE_BYTES,
 ) -> RenderResult:
+    """Build the kustomization in ``kustomization_dir`` with the tool, on a
+    private copy of the files its graph reads inside ``boundary`` (the
+    repository root; default the git top level above it, else itself), in
+    the jail (``somaxlint.units.sandbox``); without the tool, link its
+    resources natively (inside ``allowed_roots``)."""
+    from somaxlint.units import sandbox
+
     kdir = os.path.realpath(kustomization_dir)
     kfile = kustomization_file(kdir)
     unit = f"kustomize {display(kdir)}"
@@ -663,51 +841,79 @@ def build(
     if why is not None:
         # not handed to kustomize either: it would block on a FIFO
         return RenderResult(problems=[RenderProblem(kfile, 1, 1, f"kustomization not built: cannot read {os.path.basename(kfile)}: {why}", "error")])
-    tree = _Tree(kdir, allowed_roots)
-    result = RenderResult(consumed=set(tree.files))
-    if tree.special:
-        path, named_in = tree.special[0]
-        rel = os.path.relpath(path, os.path.dirname(named_in))
-        line, col = _error_position(named_in, f"'{rel}'")
-        result.problems.append(
-            RenderProblem(named_in, line, col, f"kustomization not built: {rel} is not a regular file (kustomize would wait on it forever)", "error")
-        )
-        return result
     argv = _tool()
     if argv is None:
+        tree = _Tree(kdir, allowed_roots)
+        result = RenderResult(consumed=set(tree.files))
+        if tree.refusals:
+            result.problems.append(tree.refusals[0])
+            return result
         return _native(kdir, kfile, unit, tree, result)
+    deadline = time.monotonic() + timeout
+    if boundary is None:
+        from somaxlint.discover import _git_top
 
-    with tempfile.TemporaryDirectory(prefix="somaxlint-kustomize-") as tmp:
-        wrapper = os.path.realpath(tmp)
-        try:
-            rel = os.path.relpath(kdir, wrapper).replace(os.sep, "/")
-        except ValueError:  # another drive: no relative path, no wrapper
-            rel = None
-        if rel is not None:
-            with open(os.path.join(wrapper, "kustomization.yaml"), "w", encoding="utf-8") as handle:
-                # JSON is YAML, and quotes any path safely
-                json.dump({"resources": [rel], "buildMetadata": ["originAnnotations"]}, handle)
-            try:
-                status, out, err = _run(argv + [wrapper], wrapper, timeout)
-            except OSError:  # found on PATH but cannot be started
-                return _native(kdir, kfile, unit, tree, result)
-            if status == 0:
-                mapper = _Mapper(out, wrapper, kfile, tree)
-                result.rendered.append(
-                    Rendered(unit=unit, anchor=kfile, text=mapper.text, line_map=mapper.line_map, consumed=set(tree.files))
-                )
-                return result
-            if status is None:
-                result.problems.append(RenderProblem(kfile, 1, 1, err, "error"))
-                return result
+        boundary = _git_top(kdir) or kdir
+    copy = sandbox.PrivateTree(boundary, deadline)
+    tree = _Tree(kdir, None, copy)
+    result = RenderResult(consumed=set(tree.files))
+    if tree.refusals:
+        result.problems.append(tree.refusals[0])
+        return result
+    if tree.remote is not None:
+        path, line, col = tree.remote
+        result.problems.append(RenderProblem(path, line, col, "kustomization not built: it names a remote resource, and somaxlint never fetches", "error"))
+        return result
+    work = tempfile.mkdtemp(prefix="somaxlint-render-")
+    try:
+        return _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require_sandbox, max_output)
+    except sandbox.SandboxError as exc:
+        result.problems.append(RenderProblem(kfile, 1, 1, f"kustomization not built: {exc}", "info"))
+        return result
+    finally:
+        from somaxlint.units.helm_chart import _remove
+
+        _remove(work)
+
+
+def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require, max_output) -> RenderResult:
+    from somaxlint.units import sandbox
+
+    sandbox.prepare(work)
+    copy.write(os.path.join(work, "tree"))
+    os.makedirs(os.path.join(work, "wrapper"), mode=0o755)
+    rel = copy.rel(kdir)
+    target = "../tree" if rel == "." else "../tree/" + rel
+    with open(os.path.join(work, "wrapper", "kustomization.yaml"), "w", encoding="utf-8") as handle:
+        # JSON is YAML, and quotes any path safely
+        json.dump({"resources": [target], "buildMetadata": ["originAnnotations"]}, handle)
+    binary = os.path.realpath(argv[0])
+    name = os.path.basename(argv[0])
+    static = binary if sandbox.static_binary(binary) else None
+    flags = ["--load-restrictor", "LoadRestrictionsRootOnly"]
+
+    def attempt(path: str) -> sandbox.Outcome:
+        return sandbox.run(
+            ["/bin/" + name] + argv[1:] + flags + [path], argv + flags + [path], work, "wrapper", deadline, max_output,
+            binary=static, require=require,
+        )
+
+    outcome = attempt(".")
+    if outcome.why is None and outcome.status == 0:
+        mapper = _Mapper(outcome.out.decode("utf-8", "replace"), "/wrapper", kfile, tree)
+        result.rendered.append(Rendered(unit=unit, anchor=kfile, text=mapper.text, line_map=mapper.line_map, consumed=set(tree.files)))
+        return result
+    if outcome.why is None:
         # The wrapper adds its own words to every error, and refuses what a
         # direct build accepts (a Component): ask the tool about the
-        # directory itself, which writes nothing either.
-        try:
-            status, out, err = _run(argv + [kdir], wrapper, timeout)
-        except OSError:
-            return _native(kdir, kfile, unit, tree, result)
-    if status == 0:
+        # directory itself.
+        outcome = attempt(target)
+    if outcome.why is not None:
+        why = f"did not finish within {timeout:g} s" if outcome.why == "it did not finish in time" else outcome.why.replace("it ", "", 1)
+        result.problems.append(RenderProblem(kfile, 1, 1, f"{name} {why}", "error"))
+        return result
+    out = outcome.out.decode("utf-8", "replace")
+    if outcome.status == 0:
         anchor = SourcePosition(kfile, 1, 1, approximate=True)
         lines = out.split("\n")
 
@@ -718,8 +924,9 @@ def build(
 
         result.rendered.append(Rendered(unit=unit, anchor=kfile, text=out, line_map=line_map, consumed=set(tree.files)))
         return result
-    message = _one_line(err or out or f"exit status {status}")
-    line, col = _error_position(kfile, message)
+    err = outcome.err.decode("utf-8", "replace")
+    message = _one_line(sandbox.clean_message(err, work) if err.strip() else (out or f"exit status {outcome.status}"))
+    line, col = _error_position(kfile, message, tree)
     result.problems.append(RenderProblem(kfile, line, col, message, "error"))
     return result
 
@@ -729,6 +936,11 @@ def _one_line(text: str) -> str:
     # deprecated...") before the error: they are not the cause.
     lines = [line for line in text.splitlines() if not line.lstrip().startswith(("# Warning:", "Warning:"))]
     text = _CONTROL.sub(" ", "\n".join(lines)).strip()
+    # kubectl's structured log of the error: `"command failed" err=<...>`
+    # or `err="..."`; the error itself is what is quoted
+    wrapped = re.match(r'^"command failed" err=(?:<\s*(.*?)\s*>|"(.*)")\s*$', " ".join(text.split()))
+    if wrapped:
+        text = wrapped.group(1) if wrapped.group(1) is not None else wrapped.group(2).replace('\\"', '"')
     for prefix in ("Error: ", "error: "):
         if text.startswith(prefix):
             text = text[len(prefix) :]
@@ -741,10 +953,10 @@ def _one_line(text: str) -> str:
     return text[:half] + " ... " + text[-half:]
 
 
-def _error_position(kfile: str, message: str) -> Tuple[int, int]:
+def _error_position(kfile: str, message: str, tree: Optional[_Tree] = None) -> Tuple[int, int]:
     """The first entry of the kustomization the message quotes (a missing
     resource, a patch file), or where the file stops being YAML."""
-    text = _read_text(kfile)
+    text = tree.text(kfile) if tree is not None else _read_text(kfile)
     if text is None:
         return 1, 1
     documents, errors = load_yaml(text)
@@ -773,7 +985,7 @@ def _native(kdir: str, kfile: str, unit: str, tree: _Tree, result: RenderResult)
     origins: List[Optional[Tuple[str, int]]] = []
     seen: Set[str] = set()
     for path in _resource_files(kdir, tree, seen):
-        text = _read_text(path)
+        text = tree.text(path)
         if text is None:
             continue
         if parts:
@@ -814,7 +1026,7 @@ def _resource_files(kdir: str, tree: _Tree, seen: Set[str]) -> List[str]:
             continue
         todo: List[Any] = []
         for key in ("resources", "bases"):
-            for entry, _pos in _strings(kmap.get(key)):
+            for entry, _pos in (item for value in _values(kmap, key) for item in _strings(value)):
                 path = None if _is_remote(entry) else _resolve(current, entry)
                 if path is None or not tree.readable(path):
                     continue
@@ -952,12 +1164,9 @@ class _Mapper:
     def _real(self, rel: Any) -> Optional[str]:
         if not isinstance(rel, str):
             return None
-        # kustomize joins the wrapper directory and the path lexically
-        try:
-            path = os.path.realpath(os.path.normpath(os.path.join(self.wrapper, rel)))
-        except (ValueError, OSError):
-            return None
-        return path if self.tree.readable(path) else None
+        # kustomize joins the wrapper directory and the path lexically; the
+        # path is one of the copy's, standing for the file it was copied from
+        return self.tree.source(os.path.normpath(os.path.join(self.wrapper, rel)))
 
     def _source(self, origin, root, kind, name) -> Tuple[Dict[tuple, _Src], SourcePosition, str]:
         """The positions of the object as written, the approximate position
@@ -985,13 +1194,11 @@ class _Mapper:
             return {}, anchor, name
         kmap = self.tree.kmaps.get(kfile)
         if kmap is None:
-            kmap = _load_map(kfile)
-        if kmap is None:
             return {}, SourcePosition(kfile, 1, 1, approximate=True), name
         key = {"ConfigMapGenerator": "configMapGenerator", "SecretGenerator": "secretGenerator"}.get(generator)
         if key is None:
             return {}, SourcePosition(kfile, 1, 1, approximate=True), name
-        return self._generated(kfile, kmap.get(key), name)
+        return self._generated(kfile, _value(kmap, key), name)
 
     def _generated(self, kfile: str, generators: Any, name: str) -> Tuple[Dict[tuple, _Src], SourcePosition, str]:
         """A generated ConfigMap/Secret: ``data`` is the generator's list of
@@ -1039,12 +1246,13 @@ class _Mapper:
 
     def _lines(self, path: str) -> Optional[List[str]]:
         if path not in self.file_lines:
-            self.file_lines[path] = _file_lines(path)
+            text = self.tree.text(path)
+            self.file_lines[path] = text.split("\n") if text is not None else None
         return self.file_lines[path]
 
     def _documents(self, path: str) -> Optional[_OriginFile]:
         if path not in self.sources:
-            text = _read_text(path)
+            text = self.tree.text(path)
             self.sources[path] = _OriginFile(load_yaml(text)[0]) if text is not None else None
         return self.sources[path]
 

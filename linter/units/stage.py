@@ -33,6 +33,8 @@ class Units:
     consumed: Set[str] = field(default_factory=set)
     # virtual display path of a rendered stream -> the stream
     streams: Dict[str, Rendered] = field(default_factory=dict)
+    # said once on standard error: how the renderers ran, where weaker
+    notes: List[str] = field(default_factory=list)
 
 
 def render_units(
@@ -64,22 +66,23 @@ def render_units(
             chart = helm_chart.chart_of(f.path)
             if chart is not None:
                 charts.add(chart)
+    jobs = []  # (what to call, its arguments, where a failure of ours is said)
+    require = bool(getattr(settings, "require_sandbox", False))
+    limit = settings.max_file_bytes
     for chart in sorted(charts):
         files = helm_chart.chart_files(chart)
         if focus is not None and not (files & focus):
             units.consumed |= files
             continue
-        escape = _link_out_of(chart, walked or [chart])
-        if escape is not None:
-            # Helm follows symlinks; somaxlint never reads outside the root.
-            units.consumed |= files
-            units.problems.append(
-                RenderProblem(escape, 1, 1, "chart not rendered: this symlink leads outside the lint root, which somaxlint never reads", "error")
-            )
-            continue
         release = settings.helm_release.get(chart, "release-name")
-        result = helm_chart.render_chart(chart, settings.helm_values.get(chart), shown, release_name=release)
-        _take(units, result, shown)
+        boundary = _boundary(chart, cwd, walked)
+        jobs.append((
+            lambda chart=chart, release=release, boundary=boundary: helm_chart.render_chart(
+                chart, settings.helm_values.get(chart), shown, release_name=release, boundary=boundary,
+                require_sandbox=require, max_output=limit,
+            ),
+            os.path.join(chart, "Chart.yaml"), files,
+        ))
 
     marked = None if markers is None else set().union(*(markers.get(n, set()) for n in kustomization.KUSTOMIZATION_NAMES))
     found = kustomization.find_kustomizations(walked, marked) if walked else []
@@ -89,7 +92,6 @@ def render_units(
         if f.explicit and f.path != "-" and os.path.basename(f.path) in kustomization.KUSTOMIZATION_NAMES
     ]
     candidates = sorted(set(found) | set(explicit_roots))
-    todo = []
     for root, consumed in _roots_reaching_all(kustomization, candidates, walked).items():
         # A chart's own kustomization (rare) is the chart's business.
         if any(root == c or root.startswith(c + os.sep) for c in charts):
@@ -97,39 +99,57 @@ def render_units(
         if focus is not None and not (consumed & focus):
             units.consumed |= consumed
             continue
-        refusal = _kustomize_refusal(root, walked)
-        if refusal is not None:
-            units.consumed |= consumed
-            units.problems.append(refusal)
-            continue
-        todo.append(root)
-    # Each build is a kustomize process: run them side by side, and take
-    # the results in root order so the output stays deterministic.
-    if len(todo) > 1:
+        boundary = _boundary(root, cwd, walked)
+        jobs.append((
+            lambda root=root, boundary=boundary: kustomization.build(
+                root, shown, allowed_roots=walked or None, boundary=boundary, require_sandbox=require, max_output=limit,
+            ),
+            kustomization.kustomization_file(root) or root, consumed,
+        ))
+    # Each render is a process (or two): run them side by side, as many
+    # as there are cores, and take the results in order so the output
+    # stays deterministic.  A failure of somaxlint's own in one unit is
+    # said at that unit; the others are rendered all the same.
+    def one(job):
+        call, anchor, consumed = job
+        try:
+            return call()
+        except Exception as exc:
+            from somaxlint.findings import internal_error
+            from somaxlint.units import RenderResult
+
+            return RenderResult(problems=[RenderProblem(anchor, 1, 1, internal_error(exc, "chart or kustomization"), "error")], consumed=set(consumed))
+
+    if len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 2)) as pool:
-            results = list(pool.map(lambda root: kustomization.build(root, shown), todo))
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
+            results = list(pool.map(one, jobs))
     else:
-        results = [kustomization.build(root, shown) for root in todo]
+        results = [one(job) for job in jobs]
     for result in results:
         _take(units, result, shown)
+    if jobs and not require:
+        from somaxlint.units import sandbox
+
+        how, why = sandbox.probed()
+        if how is None and why:
+            units.notes.append(
+                f"charts and kustomizations were rendered without their own network and mount namespaces ({why}): "
+                "see 'Running on untrusted pull requests' in the README"
+            )
     return units
 
 
-def _link_out_of(directory: str, roots: List[str]) -> Optional[str]:
-    """The first symlink under ``directory`` whose target is outside the
-    lint roots (a chart's `crds -> ../../config/crd` inside the repository
-    is fine)."""
-    from somaxlint.discover import within
-
-    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
-        dirnames.sort()
-        for name in sorted(dirnames + filenames):
-            path = os.path.join(dirpath, name)
-            if os.path.islink(path) and not within(path, roots):
-                return path
-    return None
+def _boundary(unit: str, root: str, walked: List[str]) -> str:
+    """What a unit's renderer may read: the repository root, when the unit
+    is inside it; else the directory named on the command line that holds
+    it; else the unit's own directory."""
+    real_root = os.path.realpath(root)
+    for candidate in [real_root] + [os.path.realpath(w) for w in walked]:
+        if unit == candidate or unit.startswith(candidate.rstrip(os.sep) + os.sep):
+            return candidate
+    return unit
 
 
 def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str]) -> Dict[str, Set[str]]:
@@ -145,84 +165,6 @@ def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str])
             roots[candidate] = kustomization.consumed_files(candidate, walked or None)
             reached |= roots[candidate]
     return dict(sorted(roots.items()))
-
-
-# Keys of a kustomization whose strings name files or directories it reads.
-_PATH_KEYS = (
-    "resources", "bases", "components", "crds", "patchesStrategicMerge", "configurations",
-    "transformers", "generators", "validators",
-)
-_NESTED_PATH_KEYS = {
-    "patches": ("path",), "patchesJson6902": ("path",), "replacements": ("path",),
-    "configMapGenerator": ("files", "envs", "env"), "secretGenerator": ("files", "envs", "env"),
-    "openapi": ("path",),
-}
-_REMOTE_MARKS = ("://", "?ref=", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
-
-
-def _kustomize_refusal(root: str, walked: List[str]) -> Optional[RenderProblem]:
-    """kustomize fetches remote resources and reads any path it is given;
-    somaxlint runs on untrusted changes and reads only the lint root.  A
-    kustomization that needs either is not built; the problem names the
-    entry."""
-    from somaxlint.discover import within
-    from somaxlint.load.positioned import YMap, YSeq
-    from somaxlint.load.yaml_stream import load_yaml
-    from somaxlint.units.kustomization import kustomization_file
-
-    roots = walked or [root]
-    seen, stack = set(), [root]
-    while stack:
-        kdir = stack.pop()
-        if kdir in seen:
-            continue
-        seen.add(kdir)
-        kfile = kustomization_file(kdir)
-        if kfile is None:
-            continue
-        try:
-            with open(kfile, "rb") as handle:
-                text = handle.read(1 << 20).decode("utf-8", "replace")
-        except OSError:
-            continue
-        documents, _ = load_yaml(text)
-        kmap = documents[0].root if documents and isinstance(documents[0].root, YMap) else None
-        if kmap is None:
-            continue
-        entries = []  # (string, (line, column))
-        for key in _PATH_KEYS:
-            value = kmap.get(key)
-            if isinstance(value, YSeq):
-                entries += [(item, pos[:2]) for item, pos in zip(value, value.ipos) if isinstance(item, str)]
-        for key, fields in _NESTED_PATH_KEYS.items():
-            value = kmap.get(key)
-            items = list(zip(value, value.ipos)) if isinstance(value, YSeq) else ([(value, kmap.vpos.get(key))] if isinstance(value, YMap) else [])
-            for item, _ in items:
-                if not isinstance(item, YMap):
-                    continue
-                for name in fields:
-                    inner = item.get(name)
-                    if isinstance(inner, str):
-                        entries.append((inner, item.vpos[name][:2]))
-                    elif isinstance(inner, YSeq):
-                        entries += [(x, p[:2]) for x, p in zip(inner, inner.ipos) if isinstance(x, str)]
-        if isinstance(kmap.get("helmCharts"), YSeq):
-            return RenderProblem(kfile, *kmap.kpos["helmCharts"][:2], "kustomization not built: helmCharts fetches charts; render the chart itself instead", "error")
-        for entry, (line, column) in entries:
-            if "\n" in entry:
-                continue  # an inline patch, not a path
-            if any(mark in entry for mark in _REMOTE_MARKS):
-                return RenderProblem(kfile, line, column, "kustomization not built: it names a remote resource, and somaxlint never fetches", "error")
-            name = entry.split("=", 1)[1] if "=" in entry else entry  # generator `key=path`
-            try:
-                target = os.path.realpath(os.path.join(kdir, name))
-            except (ValueError, OSError):
-                continue
-            if not within(target, roots):
-                return RenderProblem(kfile, line, column, "kustomization not built: it reads a path outside the lint root, which somaxlint never reads", "error")
-            if os.path.isdir(target):
-                stack.append(target)
-    return None
 
 
 def _take(units: Units, result, shown) -> None:
@@ -298,6 +240,21 @@ def _line(rendered: Rendered, line: int) -> Optional[str]:
     return lines[line - 1] if 1 <= line <= len(lines) else None
 
 
+def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
+    """At most ``limit`` characters: the tools nest their context first and
+    the cause last, so both ends are kept, each cut at a word."""
+    if len(message) <= limit:
+        return message
+    half = (limit - 5) // 2
+    head = message[:half]
+    tail = message[-half:]
+    if " " in head[half // 2:]:
+        head = head[: head.rindex(" ")]
+    if " " in tail[: half // 2]:
+        tail = tail[tail.index(" ") + 1:]
+    return head + " ... " + tail
+
+
 def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]:
     """(location, message, severity) of each unit that did not render."""
     prefixes = sorted({os.path.realpath(cwd), cwd}, key=len, reverse=True)
@@ -307,10 +264,6 @@ def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]
         # the same message (and fingerprint) wherever it is checked out.
         for prefix in prefixes:
             message = message.replace(prefix.rstrip(os.sep) + os.sep, "")
-        if len(message) > MAX_MESSAGE:
-            # The tools nest their context first and the cause last.
-            half = (MAX_MESSAGE - 5) // 2
-            message = message[:half] + " ... " + message[-half:]
-        return message
+        return shorten(message)
 
     return [(Location(display_path(p.path, cwd), p.line, p.column), portable(p.message), p.severity) for p in units.problems]

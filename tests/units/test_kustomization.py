@@ -290,7 +290,7 @@ def test_build_maps_inline_json6902_and_generator_literals_and_envs(tmp_path):
         },
     )
     kfile = real(tmp_path / "app/kustomization.yaml")
-    [rendered] = k.build(str(tmp_path / "app"), display).rendered
+    [rendered] = k.build(str(tmp_path / "app"), display, boundary=str(tmp_path)).rendered
     text = rendered.text
     assert rendered.line_map(line_of(text, "- -g"), 9) == SourcePosition(kfile, 9, 11)
     assert rendered.line_map(line_of(text, "- args:"), 9) == SourcePosition(kfile, 8, 7)
@@ -302,7 +302,7 @@ def test_build_maps_inline_json6902_and_generator_literals_and_envs(tmp_path):
 
 def test_build_error_is_a_problem_at_the_offending_entry(tmp_path):
     write(tmp_path, {"app/kustomization.yaml": "resources:\n  - ../base\n  - missing.yaml\n", "base/kustomization.yaml": "resources: []\n"})
-    result = k.build(str(tmp_path / "app"), display)
+    result = k.build(str(tmp_path / "app"), display, boundary=str(tmp_path))
     assert result.rendered == []
     [problem] = result.problems
     assert (problem.path, problem.line, problem.column, problem.severity) == (real(tmp_path / "app/kustomization.yaml"), 3, 5, "error")
@@ -314,7 +314,7 @@ def test_build_error_is_a_problem_at_the_offending_entry(tmp_path):
 
 def test_build_error_for_a_kustomization_that_is_not_yaml(tmp_path):
     write(tmp_path, {"app/kustomization.yaml": "resources: [\n"})
-    [problem] = k.build(str(tmp_path / "app"), display).problems
+    [problem] = k.build(str(tmp_path / "app"), display, boundary=str(tmp_path)).problems
     assert (problem.line, problem.severity) == (2, "error")
     assert "invalid Kustomization" in problem.message
 
@@ -322,7 +322,7 @@ def test_build_error_for_a_kustomization_that_is_not_yaml(tmp_path):
 def test_build_of_a_component_alone_renders_nothing(tmp_path):
     # the wrapper refuses a Component; a direct build accepts it, empty
     write(tmp_path, {"comp/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamePrefix: c-\n"})
-    result = k.build(str(tmp_path / "comp"), display)
+    result = k.build(str(tmp_path / "comp"), display, boundary=str(tmp_path))
     assert result.problems == []
     assert [r.text for r in result.rendered] == [""]
 
