@@ -1,8 +1,11 @@
 """Coverage-guided fuzz target over the whole pipeline (atheris).
 
-Each input is split into a Kubernetes YAML file and an nginx file (at the
-first NUL byte), written to a scratch directory beside two clean control
-files, and linted with every output format.  Anything but a clean return
+Each input is split at NUL bytes into a Kubernetes YAML file, an nginx
+file and, when there are more parts, a kustomization (``k/kustomization.yaml``,
+beside a ``k/app.yaml`` it may name) and a Helm template
+(``chart/templates/t.yaml`` of a fixed chart), written to a scratch
+directory beside two clean control files, and linted with every output
+format: the real kustomize and Helm render them, in their sandbox.  Anything but a clean return
 is a bug: the linter must turn every input into findings, never into an
 exception.  For every input it also checks that
 
@@ -13,7 +16,8 @@ exception.  For every input it also checks that
   the input names them or includes files, when it may rightly change them;
 * no output carries a raw control, bidi or line-separator character, and
   the only workflow commands in the GitHub output are somaxlint's own, one
-  per finding; SARIF URIs are relative references, never a scheme.
+  per finding; SARIF URIs are relative references, never a scheme;
+* no render leaves its temporary directory behind.
 
     pip install atheris
     mkdir -p fuzz/corpus
@@ -47,6 +51,12 @@ with atheris.instrument_imports():
 SCRATCH = tempfile.mkdtemp(prefix="somaxlint-fuzz-")
 YAML_PATH = os.path.join(SCRATCH, "input.yaml")
 NGINX_PATH = os.path.join(SCRATCH, "nginx.conf")
+KUSTOMIZATION_DIR = os.path.join(SCRATCH, "k")
+CHART_DIR = os.path.join(SCRATCH, "chart")
+APP = (
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\nspec:\n  template:\n    spec:\n"
+    "      containers: [{name: redis, image: redis:7.2, args: [--tcp-backlog, '1024']}]\n"
+)
 
 # The control files (the names are distinctive: an input that mentions them,
 # or includes anything, may rightly change their findings).
@@ -120,18 +130,50 @@ def _check_outputs(result, settings) -> None:
             assert urllib.parse.urlsplit(uri).scheme == "", f"sarif: {uri!r} has a scheme"
 
 
+def _place(path: str, data) -> None:
+    """Write ``data`` at ``path`` (None: nothing there)."""
+    if data is None:
+        if os.path.isdir(path):
+            import shutil
+
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.unlink(path)
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _renders_left() -> list:
+    return [n for n in os.listdir(tempfile.gettempdir()) if n.startswith("somaxlint-render-")]
+
+
 def TestOneInput(data: bytes) -> None:
-    yaml_part, _, nginx_part = data.partition(b"\x00")
-    with open(YAML_PATH, "wb") as handle:
-        handle.write(yaml_part)
-    with open(NGINX_PATH, "wb") as handle:
-        handle.write(nginx_part)
+    parts = data.split(b"\x00", 3)
+    parts += [None] * (4 - len(parts))
+    yaml_part, nginx_part, kustomization_part, template_part = parts
+    _place(YAML_PATH, yaml_part)
+    _place(NGINX_PATH, nginx_part or b"")
+    if kustomization_part is None:
+        _place(KUSTOMIZATION_DIR, None)
+    else:
+        _place(os.path.join(KUSTOMIZATION_DIR, "kustomization.yaml"), kustomization_part)
+        _place(os.path.join(KUSTOMIZATION_DIR, "app.yaml"), APP.encode())
+    if template_part is None:
+        _place(CHART_DIR, None)
+    else:
+        _place(os.path.join(CHART_DIR, "Chart.yaml"), b"apiVersion: v2\nname: fuzz\nversion: 0.1.0\n")
+        _place(os.path.join(CHART_DIR, "values.yaml"), b"backlog: 1024\n")
+        _place(os.path.join(CHART_DIR, "templates", "t.yaml"), template_part)
+    before = set(_renders_left())
     settings = _settings()
     result = run([SCRATCH], settings, SCRATCH)
     _check_outputs(result, settings)
     for finding in result.findings:
         assert finding.location.line >= 1 and finding.location.column >= 1
         assert "internal error" not in finding.message, finding.message
+    assert set(_renders_left()) <= before, "a render left its temporary directory"
     if not any(mark in data for mark in MAY_INTERACT):
         control = sorted(_key(f) for f in result.findings if f.location.path in CONTROL)
         assert control == CONTROL_FINDINGS, f"the control files' findings changed: {control} != {CONTROL_FINDINGS}"

@@ -255,11 +255,15 @@ def test_action_declares_its_inputs_and_uploads_with_the_category(action):
     assert any('"$SOMAXLINT_ACTION_PATH"' in run for run in runs)
     assert any('somaxlint check --format sarif --output "$out/somaxlint.sarif" --sarif-category' in run for run in runs)
     # The README's workflow uses the action at the release tag, with inputs it has.
-    [workflow] = [b for b in _readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
-    [step] = [s for s in workflow["jobs"]["somaxlint"]["steps"] if s.get("uses", "").startswith("somaxlint/somaxlint@")]
-    assert step["uses"] == f"somaxlint/somaxlint@{TAG}"
-    assert set(step.get("with") or {}) <= set(action["inputs"])
-    assert workflow["permissions"]["security-events"] == "write"
+    workflows = [b for b in _readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
+    assert len(workflows) == 2  # code scanning; pull requests from forks
+    for workflow in workflows:
+        [step] = [s for s in workflow["jobs"]["somaxlint"]["steps"] if s.get("uses", "").startswith("somaxlint/somaxlint@")]
+        assert step["uses"] == f"somaxlint/somaxlint@{TAG}"
+        assert set(step.get("with") or {}) <= set(action["inputs"])
+        permissions = workflow.get("permissions") or workflow["jobs"]["somaxlint"]["permissions"]
+        assert permissions["security-events"] == "write"
+    assert workflows[1]["jobs"]["somaxlint"]["steps"][1]["with"]["config-ref"] == "${{ github.event.pull_request.base.sha }}"
 
 
 def test_action_steps_run_as_written(action, source, venv, tmp_path):

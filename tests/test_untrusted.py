@@ -584,3 +584,77 @@ def test_the_action_reads_its_configuration_from_the_base_not_the_pull_request(w
     assert [r["ruleId"] for r in results] == ["SMX001"]
     assert "suppressions" not in results[0]
     shutil.rmtree(written.parent)
+
+
+# 8. The same sandbox for an unprivileged user ---------------------------------------
+
+
+@pytest.fixture
+def as_nobody(tmp_path_factory):
+    """somaxlint runnable by an unprivileged user: its package and the
+    libraries it loads copied where anyone may read them, Debian's Python
+    to run them (this process's may live under /root), setpriv to become
+    nobody.  (name, argv prefix, the world-readable directory.)"""
+    if os.geteuid() != 0:
+        pytest.skip("becoming another user needs root (CI runs as root)")
+    python = "/usr/bin/python3"
+    if shutil.which("setpriv") is None or not os.path.exists(python):
+        pytest.skip("needs setpriv (util-linux) and the system's python3: .ci/run installs both")
+    version = subprocess.run([python, "-c", "import sys; print(sys.version_info[:2])"], capture_output=True, text=True).stdout.strip()
+    if version != str(tuple(sys.version_info[:2])):
+        pytest.skip(f"the system's Python is {version}, not this one's: the copied C extensions would not load")
+    import importlib.util
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="somaxlint-nobody-"))
+    os.chmod(top, 0o755)
+    lib = top / "lib"
+    lib.mkdir()
+    for name in ("somaxlint", "somaxlint.rules", "ruamel", "crossplane", "jsonschema", "jsonschema_specifications", "referencing", "rpds", "attrs", "attr"):
+        spec = importlib.util.find_spec(name)
+        source = spec.submodule_search_locations[0]  # a package (ruamel: a namespace package)
+        target = lib.joinpath(*name.split("."))
+        if not target.exists():  # (the rules live beside the engine in a checkout)
+            shutil.copytree(source, target, symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
+    clib = importlib.util.find_spec("_ruamel_yaml")
+    shutil.copy2(clib.origin, lib)
+    (top / "bin").mkdir()
+    kubectl = os.path.realpath(_kustomize())
+    shutil.copy2(kubectl, top / "bin" / os.path.basename(kubectl))
+    for path in [top] + list(top.rglob("*")):
+        os.chmod(path, 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", f"PYTHONPATH={lib}", f"PATH={top / 'bin'}:/usr/bin:/bin", python]
+    yield prefix, top
+    shutil.rmtree(top, ignore_errors=True)
+
+
+@needs_kustomize
+def test_an_unprivileged_user_gets_the_same_sandbox(as_nobody):
+    prefix, top = as_nobody
+    if subprocess.run(prefix[:4] + ["unshare", "--user", "--map-root-user", "true"]).returncode != 0:
+        pytest.skip("this kernel lets no unprivileged user make a user namespace")
+    repo = top / "repo"
+    (repo / "base").mkdir(parents=True)
+    (repo / "prod").mkdir()
+    (repo / "base" / "app.yaml").write_text(deployment() + "---\n" + config_map())
+    (repo / "base" / "kustomization.yaml").write_text("resources: [app.yaml]\n")
+    marker = top / MARKER
+    url = UPLOAD_PACK.format(repo=repo, marker=marker)
+    (repo / "prod" / "kustomization.yaml").write_text(f'resources: [../base]\n')
+    (repo / "evil").mkdir()
+    (repo / "evil" / "kustomization.yaml").write_text(f'Resources:\n- "{url}"\n')
+    for path in [repo] + list(repo.rglob("*")):
+        os.chmod(path, 0o777 if path.is_dir() else 0o644)
+    proc = subprocess.run(
+        prefix + ["-m", "somaxlint", "--no-cache", "--format", "json", "--kernel", "4.19", "prod", "evil"],
+        cwd=repo, capture_output=True, text=True, timeout=120, env={"HOME": str(top), "LANG": "C.UTF-8"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "without their own network and mount namespaces" not in proc.stderr  # the user namespace made them
+    findings = json.loads(proc.stdout)["findings"]
+    line, column = position(config_map(), "listen 80;")
+    assert [_where(f) for f in findings] == [
+        ("SMX001", "base/app.yaml", deployment().count("\n") + 1 + line, column),
+        ("SMX000", "evil/kustomization.yaml", 2, 3),
+    ]
+    assert not marker.exists()

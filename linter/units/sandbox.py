@@ -51,6 +51,7 @@ MAX_FILES = 20_000  # files in one unit's private copy
 MAX_BYTES = 256 * 1024 * 1024  # bytes in one unit's private copy
 MAX_HOPS = 40  # symlinks followed for one path (the kernel's ELOOP bound)
 MAX_ERROR_BYTES = 256 * 1024  # of a tool's standard error
+MAX_RENDER_BYTES = 64 * 1024 * 1024  # one rendered stream, whatever --max-file-size says
 MEMORY_BYTES = 2 * 1024 * 1024 * 1024  # address space of a renderer process
 FILE_WRITE_BYTES = 64 * 1024 * 1024  # largest file a renderer may write
 OPEN_FILES = 1024

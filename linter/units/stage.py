@@ -68,7 +68,10 @@ def render_units(
                 charts.add(chart)
     jobs = []  # (what to call, its arguments, where a failure of ours is said)
     require = bool(getattr(settings, "require_sandbox", False))
-    limit = settings.max_file_bytes
+    from somaxlint.units.sandbox import MAX_RENDER_BYTES
+
+    # a rendered stream is read like a file, and never more than the hard cap
+    limit = min(settings.max_file_bytes, MAX_RENDER_BYTES)
     for chart in sorted(charts):
         files = helm_chart.chart_files(chart)
         if focus is not None and not (files & focus):
