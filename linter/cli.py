@@ -31,6 +31,7 @@ MAX_FILE_SIZE_LIMIT = 1024 * 1024 * 1024  # 1 GiB: beyond it, a typo, not a mani
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT
+EXIT_TERMINATED = 143  # 128 + SIGTERM (a CI job cancelled)
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 # Under ``console``, what a run built (its result: model, loaded files) is
@@ -55,6 +56,15 @@ exit status: 0 clean, 1 findings, 2 usage/configuration/output error,
 
 class UsageError(Exception):
     pass
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a cancelled CI job), handled as Ctrl-C is: the renderers
+    are stopped, their temporary directories removed, no partial report."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def _columns() -> int:
@@ -212,9 +222,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     except BrokenPipeError:  # `somaxlint ... | head`: the reader has what it wanted
         _silence_stdout()
         return EXIT_BROKEN_PIPE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         _say("somaxlint: interrupted")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except Exception as exc:
         if os.environ.get("SOMAXLINT_DEBUG") == "1":
             import traceback
@@ -245,6 +255,9 @@ def console() -> None:
     # promoted), 0.3-0.5 s of a 3 s cold run of the benchmark corpus --
     # just before the process ends.
     gc.disable()
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminate)
     status = main()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -658,3 +658,25 @@ def test_an_unprivileged_user_gets_the_same_sandbox(as_nobody):
         ("SMX000", "evil/kustomization.yaml", 2, 3),
     ]
     assert not marker.exists()
+
+
+@needs_helm
+def test_a_cancelled_run_stops_its_renderers_and_removes_their_copies(world):
+    # two units that render for hours, side by side
+    for name in ("a", "b"):
+        _chart(world, f"charts/{name}", {"slow.yaml": "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}\n"})
+    proc = subprocess.Popen(SOMAXLINT + ["--format", "json", "."], cwd=world.repo, env=world.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len([n for n in os.listdir(world.tmp) if n.startswith("somaxlint-render-")]) < 2:
+        time.sleep(0.05)
+    assert len(os.listdir(world.tmp)) == 2  # both renders under way
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 5
+    assert proc.returncode == 143, err
+    assert out == "" and err == "somaxlint: interrupted\n"
+    # the fixture checks the temporary directory is empty; no renderer is left
+    left = subprocess.run(["pgrep", "-f", "helm_worker.py"], capture_output=True, text=True).stdout.split()
+    assert left == []

@@ -32,8 +32,12 @@ otherwise the tool's own.
 import ctypes
 import json
 import os
-import resource
 import sys
+
+try:
+    import resource
+except ImportError:  # not a POSIX system: no limits to set
+    resource = None
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -55,11 +59,9 @@ NOBODY = 65534
 FAILED = 125
 
 _LIMITS = {
-    "as": resource.RLIMIT_AS,
-    "cpu": resource.RLIMIT_CPU,
-    "fsize": resource.RLIMIT_FSIZE,
-    "nofile": resource.RLIMIT_NOFILE,
-    "core": resource.RLIMIT_CORE,
+    name: getattr(resource, limit)
+    for name, limit in (("as", "RLIMIT_AS"), ("cpu", "RLIMIT_CPU"), ("fsize", "RLIMIT_FSIZE"), ("nofile", "RLIMIT_NOFILE"), ("core", "RLIMIT_CORE"))
+    if resource is not None and hasattr(resource, limit)
 }
 
 _libc = None
@@ -70,6 +72,14 @@ def _c():
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
     return _libc
+
+
+def _call(name, *args):
+    """A libc function, as OSError when it fails or does not exist here."""
+    function = getattr(_c(), name, None)
+    if function is None:
+        raise OSError(38, f"{name}: not available on this system")  # ENOSYS
+    _check(function(*args), name)
 
 
 def _check(result, what):
@@ -91,10 +101,10 @@ def _namespaces(mount):
     real root made them) or "user" (inside a new user namespace)."""
     flags = CLONE_NEWNET | (CLONE_NEWNS if mount else 0)
     if os.geteuid() == 0:
-        _check(_c().unshare(flags), "unshare")
+        _call("unshare", flags)
         return "root"
     uid, gid = os.geteuid(), os.getegid()
-    _check(_c().unshare(flags | CLONE_NEWUSER), "unshare")
+    _call("unshare", flags | CLONE_NEWUSER)
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"0 {uid} 1")
     _write("/proc/self/gid_map", f"0 {gid} 1")
@@ -119,6 +129,8 @@ def _enter(root, binds):
 
 def _drop(how):
     libc = _c()
+    if not hasattr(libc, "prctl"):
+        return  # not Linux: neither namespaces nor capabilities to drop
     if os.geteuid() == 0:
         try:
             if how == "user":
@@ -138,7 +150,9 @@ def _drop(how):
 
 def _limits(limits):
     for name, value in limits.items():
-        kind = _LIMITS[name]
+        kind = _LIMITS.get(name)
+        if kind is None:
+            continue
         _soft, hard = resource.getrlimit(kind)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)  # never above what this process may have

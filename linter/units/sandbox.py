@@ -316,6 +316,19 @@ class SandboxError(Exception):
 
 
 _probed: Optional[Tuple[Optional[str], str]] = None
+_live: Set[object] = set()  # renderer processes running now (their process groups)
+
+
+def stop_all() -> None:
+    """Kill every renderer running now (the run is interrupted): each
+    thread waiting on one then returns and removes its directory."""
+    import signal
+
+    for proc in list(_live):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def namespaces() -> Tuple[Optional[str], str]:
@@ -462,6 +475,7 @@ def run(
         )
     except OSError as exc:
         raise SandboxError(f"could not start the renderer: {exc.strerror or exc}")
+    _live.add(proc)
     try:
         out, err, why_killed = _collect(proc, stdin, deadline, max_output, on_line)
         if why_killed is None:
@@ -476,6 +490,7 @@ def run(
         except OSError:
             pass
         proc.wait()
+        _live.discard(proc)
     if why_killed is None and proc.returncode == 125 and err.startswith(b"sandbox: "):
         raise SandboxError(err[9:].decode("utf-8", "replace").strip())
     if why_killed is None and _out_of_memory(err):

@@ -126,8 +126,15 @@ def render_units(
     if len(jobs) > 1:
         from concurrent.futures import ThreadPoolExecutor
 
+        from somaxlint.units import sandbox
+
         with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 2)) as pool:
-            results = list(pool.map(one, jobs))
+            try:
+                results = list(pool.map(one, jobs))
+            except BaseException:  # interrupted: stop what runs, skip what waits
+                pool.shutdown(wait=False, cancel_futures=True)
+                sandbox.stop_all()
+                raise
     else:
         results = [one(job) for job in jobs]
     for result in results:
