@@ -310,7 +310,27 @@ POD_SPEC_PATHS = {
     "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
     "PodTemplate": ("template", "spec"),
     "DeploymentConfig": ("spec", "template", "spec"),
+    # Argo Rollouts (argoproj.io/v1alpha1): a Deployment's shape; one that
+    # names a Deployment in spec.workloadRef runs that Deployment's pods
+    "Rollout": ("spec", "template", "spec"),
 }
+
+# Kinds that never carry a pod template: not searched for one.  Any other
+# kind (a custom resource: a Knative Service, a KEDA ScaledJob, an Argo
+# Experiment, an operator's CR) is searched by shape -- a mapping whose
+# `containers` is a list of mappings with an `image` is a PodSpec.
+NO_POD_KINDS = frozenset((
+    "ConfigMap", "Secret", "Service", "Namespace", "ServiceAccount", "Role", "RoleBinding", "ClusterRole",
+    "ClusterRoleBinding", "Ingress", "IngressClass", "NetworkPolicy", "PersistentVolumeClaim", "PersistentVolume",
+    "StorageClass", "CustomResourceDefinition", "HorizontalPodAutoscaler", "PodDisruptionBudget", "Endpoints",
+    "EndpointSlice", "LimitRange", "ResourceQuota", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "APIService", "PriorityClass", "NetworkAttachmentDefinition", "KubeletConfiguration", "Event", "Lease",
+    "CSIDriver", "RuntimeClass", "Certificate", "Issuer", "ClusterIssuer", "ServiceMonitor", "PodMonitor",
+    "PrometheusRule", "Gateway", "HTTPRoute", "VirtualService", "DestinationRule", "Route",
+))
+# Keys that say a mapping with an `image` is a container, when it stands
+# outside any pod template (an Argo Workflow step, a Tekton step)
+CONTAINER_KEYS = ("command", "args", "ports", "volumeMounts", "env", "script")
 
 
 # --------------------------------------------------------------------------

@@ -36,4 +36,5 @@ RULE_MODULES = (
     "smx021_queue_follows_low_somaxconn",
     "smx022_stream_duplicate_listen",
     "smx023_duplicate_listen",
+    "smx025_container_not_placed",
 )

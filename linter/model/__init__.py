@@ -95,6 +95,7 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
         except Exception as exc:  # one odd object must not stop the others
             model.problems.append((workload.obj.location, internal_error(exc, "object")))
 
+    _workload_refs(inv)
     from somaxlint.servers.nginx.instances import add_standalone_files, add_unmounted_config_maps
 
     for stage in (lambda: add_standalone_files(model, files, roots, cwd, used), lambda: add_unmounted_config_maps(model, sources, used)):
@@ -103,6 +104,18 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
         except Exception as exc:  # never lose what the other stages found
             model.problems.append((Location("<somaxlint>"), internal_error(exc, "object")))
     return model
+
+
+def _workload_refs(inv: Inventory) -> None:
+    """A Rollout's workloadRef: its pods are the named workload's, checked
+    there; one the input does not hold is said (SMX025)."""
+    from somaxlint.model.objects import Unplaced
+
+    held = {(w.obj.kind, w.obj.namespace or "default", w.obj.name) for w in inv.workloads} if inv.workload_refs else set()
+    for obj, node, kind, name in inv.workload_refs:
+        if (kind, obj.namespace or "default", name) not in held:
+            ref = f"{kind}/{obj.namespace or 'default'}/{name}"
+            inv.unplaced.append(Unplaced(obj, ("spec", "workloadRef"), node, f"its pods are those of {ref} (spec.workloadRef), which is not in the input"))
 
 
 # At most this many combinations of equally near objects are evaluated for

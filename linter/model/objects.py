@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 from functools import cached_property
 
-from somaxlint.facts import POD_SPEC_PATHS
+from somaxlint.facts import CONTAINER_KEYS, NO_POD_KINDS, POD_SPEC_PATHS
 from somaxlint.findings import Location
 from somaxlint.load import LoadedFile
 from somaxlint.load.positioned import YMap, YSeq, as_map, as_seq, get_path
@@ -147,10 +147,21 @@ class Workload:
     pod_spec: YMap
     containers: List[Container] = field(default_factory=list)
     init_containers: List[Container] = field(default_factory=list)
+    # the path from the object to its PodSpec (POD_SPEC_PATHS for the
+    # known kinds; found by shape in any other)
+    path: Tuple = ()
+    # which of the object's pod templates, when it holds several
+    # ("spec.templates[1].template.spec"), else None
+    part: Optional[str] = None
 
     @property
     def ref(self) -> str:
-        return self.obj.ref
+        return f"{self.obj.ref} ({self.part})" if self.part else self.obj.ref
+
+    @property
+    def spec_path(self) -> str:
+        """The PodSpec's path as people write it: ``spec.template.spec``."""
+        return path_text(self.path)
 
     @property
     def namespace(self) -> Optional[str]:
@@ -163,10 +174,50 @@ class Workload:
     @property
     def annotations(self) -> YMap:
         """Pod template annotations (where CNI network selections live)."""
-        kind = self.obj.kind
-        path = POD_SPEC_PATHS[kind][:-1] + ("metadata", "annotations")
-        node = as_map(get_path(self.obj.root, *path))
+        node = as_map(_follow(self.obj.root, self.path[:-1] + ("metadata", "annotations")))
         return node if node is not None else YMap()
+
+
+@record
+class Unplaced:
+    """A container somaxlint found in an object but in no pod template it
+    can place (an Argo Workflow step, a Tekton step, a Rollout's
+    workloadRef to a Deployment the input does not hold): listed and said,
+    never dropped silently."""
+
+    obj: K8sObject
+    path: Tuple
+    node: YMap  # the container's mapping, or the workloadRef
+    reason: str
+
+    @property
+    def location(self) -> Location:
+        if "image" in self.node.kpos:
+            return self.obj.key_loc(self.node, "image")
+        return self.obj.at(self.node.pos)
+
+    @property
+    def image(self) -> str:
+        image = self.node.get("image")
+        return image if isinstance(image, str) else ""
+
+
+def path_text(path: Tuple) -> str:
+    out = ""
+    for step in path:
+        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
+    return out
+
+
+def _follow(node, path: Tuple):
+    for step in path:
+        if isinstance(step, int):
+            node = node[step] if isinstance(node, YSeq) and step < len(node) else None
+        elif isinstance(node, YMap):
+            node = node.get(step)
+        else:
+            return None
+    return node
 
 
 @record
@@ -176,6 +227,10 @@ class Inventory:
     objects: List[K8sObject] = field(default_factory=list)
     workloads: List[Workload] = field(default_factory=list)
     network_attachments: List[K8sObject] = field(default_factory=list)
+    # containers in no pod template somaxlint can place
+    unplaced: List["Unplaced"] = field(default_factory=list)
+    # (Rollout, its workloadRef node, kind, name): runs that workload's pods
+    workload_refs: List[Tuple] = field(default_factory=list)
     # CNI network configurations (JSON files with "plugins" or "type")
     cni_configs: List[Tuple[LoadedFile, YMap]] = field(default_factory=list)
     scope: Optional["Scope"] = None
@@ -207,6 +262,10 @@ def _contents(f: LoadedFile):
         # kind: List, and kubectl's typed lists (DeploymentList, ...)
         if _is_k8s(root) and root["kind"].endswith("List") and isinstance(root.get("items"), YSeq):
             items = list(as_seq(root.get("items")))
+        # an OpenShift Template holds the objects it instantiates (their
+        # `${PARAMETER}`s as written)
+        elif _is_k8s(root) and root["kind"] == "Template" and isinstance(root.get("objects"), YSeq):
+            items = [root] + list(as_seq(root.get("objects")))
         for item in items:
             if _is_k8s(item):
                 yield doc, item, False
@@ -265,17 +324,87 @@ def _object(root: YMap, f: LoadedFile, index: int, helm: Optional[str]) -> K8sOb
 def _add(inv: Inventory, obj: K8sObject) -> None:
     inv.objects.append(obj)
     kind = obj.kind
-    if kind in POD_SPEC_PATHS:
-        spec = as_map(get_path(obj.root, *POD_SPEC_PATHS[kind]))
-        if spec is None:
-            return
-        workload = Workload(obj, spec)
-        for index, node in enumerate(as_seq(spec.get("initContainers"))):
-            if isinstance(node, YMap):
-                workload.init_containers.append(Container(workload, node, index, init=True))
-        for index, node in enumerate(as_seq(spec.get("containers"))):
-            if isinstance(node, YMap):
-                workload.containers.append(Container(workload, node, index, init=False))
-        inv.workloads.append(workload)
-    elif kind == "NetworkAttachmentDefinition":
+    if kind == "NetworkAttachmentDefinition":
         inv.network_attachments.append(obj)
+        return
+    if kind in POD_SPEC_PATHS:
+        path = POD_SPEC_PATHS[kind]
+        spec = as_map(get_path(obj.root, *path))
+        if spec is not None:
+            _workload(inv, obj, spec, path, None)
+        elif kind == "Rollout":
+            _workload_ref(inv, obj)
+        return
+    if kind == "Template" or (kind in NO_POD_KINDS and _builtin(obj.api_version)):
+        return
+    specs, lone = pod_templates(obj.root)
+    for path, spec in specs:
+        _workload(inv, obj, spec, path, path_text(path) if len(specs) > 1 else None)
+    for path, node in lone:
+        inv.unplaced.append(Unplaced(obj, path, node, f"it is at {path_text(path)}, outside any pod template (no `containers` list holds it): the pod it runs in is made by {obj.kind}'s controller"))
+
+
+def _builtin(api_version: str) -> bool:
+    """Whether ``api_version`` is one of Kubernetes' own groups (``v1``,
+    ``apps/v1``, ``networking.k8s.io/v1``): a Knative ``Service``
+    (``serving.knative.dev/v1``) is not a core Service."""
+    group = api_version.rpartition("/")[0]
+    return not group or "." not in group or group.endswith(".k8s.io")
+
+
+def _workload(inv: Inventory, obj: K8sObject, spec: YMap, path: Tuple, part: Optional[str]) -> None:
+    workload = Workload(obj, spec, path=tuple(path), part=part)
+    for index, node in enumerate(as_seq(spec.get("initContainers"))):
+        if isinstance(node, YMap):
+            workload.init_containers.append(Container(workload, node, index, init=True))
+    for index, node in enumerate(as_seq(spec.get("containers"))):
+        if isinstance(node, YMap):
+            workload.containers.append(Container(workload, node, index, init=False))
+    inv.workloads.append(workload)
+
+
+def _workload_ref(inv: Inventory, obj: K8sObject) -> None:
+    """An Argo Rollout without a template of its own runs the pods of the
+    workload its ``spec.workloadRef`` names: they are that workload's, and
+    are checked there; a reference the input does not resolve is said."""
+    ref = as_map(get_path(obj.root, "spec", "workloadRef"))
+    if ref is None:
+        return
+    kind, name = ref.get("kind"), ref.get("name")
+    inv.workload_refs.append((obj, ref, kind if isinstance(kind, str) else "Deployment", name if isinstance(name, str) else ""))
+
+
+def pod_templates(root: YMap) -> Tuple[List[Tuple[Tuple, YMap]], List[Tuple[Tuple, YMap]]]:
+    """(the PodSpecs under ``root`` found by their shape -- a mapping whose
+    `containers` is a list holding a mapping with a string `image` --, the
+    containers outside any of them -- a mapping with a string `image` and
+    a key only containers have), each with its path.  Each node is visited
+    once (aliases share nodes), ``metadata`` and ``status`` are not
+    searched, nor is a PodSpec found."""
+    specs: List[Tuple[Tuple, YMap]] = []
+    lone: List[Tuple[Tuple, YMap]] = []
+    seen = set()
+    stack: List[Tuple[object, Tuple]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, YMap):
+            containers = node.get("containers")
+            if isinstance(containers, YSeq) and any(isinstance(c, YMap) and isinstance(c.get("image"), str) for c in containers):
+                specs.append((path, node))
+                continue
+            if path and isinstance(node.get("image"), str) and any(k in node for k in CONTAINER_KEYS):
+                lone.append((path, node))
+                continue
+            for key in reversed(list(node)):
+                value = node[key]
+                if isinstance(value, (YMap, YSeq)) and not (not path and key in ("metadata", "status")):
+                    stack.append((value, path + (key,)))
+        elif isinstance(node, YSeq):
+            for index in range(len(node) - 1, -1, -1):
+                value = node[index]
+                if isinstance(value, (YMap, YSeq)):
+                    stack.append((value, path + (index,)))
+    return specs, lone  # in document order (the stack is filled in reverse)

@@ -13,7 +13,6 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Tuple
 
-from somaxlint.facts import POD_SPEC_PATHS
 from somaxlint.findings import Location
 from somaxlint.load.positioned import YMap, YSeq
 from somaxlint.model.objects import K8sObject, Workload
@@ -76,7 +75,7 @@ def pod_problems(workload: Workload) -> List[Problem]:
     obj = workload.obj
     spec = workload.pod_spec
     out: List[Problem] = []
-    base = ".".join(POD_SPEC_PATHS[obj.kind])
+    base = workload.spec_path
     if _check(obj, spec, "securityContext", YMap, base, out):
         ctx = spec["securityContext"]
         if _check(obj, ctx, "sysctls", YSeq, f"{base}.securityContext", out):

@@ -154,6 +154,26 @@ def unresolved_records(model: Model) -> List[dict]:
     return records
 
 
+def unplaced_records(model: Model) -> List[dict]:
+    """Containers in no pod template somaxlint can place (SMX025): listed,
+    never dropped, with the reason."""
+    _loc = _locator(model)
+    records = [
+        {
+            "object": gap.obj.ref,
+            "object_file": _loc(gap.obj.location),
+            "unit": gap.obj.file.unit,
+            "image": gap.image or None,
+            "path": ".".join(str(p) for p in gap.path),
+            "reason": gap.reason,
+            "location": _loc(gap.location),
+        }
+        for gap in model.inventory.unplaced
+    ]
+    records.sort(key=lambda r: (r["object"], r["path"], r["location"]["path"], r["location"]["line"]))
+    return records
+
+
 def _record(server, socket: Socket, listener, _loc, conflict: Optional[str]) -> dict:
     somaxconn = server.somaxconn
     setting = somaxconn.setting
@@ -239,6 +259,7 @@ def write_json(model: Model, out: TextIO) -> None:
         {
             "listeners": [_for_people(r) for r in listener_records(model)],
             "unresolved": [_for_people(g) for g in unresolved_records(model)],
+            "unplaced": [_for_people(g) for g in unplaced_records(model)],
         },
         out,
     )
@@ -253,7 +274,8 @@ def text_lines(model: Model) -> List[str]:
     """The text form, one unescaped line per item (``write_text`` escapes)."""
     records = listener_records(model)
     gaps = unresolved_records(model)
-    if not records and not gaps:
+    unplaced = unplaced_records(model)
+    if not records and not gaps and not unplaced:
         return ["no listening sockets found"]
     lines: List[str] = []
     current = None
@@ -302,4 +324,9 @@ def text_lines(model: Model) -> List[str]:
             f"({g['server']} config {g['config_path_in_container']} not resolved: {g['reason']}; "
             f"at {loc['path']}:{loc['line']}:{loc['column']})"
         )
+    for g in unplaced:
+        loc = g["location"]
+        unit = f" in {g['unit']}" if g["unit"] else ""
+        image = f"container (image {g['image']})" if g["image"] else "its pods"
+        lines.append(f"{g['object']} ({g['object_file']['path']}{unit})  {image} not modelled: {g['reason']}; at {loc['path']}:{loc['line']}:{loc['column']}")
     return lines
