@@ -62,7 +62,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional
 
-MAGIC = b"SMXLOAD\x01"  # the last byte is the format: bump it when the payload changes
+MAGIC = b"SMXLOAD\x02"  # the last byte is the format: bump it when the payload changes
 _HEADER = len(MAGIC) + 32 + 16
 DIRNAME = ".somaxlint_cache"
 ENTRIES = "load"
@@ -664,7 +664,7 @@ def _blake2b(*args, **kwargs):
 
 def _file_payload(loaded, data: bytes):
     """(kind, text, documents, helm_sources, directives, errors,
-    not_applicable); ``text`` is True when it is the bytes decoded again
+    not_applicable, template); ``text`` is True when it is the bytes decoded again
     (as UTF-8, invalid sequences replaced), which it nearly always is."""
     text = loaded.text
     if text is not None and text == data.decode("utf-8-sig", "replace"):
@@ -677,13 +677,14 @@ def _file_payload(loaded, data: bytes):
         loaded.directives,
         [(e.message, e.line, e.column) for e in loaded.errors],
         loaded.not_applicable,
+        loaded.template,
     )
 
 
 def _file_from_payload(f, data: bytes, payload):
     from somaxlint.load import LoadedFile, LoadError
 
-    kind, text, documents, helm_sources, directives, errors, not_applicable = payload
+    kind, text, documents, helm_sources, directives, errors, not_applicable, template = payload
     if text is True:
         text = data.decode("utf-8-sig", "replace")
     if not (
@@ -693,6 +694,7 @@ def _file_from_payload(f, data: bytes, payload):
         and type(helm_sources) is list
         and (directives is None or type(directives) is list)
         and (not_applicable is None or type(not_applicable) is str)
+        and (template is None or (type(template) is tuple and len(template) == 3 and type(template[0]) is str))
     ):
         raise ValueError("not a loaded file")
     return LoadedFile(
@@ -704,6 +706,7 @@ def _file_from_payload(f, data: bytes, payload):
         directives=directives,
         errors=[LoadError(message, line, column) for message, line, column in errors],
         not_applicable=not_applicable,
+        template=template,
     )
 
 

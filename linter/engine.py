@@ -138,6 +138,8 @@ def summary_category(f: LoadedFile) -> str:
     another reason it was skipped."""
     from somaxlint.load import NOT_OURS
 
+    if f.template is not None:
+        return FILES  # read as what it is, and said (SMX019)
     if f.not_applicable == NOT_OURS:
         return NOT_KUBERNETES
     if f.not_applicable:

@@ -29,7 +29,7 @@ Install Helm (`helm` on `PATH`) or the binding (`pip install
 
 from __future__ import annotations
 
-from somaxlint.findings import Finding
+from somaxlint.findings import Finding, Location
 
 CODE = "SMX019"
 NAME = "unit-not-rendered"
@@ -41,3 +41,9 @@ def check(model):
     for location, message, severity in model.unit_problems:
         if severity == "info":
             yield Finding(CODE, NAME, SEVERITY, message, location, subject=message)
+    # Templates among the plain files (ytt, Helm without its chart, Go or
+    # Jinja, envsubst): each said once, nothing of them read.
+    for loaded in model.files:
+        if loaded.template is not None:
+            message, line, column = loaded.template
+            yield Finding(CODE, NAME, SEVERITY, message, Location(loaded.input.display, line, column), subject=message.split(",", 1)[0])

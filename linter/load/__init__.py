@@ -8,12 +8,12 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
-    from typing import List, Optional
+    from typing import List, Optional, Tuple
 
 from somaxlint.discover import InputFile, decode_lenient, decode_strict
 from somaxlint.load.nginx_text import Directive, looks_like_nginx, parse_nginx
 from somaxlint.load.positioned import YMap, YSeq
-from somaxlint.load.yaml_stream import Document, load_yaml
+from somaxlint.load.yaml_stream import MAX_INTEGER_DIGITS, Document, IntegerTooLong, YamlError, load_yaml
 from somaxlint.records import record, field
 
 
@@ -39,6 +39,9 @@ class LoadedFile:
     # The deployment unit this stream belongs to (a rendered chart, a built
     # kustomization, standard input); None for a plain file on disk.
     unit: Optional[str] = None
+    # (what to say, line, column) when the file is a template (ytt, Helm,
+    # Go or Jinja, envsubst): nothing of it is read (``load.templates``)
+    template: Optional[Tuple[str, int, int]] = None
 
 
 def sniff_kind(text: str) -> str:
@@ -76,6 +79,15 @@ def load_bytes(f: InputFile, data: bytes) -> LoadedFile:
 def _load_yaml(f: InputFile, text: str) -> LoadedFile:
     documents, errors = load_yaml(text)
     loaded = LoadedFile(f, "yaml", text=text, documents=documents)
+    if "{" in text or "#@" in text:
+        from somaxlint.load.templates import yaml_template
+
+        template = yaml_template(text, f.display, bool(errors))
+        if template is not None and (errors or _pattern("ours_yaml").search(text)):
+            # one finding for the file (SMX019), never one per placeholder
+            loaded.documents = []
+            loaded.template = template
+            return loaded
     if errors and not _pattern("ours_yaml").search(text):
         # Broken YAML that is not a manifest (a CI template, a values file
         # with Go templates): skipped and counted, not an error.
@@ -150,7 +162,7 @@ def _load_json(f: InputFile, text: str) -> LoadedFile:
         return seen
 
     try:
-        value = json.loads(text, object_pairs_hook=pairs)
+        value = json.loads(text, object_pairs_hook=pairs, parse_int=_json_integer)
     except json.JSONDecodeError as exc:
         if not _pattern("ours_json").search(text):
             # tsconfig.json, editor settings, package.json with comments:
@@ -159,14 +171,17 @@ def _load_json(f: InputFile, text: str) -> LoadedFile:
             return loaded
         loaded.errors.append(LoadError(f"invalid JSON: {exc.msg}", exc.lineno, exc.colno))
         return loaded
+    except (IntegerTooLong, RecursionError):
+        # a bound of the positioned builder's (a long integer, nesting
+        # deeper than json's C stack allows): said where it is
+        return _json_bound(loaded, text)
     except ValueError as exc:
         loaded.errors.append(LoadError(f"invalid JSON: {exc}", 1, 1))
         return loaded
-    except RecursionError:
-        loaded.errors.append(LoadError("invalid JSON: nested too deeply", 1, 1))
-        return loaded
     # Valid JSON; read it again through the positioned builder for marks.
     documents, errors = load_yaml(text)
+    if any(e.bound for e in errors):
+        return _json_bound(loaded, text, documents, errors)
     if errors or len(documents) != 1:
         # Valid JSON that libyaml reads differently (tabs in odd places):
         # keep the values, with every position at the start of the file.
@@ -176,7 +191,36 @@ def _load_json(f: InputFile, text: str) -> LoadedFile:
     return loaded
 
 
+def _json_integer(digits: str) -> int:
+    """json's integers, within the YAML loader's bound on their length
+    (``MAX_INTEGER_DIGITS``: the time to convert one grows with its
+    square)."""
+    if len(digits) > MAX_INTEGER_DIGITS and len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise IntegerTooLong(len(digits.lstrip("-")))
+    return int(digits)
+
+
+def _json_bound(loaded: LoadedFile, text: str, documents=None, errors=None) -> LoadedFile:
+    """JSON that one of the positioned builder's bounds stops (nesting
+    deeper than MAX_DEPTH, an integer longer than MAX_INTEGER_DIGITS): the
+    builder's located errors, and nothing read around them."""
+    if errors is None:
+        documents, errors = load_yaml(text)
+    bounds = [e for e in errors if e.bound]
+    if not bounds:  # (libyaml stopped first: its own error, located)
+        bounds = errors[:1] or [YamlError("nested too deeply, or an integer too long, to read", 1, 1)]
+    loaded.errors = [LoadError(f"invalid JSON: {e.message}", e.line, e.column) for e in bounds]
+    loaded.documents = []
+    loaded.helm_sources = []
+    return loaded
+
+
 def _load_nginx(f: InputFile, text: str) -> LoadedFile:
+    from somaxlint.load.templates import nginx_template
+
+    template = nginx_template(text, f.display)
+    if template is not None:
+        return LoadedFile(f, "nginx", text=text, template=template)
     directives, errors = parse_nginx(text)
     loaded = LoadedFile(f, "nginx", text=text, directives=directives)
     loaded.errors = [LoadError(e.message, e.line, e.column) for e in errors]
@@ -186,16 +230,32 @@ def _load_nginx(f: InputFile, text: str) -> LoadedFile:
 
 
 def _unpositioned(value):
-    if isinstance(value, dict):
-        out = YMap()
-        for key, item in value.items():
-            out[key] = _unpositioned(item)
-            out.kpos[key] = out.vpos[key] = (1, 1, None)
-        return out
-    if isinstance(value, list):
-        seq = YSeq()
-        for item in value:
-            seq.append(_unpositioned(item))
-            seq.ipos.append((1, 1, None))
-        return seq
-    return value
+    """``value`` (json's dicts and lists) as positioned values, every
+    position at the start of the file.  Iterative: json nests deeper than
+    Python's stack."""
+    top = (1, 1, None)
+
+    def convert(item):
+        if isinstance(item, dict):
+            node = YMap()
+            todo.append((node, item))
+            return node
+        if isinstance(item, list):
+            node = YSeq()
+            todo.append((node, item))
+            return node
+        return item
+
+    todo = []
+    out = convert(value)
+    while todo:
+        node, item = todo.pop()
+        if isinstance(node, YMap):
+            for key, child in item.items():
+                node[key] = convert(child)
+                node.kpos[key] = node.vpos[key] = top
+        else:
+            for child in item:
+                node.append(convert(child))
+                node.ipos.append(top)
+    return out

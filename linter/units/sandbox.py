@@ -459,7 +459,9 @@ def run(
         "namespaces": "require" if how is not None else "off",
         "limits": {
             "as": MEMORY_BYTES,
-            "cpu": max(1, int(remaining + 0.999)),
+            # a backstop: the deadline ends it first (CPU seconds add up
+            # over the threads of a process: Go's run on every core)
+            "cpu": max(1, int(remaining + 0.999)) * (os.cpu_count() or 1) + 1,
             "fsize": FILE_WRITE_BYTES,
             "nofile": OPEN_FILES,
             "core": 0,
