@@ -571,9 +571,13 @@ def test_a_fifo_a_kustomization_names_is_an_error_at_its_entry_and_kustomize_is_
     os.mkfifo(project.root / "k" / "pipe.yaml")
     proc = _cli(project, "--format", "json", "k")
     findings = json.loads(proc.stdout)["findings"]
-    assert [(f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"], f["message"]) for f in findings] == [
-        ("SMX000", "k/kustomization.yaml", 3, 3, "kustomization not built: pipe.yaml: not a regular file (the tool would wait on it forever)")
-    ]
+    got = [(f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"]) for f in findings]
+    assert got == [("SMX001", "k/app.yaml", 36, 13), ("SMX000", "k/kustomization.yaml", 3, 3)]
+    assert findings[1]["message"] == "kustomization not built: pipe.yaml: not a regular file (the tool would wait on it forever)"
+    # the app is still checked, linked as it is, and says so
+    assert findings[0]["assumptions"][-1] == (
+        "kustomize did not build this kustomization (see the SMX000 at it): its resources linked as they are, without patches or generators"
+    )
     assert proc.returncode == 1
 
 

@@ -262,8 +262,13 @@ def test_chart_with_a_missing_dependency_says_so(project):
         _missing("helm (binding or binary)")
     _chart(project, chart_extra="dependencies:\n  - name: webdeps-lib\n    version: 1.x.x\n    repository: file://../webdeps-lib\n")
     run = project.run("--format", "json", "--kernel", "4.19", ".")
-    at_chart = [f for f in run.json["findings"] if f["location"]["path"] == "charts/web/Chart.yaml"]
-    assert len(at_chart) == 1 and "webdeps-lib" in at_chart[0]["message"]
+    # rendered without it (issue: "real repositories, round 3"), and every
+    # finding of the render says so
+    [finding] = run.json["findings"]
+    assert _where(finding) == "charts/web/templates/configmap.yaml:10:9 SMX001 error"
+    assert finding["assumptions"] == [
+        "dependency webdeps-lib 1.x.x (declared in Chart.yaml) is not in charts/: rendered without it (run `helm dependency build`)"
+    ]
     assert run.status == 1
 
 

@@ -138,32 +138,42 @@ def render_chart(
     deadline = time.monotonic() + timeout
     copy = sandbox.PrivateTree(boundary or chart_dir, deadline)
     try:
-        # Helm validates values against values.schema.json, resolving its
-        # `$ref`s over the network: somaxlint never fetches, and checks the
-        # schema itself.
-        copy.add_directory(chart_dir, skip=lambda name: name == "values.schema.json" or name in SKIP_DIRS)
+        copy.add_directory(chart_dir, skip=lambda name: name in SKIP_DIRS)
     except sandbox.Refused as exc:
         where = exc.path if exc.path and os.path.lexists(exc.path) else anchor
         result.problems.append(RenderProblem(where, 1, 1, f"chart not rendered: {exc}", "error"))
         return result
-    missing = _missing_dependencies(chart_dir, copy)
+    from somaxlint.units import helm_values
+
+    # declared and not vendored (`helm dependency build` not run): Helm
+    # would refuse the chart; it renders without them, and says so
+    missing = helm_values.missing(copy, chart_dir)
     if missing:
-        # `helm template` refuses such a chart; the binding silently renders
-        # it without them.  Either way the result is not what deploys.
-        result.problems.append(
-            RenderProblem(anchor, 1, 1, f"chart not rendered: dependency {', '.join(missing)} is not in charts/ (run `helm dependency build`)", "info")
-        )
-        return result
+        helm_values.strip(copy, chart_dir, missing)
     templates = _Templates(chart_dir, copy)
     sets = [[]] if value_sets is None else value_sets
     jobs: List[Tuple[str, List[str]]] = []  # (label, copy-relative values files) to render
     failures: Set[str] = set()
     outcomes: List[object] = []  # per set: a _Failure, or the index of its job
+    assumptions: List[Tuple[str, ...]] = []  # per set
     for files in sets:
         label = f" ({', '.join(files)})" if files else ""
+        said: List[str] = []
+        assumptions.append(())
         try:
             outcomes.append(len(jobs))
-            jobs.append((label, _values_paths(chart_dir, files, copy, check=engine[0] == "binary")))
+            paths = _values_paths(chart_dir, files, copy, check=engine[0] == "binary")
+            merged, _why = helm_values.values(copy, chart_dir, paths)
+            refusal, unchecked = helm_values.schema_problem(copy, chart_dir, merged, paths)
+            if refusal is not None:
+                raise _Failure(refusal[2], refusal[0], refusal[1])
+            said += [unchecked] if unchecked else []
+            said += [
+                f"dependency {d.label()} (declared in {d.declared_in}) is not in charts/: rendered without it (run `helm dependency build`)"
+                for d in missing if helm_values.enabled(d, merged)
+            ]
+            assumptions[-1] = tuple(said)
+            jobs.append((label, paths))
         except _Failure as exc:
             outcomes[-1] = exc
     answers: List[object] = []
@@ -173,14 +183,22 @@ def render_chart(
         work = tempfile.mkdtemp(prefix="somaxlint-render-")
         try:
             sandbox.prepare(work)
-            copy.write(os.path.join(work, "tree"))
+            # Helm validates values against values.schema.json resolving
+            # its `$ref`s over the network: somaxlint checked them above,
+            # and Helm does not see the schema
+            copy.write(os.path.join(work, "tree"), omit=lambda rel: rel.rsplit("/", 1)[-1] == "values.schema.json")
             answers = _render_all(engine, copy, chart_dir, work, jobs, release_name, deadline, timeout, require_sandbox, max_output)
         finally:
             _remove(work)
-    for files, outcome in zip(sets, outcomes):
+    for files, outcome, said in zip(sets, outcomes, assumptions):
         label = f" ({', '.join(files)})" if files else ""
         if isinstance(outcome, int):
             outcome = answers[outcome]
+        if isinstance(outcome, _Failure) and said and outcome.severity == "error" and any("is not in charts/" in a for a in said):
+            # the templates that use a dependency that is not there cannot
+            # render: the chart is not at fault, its checkout is
+            gone = ", ".join(d.name for d in missing)
+            outcome = _Failure(f"{outcome} (dependency {gone} is not in charts/: run `helm dependency build`)", *(outcome.at or (None, 1)), severity="info")
         if isinstance(outcome, _Failure):
             message = _one_line(str(outcome))
             if message not in failures:  # a broken Chart.yaml fails every set alike
@@ -190,7 +208,7 @@ def render_chart(
             continue
         text, entries = _stream(outcome, templates, anchor)
         unit = f"helm chart {display(chart_dir)}{label}"
-        result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed))
+        result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed, assumptions=said))
     return result
 
 
@@ -307,37 +325,6 @@ def _render_binary(binary, copy, chart_dir, work, values, release_name, deadline
         start = message.find("Error: ")  # after helm's warnings, if any
         return _Failure(message[start + 7:] if start >= 0 else message or f"helm exited with {outcome.status}")
     return _split_template_output(outcome.out.decode("utf-8", "replace"))
-
-
-def _missing_dependencies(chart_dir: str, copy) -> List[str]:
-    """Dependencies Chart.yaml declares that charts/ does not hold (read
-    from the copy: what Helm will see)."""
-    from somaxlint.load.positioned import YMap, YSeq
-    from somaxlint.load.yaml_stream import load_yaml
-
-    rel = copy.rel(chart_dir)
-    prefix = "" if rel == "." else rel + "/"
-    found = copy.files.get(prefix + "Chart.yaml")
-    if found is None:  # rendering the chart says what is wrong
-        return []
-    documents, _ = load_yaml(found[1].decode("utf-8", "replace"))
-    root = documents[0].root if documents else None
-    deps = root.get("dependencies") if isinstance(root, YMap) else None
-    if not isinstance(deps, YSeq):
-        return []
-    present = set()
-    under = prefix + "charts/"
-    for path in list(copy.files) + sorted(copy.directories):
-        if path.startswith(under):
-            entry = path[len(under):].split("/", 1)[0]
-            present.add(entry[:-4].rsplit("-", 1)[0] if entry.endswith(".tgz") else entry)
-            present.add(entry)
-    missing = []
-    for dep in deps:
-        name = dep.get("name") if isinstance(dep, YMap) else None
-        if isinstance(name, str) and name not in present and not any(p.startswith(name + "-") for p in present):
-            missing.append(name)
-    return missing
 
 
 def _engine():

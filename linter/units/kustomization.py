@@ -42,6 +42,12 @@ ORIGIN = "config.kubernetes.io/origin"
 FALLBACK_ASSUMPTION = (
     "kustomize not installed: resources linked without patches or generators (install kustomize or kubectl)"
 )
+# said on every finding of a kustomization kustomize did not build (the
+# SMX000 at the kustomization says why)
+UNBUILT_ASSUMPTION = (
+    "kustomize did not build this kustomization (see the SMX000 at it): its resources linked as they are, "
+    "without patches or generators"
+)
 # the stage shortens messages once absolute paths are gone (somaxlint.units.stage)
 MAX_MESSAGE = 4000
 
@@ -347,6 +353,7 @@ class _Tree:
         self.refusals: List[RenderProblem] = []
         # the first remote entry (kfile, line, column): never fetched
         self.remote: Optional[Tuple[str, int, int]] = None
+        self.dirs: Set[str] = set()  # real paths of the directories it reaches
         self._kfile: Optional[str] = None
         self._collect(os.path.normpath(root))
 
@@ -354,7 +361,7 @@ class _Tree:
         if path is None:
             return False
         if self.copy is not None:
-            return path in self.copy.by_real
+            return path in self.copy.by_real or path in self.dirs
         return self.allowed is None or within(path, self.allowed)
 
     def source(self, lexical: str) -> Optional[str]:
@@ -401,7 +408,10 @@ class _Tree:
         except Refused as exc:
             self._refuse(entry, at, str(exc))
             return None
-        return lexical, real, os.path.isdir(real)
+        is_dir = os.path.isdir(real)
+        if is_dir:
+            self.dirs.add(real)
+        return lexical, real, is_dir
 
     def _add_file(self, kdir: str, entry: str, at: Optional[Tuple[int, int]] = None) -> Optional[str]:
         found = self._locate(kdir, entry, at)
@@ -859,17 +869,17 @@ def build(
     result = RenderResult(consumed=set(tree.files))
     if tree.refusals:
         result.problems.append(tree.refusals[0])
-        return result
+        return _fallback(kdir, kfile, unit, tree, result)
     if tree.remote is not None:
         path, line, col = tree.remote
         result.problems.append(RenderProblem(path, line, col, "kustomization not built: it names a remote resource, and somaxlint never fetches", "error"))
-        return result
+        return _fallback(kdir, kfile, unit, tree, result)
     work = tempfile.mkdtemp(prefix="somaxlint-render-")
     try:
         return _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require_sandbox, max_output)
     except sandbox.SandboxError as exc:
         result.problems.append(RenderProblem(kfile, 1, 1, f"kustomization not built: {exc}", "info"))
-        return result
+        return result  # (not linked natively either: the sandbox was required)
     finally:
         from somaxlint.units.helm_chart import _remove
 
@@ -911,7 +921,7 @@ def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeo
     if outcome.why is not None:
         why = f"did not finish within {timeout:g} s" if outcome.why == "it did not finish in time" else outcome.why.replace("it ", "", 1)
         result.problems.append(RenderProblem(kfile, 1, 1, f"{name} {why}", "error"))
-        return result
+        return _fallback(kdir, kfile, unit, tree, result)
     out = outcome.out.decode("utf-8", "replace")
     if outcome.status == 0:
         anchor = SourcePosition(kfile, 1, 1, approximate=True)
@@ -928,7 +938,7 @@ def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeo
     message = _one_line(sandbox.clean_message(err, work) if err.strip() else (out or f"exit status {outcome.status}"))
     line, col = _error_position(kfile, message, tree)
     result.problems.append(RenderProblem(kfile, line, col, message, "error"))
-    return result
+    return _fallback(kdir, kfile, unit, tree, result)
 
 
 def _one_line(text: str) -> str:
@@ -974,7 +984,17 @@ def _error_position(kfile: str, message: str, tree: Optional[_Tree] = None) -> T
     return 1, 1
 
 
-def _native(kdir: str, kfile: str, unit: str, tree: _Tree, result: RenderResult) -> RenderResult:
+def _fallback(kdir: str, kfile: str, unit: str, tree: _Tree, result: RenderResult) -> RenderResult:
+    """A kustomization kustomize did not build (or somaxlint did not let
+    it): its problem stands, and its resources are still linked natively,
+    so the base's own objects are checked -- unless the kustomization
+    itself is not a mapping (its problem is all there is to say)."""
+    if tree.kmaps.get(kfile) is not None:
+        _native(kdir, kfile, unit, tree, result, UNBUILT_ASSUMPTION)
+    return result
+
+
+def _native(kdir: str, kfile: str, unit: str, tree: _Tree, result: RenderResult, assumption: str = FALLBACK_ASSUMPTION) -> RenderResult:
     """No tool: the resource files, linked in order, nothing applied."""
     kmap = tree.kmaps.get(kfile)
     if kmap is None:
@@ -1004,7 +1024,7 @@ def _native(kdir: str, kfile: str, unit: str, tree: _Tree, result: RenderResult)
         return None
 
     result.rendered.append(
-        Rendered(unit=unit, anchor=kfile, text=text, line_map=line_map, consumed=set(tree.files), assumptions=(FALLBACK_ASSUMPTION,))
+        Rendered(unit=unit, anchor=kfile, text=text, line_map=line_map, consumed=set(tree.files), assumptions=(assumption,))
     )
     return result
 

@@ -266,12 +266,15 @@ class PrivateTree:
         except Refused as exc:
             raise Refused(str(exc), path)
 
-    def write(self, directory: str) -> None:
+    def write(self, directory: str, omit: Callable[[str], bool] = lambda rel: False) -> None:
         """Lay the copy out under ``directory``: directories 0755, files
-        0644 (readable by the unprivileged user the tool runs as)."""
+        0644 (readable by the unprivileged user the tool runs as); ``omit``
+        leaves files out (by their relative path)."""
         for rel in sorted(self.directories):
             os.makedirs(os.path.join(directory, rel), mode=0o755, exist_ok=True)
         for rel, (_real, data) in self.files.items():
+            if omit(rel):
+                continue
             path = os.path.join(directory, rel)
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)

@@ -237,6 +237,9 @@ class Relocator:
             message += f" (rendered line: {quoted.strip()[:200]!r}; not literal in the source)"
         rendered = self.units.streams.get(finding.location.path)
         assumptions = finding.assumptions
+        if rendered is not None and rendered.unit not in message:
+            # every finding of a render says which (the values set too)
+            message += f" (in {rendered.unit})"
         if rendered is not None:
             assumptions = tuple(dict.fromkeys(assumptions + rendered.assumptions))
             for assumption in rendered.assumptions:

@@ -303,7 +303,9 @@ def test_build_maps_inline_json6902_and_generator_literals_and_envs(tmp_path):
 def test_build_error_is_a_problem_at_the_offending_entry(tmp_path):
     write(tmp_path, {"app/kustomization.yaml": "resources:\n  - ../base\n  - missing.yaml\n", "base/kustomization.yaml": "resources: []\n"})
     result = k.build(str(tmp_path / "app"), display, boundary=str(tmp_path))
-    assert result.rendered == []
+    # the resources kustomize did not build are still linked, and say so
+    [rendered] = result.rendered
+    assert rendered.assumptions == (k.UNBUILT_ASSUMPTION,) and rendered.text == ""
     [problem] = result.problems
     assert (problem.path, problem.line, problem.column, problem.severity) == (real(tmp_path / "app/kustomization.yaml"), 3, 5, "error")
     assert "missing.yaml" in problem.message
