@@ -8,6 +8,8 @@
                                        # cold and warm (one file changed)
     python bench/run.py --repos        # 100 vs 200 apps x 3 environments (nearness)
     python bench/run.py --quick        # smoke run: the hook on a 60-file repository, once
+    python bench/run.py --units        # a repository of kustomize overlays and Helm charts:
+                                       # cold, warm, one base changed, the hook; N, 2N, 4N
 
 The floor is what no linter of these inputs can beat: libyaml composing
 every YAML file (PyYAML's CSafeLoader) and crossplane parsing every nginx
@@ -376,6 +378,80 @@ def hook(args, workdir, apps, repeat):
         print(f"  warm / yamllint on the staged file  {warm.time / m['yamllint'].time:5.2f}   (target <= 1.0)")
 
 
+UNITS_EDIT = "# edited for the benchmark: {}\n"
+
+
+def units(args, workdir):
+    """A platform repository of kustomize overlays over shared bases and
+    Helm charts rendered per values set (``bench/units.py``): a full run
+    without the cache, warm (nothing changed since the previous run), with
+    one base changed before each run (its overlays build again, nothing
+    else), and the hook with one overlay file staged against yamllint on
+    it; then the cold run at N, 2N and 4N overlays per base."""
+    from units import generate as generate_units
+
+    def repository(bases, overlays, charts, sets):
+        path = os.path.join(workdir, f"units-{bases}x{overlays}-{charts}x{sets}")
+        if not os.path.isdir(path):
+            generate_units(path, bases, overlays, charts, sets)
+        return path
+
+    bases, overlays, charts, sets = 8, 20, 40, 2
+    path = repository(bases, overlays, charts, sets)
+    cache = os.path.join(path, ".somaxlint_cache")
+    base_file = os.path.join(path, "bases", "base-00", "configmap.yaml")
+    with open(base_file) as handle:
+        original = "".join(line for line in handle if not line.startswith("# edited"))
+    edits = iter(range(10**9))
+
+    def edit_base():
+        with open(base_file, "w") as handle:
+            handle.write(original + UNITS_EDIT.format(next(edits)))
+
+    staged = "overlays/base-01/env-01/sysctls.yaml"
+    cli = [*somaxlint_cmd(args), "check", "--format", "json"]
+    cold = [*cli, "--no-cache", "."]
+    warm = [*cli, "."]
+    hook = [*hook_cmd(args), "check", "--default-context", ".", staged]
+    yamllint = [os.path.join(os.path.dirname(sys.executable), "yamllint"), "-d", "relaxed", staged]
+    shutil.rmtree(cache, ignore_errors=True)
+    run_measured(warm, path)  # fills the cache
+    repeat = max(args.repeat, 3)
+    commands = {
+        "cold": (cold, path, False, None),
+        "warm": (warm, path, False, None),
+        "changed": (warm, path, False, edit_base),
+        "hook": (hook, path, True, None),
+    }
+    if os.path.exists(yamllint[0]):
+        commands["yamllint"] = (yamllint, path, True, None)
+    m = alternate(commands, repeat)
+    with open(base_file, "w") as handle:
+        handle.write(original)
+    c = m["cold"]
+    renders = bases * overlays + charts * sets
+    print(f"units: {bases} bases x {overlays} overlays, {charts} charts x {sets} values sets ({renders} renders); "
+          f"median (min-max) of {repeat} alternating runs")
+    print(f"  cold (--no-cache)                      {c.spread()}   peak RSS {c.rss:7.1f} MiB")
+    print(f"  warm (nothing changed)                 {m['warm'].spread()}   warm / cold     {m['warm'].time / c.time:5.2f}   (target <= 0.15)")
+    print(f"  one base changed ({overlays} overlays rebuilt)   {m['changed'].spread()}   changed / cold  {m['changed'].time / c.time:5.2f}   (target <= 0.3)")
+    print(f"  hook, one overlay file staged, warm    {m['hook'].spread(1000, 'ms', 0)}", end="")
+    if "yamllint" in m:
+        print(f"   hook / yamllint {m['hook'].time / m['yamllint'].time:5.2f}   (target <= 2)")
+        print(f"  yamllint on the staged file            {m['yamllint'].spread(1000, 'ms', 0)}")
+    else:
+        print()
+    if getattr(args, "units_scaling", True):
+        print("  doubling, cold (--no-cache), overlays per base:")
+        times = []
+        for factor in (1, 2, 4):
+            scaled = repository(bases, overlays * factor // 2 if factor > 1 else overlays // 2, 0, 1)
+            runs = alternate({"cold": ([*cli, "--no-cache", "."], scaled, False, None)}, repeat)["cold"]
+            times.append(runs.time)
+            print(f"    {bases} x {overlays * factor // 2 if factor > 1 else overlays // 2:3d} overlays   {runs.spread()}"
+                  + (f"   x{runs.time / times[-2]:4.2f} the previous" if len(times) > 1 else ""))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -383,6 +459,7 @@ def main():
     parser.add_argument("--precommit", action="store_true")
     parser.add_argument("--repos", action="store_true")
     parser.add_argument("--quick", action="store_true", help="smoke run: the hook on a 60-file repository, once")
+    parser.add_argument("--units", action="store_true", help="a repository of kustomize overlays and Helm charts: cold, warm, one base changed, the hook")
     parser.add_argument("--lint-command", metavar="CMD", help="the somaxlint command to measure (default: this Python's -m somaxlint, or its somaxlint script for the hook)")
     parser.add_argument("--workdir", default=os.path.join(HERE, "out"))
     parser.add_argument("lint_args", nargs="*", help="extra somaxlint arguments (after --)")
@@ -390,6 +467,8 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     if args.quick:
         hook(args, args.workdir, apps=10, repeat=1)
+    elif args.units:
+        units(args, args.workdir)
     elif args.scaling:
         scaling(args, args.workdir)
     elif args.repos:

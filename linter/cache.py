@@ -253,6 +253,32 @@ class Cache:
         return self._listings.shard_key(shard)
 
     # ------------------------------------------------------------------
+    # renders (``somaxlint.units``): keyed by everything a render read
+
+    def render_key(self, parts) -> bytes:
+        h = _blake2b(digest_size=32)
+        h.update(self.base())
+        h.update(b"render\0")
+        for part in parts:
+            data = part if isinstance(part, bytes) else str(part).encode("utf-8", "surrogatepass")
+            h.update(len(data).to_bytes(8, "little"))
+            h.update(data)
+        return h.digest()
+
+    def get_render(self, parts):
+        """What a render whose inputs are ``parts`` produced before, or
+        None (the caller checks its shape: an entry is data, never code)."""
+        payload = self.read(self.render_key(parts))
+        if payload is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return payload
+
+    def put_render(self, parts, value) -> None:
+        self.write(self.render_key(parts), lambda: value)
+
+    # ------------------------------------------------------------------
     # texts parsed by the model (nginx configurations in ConfigMaps)
 
     def get_nginx_text(self, text: str):

@@ -182,16 +182,86 @@ def read_config(path: str, explicit: bool = False) -> dict:
 
 def validate(data, path: str) -> None:
     import json
-
-    import jsonschema
     from importlib import resources
 
     schema = json.loads(resources.files("somaxlint").joinpath("schemas/config.schema.json").read_text("utf-8"))
+    if _conforms(data, schema) is True:
+        _known_rules(data, path)
+        return
+    # jsonschema says what is wrong (and decides any case the check above
+    # does not know): imported only then, it is a tenth of a hook's run
+    import jsonschema
+
     validator = jsonschema.Draft7Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         key, message = _describe(errors[0])
         raise ConfigError(f"{path}: key {key!r}: {message}")
+    _known_rules(data, path)
+
+
+# The JSON-schema keywords ``_conforms`` knows; a schema with any other is
+# left to jsonschema whole.
+_KEYWORDS = frozenset(("$schema", "title", "description", "type", "properties", "additionalProperties", "enum",
+                       "items", "minimum", "maximum", "minLength", "pattern", "oneOf", "required"))
+
+
+def _conforms(value, schema):
+    """True when ``value`` conforms to ``schema`` (the subset of draft 7
+    the shipped schema uses), False when it does not, None when the schema
+    holds a keyword this does not know.  A fast path only: a False or None
+    is always handed to jsonschema, whose verdict and words are the ones
+    reported."""
+    if schema is True:
+        return True
+    if not isinstance(schema, dict) or not set(schema) <= _KEYWORDS:
+        return None
+    kind = schema.get("type")
+    if kind is not None:
+        kinds = kind if isinstance(kind, list) else [kind]
+        if not any(_is_type(value, k) for k in kinds):
+            return False
+    if "enum" in schema and not any(value == e and type(value) is type(e) for e in schema["enum"]):
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            return False
+        if "maximum" in schema and value > schema["maximum"]:
+            return False
+    if isinstance(value, str):
+        if "minLength" in schema and len(value) < schema["minLength"]:
+            return False
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return False
+    if isinstance(value, dict):
+        if any(k not in value for k in schema.get("required", ())):
+            return False
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return False
+            sub = props.get(key, extra)
+            if sub is False:
+                return False
+            verdict = _conforms(item, sub)
+            if verdict is not True:
+                return verdict
+    if isinstance(value, list) and "items" in schema:
+        for item in value:
+            verdict = _conforms(item, schema["items"])
+            if verdict is not True:
+                return verdict
+    if "oneOf" in schema:
+        verdicts = [_conforms(value, branch) for branch in schema["oneOf"]]
+        if None in verdicts:
+            return None
+        if verdicts.count(True) != 1:
+            return False
+    return True
+
+
+def _known_rules(data, path: str) -> None:
     from somaxlint.rulebook import is_known, unknown_rule
 
     for ident in data.get("rules") or {}:

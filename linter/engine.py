@@ -83,7 +83,7 @@ def load_file(f: InputFile, max_bytes: int, stdin_bytes: Optional[bytes], cache=
 
 
 
-def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, base: str, focus, markers):
+def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, cwd: str, base: str, focus, markers, cache=None):
     """Charts and kustomizations under the directories given (stage 2b);
     the arguments are read from ``cwd``, shown relative to ``base``."""
     from somaxlint.units.stage import Units, render_units
@@ -96,7 +96,7 @@ def _render_units(args: List[str], inputs: List[InputFile], settings: Settings, 
         focus_paths = None
         if focus is not None:
             focus_paths = {f.path for f in inputs if f.display in focus}
-        return render_units(inputs, walked, settings, base, focus_paths, markers)
+        return render_units(inputs, walked, settings, base, focus_paths, markers, store=cache)
     except Exception as exc:  # a renderer bug must not lose the plain files
         units = Units()
         from somaxlint.units import RenderProblem
@@ -267,7 +267,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
         roots = sorted(set(roots) | set(extra_roots))
     units = None
     if not _no_units(inputs, markers):
-        units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus, markers)
+        units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus, markers, cache)
     if units is not None and units.consumed:
         # Templates, bases, patches and generator sources are read through
         # their chart or kustomization, never as plain manifests.

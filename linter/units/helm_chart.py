@@ -53,6 +53,7 @@ class _Failure(Exception):
         super().__init__(message)
         self.at = (path, line) if path else None
         self.severity = severity  # "info": nothing wrong with the chart, it was not rendered here
+        self.transient = False  # stopped at a bound, or no sandbox: never kept
 
 
 def find_charts(directories: List[str], marked: Optional[Set[str]] = None) -> List[str]:
@@ -116,6 +117,7 @@ def render_chart(
     boundary: Optional[str] = None,
     require_sandbox: bool = False,
     max_output: int = DEFAULT_MAX_FILE_BYTES,
+    store=None,
 ) -> RenderResult:
     """One ``Rendered`` per values set (None: the chart's values.yaml only;
     else each set's files, relative to the chart, layered over it).
@@ -124,7 +126,11 @@ def render_chart(
     repository root; default the chart itself) and runs in the jail
     (``somaxlint.units.sandbox``); ``require_sandbox``: without the jail's
     namespaces, the chart is not rendered.  The whole render -- the copy
-    and every values set -- has ``timeout`` seconds."""
+    and every values set -- has ``timeout`` seconds.  With ``store`` (the
+    loading cache), a values set whose every input is unchanged -- the
+    files copied, byte for byte, the values set, the release, Helm itself
+    and this code -- is not rendered again: Helm's answer is kept under a
+    key of exactly those."""
     from somaxlint.units import sandbox
 
     chart_dir = os.path.realpath(chart_dir)
@@ -176,8 +182,12 @@ def render_chart(
             jobs.append((label, paths))
         except _Failure as exc:
             outcomes[-1] = exc
-    answers: List[object] = []
-    if jobs:
+    answers: List[object] = [None] * len(jobs)
+    keys = [_render_key(engine, copy, chart_dir, values, release_name, max_output) for _label, values in jobs] if store is not None else []
+    for index, key in enumerate(keys):
+        answers[index] = _from_store(store.get_render(key), copy)
+    todo = [i for i, answer in enumerate(answers) if answer is None]
+    if todo:
         import tempfile
 
         work = tempfile.mkdtemp(prefix="somaxlint-render-")
@@ -187,9 +197,13 @@ def render_chart(
             # its `$ref`s over the network: somaxlint checked them above,
             # and Helm does not see the schema
             copy.write(os.path.join(work, "tree"), omit=lambda rel: rel.rsplit("/", 1)[-1] == "values.schema.json")
-            answers = _render_all(engine, copy, chart_dir, work, jobs, release_name, deadline, timeout, require_sandbox, max_output)
+            fresh = _render_all(engine, copy, chart_dir, work, [jobs[i] for i in todo], release_name, deadline, timeout, require_sandbox, max_output)
         finally:
             _remove(work)
+        for index, answer in zip(todo, fresh):
+            answers[index] = answer
+            if store is not None and not getattr(answer, "transient", False):
+                store.put_render(keys[index], _for_store(answer, copy))
     for files, outcome, said in zip(sets, outcomes, assumptions):
         label = f" ({', '.join(files)})" if files else ""
         if isinstance(outcome, int):
@@ -210,6 +224,38 @@ def render_chart(
         unit = f"helm chart {display(chart_dir)}{label}"
         result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed, assumptions=said))
     return result
+
+
+def _render_key(engine, copy, chart_dir: str, values: List[str], release_name: str, max_output: int) -> List[str]:
+    from somaxlint.units import sandbox
+
+    kind, tool = engine
+    identity = sandbox.file_identity(os.path.join(tool, "helm_python", "lib", "libhelm_c.so") if kind == "binding" else tool)
+    return ["helm", kind, identity, sandbox.code_identity(), copy.digest(), copy.rel(chart_dir), release_name, *values, f"max={max_output}"]
+
+
+def _for_store(answer, copy):
+    """An answer as the cache keeps it: plain data, paths relative to the
+    copy (the same render checked out elsewhere)."""
+    if isinstance(answer, _Failure):
+        path, line = answer.at or (None, 1)
+        rel = next((r for r, (real, _d) in copy.files.items() if real == path), None) if path else None
+        return ("failed", str(answer), rel, line, answer.severity)
+    return ("rendered", dict(answer))
+
+
+def _from_store(value, copy):
+    """A kept answer, or None for anything that is not one."""
+    if type(value) is tuple and len(value) == 2 and value[0] == "rendered" and type(value[1]) is dict:
+        if all(type(k) is str and type(v) is str for k, v in value[1].items()):
+            return value[1]
+    if type(value) is tuple and len(value) == 5 and value[0] == "failed" and type(value[1]) is str and type(value[3]) is int:
+        _kind, message, rel, line, severity = value
+        if severity not in ("error", "info"):
+            return None
+        found = copy.files.get(rel) if type(rel) is str else None
+        return _Failure(message, found[0] if found else None, line, severity=severity)
+    return None
 
 
 def _remove(directory: str) -> None:
@@ -242,7 +288,9 @@ def _render_all(engine, copy, chart_dir, work, jobs, release_name, deadline, tim
             for _label, values in jobs:
                 answers.append(_render_binary(tool, copy, chart_dir, work, values, release_name, deadline, timeout, require, max_output))
     except sandbox.SandboxError as exc:
-        answers += [_Failure(str(exc), severity="info")] * (len(jobs) - len(answers))
+        failure = _Failure(str(exc), severity="info")
+        failure.transient = True
+        answers += [failure] * (len(jobs) - len(answers))
     return answers
 
 
@@ -253,10 +301,15 @@ def _in_work(work: str, rel: str, inside: bool = False) -> str:
     return top if rel == "." else top + "/" + rel
 
 
-def _killed(why: Optional[str], timeout: float) -> str:
+def _killed(why: Optional[str], timeout: float) -> "_Failure":
+    """The failure of a render stopped at a bound: not kept in the cache
+    (the next run, on a quieter machine, may finish)."""
     if why == "it did not finish in time":
-        return f"helm did not finish rendering within {timeout:g} s"
-    return "helm stopped: " + (why or "it ended without answering")
+        failure = _Failure(f"helm did not finish rendering within {timeout:g} s")
+    else:
+        failure = _Failure("helm stopped: " + (why or "it ended without answering"))
+    failure.transient = True
+    return failure
 
 
 def _render_binding(helm_path, copy, chart_dir, work, jobs, release_name, deadline, timeout, require, max_output) -> List[object]:
@@ -298,9 +351,11 @@ def _render_binding(helm_path, copy, chart_dir, work, jobs, release_name, deadli
     if len(answers) < len(jobs):
         if outcome.why is None and outcome.status:
             said = sandbox.clean_message(outcome.err.decode("utf-8", "replace"), work)
-            answers.append(_Failure(f"helm's worker failed: {said[-600:] or f'exit status {outcome.status}'}"))
+            failure = _Failure(f"helm's worker failed: {said[-600:] or f'exit status {outcome.status}'}")
+            failure.transient = True
+            answers.append(failure)
         else:
-            answers.append(_Failure(_killed(outcome.why, timeout)))
+            answers.append(_killed(outcome.why, timeout))
     return answers[: len(jobs)]
 
 
@@ -319,7 +374,7 @@ def _render_binary(binary, copy, chart_dir, work, values, release_name, deadline
         binary=os.path.realpath(binary) if static else None, require=require,
     )
     if outcome.why is not None:
-        return _Failure(_killed(outcome.why, timeout))
+        return _killed(outcome.why, timeout)
     if outcome.status != 0:
         message = sandbox.clean_message(outcome.err.decode("utf-8", "replace").strip(), work)
         start = message.find("Error: ")  # after helm's warnings, if any

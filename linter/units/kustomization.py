@@ -24,6 +24,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
@@ -128,11 +129,14 @@ def roots(kustomization_dirs: List[str]) -> List[str]:
     return out
 
 
-def consumed_files(kustomization_dir: str, allowed_roots: Optional[Sequence[str]] = None) -> Set[str]:
+def consumed_files(kustomization_dir: str, allowed_roots: Optional[Sequence[str]] = None, memo: Optional[dict] = None) -> Set[str]:
     """Real paths of every file the kustomization (recursively through its
     directory resources, bases and components) reads.  With
-    ``allowed_roots``, files outside them are neither opened nor listed."""
-    return _Tree(os.path.realpath(kustomization_dir), allowed_roots).files
+    ``allowed_roots``, files outside them are neither opened nor listed.
+    ``memo``: a dictionary shared by the walks of one run (the real paths
+    resolved and the kustomizations parsed, which overlays over one base
+    have in common)."""
+    return _Tree(os.path.realpath(kustomization_dir), allowed_roots, memo=memo, files_only=True).files
 
 
 # ------------------------------------------------------------ reading files
@@ -342,9 +346,13 @@ class _Tree:
     repository: what may not be read is in ``refusals`` and the build does
     not run."""
 
-    def __init__(self, root: str, allowed: Optional[Sequence[str]], copy=None):
+    def __init__(self, root: str, allowed: Optional[Sequence[str]], copy=None, memo: Optional[dict] = None, files_only: bool = False):
         self.allowed = [os.path.realpath(r) for r in allowed] if allowed is not None else None
+        # only which files it reads: patches are not parsed
+        self.files_only = files_only
         self.copy = copy
+        # real paths and parsed kustomizations, shared by the walks of a run
+        self.memo = memo if memo is not None else {}
         self.files: Set[str] = set()
         self.kmaps: Dict[str, Optional[YMap]] = {}  # kustomization file (real) -> parsed
         self.patches: List[_Patch] = []
@@ -362,7 +370,47 @@ class _Tree:
             return False
         if self.copy is not None:
             return path in self.copy.by_real or path in self.dirs
-        return self.allowed is None or within(path, self.allowed)
+        if self.allowed is None:
+            return True
+        from somaxlint.discover import _under
+
+        return _under(self._real(path), self.allowed)
+
+    def _real(self, path: str) -> Optional[str]:
+        """``os.path.realpath(path)`` (absolute), each directory resolved once
+        in a run: the overlays over one base name it alike, and only the
+        last component of a path is new (one ``lstat``, where ``realpath``
+        walks every component again)."""
+        cache = self.memo.setdefault("real", {})
+        found = cache.get(path, False)
+        if found is not False:
+            return found
+        parent, name = os.path.split(path)
+        if not name or parent == path or "\0" in name:
+            try:
+                real: Optional[str] = os.path.realpath(path)
+            except (ValueError, OSError):
+                real = None
+        else:
+            above = self._real(parent)
+            if above is None:
+                real = None
+            elif name == ".":
+                real = above
+            elif name == "..":
+                real = os.path.dirname(above)
+            else:
+                candidate = os.path.join(above, name)
+                try:
+                    link = stat.S_ISLNK(os.lstat(candidate).st_mode)
+                except (OSError, ValueError):
+                    link = False
+                try:
+                    real = os.path.realpath(candidate) if link else candidate
+                except (ValueError, OSError):
+                    real = None
+        cache[path] = real
+        return real
 
     def source(self, lexical: str) -> Optional[str]:
         """The real path of the file the copy holds at ``/tree/<rel>`` (the
@@ -395,10 +443,15 @@ class _Tree:
             return None
         lexical = os.path.normpath(os.path.join(kdir, entry))
         if self.copy is None:
-            real = _resolve(kdir, entry)
-            if real is None or not self.readable(real) or not os.path.exists(real):
+            real = self._real(os.path.join(kdir, entry))
+            if real is None or not self.readable(real):
                 return None
-            return lexical, real, os.path.isdir(real)
+            kinds = self.memo.setdefault("kind", {})
+            if real not in kinds:
+                kinds[real] = "dir" if os.path.isdir(real) else ("file" if os.path.exists(real) else None)
+            if kinds[real] is None:
+                return None
+            return lexical, real, kinds[real] == "dir"
         from somaxlint.units.sandbox import Missing, Refused
 
         try:
@@ -456,7 +509,10 @@ class _Tree:
             if kfile is None:
                 continue
             self._kfile = kfile
-            kmap = _parse_map(self.text(kfile))
+            parsed = self.memo.setdefault("kmap", {}) if self.copy is None else {}
+            if kfile not in parsed:
+                parsed[kfile] = _parse_map(self.text(kfile))
+            kmap = parsed[kfile]
             self.kmaps[kfile] = kmap
             if kmap is None:
                 continue
@@ -526,7 +582,7 @@ class _Tree:
 
     def _patch_file(self, kdir: str, rel: str, target: Any, found: List[_Patch], at: Optional[Tuple[int, int]] = None) -> None:
         path = self._add_file(kdir, rel, at)
-        if path is None:
+        if path is None or self.files_only:
             return
         text = self.text(path)
         if text is None:
@@ -541,6 +597,8 @@ class _Tree:
         into the kustomization file.  A literal block keeps its lines; any
         other style cannot be followed line by line, so everything in it
         points at the start of the value."""
+        if self.files_only:
+            return
         shift: Shift
         if pos[2] == "|":
             content = self.text(kfile)
@@ -833,12 +891,16 @@ def build(
     boundary: Optional[str] = None,
     require_sandbox: bool = False,
     max_output: int = DEFAULT_MAX_FILE_BYTES,
+    store=None,
 ) -> RenderResult:
     """Build the kustomization in ``kustomization_dir`` with the tool, on a
     private copy of the files its graph reads inside ``boundary`` (the
     repository root; default the git top level above it, else itself), in
     the jail (``somaxlint.units.sandbox``); without the tool, link its
-    resources natively (inside ``allowed_roots``)."""
+    resources natively (inside ``allowed_roots``).  With ``store`` (the
+    loading cache), a build whose every input is unchanged -- each file of
+    its graph, byte for byte, the tool and its flags, this code -- is not
+    run again: the tool's answer is kept under a key of exactly those."""
     from somaxlint.units import sandbox
 
     kdir = os.path.realpath(kustomization_dir)
@@ -874,9 +936,20 @@ def build(
         path, line, col = tree.remote
         result.problems.append(RenderProblem(path, line, col, "kustomization not built: it names a remote resource, and somaxlint never fetches", "error"))
         return _fallback(kdir, kfile, unit, tree, result)
+    key = None
+    if store is not None:
+        from somaxlint.units import sandbox as _sandbox
+
+        key = ["kustomize", " ".join(argv[1:]), _sandbox.file_identity(argv[0]), _sandbox.code_identity(), copy.digest(), copy.rel(kdir), f"max={max_output}"]
+        kept = store.get_render(key)
+        if type(kept) is tuple and len(kept) == 2 and kept[0] in ("mapped", "direct", "error") and type(kept[1]) is str:
+            return _answer(kept, kdir, kfile, unit, tree, result)
     work = tempfile.mkdtemp(prefix="somaxlint-render-")
     try:
-        return _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require_sandbox, max_output)
+        answer = _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require_sandbox, max_output)
+        if answer[0] != "killed" and key is not None:
+            store.put_render(key, answer)
+        return _answer(answer, kdir, kfile, unit, tree, result)
     except sandbox.SandboxError as exc:
         result.problems.append(RenderProblem(kfile, 1, 1, f"kustomization not built: {exc}", "info"))
         return result  # (not linked natively either: the sandbox was required)
@@ -886,7 +959,10 @@ def build(
         _remove(work)
 
 
-def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require, max_output) -> RenderResult:
+def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeout, require, max_output) -> Tuple[str, str]:
+    """Run the build in the jail: ("mapped", the annotated stream), ("direct",
+    the stream of a build of the directory itself), ("error", kustomize's
+    message) or ("killed", why: a bound stopped it)."""
     from somaxlint.units import sandbox
 
     sandbox.prepare(work)
@@ -910,9 +986,7 @@ def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeo
 
     outcome = attempt(".")
     if outcome.why is None and outcome.status == 0:
-        mapper = _Mapper(outcome.out.decode("utf-8", "replace"), "/wrapper", kfile, tree)
-        result.rendered.append(Rendered(unit=unit, anchor=kfile, text=mapper.text, line_map=mapper.line_map, consumed=set(tree.files)))
-        return result
+        return ("mapped", outcome.out.decode("utf-8", "replace"))
     if outcome.why is None:
         # The wrapper adds its own words to every error, and refuses what a
         # direct build accepts (a Component): ask the tool about the
@@ -920,24 +994,37 @@ def _build_in(work, argv, copy, kdir, kfile, unit, tree, result, deadline, timeo
         outcome = attempt(target)
     if outcome.why is not None:
         why = f"did not finish within {timeout:g} s" if outcome.why == "it did not finish in time" else outcome.why.replace("it ", "", 1)
-        result.problems.append(RenderProblem(kfile, 1, 1, f"{name} {why}", "error"))
-        return _fallback(kdir, kfile, unit, tree, result)
+        return ("killed", f"{name} {why}")
     out = outcome.out.decode("utf-8", "replace")
     if outcome.status == 0:
+        return ("direct", out)
+    err = outcome.err.decode("utf-8", "replace")
+    return ("error", _one_line(sandbox.clean_message(err, work) if err.strip() else (out or f"exit status {outcome.status}")))
+
+
+def _answer(answer: Tuple[str, str], kdir, kfile, unit, tree, result) -> RenderResult:
+    """The result of a build from the tool's answer (fresh or kept)."""
+    kind, text = answer
+    if kind == "mapped":
+        mapper = _Mapper(text, "/wrapper", kfile, tree)
+        result.rendered.append(Rendered(unit=unit, anchor=kfile, text=mapper.text, line_map=mapper.line_map, consumed=set(tree.files)))
+        return result
+    if kind == "direct":
         anchor = SourcePosition(kfile, 1, 1, approximate=True)
-        lines = out.split("\n")
+        lines = text.split("\n")
 
         def line_map(line: int, col: int) -> Optional[SourcePosition]:
             if 1 <= line <= len(lines):
                 return replace(anchor, rendered=lines[line - 1].strip())
             return None
 
-        result.rendered.append(Rendered(unit=unit, anchor=kfile, text=out, line_map=line_map, consumed=set(tree.files)))
+        result.rendered.append(Rendered(unit=unit, anchor=kfile, text=text, line_map=line_map, consumed=set(tree.files)))
         return result
-    err = outcome.err.decode("utf-8", "replace")
-    message = _one_line(sandbox.clean_message(err, work) if err.strip() else (out or f"exit status {outcome.status}"))
-    line, col = _error_position(kfile, message, tree)
-    result.problems.append(RenderProblem(kfile, line, col, message, "error"))
+    if kind == "killed":
+        result.problems.append(RenderProblem(kfile, 1, 1, text, "error"))
+    else:
+        line, col = _error_position(kfile, text, tree)
+        result.problems.append(RenderProblem(kfile, line, col, text, "error"))
     return _fallback(kdir, kfile, unit, tree, result)
 
 

@@ -659,3 +659,35 @@ def clean_message(text: str, work: str) -> str:
         # where a path starts (not ".../src/tree/..." of the repository's own)
         text = re.sub(r"(?<![\w.~/-])" + re.escape(top) + r"(/|(?=[\s'\"):,]|$))", lambda m: "" if m.group(1) else ".", text)
     return text.strip()
+
+
+# ------------------------------------------------------------ render cache keys
+
+_code: Optional[str] = None
+
+
+def code_identity() -> str:
+    """What somaxlint's own rendering code is (the units modules, by size
+    and modification time): a changed checkout never reads renders an
+    older one stored."""
+    global _code
+    if _code is None:
+        here = os.path.dirname(os.path.abspath(__file__))
+        parts = []
+        for name in sorted(os.listdir(here)):
+            if name.endswith(".py"):
+                st = os.stat(os.path.join(here, name))
+                parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        _code = "|".join(parts)
+    return _code
+
+
+def file_identity(path: str) -> str:
+    """A program's or library's identity for a cache key: its real path,
+    size, modification time and inode (a new version is a new file)."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return f"{real}:-"
+    return f"{real}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"

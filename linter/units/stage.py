@@ -44,6 +44,7 @@ def render_units(
     cwd: str,
     focus: Optional[Set[str]] = None,
     markers: Optional[Dict[str, Set[str]]] = None,
+    store=None,
 ) -> Units:
     """Render every chart and kustomization root under the walked
     directories, and the charts of explicitly named template files.
@@ -52,7 +53,9 @@ def render_units(
     only units that read one of those files are rendered: the findings of
     the others could not be reported anyway, and building costs a process
     per unit.  ``markers``: what discovery's walk of ``walked`` saw (see
-    ``somaxlint.discover.MARKERS``), else the directories are walked."""
+    ``somaxlint.discover.MARKERS``), else the directories are walked.
+    ``store``: where renders are kept between runs (the loading cache,
+    ``somaxlint.cache.Cache``), or None."""
     from somaxlint.units import helm_chart, kustomization
 
     units = Units()
@@ -82,7 +85,7 @@ def render_units(
         jobs.append((
             lambda chart=chart, release=release, boundary=boundary: helm_chart.render_chart(
                 chart, settings.helm_values.get(chart), shown, release_name=release, boundary=boundary,
-                require_sandbox=require, max_output=limit,
+                require_sandbox=require, max_output=limit, store=store,
             ),
             os.path.join(chart, "Chart.yaml"), files,
         ))
@@ -106,6 +109,7 @@ def render_units(
         jobs.append((
             lambda root=root, boundary=boundary: kustomization.build(
                 root, shown, allowed_roots=walked or None, boundary=boundary, require_sandbox=require, max_output=limit,
+                store=store,
             ),
             kustomization.kustomization_file(root) or root, consumed,
         ))
@@ -167,12 +171,13 @@ def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str])
     include each other): each is built, and kustomize says what is wrong,
     rather than both vanishing.  Each with the files it reads, computed
     once (it parses every kustomization it reaches)."""
-    roots = {root: kustomization.consumed_files(root, walked or None) for root in kustomization.roots(candidates)}
+    memo: dict = {}  # what the walks share: overlays over one base read it alike
+    roots = {root: kustomization.consumed_files(root, walked or None, memo) for root in kustomization.roots(candidates)}
     reached: Set[str] = set().union(*roots.values()) if roots else set()
     for candidate in candidates:
         kfile = kustomization.kustomization_file(candidate)
         if candidate not in roots and kfile is not None and os.path.realpath(kfile) not in reached:
-            roots[candidate] = kustomization.consumed_files(candidate, walked or None)
+            roots[candidate] = kustomization.consumed_files(candidate, walked or None, memo)
             reached |= roots[candidate]
     return dict(sorted(roots.items()))
 
