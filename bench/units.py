@@ -125,6 +125,6 @@ def generate(path: str, bases: int = 8, overlays: int = 20, charts: int = 40, se
         _write(os.path.join(chart, "templates", "deployment.yaml"), CHART_TEMPLATE.format(n=c))
         value_sets = [[], ["values-prod.yaml"]][:sets]
         config.append(f"    charts/chart-{c:02d}: {{values: {value_sets!r}}}".replace("'", '"'))
-    _write(os.path.join(path, ".somaxlint.yaml"), 'kernel: "4.19"\n' + "\n".join(config) + "\n")
+    _write(os.path.join(path, ".somaxlint.yaml"), 'kernel: "4.19"\n' + ("\n".join(config) + "\n" if charts else ""))
     os.makedirs(os.path.join(path, ".git"), exist_ok=True)
     return {"kustomizations": bases * (overlays + 1), "overlays": bases * overlays, "renders": bases * overlays + charts * sets}

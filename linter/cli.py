@@ -99,7 +99,23 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message):  # exit status 2, argparse's convention too
-        raise UsageError(message)
+        raise UsageError(message + self._suggestion(message))
+
+    def _suggestion(self, message: str) -> str:
+        """`--formt` -> did you mean --format (ruff and git say so too)."""
+        prefix = "unrecognized arguments: "
+        if not message.startswith(prefix):
+            return ""
+        import difflib
+
+        options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        for word in message[len(prefix):].split():
+            name = word.split("=", 1)[0]
+            if name.startswith("--"):
+                near = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+                if near:
+                    return f" (did you mean {near[0]}?)"
+        return ""
 
 
 def _file_size(text: str) -> int:
@@ -123,8 +139,14 @@ def _common(parser: argparse.ArgumentParser, formats) -> None:
     )
     parser.add_argument("--kernel", metavar="VERSION", help="Linux version of the nodes, e.g. 5.15 (overrides `kernel`)")
     parser.add_argument("--kubernetes", metavar="VERSION", help="Kubernetes version, e.g. 1.29 (overrides `kubernetes`)")
-    parser.add_argument("--format", default=formats[0], choices=formats, help=f"output format (default: {formats[0]})")
-    parser.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE (replaced only when complete; - is standard output)")
+    parser.add_argument(
+        "--format", action="append", choices=formats,
+        help=f"output format (default: {formats[0]}); repeatable: the n-th --output is the n-th format's file, a format without one goes to standard output",
+    )
+    parser.add_argument(
+        "--output", "-o", action="append", metavar="FILE",
+        help="write the report to FILE (replaced only when complete; - is standard output); repeatable, one per --format",
+    )
     parser.add_argument("--max-file-size", type=_file_size, metavar="BYTES", help="largest input file read (default 16 MiB, at most 1 GiB)")
     parser.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
     parser.add_argument("--cache-dir", metavar="DIR", help="where loaded files are cached (default: $SOMAXLINT_CACHE_DIR, else .somaxlint_cache at the repository root)")
@@ -281,10 +303,27 @@ def _silence_stdout() -> None:
         pass
 
 
+def _parse(argv: List[str]):
+    """The command line, options and paths in any order (`somaxlint a
+    --format json b`): the subcommand's own parser reads the words after
+    it intermixed (argparse cannot with subparsers)."""
+    command = argv[0] if argv[0] in COMMANDS else None
+    parser = build_parser(command)
+    if command is None:
+        return parser.parse_args(argv)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[command]
+    if command in ("check", "explain") and "--help" not in argv and "-h" not in argv and "--version" not in argv:
+        args = sub.parse_intermixed_args(argv[1:])
+    else:
+        args = sub.parse_args(argv[1:])
+    args.command = command
+    return args
+
+
 def _main(argv: List[str]) -> int:
     from somaxlint.report import OutputError
 
-    args = build_parser(argv[0] if argv[0] in COMMANDS else None).parse_args(argv)
+    args = _parse(argv)
     try:
         if args.command == "rules":
             return _rules(args)
@@ -360,7 +399,7 @@ def _check_arguments(args, paths: List[str]) -> None:
                 raise UsageError(f"--{option.replace('_', '-')} {path}: no such file or directory")
     category = getattr(args, "sarif_category", None)
     if category is not None:
-        if args.format != "sarif":
+        if "sarif" not in getattr(args, "formats", [args.format]):
             raise UsageError(f"--sarif-category applies to --format sarif only (the format is {args.format})")
         if not category.strip("/"):
             raise UsageError("--sarif-category: the name is empty")
@@ -374,11 +413,42 @@ def _own_files(settings, args) -> None:
         settings.config_path: "somaxlint's configuration",
         settings.baseline: "somaxlint's baseline",
         getattr(args, "write_baseline", None): "somaxlint's baseline",
-        args.output if getattr(args, "output", None) not in (None, "-") else None: "somaxlint's report",
     }
+    for _fmt, path in getattr(args, "reports", ()):
+        if path != "-":
+            own[path] = "somaxlint's report"
     settings.own_files = {os.path.realpath(path): what for path, what in own.items() if path}
     for ignored in settings.untrusted_configs:
         settings.own_files[os.path.realpath(ignored)] = "somaxlint's configuration (not read under --trusted-config)"
+
+
+def _command_hint(paths: List[str]) -> str:
+    """`somaxlint chek sub`: the first path is no file and looks like a
+    command's name."""
+    import difflib
+
+    if paths and not os.path.lexists(paths[0]):
+        near = difflib.get_close_matches(paths[0], COMMANDS, n=1, cutoff=0.6)
+        if near:
+            return f" (did you mean the command `somaxlint {near[0]}`?)"
+    return ""
+
+
+def _reports(args) -> List[tuple]:
+    """(format, output path) of every report the run writes: the n-th
+    --output is the n-th --format's file; the formats left over go to
+    standard output, which only one may take."""
+    formats = list(args.format or [EXPLAIN_FORMATS[0] if args.command == "explain" else FORMATS[0]])
+    outputs = list(args.output or [])
+    if len(outputs) > len(formats):
+        raise UsageError(f"{len(outputs)} --output for {len(formats)} --format: give each --output its --format")
+    pairs = [(fmt, outputs[i] if i < len(outputs) else "-") for i, fmt in enumerate(formats)]
+    on_stdout = [fmt for fmt, path in pairs if path == "-"]
+    if len(on_stdout) > 1:
+        raise UsageError(f"--format {' and '.join(on_stdout)} would both go to standard output: give all but one an --output FILE")
+    if args.command == "explain" and len(pairs) > 1:
+        raise UsageError("explain writes one report: give one --format")
+    return pairs
 
 
 def _lint(args) -> int:
@@ -387,6 +457,10 @@ def _lint(args) -> int:
     from somaxlint.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
     from somaxlint.report import Output
 
+    reports = args.reports = _reports(args)
+    args.format = reports[0][0]  # the main format: the summary line, --sarif-category
+    args.formats = [fmt for fmt, _ in reports]
+    args.output = reports[0][1] if reports[0][1] != "-" else None
     settings = _settings(args)
     paths = args.paths or ["."]
     _check_arguments(args, paths)
@@ -418,7 +492,15 @@ def _lint(args) -> int:
         settings.baseline = None
     write_baseline = getattr(args, "write_baseline", None)
     # Opened before the run: an unwritable path is an error at once.
-    out = Output(write_baseline, "--write-baseline") if write_baseline else Output(args.output if args.output is not None else "-")
+    outs = [(None, Output(write_baseline, "--write-baseline"))] if write_baseline else []
+    try:
+        for fmt, path in ([] if write_baseline else reports):
+            outs.append((fmt, Output(path)))
+    except BaseException:
+        for _fmt, opened in outs:
+            opened.abort()
+        raise
+    out = outs[0][1]
     try:
         stdin_bytes = sys.stdin.buffer.read() if "-" in paths else None
         progress = _Progress() if _Progress.wanted(args) else None
@@ -428,7 +510,7 @@ def _lint(args) -> int:
             if _HELD_UNTIL_EXIT is not None:
                 _HELD_UNTIL_EXIT.append(result)
         except (InputError, BaselineError) as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc) + _command_hint(paths)) from None
         finally:
             if progress is not None:
                 progress.done()
@@ -452,16 +534,19 @@ def _lint(args) -> int:
                 f"somaxlint: stale baseline entry {entry.get('rule', '?')} in {entry.get('path', '?')}: "
                 f"no longer found ({_escape(str(entry.get('message', '')))[:200]})"
             )
-        status = _report(args, result, settings, out, cwd)
-        out.commit()
+        for fmt, each in outs:
+            status = _report(args, result, settings, each, cwd, fmt)
+        for _fmt, each in outs:
+            each.commit()
     except BaseException:
-        out.abort()  # no partial report; an existing file stays as it was
+        for _fmt, each in outs:
+            each.abort()  # no partial report; an existing file stays as it was
         raise
     for note in result.notes:
         _say(f"somaxlint: {note}")
-    if args.command == "check" and args.format == "text":
+    if args.command == "check" and "text" in args.formats:
         _say(_summary_line(result))
-    if args.command == "check" and args.statistics and args.format != "text":
+    if args.command == "check" and args.statistics and "text" not in args.formats:
         sys.stderr.write(_statistics(result.findings))
     if nothing:
         _say(NOTHING_TO_LINT)
@@ -495,31 +580,32 @@ def _cache(args, root: str):
 NOTHING_TO_LINT = "somaxlint: nothing to lint: no Kubernetes manifest, CNI configuration or nginx config in the input"
 
 
-def _report(args, result, settings, out, cwd: str) -> int:
+def _report(args, result, settings, out, cwd: str, fmt: str) -> int:
     from somaxlint.engine import exit_status
 
     handle = out.handle
     if args.command == "explain":
         from somaxlint.report import explain
 
-        if args.format == "json":
+        if fmt == "json":
             explain.write_json(result.model, handle)
         else:
             explain.write_text(result.model, handle)
         return EXIT_FINDINGS if any(f.rule == "SMX000" for f in result.findings) else EXIT_CLEAN
-    if args.format == "json":
+    if fmt == "json":
         from somaxlint.report import json_report
 
         json_report.write(result.findings, result.summary, handle)
-    elif args.format == "sarif":
+    elif fmt == "sarif":
         from somaxlint.report import sarif
 
-        sarif.write(result, settings, handle, category=args.sarif_category)
-    elif args.format == "github":
+        for note in sarif.write(result, settings, handle, category=args.sarif_category):
+            _say(f"somaxlint: {note}")
+    elif fmt == "github":
         from somaxlint.report import github
 
         github.write(result.findings, handle)
-    elif args.format == "gitlab":
+    elif fmt == "gitlab":
         from somaxlint.report import gitlab
 
         gitlab.write(result.findings, handle)

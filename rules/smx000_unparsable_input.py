@@ -57,9 +57,9 @@ def check(model):
                 subject=_stable(error.message),
             )
     # Charts and kustomizations that Helm or kustomize refused.
-    for location, message, severity in model.unit_problems:
+    for location, message, severity, related in model.unit_problems:
         if severity == "error":
-            yield Finding(CODE, NAME, SEVERITY, message, location, subject=_stable(message))
+            yield Finding(CODE, NAME, SEVERITY, message, location, related=related, subject=_stable(message))
     # Kubernetes fields of the wrong type (the API server refuses them).
     for location, message in model.problems:
         yield Finding(CODE, NAME, SEVERITY, message, location, subject=_stable(message))

@@ -38,9 +38,9 @@ SUMMARY = "A Helm chart or kustomization could not be rendered: its objects are 
 
 
 def check(model):
-    for location, message, severity in model.unit_problems:
+    for location, message, severity, related in model.unit_problems:
         if severity == "info":
-            yield Finding(CODE, NAME, SEVERITY, message, location, subject=message)
+            yield Finding(CODE, NAME, SEVERITY, message, location, related=related, subject=message)
     # Templates among the plain files (ytt, Helm without its chart, Go or
     # Jinja, envsubst): each said once, nothing of them read.
     for loaded in model.files:

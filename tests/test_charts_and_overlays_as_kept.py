@@ -140,3 +140,19 @@ def test_an_overlay_linted_by_its_own_path_is_built_with_its_bases_from_the_repo
     assert (f["rule"], f["location"]["path"]) == ("SMX001", "base/app.yaml")
     assert "Deployment/default/prod-web" in f["message"]  # built: the overlay's prefix
     assert not any("kustomize did not build" in a for a in f["assumptions"])
+
+
+def test_a_staged_template_without_helm_is_said_at_its_chart(project, monkeypatch, tmp_path):
+    # the pre-commit hook's environment has no Helm unless it is added
+    monkeypatch.setitem(__import__("sys").modules, "helm_python", None)
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    (project.root / ".git").mkdir()
+    _chart(project, "apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    project.write("apps/other.yaml", deployment(name="other") + "---\n" + config_map())
+    run = project.run("--format", "json", "--default-context", ".", "charts/web/templates/configmap.yaml")
+    [f] = run.json["findings"]
+    assert (f["rule"], f["location"]["path"], f["location"]["line"], f["severity"]) == ("SMX019", "charts/web/Chart.yaml", 1, "info")
+    assert f["message"] == "chart not rendered: install helm (on PATH) or somaxlint[helm] to lint its templates"
+    assert [r["location"]["path"] for r in f["related"]] == ["charts/web/templates/configmap.yaml"]
+    assert run.status == 1

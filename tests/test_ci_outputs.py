@@ -43,7 +43,7 @@ def test_sarif_is_valid_with_findings_and_ready_for_code_scanning(project, sarif
     line, column = position(INCIDENT, "listen 80;")
     assert location["artifactLocation"]["uri"] == "deploy/app.yaml"
     assert location["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
-    assert location["region"] == {"startLine": line, "startColumn": column}
+    assert location["region"] == {"startLine": line, "startColumn": column, "endLine": line}  # to the end of the line
     assert result["level"] == "error" and result["ruleIndex"] == 1
     related = result["relatedLocations"]
     assert [r["message"]["text"] for r in related] == [
@@ -299,3 +299,59 @@ def test_progress_goes_to_stderr_only_when_asked_or_on_a_terminal(project, monke
     loud = project.run("--kernel", "4.19", "--progress", "--format", "json", "app.yaml")
     assert "\rsomaxlint: read 1/1 files\n" in loud.err
     assert "read 1/1" not in loud.out and json.loads(loud.out)["findings"]
+
+
+# GitHub code scanning's limits ----------------------------------------------------
+
+
+def test_sarif_keeps_code_scannings_limits_and_says_what_it_cut(project, monkeypatch):
+    """Results per run, locations per result, description lengths and the
+    gzipped size (somaxlint.report.sarif.LIMITS): a file code scanning
+    would reject is never written; the most severe findings are kept."""
+    from somaxlint.report import sarif
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 3)
+    for n in range(4):
+        project.write(f"app{n}.yaml", deployment(name=f"web{n}", image="nginx:1.25") + "---\n" + config_map(name="web-conf"))
+    project.write("nginx.conf", "events {}\nhttp {\n    include a.conf;\n    include b.conf;\n    server { listen 80; }\n}\n")
+    run = project.run("--format", "sarif", "--kernel", "4.19", ".")
+    document = json.loads(run.out)
+    [only] = document["runs"]
+    assert len(only["results"]) == 3
+    assert {r["level"] for r in only["results"]} == {"error"}  # the SMX013 warnings went first
+    assert "somaxlint: SARIF: " in run.err and "least severe: code scanning rejects a run of more than 3 results" in run.err
+    assert only["originalUriBaseIds"] == {"%SRCROOT%": {"description": {"text": "The repository root (somaxlint's paths are relative to it)"}}}
+    for rule in only["tool"]["driver"]["rules"]:
+        assert len(rule["fullDescription"]["text"]) <= 1024 and len(rule["shortDescription"]["text"]) <= 1024
+        assert len(rule["properties"]["tags"]) <= 20
+    long_rules = [r for r in only["tool"]["driver"]["rules"] if r["fullDescription"]["text"].endswith("\u2026")]
+    assert {r["id"] for r in long_rules} >= {"SMX010", "SMX015"}  # cut at a word: the whole text is in help
+    assert all(len(r["help"]["text"]) > 1024 for r in long_rules)
+
+
+def test_sarif_stays_under_ten_megabytes_gzipped(project, monkeypatch):
+    from somaxlint.report import sarif
+
+    monkeypatch.setattr(sarif, "MAX_GZIPPED_BYTES", 18000)
+    for n in range(40):
+        project.write(f"app{n}.yaml", deployment(name=f"web{n}") + "---\n" + config_map(name="web-conf"))
+    run = project.run("--format", "sarif", "--kernel", "4.19", ".")
+    assert sarif._gzipped_size(run.out) <= 18000
+    document = json.loads(run.out)["runs"][0]
+    assert 0 < len(document["results"]) < 40
+    # first the artifacts no result names, then the results
+    assert {a["location"]["uri"] for a in document["artifacts"]} == {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in document["results"]}
+    assert "the artifacts list only the files results name" in run.err
+    assert "more findings left out, the least severe: code scanning rejects a file of more than 0 MB gzip-compressed" in run.err
+
+
+def test_sarif_lists_at_most_a_thousand_locations_a_result(project, monkeypatch):
+    from somaxlint.report import sarif
+
+    monkeypatch.setattr(sarif, "MAX_LOCATIONS", 3)
+    project.write("app.yaml", deployment() + "---\n" + config_map())
+    run = project.run("--format", "sarif", "--kernel", "4.19", ".")
+    [result] = [r for r in json.loads(run.out)["runs"][0]["results"] if r["ruleId"] == "SMX001"]
+    assert len(result["relatedLocations"]) == 2
+    assert "2 more related locations not listed: code scanning takes 3 locations a result." in result["message"]["text"]
+    assert "lists 2 of its 4 related locations" in run.err

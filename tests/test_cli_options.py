@@ -312,3 +312,47 @@ def test_own_configuration_baseline_and_report_are_never_read_as_inputs(project)
         {"path": "baseline.json", "reason": "somaxlint's baseline"},
         {"path": "report.json", "reason": "somaxlint's report"},
     ]
+
+
+# The command line as people type it -------------------------------------------------
+
+
+def test_paths_and_options_may_come_in_any_order(project):
+    project.write("a/app.yaml", deployment() + "---\n" + config_map())
+    project.write("b/app.yaml", deployment(name="other") + "---\n" + config_map())
+    mixed = project.run("a", "--format", "json", "b", "--kernel", "4.19")
+    ordered = project.run("--format", "json", "--kernel", "4.19", "a", "b")
+    assert mixed.status == ordered.status == 1
+    assert mixed.out == ordered.out
+    assert {f["location"]["path"] for f in mixed.json["findings"]} == {"a/app.yaml", "b/app.yaml"}
+    explain = project.run("explain", "a", "--format", "json", "--kernel", "4.19")
+    assert explain.status == 0 and len(explain.json["listeners"]) == 1
+
+
+def test_a_misspelt_option_or_command_gets_the_near_one(project):
+    project.write("sub/app.yaml", deployment() + "---\n" + config_map())
+    run = project.run("--formt", "json", "sub")
+    assert run.status == 2
+    assert run.err == "somaxlint: error: unrecognized arguments: --formt (did you mean --format?)\n"
+    run = project.run("chek", "sub")
+    assert run.status == 2
+    assert run.err.startswith("somaxlint: error: chek: ")
+    assert run.err.rstrip().endswith("(did you mean the command `somaxlint check`?)")
+
+
+def test_one_run_writes_several_formats(project):
+    project.write("app.yaml", deployment() + "---\n" + config_map())
+    run = project.run("--kernel", "4.19", "--format", "sarif", "--output", "out.sarif", "--format", "github", ".")
+    assert run.status == 1
+    assert run.out.startswith("::error file=app.yaml,")  # the log's annotations
+    sarif = json.loads((project.root / "out.sarif").read_text())
+    assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["SMX001"]
+    both = project.run("--kernel", "4.19", "--format", "json", "--format", "text", ".")
+    assert both.status == 2 and "would both go to standard output" in both.err
+    extra = project.run("--format", "json", "--output", "a.json", "--output", "b.json", ".")
+    assert extra.status == 2 and "2 --output for 1 --format" in extra.err
+    # the report files are somaxlint's own: never read as inputs
+    again = project.run("--kernel", "4.19", "--format", "json", "--output", "r.json", "--format", "gitlab", "--output", "r.gitlab.json", ".")
+    assert again.status == 1
+    assert json.loads((project.root / "r.json").read_text())["findings"][0]["rule"] == "SMX001"
+    assert json.loads((project.root / "r.gitlab.json").read_text())[0]["check_name"] == "SMX001 listen-backlog-truncated"

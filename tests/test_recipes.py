@@ -247,13 +247,16 @@ def test_action_declares_its_inputs_and_uploads_with_the_category(action):
     assert action["runs"]["using"] == "composite"
     assert {"paths", "args", "sarif-category", "python-version", "version"} <= set(action["inputs"])
     uses = [step for step in action["runs"]["steps"] if "uses" in step]
-    assert [step["uses"].split("@")[0] for step in uses] == ["actions/setup-python", "github/codeql-action/upload-sarif"]
+    assert [step["uses"].split("@")[0] for step in uses] == ["actions/setup-python", "github/codeql-action/upload-sarif", "actions/upload-artifact"]
+    assert uses[1]["if"] == "${{ inputs.upload == 'true' && steps.lint.outputs.sarif-file != '' }}"
+    assert uses[2]["if"] == "${{ inputs.upload != 'true' && steps.lint.outputs.sarif-file != '' }}"
+    assert uses[2]["with"]["path"] == "${{ steps.lint.outputs.sarif-file }}"
     assert uses[0]["with"]["python-version"] == "${{ inputs.python-version }}"
     assert uses[1]["with"]["category"] == "${{ inputs.sarif-category }}"
     assert uses[1]["with"]["sarif_file"] == "${{ steps.lint.outputs.sarif-file }}"
     runs = [step["run"] for step in action["runs"]["steps"] if "run" in step]
     assert any('"$SOMAXLINT_ACTION_PATH"' in run for run in runs)
-    assert any('somaxlint check --format sarif --output "$out/somaxlint.sarif" --sarif-category' in run for run in runs)
+    assert any('somaxlint check --format sarif --output "$out/somaxlint.sarif" --format github --sarif-category' in run for run in runs)
     # The README's workflow uses the action at the release tag, with inputs it has.
     workflows = [b for b in _readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
     assert len(workflows) == 2  # code scanning; pull requests from forks
@@ -307,7 +310,7 @@ def test_action_inputs_cannot_inject_shell(action, source, tmp_path, monkeypatch
     assert not any((workspace / name).exists() for name in ("pwned", "pwned2", "pwned3"))
     argv = (tmp_path / "argv").read_text().splitlines()
     assert argv[:4] == ["check", "--format", "sarif", "--output"] and argv[4].endswith("/somaxlint.sarif")
-    assert argv[5:] == ["--sarif-category", "x; touch pwned3", "--no-cache", "--kernel", "$(touch", "pwned)", "`touch", "pwned2`", "--", "deploy"]
+    assert argv[5:] == ["--format", "github", "--sarif-category", "x; touch pwned3", "--no-cache", "--kernel", "$(touch", "pwned)", "`touch", "pwned2`", "--", "deploy"]
 
 
 def test_action_fills_no_cache_unless_the_workflow_keeps_one(action, source, tmp_path, monkeypatch):
@@ -336,8 +339,8 @@ def test_action_fills_no_cache_unless_the_workflow_keeps_one(action, source, tmp
         status, outputs, _ = _run_action(action, inputs, source, workspace, fake_venv, only={"lint"})
         assert status == 0
         argv = (tmp_path / "argv").read_text().splitlines()
-        assert argv[:4] == ["check", "--format", "sarif", "--output"] and argv[5:7] == ["--sarif-category", "c"]
-        assert argv[7:] == expected
+        assert argv[:4] == ["check", "--format", "sarif", "--output"] and argv[5:9] == ["--format", "github", "--sarif-category", "c"]
+        assert argv[9:] == expected
 
 
 CODE_QUALITY_SCHEMA = {

@@ -63,6 +63,9 @@ class RenderProblem:
     column: int
     message: str
     severity: str  # "error" (the input is broken) or "info" (a tool is missing)
+    # real paths of files named on the command line that the unit reads (a
+    # staged template): the problem is theirs too
+    related: Tuple[str, ...] = ()
 
 
 @record

@@ -141,7 +141,13 @@ def render_units(
                 raise
     else:
         results = [one(job) for job in jobs]
-    for result in results:
+    for (_call, _anchor, consumed), result in zip(jobs, results):
+        if focus is not None:
+            # a unit rendered for a file named among a wider context: what
+            # stops it concerns that file (a staged template)
+            named = tuple(sorted(consumed & focus))
+            for problem in result.problems:
+                problem.related = named
         _take(units, result, shown)
     if jobs and not require:
         from somaxlint.units import sandbox
@@ -273,8 +279,9 @@ def shorten(message: str, limit: int = MAX_MESSAGE) -> str:
     return head + " ... " + tail
 
 
-def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]:
-    """(location, message, severity) of each unit that did not render."""
+def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str, Tuple[Related, ...]]]:
+    """(location, message, severity, related) of each unit that did not
+    render: related, the files named among a wider context that it reads."""
     prefixes = sorted({os.path.realpath(cwd), cwd}, key=len, reverse=True)
 
     def portable(message: str) -> str:
@@ -284,4 +291,12 @@ def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str]]
             message = message.replace(prefix.rstrip(os.sep) + os.sep, "")
         return shorten(message)
 
-    return [(Location(display_path(p.path, cwd), p.line, p.column), portable(p.message), p.severity) for p in units.problems]
+    return [
+        (
+            Location(display_path(p.path, cwd), p.line, p.column),
+            portable(p.message),
+            p.severity,
+            tuple(Related(Location(display_path(r, cwd), 1, 1), "a file of this unit, named on the command line") for r in p.related),
+        )
+        for p in units.problems
+    ]
