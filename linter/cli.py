@@ -674,8 +674,10 @@ def _init(args) -> int:
 
 
 class _Progress:
-    """`read 1200/3000 files` on stderr, for long runs on a terminal only:
-    never on stdout, never in CI logs (unless --progress asks for it)."""
+    """`somaxlint: reading 1200/3000 files`, then `rendering charts and
+    kustomizations`, `modelling`, `checking`, on one line of stderr that
+    is cleared when the run ends; for long runs on a terminal only: never
+    on stdout, never in CI logs (unless --progress asks for it)."""
 
     DELAY = 1.5  # seconds before the first line: short runs stay silent
 
@@ -686,6 +688,7 @@ class _Progress:
         self.start = self.clock()
         self.shown = False
         self.last = 0.0
+        self.width = 0
 
     @staticmethod
     def wanted(args) -> bool:
@@ -693,18 +696,31 @@ class _Progress:
             return True
         return sys.stderr.isatty() and not os.environ.get("CI")
 
+    def _show(self, text: str) -> None:
+        line = f"somaxlint: {text}"
+        sys.stderr.write("\r" + line + " " * max(0, self.width - len(line)))
+        sys.stderr.flush()
+        self.width = len(line)
+        self.shown = True
+
     def __call__(self, number: int, total: int) -> None:
         now = self.clock()
         if now - self.start < self.DELAY or (now - self.last < 0.2 and number != total):
             return
         self.last = now
-        self.shown = True
-        sys.stderr.write(f"\rsomaxlint: read {number}/{total} files")
-        sys.stderr.flush()
+        self._show(f"reading {number}/{total} files")
+
+    def stage(self, text: str) -> None:
+        """A stage begins (``rendering charts and kustomizations``,
+        ``modelling``, ``checking``): shown once the run is long."""
+        if self.clock() - self.start >= self.DELAY:
+            self._show(text)
 
     def done(self) -> None:
         if self.shown:
-            sys.stderr.write("\n")
+            # the line is cleared: what follows (the summary) starts clean
+            sys.stderr.write("\r" + " " * self.width + "\r")
+            sys.stderr.flush()
 
 
 def _escape(text: str) -> str:
