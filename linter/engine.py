@@ -266,7 +266,9 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.path == "-", f.display))
         roots = sorted(set(roots) | set(extra_roots))
     units = None
+    stage = getattr(progress, "stage", None) or (lambda text: None)
     if not _no_units(inputs, markers):
+        stage("rendering charts and kustomizations")
         units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus, markers, cache)
     if units is not None and units.consumed:
         # Templates, bases, patches and generator sources are read through
@@ -298,6 +300,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
             summary.skipped_other += 1
             summary.skipped.append(Skipped(f.display, category))
 
+    stage("modelling")
     model = build_model(loaded, settings, roots, base)
     relocator = None
     if units is not None:
@@ -313,6 +316,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     summary.servers = sum(1 for s in model.servers if not unread(s)) + len(model.unresolved)
     summary.unresolved = len(model.unresolved)
     summary.listeners = sum(len(s.listeners) for s in model.servers)
+    stage("checking")
     findings: List[Finding] = []
     for rule in all_rules():
         if not rule_enabled(rule, settings):
