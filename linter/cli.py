@@ -191,7 +191,7 @@ def _check_parser(sub) -> None:
     check.add_argument("--select", action="append", default=None, metavar="RULE", help="only these rules (code or name; repeatable, comma-separated)")
     check.add_argument("--ignore", action="append", default=[], metavar="RULE", help="skip these rules (code or name)")
     check.add_argument("--fail-on", choices=("info", "warning", "error"), default="info", help="lowest severity that makes the exit status 1 (default: info, any finding)")
-    check.add_argument("--color", choices=("auto", "always", "never"), default="auto")
+    check.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="colour the text report: auto (on a terminal, unless NO_COLOR is set), always, never")
     check.add_argument("--statistics", action="store_true", help="after the report, count findings per rule (stdout for text, stderr for other formats)")
     check.add_argument("--baseline", metavar="FILE", help="do not report findings recorded in FILE (see --write-baseline)")
     check.add_argument("--write-baseline", metavar="FILE", help="record the current findings in FILE and exit 0")
@@ -517,7 +517,9 @@ def _lint(args) -> int:
         if args.command == "check" and settings.inline_suppressions is not False:
             _refuse_unknown_suppressions(result, cwd)
         if baseline_entries is not None:
+            before = len(result.findings)
             result.findings, result.stale_baseline = apply_baseline(result.findings, baseline_entries)
+            result.baselined = before - len(result.findings)
         nothing = result.summary.files == 0
 
         if write_baseline:
@@ -734,7 +736,13 @@ def _summary_line(result) -> str:
     for f in result.findings:
         counts[f.severity] = counts.get(f.severity, 0) + 1
     found = ", ".join(f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}" for s in ("error", "warning", "info") if s in counts)
-    return f"somaxlint: {result.summary.text()}; {found or 'no findings'}"
+    # what was found but is not shown, so a clean report says what it hides
+    hidden = []
+    if result.suppressed:
+        hidden.append(f"{result.suppressed} suppressed")
+    if getattr(result, "baselined", 0):
+        hidden.append(f"{result.baselined} in the baseline")
+    return f"somaxlint: {result.summary.text()}; {found or 'no findings'}" + (f" ({', '.join(hidden)})" if hidden else "")
 
 
 def _rules(args) -> int:

@@ -524,7 +524,9 @@ INIT_TEMPLATE = '''\
 #  SMX013: false
 #  listen-backlog-truncated: warning
 
-# Path globs (relative to the current directory) never linted.
+# Files never read nor reported: globs matched against each path from the
+# repository root (fnmatch: `*` matches `/` too; a directory's pattern
+# covers what is under it), e.g. a chart's test fixtures.
 #exclude: ["charts/*/tests/*"]
 
 # Whether suppression comments (`# somaxlint: ignore ...`) and

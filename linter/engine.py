@@ -37,13 +37,17 @@ class Summary:
     modelled: Optional[int] = None
 
     def text(self) -> str:
-        related = "" if self.modelled is None else f" of the {self.modelled} files related to the files named"
+        related = "" if self.modelled is None else f" of the {_count(self.modelled, 'file')} related to the files named"
         return (
-            f"{self.files} files, {self.skipped_not_kubernetes + self.skipped_other} skipped "
+            f"{_count(self.files, 'file')}, {self.skipped_not_kubernetes + self.skipped_other} skipped "
             f"({self.skipped_not_kubernetes} not Kubernetes or nginx), {self.unparsable} unparsable; "
-            f"{self.workloads} workloads, {self.servers} servers ({self.unresolved} unresolved), "
-            f"{self.listeners} listeners{related}"
+            f"{_count(self.workloads, 'workload')}, {_count(self.servers, 'server')} ({self.unresolved} unresolved), "
+            f"{_count(self.listeners, 'listener')}{related}"
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 @record
@@ -54,6 +58,7 @@ class Result:
     files: List[LoadedFile]
     stale_baseline: List[dict] = field(default_factory=list)
     suppressed: int = 0
+    baselined: int = 0  # findings the baseline holds, not reported
     # the directory the display paths are relative to (the repository root
     # on the command line)
     root: str = ""

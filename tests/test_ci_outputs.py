@@ -295,10 +295,10 @@ def test_progress_goes_to_stderr_only_when_asked_or_on_a_terminal(project, monke
     monkeypatch.setattr(cli._Progress, "DELAY", 0.0)
     project.write("app.yaml", INCIDENT)
     quiet = project.run("--kernel", "4.19", "app.yaml")
-    assert "reading 1/1 files" not in quiet.err  # not a terminal: silent
+    assert "reading 1/1 file" not in quiet.err  # not a terminal: silent
     loud = project.run("--kernel", "4.19", "--progress", "--format", "json", "app.yaml")
     # each stage on the one line, and the line cleared at the end
-    assert loud.err.startswith("\rsomaxlint: reading 1/1 files")
+    assert loud.err.startswith("\rsomaxlint: reading 1/1 file")
     assert "\rsomaxlint: modelling" in loud.err and "\rsomaxlint: checking" in loud.err
     assert loud.err.endswith("\r" + " " * len("somaxlint: checking") + "\r")
     assert "\n" not in loud.err

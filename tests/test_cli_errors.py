@@ -27,9 +27,12 @@ def _must_not_lint(monkeypatch):
 
 
 def _summary(files=1, workloads=1, servers=1, listeners=1, found="1 error"):
+    def count(n, noun):
+        return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
     return (
-        f"somaxlint: {files} files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; {workloads} workloads, "
-        f"{servers} servers (0 unresolved), {listeners} listeners; {found}\n"
+        f"somaxlint: {count(files, 'file')}, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; {count(workloads, 'workload')}, "
+        f"{count(servers, 'server')} (0 unresolved), {count(listeners, 'listener')}; {found}\n"
     )
 
 

@@ -12,8 +12,8 @@ from conftest import config_map, corpus_or_skip, deployment, position
 
 INCIDENT = deployment() + "---\n" + config_map()
 SUMMARY = (
-    "somaxlint: 1 files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 workloads, "
-    "1 servers (0 unresolved), 1 listeners; 1 error\n"
+    "somaxlint: 1 file, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 workload, "
+    "1 server (0 unresolved), 1 listener; 1 error\n"
 )
 
 

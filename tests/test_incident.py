@@ -23,7 +23,7 @@ def test_incident_example_is_an_error_on_the_incident_kernel(project):
         "incident/nginx-configmap.yaml:11:3: ConfigMap images/static-nginx key 'nginx.conf'",
         "incident/deployment.yaml:17:11: container 'nginx' of Deployment/images/static-nginx",
     ]
-    assert run.err == "somaxlint: 2 files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 workloads, 1 servers (0 unresolved), 1 listeners; 1 error\n"
+    assert run.err == "somaxlint: 2 files, 0 skipped (0 not Kubernetes or nginx), 0 unparsable; 1 workload, 1 server (0 unresolved), 1 listener; 1 error\n"
 
 
 def test_incident_without_kernel_is_a_warning_naming_the_assumption(project):

@@ -185,8 +185,8 @@ def test_a_staged_deployment_models_its_own_application_only(project):
     run = project.run("--no-cache", "--default-context", ".", "apps/a/envs/prod/deployment.yaml")
     # its ConfigMap, and the files that apply to every pod
     assert run.err.endswith(
-        "somaxlint: 30 files, 1 skipped (1 not Kubernetes or nginx), 0 unparsable; 1 workloads, 1 servers (0 unresolved), "
-        "1 listeners of the 5 files related to the files named; 1 warning\n"
+        "somaxlint: 30 files, 1 skipped (1 not Kubernetes or nginx), 0 unparsable; 1 workload, 1 server (0 unresolved), "
+        "1 listener of the 5 files related to the files named; 1 warning\n"
     ), run.err
     run = project.run("--no-cache", "--default-context", ".", "shared/configmap.yaml")
     # the ConfigMap, both Deployments that mount it, and the three

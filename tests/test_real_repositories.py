@@ -97,7 +97,7 @@ def test_template_placeholder_value_is_not_echoed_as_a_shape_error(project):
 
 
 def test_conf_d_from_a_configmap_not_in_the_input_is_unresolved(project):
-    # fixed in d4078bf: was "1 servers (0 unresolved), 0 listeners", no SMX018, nothing in explain
+    # fixed in d4078bf: was "1 server (0 unresolved), 0 listeners", no SMX018, nothing in explain
     project.write("deployment.yaml", DEPLOYMENT_CONF_D)
     run = project.run("--format", "json", ".")
     assert [_where(f) for f in run.json["findings"]] == ["deployment.yaml:12:15 SMX018 info"]

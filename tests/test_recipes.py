@@ -500,3 +500,35 @@ def test_bench_quick_run_measures_the_hook_and_stops_on_a_broken_command(tmp_pat
     assert broken.returncode != 0
     assert "ModuleNotFoundError: No module named 'no_such_module'" in broken.stderr
     assert "context ." not in broken.stdout  # no figure printed for it
+
+
+def test_readme_explain_example_is_the_commands_output_and_every_key_is_documented(project):
+    """The example is generated (tools/generate_docs.py); every key of every
+    record kind is named in the README's explanation."""
+    import io
+    from contextlib import redirect_stdout
+
+    from somaxlint.cli import main
+
+    out = io.StringIO()
+    here = os.getcwd()
+    os.chdir(REPO)
+    try:
+        with redirect_stdout(out):
+            main(["explain", "--format", "json", "--kernel", "4.19", "examples/incident"])
+    finally:
+        os.chdir(here)
+    section = README.split("## `somaxlint explain --format json` (stable interface)", 1)[1].split("\n## ", 1)[0]
+    example = re.search(r"<!-- explain-example:start -->\n```json\n(.*?)```", section, re.S).group(1)
+    assert json.loads(example) == json.loads(out.getvalue())
+    documented = set(re.findall(r"`([a-z_]+)`", section))
+    # a record of each kind, from a repository that has them
+    project.write("app.yaml", deployment() + "---\n" + config_map())
+    project.write("orphan.yaml", deployment(name="orphan", volumes="- name: conf\n  configMap:\n    name: elsewhere"))
+    project.write("task.yaml", "apiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: t}\nspec:\n  steps:\n    - name: s\n      image: nginx:1.25\n      script: nginx\n")
+    report = json.loads(project.run("explain", "--format", "json", "--kernel", "4.19", ".").out)
+    for kind in ("listeners", "unresolved", "unplaced"):
+        assert kind in documented
+        assert report[kind], kind
+        for record in report[kind]:
+            assert set(record) <= documented, (kind, set(record) - documented)

@@ -3,7 +3,9 @@
 * docs/rules.md, one section per rule, from the rules' docstrings (the
   SARIF `helpUri` of each rule points at its section);
 * the README's rule table (`somaxlint rules --format markdown`) and server
-  table (`somaxlint servers --format markdown`), between their markers.
+  table (`somaxlint servers --format markdown`), between their markers;
+* the README's `explain --format json` example: the command's own output on
+  the shipped example (`examples/incident`, Linux 4.19).
 
     python tools/generate_docs.py          # rewrite what drifted
     python tools/generate_docs.py --check  # exit 1 and name what drifted
@@ -30,12 +32,33 @@ def expected():
 
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()
-    for marker, table in (("rules-table", markdown_table()), ("servers-table", catalogue("markdown"))):
+    for marker, table in (("rules-table", markdown_table()), ("servers-table", catalogue("markdown")), ("explain-example", explain_example())):
         pattern = re.compile(rf"(<!-- {marker}:start -->\n).*?(<!-- {marker}:end -->)", re.S)
         if not pattern.search(readme):
             raise SystemExit(f"README.md: no <!-- {marker}:start --> ... <!-- {marker}:end --> markers")
         readme = pattern.sub(lambda m: m.group(1) + table + m.group(2), readme)
     return {DOCS_PATH: rules_document(), "README.md": readme}
+
+
+def explain_example() -> str:
+    """`somaxlint explain --format json --kernel 4.19 examples/incident`, as
+    the README shows it (run in this process, from the repository)."""
+    import contextlib
+    import io
+    import json
+
+    from somaxlint.cli import main as somaxlint
+
+    out = io.StringIO()
+    here = os.getcwd()
+    os.chdir(REPO)
+    try:
+        with contextlib.redirect_stdout(out):
+            somaxlint(["explain", "--format", "json", "--kernel", "4.19", "examples/incident"])
+    finally:
+        os.chdir(here)
+    document = json.loads(out.getvalue())
+    return "```json\n" + json.dumps(document, indent=2) + "\n```\n"
 
 
 def main(argv=None) -> int:
