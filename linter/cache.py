@@ -19,10 +19,14 @@ reads (``somaxlint.relations``), by path, each with the file's size,
 modification and change times, inode and device and how it was read: a
 file whose stat still matches is known by its keys without being read.
 
-Only loading is cached: the model and the rules always run, on new
-objects (every hit is unpickled afresh, so nothing is shared between runs
-or between two readers of one entry).  Charts and kustomizations rendered
-in the run are never cached.
+Loading and rendering are cached: the model and the rules always run, on
+new objects (every hit is unpickled afresh, so nothing is shared between
+runs or between two readers of one entry).  A render (``somaxlint.units``)
+is kept under a key of everything it read -- every file of the unit's
+private copy, byte for byte, the values set and release, the tool's own
+file, somaxlint's rendering code -- and its value is the tool's answer
+(Helm's manifests, kustomize's stream or error), from which the line map
+is made again; a render stopped at a bound is not kept.
 
 An entry is ``MAGIC | key (32 bytes) | BLAKE2b-128 of the payload |
 payload``.  It is read only when the magic, the key (the entry must be the
