@@ -188,6 +188,8 @@ def parse_kernel_version(text: str) -> Optional[Tuple[int, int, int]]:
     if not match:
         return None
     major, minor, patch = match.groups()
+    if max(len(major), len(minor), len(patch or "")) > 9:
+        return None  # (thousands of digits are no version, and cost their square to convert)
     return int(major), int(minor), int(patch or 0)
 
 

@@ -28,24 +28,77 @@ def template_path(chart_dir: str, helm_source: str) -> str:
 
 
 def map_findings(findings: List[Finding], rendered: Dict[str, str], chart_dir: str, cwd: str) -> List[Finding]:
-    templates: Dict[str, Optional[List[str]]] = {}
-    marks: Dict[str, List[tuple]] = {}
+    """Each finding (and its related facts) moved to the template its
+    rendered document came from.  Every rendered text and template is
+    split and indexed once, however many findings point into it: a
+    finding costs lookups, not a scan of every line of both."""
+    templates: Dict[str, Optional[_Template]] = {}
+    texts = _Rendered(rendered)
     out = []
     for finding in findings:
         if not finding.helm_source:
             out.append(finding)
             continue
         path = template_path(chart_dir, finding.helm_source)
-        if path not in templates:
-            templates[path] = _read_lines(path, chart_dir)
-        lines = templates[path]
-        if lines is None:
+        template = _template(templates, path, chart_dir)
+        if template is None:
             out.append(finding)  # no such template: keep the rendered location
             continue
-        moved = _relocate(finding, rendered.get(finding.location.path), lines, display_path(path, cwd))
-        related = tuple(_relocate_related(r, rendered, chart_dir, cwd, templates, marks) for r in finding.related)
+        moved = _relocate(finding, texts.lines(finding.location.path), template, display_path(path, cwd))
+        related = tuple(_relocate_related(r, texts, chart_dir, cwd, templates) for r in finding.related)
         out.append(replace(moved, related=related))
     return out
+
+
+class _Rendered:
+    """The rendered texts, each split into lines and its `# Source:` marks
+    found when first needed."""
+
+    def __init__(self, rendered: Dict[str, str]):
+        self._texts = rendered
+        self._lines: Dict[str, List[str]] = {}
+        self._marks: Dict[str, tuple] = {}
+
+    def lines(self, path: str) -> Optional[List[str]]:
+        text = self._texts.get(path)
+        if text is None:
+            return None
+        found = self._lines.get(path)
+        if found is None:
+            found = self._lines[path] = text.split("\n")
+        return found
+
+    def marks(self, path: str):
+        """(lines, templates) of every `# Source:` line, in order."""
+        found = self._marks.get(path)
+        if found is None:
+            marks = _source_marks(self._texts[path])
+            found = self._marks[path] = ([m[0] for m in marks], [m[1] for m in marks])
+        return found
+
+
+class _Template:
+    """A template's lines, and where each stripped text occurs (the first
+    line and how many)."""
+
+    __slots__ = ("lines", "where")
+
+    def __init__(self, lines: List[str]):
+        self.lines = lines
+        self.where: Dict[str, list] = {}
+        for i, text in enumerate(lines):
+            found = self.where.get(text.rstrip("\r").strip())
+            if found is None:
+                self.where[text.rstrip("\r").strip()] = [i, 1]
+            else:
+                found[1] += 1
+
+
+def _template(templates: Dict[str, Optional[_Template]], path: str, chart_dir: str) -> Optional[_Template]:
+    if path not in templates:
+        lines = _read_lines(path, chart_dir)
+        templates[path] = _Template(lines) if lines is not None else None
+    return templates[path]
 
 
 def _source_marks(text: str) -> List[tuple]:
@@ -57,29 +110,25 @@ def _source_marks(text: str) -> List[tuple]:
     return marks
 
 
-def _relocate_related(related, rendered, chart_dir, cwd, templates, marks):
+def _relocate_related(related, texts: _Rendered, chart_dir, cwd, templates):
     """A related fact moves to the template of the rendered document it is
     in (the last `# Source:` above its line), when its line is literal
     there; otherwise it stays where it is."""
-    text = rendered.get(related.location.path)
-    if text is None:
-        return related
-    if related.location.path not in marks:
-        marks[related.location.path] = _source_marks(text)
-    import bisect
-
-    found = marks[related.location.path]
-    i = bisect.bisect_right([m[0] for m in found], related.location.line) - 1
-    if i < 0:
-        return related
-    path = template_path(chart_dir, found[i][1])
-    if path not in templates:
-        templates[path] = _read_lines(path, chart_dir)
-    lines = templates[path]
+    lines = texts.lines(related.location.path)
     if lines is None:
         return related
+    import bisect
+
+    numbers, sources = texts.marks(related.location.path)
+    i = bisect.bisect_right(numbers, related.location.line) - 1
+    if i < 0:
+        return related
+    path = template_path(chart_dir, sources[i])
+    template = _template(templates, path, chart_dir)
+    if template is None:
+        return related
     probe = Finding("", "", "info", "", related.location)
-    moved = _relocate(probe, rendered.get(related.location.path), lines, display_path(path, cwd))
+    moved = _relocate(probe, lines, template, display_path(path, cwd))
     if moved.message:  # ambiguous line: keep the rendered location
         return related
     return type(related)(moved.location, related.label)
@@ -97,20 +146,18 @@ def _read_lines(path: str, chart_dir: str) -> Optional[List[str]]:
         return None
 
 
-def _relocate(finding: Finding, rendered_text: Optional[str], template: List[str], shown: str) -> Finding:
+def _relocate(finding: Finding, rendered_lines: Optional[List[str]], template: _Template, shown: str) -> Finding:
     loc = finding.location
     rendered_line = None
-    if rendered_text is not None:
-        rendered_lines = rendered_text.split("\n")
+    if rendered_lines is not None:
         if 1 <= loc.line <= len(rendered_lines):
             rendered_line = rendered_lines[loc.line - 1].rstrip("\r")
     if rendered_line is not None and rendered_line.strip():
-        wanted = rendered_line.strip()
-        matches = [i for i, text in enumerate(template) if text.rstrip("\r").strip() == wanted]
-        if len(matches) == 1:
-            text = template[matches[0]]
+        found = template.where.get(rendered_line.strip())
+        if found is not None and found[1] == 1:
+            text = template.lines[found[0]]
             shift = (len(text) - len(text.lstrip())) - (len(rendered_line) - len(rendered_line.lstrip()))
             column = max(1, loc.column + shift)
-            return replace(finding, location=Location(shown, matches[0] + 1, column))
+            return replace(finding, location=Location(shown, found[0] + 1, column))
     note = f" (line {loc.line} of the rendered output; the template line is ambiguous)"
     return replace(finding, location=Location(shown, 1, 1), message=finding.message + note)

@@ -130,7 +130,7 @@ def closest_rule(ident: str) -> Optional[str]:
     upper = ident.upper()
     if upper.startswith("SMX"):
         digits = upper[3:]
-        if digits.isdigit():  # SMX1 or SMX0001: the same number
+        if digits.isdigit() and len(digits.lstrip("0")) <= 3:  # SMX1 or SMX0001: the same number
             padded = f"SMX{int(digits):03d}"
             if any(rule.code == padded for rule in rules):
                 return padded

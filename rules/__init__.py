@@ -36,5 +36,6 @@ RULE_MODULES = (
     "smx021_queue_follows_low_somaxconn",
     "smx022_stream_duplicate_listen",
     "smx023_duplicate_listen",
+    "smx024_nginx_refuses_config",
     "smx025_container_not_placed",
 )

@@ -62,7 +62,7 @@ def _policy(namespace_obj):
     version = None
     if isinstance(version_text, str) and version_text != "latest":
         parts = version_text.lstrip("v").split(".")
-        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit():
+        if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and len(parts[0]) + len(parts[1]) <= 18:
             version = (int(parts[0]), int(parts[1]))
     label = f"{labels[ENFORCE]}" + (f" {version_text}" if isinstance(version_text, str) else " (latest)")
     return labels[ENFORCE], version, label, namespace_obj.key_loc(labels, ENFORCE)

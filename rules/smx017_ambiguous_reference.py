@@ -36,11 +36,23 @@ NAME = "ambiguous-reference"
 SEVERITY = "info"
 SUMMARY = "A reference could mean two equally near objects; each is evaluated"
 
+# The candidates one finding names (in its message and as related
+# locations), in file order; the others are counted ("and 1990 more"):
+# two thousand workloads each equally near two thousand objects would
+# otherwise be a report of four million locations.
+MAX_CANDIDATES_LISTED = 10
+
 
 def check(model):
+    # What is said of one list of candidates, worked out once: equally near
+    # workloads share the model's tuple of them.
+    said = {}
     for amb in model.ambiguities:
         namespace = amb.workload.namespace or "default"
-        files = ", ".join(c.display for c in amb.candidates)
+        listed = said.get(id(amb.candidates))
+        if listed is None:
+            listed = said[id(amb.candidates)] = _listed(amb.candidates)
+        files, related = listed
         yield Finding(
             CODE,
             NAME,
@@ -48,8 +60,23 @@ def check(model):
             f"{amb.kind} {namespace}/{amb.name} used by {workload_label(amb.workload)} is defined in "
             f"{len(amb.candidates)} equally near places ({files}): the workload is evaluated against each",
             amb.location,
-            related=tuple(Related(c.location, f"candidate {c.ref} in {c.display}") for c in amb.candidates),
+            related=related,
             subject=f"{amb.workload.ref}|{amb.kind}|{amb.name}",
             helm_source=amb.workload.obj.helm_source,
             objects=(amb.workload.ref,),
         )
+
+
+def _listed(candidates):
+    """(the files named, the related locations) of the first
+    MAX_CANDIDATES_LISTED candidates in file order, and how many more."""
+    from heapq import nsmallest
+
+    def where(c):
+        return (c.display, c.location.line, c.location.column)
+
+    first = nsmallest(MAX_CANDIDATES_LISTED, candidates, key=where)  # (stable: equal places keep their order)
+    files = ", ".join(c.display for c in first)
+    if len(candidates) > len(first):
+        files += f" and {len(candidates) - len(first)} more"
+    return files, tuple(Related(c.location, f"candidate {c.ref} in {c.display}") for c in first)

@@ -18,6 +18,7 @@ from somaxlint.config import _TABLE
 from somaxlint.findings import Location
 from somaxlint.filtering import _suppression_comment
 from somaxlint.load import _helm_sources
+from somaxlint.load.nginx_text import looks_like_nginx
 from somaxlint.servers.nginx import looks_like_config
 from somaxlint.units.helm_chart import _error_at
 
@@ -67,6 +68,12 @@ CASES = {
     ),
     "helm error naming templates in one long word": (
         lambda text: _error_at(text, _NoTemplates(), "anchor"), lambda n: "a/templates/" * (n * 20),
+    ),
+    # a walked .conf that does not parse: does it look like nginx at all?
+    # (``^\s*`` over blank lines and ``[^;{}]*`` from every `server` line
+    # to the end: 40 KB took 30 s)
+    "nginx markers over blank lines in a .conf that does not parse": (
+        looks_like_nginx, lambda n: ("server a\n" + (" " * 60 + "\n") * 3) * n + ";",
     ),
 }
 
@@ -474,3 +481,396 @@ def test_includes_into_many_pods_are_bounded_per_run_and_said(project, monkeypat
 
     ratio = _ratio(lambda n: _loaded(_pods_including_their_files(n)), model, 120)
     assert ratio < 3.0, f"doubling pods and their included files multiplied the cost by {ratio:.1f}"
+
+
+# A long integer: one located finding, never a re-read of the stream ---------------
+#
+# Python refuses to convert a decimal text of more than 4300 digits (the
+# conversion costs its square); the loader took the ValueError for an error
+# without a position and read the stream again from its first document
+# after every one it had read: 300 documents before such an integer gave
+# 45,000 findings in quadratic time.
+
+LONG_INTEGER = "9" * 4400
+
+
+def _documents_then_a_long_integer(n):
+    clean = deployment(name="clean") + "---\n" + config_map()
+    fill = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\ndata: {{k: v{i}}}\n" for i in range(n))
+    return clean + fill + f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec: {{x: {LONG_INTEGER}}}\n"
+
+
+def test_a_long_integer_after_many_documents_is_one_located_finding(project):
+    text = _documents_then_a_long_integer(300)
+    project.write("x.yaml", text, dedent=False)
+    run = project.run("--format", "json", "--no-cache", "--kernel", "4.19", "x.yaml")
+    found = [(f["rule"], f["location"]["path"], f["location"]["line"], f["location"]["column"]) for f in run.json["findings"]]
+    assert found == [("SMX001", "x.yaml", *position(text, "listen 80;")), ("SMX000", "x.yaml", *position(text, LONG_INTEGER))]
+    assert "Deployment/default/clean" in run.json["findings"][0]["message"]
+    assert run.json["findings"][1]["message"] == (
+        "cannot parse YAML: an integer of 4400 digits, more than the 4300 somaxlint reads as a number: this document is not read"
+    )
+    assert run.status == 1
+
+
+def test_a_long_integer_after_many_documents_costs_linear_time(project):
+    def lint(text):
+        project.write("x.yaml", text, dedent=False)
+        return project.run("--no-cache", "x.yaml")
+
+    ratio = _ratio(_documents_then_a_long_integer, lint, 400)
+    assert ratio < BOUND, f"doubling the documents before a long integer multiplied the run's cost by {ratio:.1f}"
+
+
+LONG_INTEGER_INPUTS = {
+    # (file, text, the SMX000 expected at the integer, or None for "no SMX000")
+    "json": ("x.json", '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},\n "spec": {"x": ' + LONG_INTEGER + "}}\n", True),
+    "nginx listen": ("a.conf", f"events {{}}\nhttp {{ server {{ listen {LONG_INTEGER}; listen 1.2.3.4:{LONG_INTEGER}; }} }}\n", None),
+    "nginx worker_processes": ("b.conf", f"worker_processes {LONG_INTEGER};\nevents {{}}\nhttp {{ server {{ listen 80 reuseport; }} }}\n", None),
+    "image tags": (
+        "tags.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        f"  - {{name: a, image: 'nginx:{LONG_INTEGER}.1'}}\n  - {{name: b, image: 'php:{LONG_INTEGER}.1-fpm'}}\n",
+        None,
+    ),
+    "pod security version": (
+        "ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n  labels: {pod-security.kubernetes.io/enforce: baseline, "
+        f"pod-security.kubernetes.io/enforce-version: 'v{LONG_INTEGER}.1'}}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  securityContext: {sysctls: [{name: net.core.somaxconn, value: '1024'}]}\n"
+        "  containers: [{name: c, image: nginx}]\n",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LONG_INTEGER_INPUTS))
+def test_long_integers_anywhere_are_findings_not_internal_errors(project, name):
+    path, text, located = LONG_INTEGER_INPUTS[name]
+    project.write(path, text, dedent=False)
+    run = project.run("--format", "json", "--no-cache", "--kernel", "5.15", path)
+    assert run.status in (0, 1)
+    assert not [f for f in run.json["findings"] if "internal error" in f["message"] or "failed" in f["message"]]
+    smx000 = [(f["location"]["line"], f["location"]["column"]) for f in run.json["findings"] if f["rule"] == "SMX000"]
+    assert smx000 == ([position(text, LONG_INTEGER)] if located else [])
+
+
+# References resolved by nearness on disk: apps/app-N/deploy/ and
+# apps/app-N/config/ are siblings, so no ConfigMap is in the Deployment's
+# own file or directory, and the nearest was found by scoring the common
+# prefix of every same-named ConfigMap of the repository (4,000 apps: 38 s).
+
+
+def _sibling_apps(n):
+    from somaxlint.discover import InputFile
+    from somaxlint.load import load_bytes
+    from somaxlint.model.objects import collect
+
+    loaded = []
+    for i in range(n):
+        app = f"/repo/apps/app-{i:04d}"
+        for path, text in (
+            (f"{app}/deploy/deploy.yaml", deployment()),
+            (f"{app}/config/cm.yaml", config_map()),
+        ):
+            loaded.append(load_bytes(InputFile(path, path[len("/repo/"):], "yaml", True), text.encode()))
+    return collect(loaded)
+
+
+def test_references_to_sibling_directories_cost_linear_time():
+    def resolve_all(inventory):
+        scope = type(inventory.scope)(inventory.objects)
+        for obj in inventory.objects:
+            if obj.kind == "Deployment":
+                [found] = scope.candidates("ConfigMap", obj.namespace, "web-conf", obj)
+                assert found.file.input.path.split("/")[3] == obj.file.input.path.split("/")[3]  # its own app's
+
+    ratio = _ratio(_sibling_apps, resolve_all, 1000)
+    assert ratio < BOUND, f"doubling the apps multiplied the cost of resolving their references by {ratio:.1f}"
+
+
+# Equally near objects: each finding names the first few ---------------------------
+#
+# n Deployments (apps/dep-N/) each equally near n same-named ConfigMaps
+# (apps/cm-N/): each SMX017 listed every candidate in its message and as a
+# related location, n² in all (2,000 files: a 257 MB report).
+
+
+def _equally_near(project, n, under="."):
+    for i in range(n):
+        project.write(f"{under}/apps/dep-{i:04d}/d.yaml", deployment(name=f"web-{i}"), dedent=False)
+        project.write(f"{under}/apps/cm-{i:04d}/cm.yaml", config_map(), dedent=False)
+    return under
+
+
+def test_an_ambiguity_names_its_first_candidates_and_counts_the_others(project):
+    from somaxlint.rules.smx017_ambiguous_reference import MAX_CANDIDATES_LISTED
+
+    _equally_near(project, MAX_CANDIDATES_LISTED + 2)
+    run = project.run("--format", "json", "--no-cache", "--select", "SMX017", ".")
+    found = run.json["findings"]
+    assert len(found) == MAX_CANDIDATES_LISTED + 2
+    first = found[0]
+    named = ", ".join(f"apps/cm-{i:04d}/cm.yaml" for i in range(MAX_CANDIDATES_LISTED))
+    assert first["message"] == (
+        f"ConfigMap default/web-conf used by Deployment/default/web-0 is defined in {MAX_CANDIDATES_LISTED + 2} equally near "
+        f"places ({named} and 2 more): the workload is evaluated against each"
+    )
+    assert [r["location"]["path"] for r in first["related"]] == [f"apps/cm-{i:04d}/cm.yaml" for i in range(MAX_CANDIDATES_LISTED)]
+
+
+def test_equally_near_objects_cost_a_linear_report_in_linear_time(project):
+    def lint(under):
+        return project.run("--format", "json", "--no-cache", under)
+
+    sizes = [len(lint(_equally_near(project, n, f"n{n}")).out) for n in (100, 200)]
+    assert sizes[1] / sizes[0] < BOUND, f"doubling the equally near objects multiplied the report by {sizes[1] / sizes[0]:.1f}"
+    ratio = _ratio(lambda n: f"n{n}", lint, 100)
+    assert ratio < BOUND, f"doubling the equally near objects multiplied the run's cost by {ratio:.1f}"
+
+
+# Many pods mounting one server configuration: parsed once -------------------------
+#
+# Each pod's server read the mounted file through its own launch and parsed
+# the same text again (1,000 pods, one ConfigMap: 20 s).  Per server: the
+# pod's image and command, where the file is mounted, and the config's
+# lines that matter, after ``n`` lines that do not.
+
+SERVER_CONFIGS = {
+    "redis": ("redis:7", "[redis-server, /etc/redis/redis.conf]", "/etc/redis/redis.conf", "# note {i}", "tcp-backlog 4096\nport 6380\n"),
+    "haproxy": ("haproxy:2.8", "", "/usr/local/etc/haproxy/haproxy.cfg", "# note {i}", "global\n  maxconn 4096\nfrontend f\n  bind :80\n"),
+    "apache": ("httpd:2.4", "", "/usr/local/apache2/conf/httpd.conf", "# note {i}", "Listen 80\nListenBacklog 4096\n"),
+    "tomcat": ("tomcat:10", "", "/usr/local/tomcat/conf/server.xml", "<!-- note {i} -->", '<Server><Service><Connector port="8080" acceptCount="4096"/></Service></Server>\n'),
+    "envoy": (
+        "envoyproxy/envoy:v1.30", "", "/etc/envoy/envoy.yaml", "# note {i}",
+        "static_resources:\n  listeners:\n  - address: {socket_address: {address: 0.0.0.0, port_value: 10000}}\n    tcp_backlog_size: 4096\n",
+    ),
+    "php-fpm": ("php:8.1-fpm", "", "/usr/local/etc/php-fpm.d/www.conf", "; note {i}", "[www]\nlisten = 9000\nlisten.backlog = 4096\n"),
+    "uwsgi": ("python:3.12", "[uwsgi, --ini, /app/uwsgi.ini]", "/app/uwsgi.ini", "; note {i}", "[uwsgi]\nlisten = 4096\nhttp-socket = :8000\n"),
+    "kong": ("kong:3.6", "", "/etc/kong/kong.conf", "key_{i} = value", "proxy_listen = 0.0.0.0:8000 backlog=4096\n"),
+    "gunicorn": ("python:3.12", "[gunicorn, -c, /app/gunicorn.conf.py, 'app:app']", "/app/gunicorn.conf.py", "x_{i} = {i}", "backlog = 4096\n"),
+}
+
+
+def _pods_mounting_one_server_config(server, n):
+    """n Deployments mounting one ConfigMap that holds ``server``'s
+    configuration of about 20n lines."""
+    image, command, path, filler, wanted = SERVER_CONFIGS[server]
+    text = "\n".join(filler.format(i=i) for i in range(20 * n)) + "\n" + wanted
+    mounts = f"- {{name: conf, mountPath: {path}, subPath: conf}}"
+    volumes = "- {name: conf, configMap: {name: server-conf}}"
+    extra = f"command: {command}" if command else ""
+    return config_map(name="server-conf", files={"conf": text}) + "".join(
+        "---\n" + deployment(name=f"w{j}", mounts=mounts, volumes=volumes, image=image, container_extra=extra) for j in range(n)
+    )
+
+
+@pytest.mark.parametrize("server", sorted(SERVER_CONFIGS))
+def test_pods_mounting_one_server_config_parse_it_once(server):
+    from somaxlint.model import build_model
+    from somaxlint.settings import Settings
+
+    def model(loaded):
+        built = build_model([loaded], Settings(kernel=(5, 15, 0)), [], "/")
+        listeners = [l for s in built.servers for l in s.listeners if l.requested_backlog == 4096]
+        assert len(listeners) == len(built.inventory.workloads)
+        return built
+
+    text = _pods_mounting_one_server_config(server, 3)
+    built = model(_loaded(text))
+    # each pod's listener at the line of its backlog in the ConfigMap
+    line = position(text, "4096")[0]
+    assert {(l.location.path, l.location.line) for s in built.servers for l in s.listeners if l.requested_backlog == 4096} == {("app.yaml", line)}
+    ratio = _ratio(lambda n: _loaded(_pods_mounting_one_server_config(server, n)), model, 100)
+    assert ratio < BOUND, f"{server}: doubling pods and the config they mount multiplied the cost of the model by {ratio:.1f}"
+
+
+# One server configuration of many parts -------------------------------------------
+
+
+def _launch(path, text):
+    """A launch with no arguments whose container mounts ``text`` at
+    ``path`` (positions as they are in the text)."""
+    from somaxlint.servers import Launch
+
+    at = Location("conf", 1, 1)
+    return Launch([], {}, at, lambda wanted: (text, lambda line, column: Location("conf", line, column)) if wanted == path else None)
+
+
+def _connectors(n):
+    """A server.xml of n Connectors: expat gives each one's byte offset;
+    turning it into a line and column decoded the whole prefix and
+    scanned every line start, once per Connector."""
+    from somaxlint.servers import tomcat
+
+    body = "\n".join(f'  <Connector port="{8000 + i % 1000}"\n     protocol="HTTP/1.1" acceptCount="{100 + i}"/>' for i in range(n))
+    return _launch(tomcat.SERVER_XML, f"<Server><Service name='Catalina'>\n{body}\n</Service></Server>\n")
+
+
+def test_a_server_xml_of_many_connectors_costs_linear_time():
+    from somaxlint.servers import tomcat
+
+    found = tomcat.listeners(_connectors(3))
+    assert [(l.port, l.requested_backlog, l.location.line, l.location.column) for l in found] == [(8000, 100, 3, 26), (8001, 101, 5, 26), (8002, 102, 7, 26)]
+    ratio = _ratio(_connectors, tomcat.listeners, 2000)
+    assert ratio < BOUND, f"doubling the connectors multiplied the cost of reading server.xml by {ratio:.1f}"
+
+
+def _continued(n):
+    """An httpd.conf whose one directive is continued over n lines: each
+    continuation built a new string of the line so far."""
+    from somaxlint.servers import apache
+
+    return _launch(apache.IMAGE_CONFIG, "Listen 80\nListenBacklog \\\n" + "".join(f"   x{i} \\\n" for i in range(n)) + "\nServerName a\n")
+
+
+def test_long_runs_of_continued_lines_cost_linear_time():
+    from somaxlint.servers import apache
+
+    [found] = apache.listeners(_launch(apache.IMAGE_CONFIG, "Listen 80\nListen\\\nBacklog 4096\n"))
+    assert (found.port, found.requested_backlog, found.location.line) == (80, 4096, 2)
+    assert apache.listeners(_continued(3)) == []  # a backlog that is not a number: unknown
+    ratio = _ratio(_continued, apache.listeners, 20000)
+    assert ratio < BOUND, f"doubling the continued lines multiplied the cost of reading httpd.conf by {ratio:.1f}"
+
+
+# nginx sockets that cannot be bound side by side ----------------------------------
+
+
+def _sockets(text):
+    from somaxlint.load.nginx_text import parse_nginx
+    from somaxlint.servers.nginx.config import collect_listens
+
+    directives, errors = parse_nginx(text)
+    assert not errors
+    return collect_listens(directives, run_as_root=True).sockets
+
+
+def _reuseport_listens(n):
+    """n addresses on one port, each with reuseport beside the reuseport
+    wildcard (so no pair conflicts): every two sockets were compared."""
+    listens = "".join(f" listen 127.0.{i // 250}.{i % 250 + 1}:80 reuseport; listen [::{i + 1:x}]:80 reuseport;" for i in range(n))
+    return _sockets("http { server { listen 80 reuseport; listen [::]:80 reuseport;" + listens + " } }\n")
+
+
+def test_reuseport_sockets_on_one_port_are_compared_in_linear_time():
+    from somaxlint.servers.nginx.config import bind_conflicts
+
+    assert bind_conflicts(_reuseport_listens(10)) == []
+    ratio = _ratio(_reuseport_listens, bind_conflicts, 2000)
+    assert ratio < BOUND, f"doubling the reuseport listens multiplied the cost of finding bind conflicts by {ratio:.1f}"
+
+
+def _pairwise_bind_conflicts(sockets):
+    """The conflicts as every two sockets compared gave them (the
+    reference the grouped lookup must agree with)."""
+    from somaxlint.servers.nginx.config import _overlap, _position, unix_path
+
+    out = []
+    tcp = [s for s in sockets if s.family != "unix"]
+    for i, a in enumerate(tcp):
+        for b in tcp[i + 1:]:
+            if a.port != b.port or (a.reuseport and b.reuseport) or not _overlap(a, b):
+                continue
+            if a.wildcard != b.wildcard and a.family == b.family:
+                out.append((b, a) if a.wildcard else (a, b))
+            else:
+                first, second = sorted((a, b), key=_position)
+                out.append((second, first))
+    unix = [s for s in sockets if s.family == "unix"]
+    for i, a in enumerate(unix):
+        for b in unix[i + 1:]:
+            if unix_path(a.address) == unix_path(b.address):
+                first, second = sorted((a, b), key=_position)
+                out.append((second, first))
+    return out
+
+
+def test_bind_conflicts_found_by_address_are_those_of_every_two_sockets():
+    import random
+
+    from somaxlint.servers.nginx.config import bind_conflicts
+
+    targets = [
+        "80", "*:80", "0.0.0.0:81", "127.0.0.1:80", "127.0.0.2:80", "[::]:80", "[::1]:80", "[::]:81", "[::ffff:127.0.0.1]:80",
+        "[0:0:0:0:0:0:0:0]:80", "localhost:80", "unix:/run/a.sock", "unix:/run//a.sock", "unix:/run/b.sock",
+    ]
+    options = ["", " reuseport", " backlog=100", " ipv6only=off", " ipv6only=on reuseport", " default_server"]
+    rng = random.Random(7)
+    for _ in range(300):
+        blocks = []
+        for module in ("http", "stream"):
+            listens = " ".join(f"listen {rng.choice(targets)}{rng.choice(options)};" for _ in range(rng.randint(0, 6)))
+            blocks.append(f"{module} {{ server {{ {listens} }} }}")
+        sockets = _sockets(" ".join(blocks) + "\n")
+        assert bind_conflicts(sockets) == _pairwise_bind_conflicts(sockets)
+
+
+# Findings moved to the chart's templates (--helm-chart-dir) -----------------------
+
+
+def _rendered_findings(tmp_path, n):
+    """A chart whose one template renders n lines, each with a finding:
+    each finding split the whole rendered text and scanned every line of
+    the template."""
+    from somaxlint.findings import Finding, Related
+
+    chart = tmp_path / f"chart{n}"
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    lines = [f"  key{i}: value{i}" for i in range(n)]
+    (chart / "templates" / "cm.yaml").write_text("data:\n" + "\n".join(lines) + "\n")
+    rendered = "---\n# Source: chart/templates/cm.yaml\ndata:\n" + "\n".join(lines) + "\n"
+    findings = [
+        Finding("SMX001", "x", "warning", "m", Location("out.yaml", i + 4, 3), related=(Related(Location("out.yaml", i + 4, 3), "here"),), helm_source="chart/templates/cm.yaml")
+        for i in range(n)
+    ]
+    return findings, {"out.yaml": rendered}, str(chart)
+
+
+def test_findings_are_moved_to_their_templates_in_linear_time(tmp_path):
+    from somaxlint.helm import map_findings
+
+    findings, rendered, chart = _rendered_findings(tmp_path, 3)
+    moved = map_findings(findings, rendered, chart, str(tmp_path))
+    assert [(f.location.path, f.location.line, f.location.column) for f in moved] == [("chart3/templates/cm.yaml", i + 2, 3) for i in range(3)]
+    assert [r.location.line for f in moved for r in f.related] == [2, 3, 4]
+    ratio = _ratio(lambda n: _rendered_findings(tmp_path, n), lambda made: map_findings(*made, str(tmp_path)), 1000)
+    assert ratio < BOUND, f"doubling the findings and the lines of the template multiplied the cost of moving them by {ratio:.1f}"
+
+
+def _refused_config(n):
+    """A main configuration of n servers, each with a typo, an undefined
+    variable, an empty upstream and a directive out of its context: every
+    one a refusal (SMX024), 4n in all."""
+    from somaxlint.load.nginx_text import parse_nginx
+
+    servers = "".join(
+        f"upstream u{i} {{ }}\n"
+        f"server {{ listen {2000 + i}; proxy_passs http://u{i}; add_header X $undefined_{i}; location / {{ worker_processes 2; }} }}\n"
+        for i in range(n)
+    )
+    return "events {}\nhttp {\n" + servers + "}\n"
+
+
+def test_what_nginx_refuses_costs_linear_time():
+    """Each directive is looked up in the table once per context; each
+    unknown name is compared with the table's names (a bounded set), each
+    variable with the build's: never with the configuration's others."""
+    from somaxlint.model.sources import TextSource
+    from somaxlint.servers.nginx.build import build_of
+    from somaxlint.servers.nginx.config import ParseCache, resolve
+    from somaxlint.servers.nginx.instances import _no_includes
+    from somaxlint.servers.nginx.refusals import refusals
+
+    from types import SimpleNamespace
+
+    build = build_of(SimpleNamespace(image="nginx:1.22.1"), (1, 22, 1), "the image tag")
+
+    def check(text):
+        config = resolve(TextSource("nginx.conf", text, "nginx.conf"), "/etc/nginx/nginx.conf", _no_includes(), ParseCache(), 10, 10)
+        found = refusals(config, build, True)
+        assert len(found) == 4 * text.count("upstream u"), [r.message for r in found[:8]]
+        return found
+
+    ratio = _ratio(_refused_config, check, 300)
+    assert ratio < BOUND, f"doubling the refused directives multiplied the cost of SMX024 by {ratio:.1f}"

@@ -179,8 +179,10 @@ def test_nginx_with_lua_blocks_and_unknown_directives_parses(project):
             js_import main.js;
             server {
                 listen 8080 backlog=8192;
-                content_by_lua_block {
-                    ngx.say("}")
+                location / {
+                    content_by_lua_block {
+                        ngx.say("}")
+                    }
                 }
                 status_zone plus_only;
             }

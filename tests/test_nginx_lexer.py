@@ -242,12 +242,16 @@ def test_every_external_lexer_directive_goes_to_crossplane():
 
 
 def test_deep_nesting_is_an_error_of_the_file():
-    # crossplane's parser recurses once per block; at Python's recursion
-    # limit the file is reported, not the interpreter's message.
+    # crossplane's parser recurses once per block: past MAX_BLOCK_DEPTH the
+    # file is reported at the block that goes deeper, whatever the depth
+    # of Python's stack where it is parsed (never the interpreter's message).
     depth = 2 * sys.getrecursionlimit()
     text = "events {}\n" + "http {\n" * depth + "}\n" * depth
     _, errors = nginx_text.parse_nginx(text)
-    assert [e.message for e in errors] == ["blocks nested too deeply to parse"]
+    limit = nginx_text.MAX_BLOCK_DEPTH
+    assert [(e.message, e.line, e.column) for e in errors] == [(f"blocks nested deeper than {limit} levels", limit + 2, 1)]
+    _, errors = nginx_text.parse_nginx("events {}\n" + "http {\n" * limit + "}\n" * limit)
+    assert errors == []
 
 
 # Linear work -------------------------------------------------------------------

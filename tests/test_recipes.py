@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import REPO, config_map, corpus_or_skip, deployment
+from conftest import REPO, config_map, corpus_or_skip, deployment, position
 
 try:
     import tomllib
@@ -25,7 +25,6 @@ except ImportError:  # Python < 3.11
 README = (REPO / "README.md").read_text(encoding="utf-8")
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 VERSION = PYPROJECT["project"]["version"]
-TAG = f"v{VERSION}"
 REPOSITORY = PYPROJECT["project"]["urls"]["Repository"]
 
 
@@ -39,31 +38,71 @@ def _readme_yaml_blocks():
     return [_yaml().load(block) for block in re.findall(r"```yaml\n(.*?)```", README, re.S)]
 
 
-# Release tags and the repository URL -------------------------------------------
+# Release pins and the repository URL ------------------------------------------
+
+PINNED_REV = re.compile(r"^\s*rev:\s*([0-9a-f]{40})  # frozen: (v\S+)$", re.M)
+PINNED_USES = re.compile(r"uses:\s*somaxlint/somaxlint@([0-9a-f]{40})  # (v\S+)")
+PINNED_GIT = re.compile(r"git\+https://github\.com/somaxlint/somaxlint@([0-9a-f]{40})")
 
 
-def test_readme_recipes_name_the_tag_of_the_package_version():
-    import somaxlint
+def _pins():
+    """(commit, version label) of every pin the README's recipes hold."""
+    revs = PINNED_REV.findall(README)
+    uses = PINNED_USES.findall(README)
+    gits = PINNED_GIT.findall(README)
+    return revs, uses, gits
 
-    assert somaxlint.__version__ == VERSION  # the release steps bump both
-    revs = re.findall(r"^\s*rev:\s*(\S+)", README, re.M)
-    uses = re.findall(r"uses:\s*somaxlint/somaxlint@([^\s`]+)", README)
-    pins = re.findall(r"git\+https://[^\s@\"']+@([^\s\"'`]+)", README)
-    assert revs and uses and pins
-    assert set(revs) == set(uses) == set(pins) == {TAG}
-    # The release steps create that tag.
-    assert "git tag v" in README and "git push origin v" in README
+
+def test_readme_recipes_pin_one_release_commit_with_its_version():
+    revs, uses, gits = _pins()
+    assert revs and uses and len(gits) >= 4  # Installing, the hook's Helm, GitHub annotations, GitLab
+    # every pin: a commit (tags are not published), the same one everywhere
+    assert not re.search(r"^\s*rev:\s*v\d", README, re.M) and "somaxlint/somaxlint@v" not in README
+    assert not re.search(r"git\+https://github\.com/somaxlint/somaxlint@v\d", README)
+    commits = {c for c, _ in revs} | {c for c, _ in uses} | set(gits)
+    labels = {label for _, label in revs} | {label for _, label in uses}
+    assert len(commits) == 1 and len(labels) == 1, (commits, labels)
+    [label] = labels
+    assert f"pinned to the release {label} (commit {next(iter(commits))})" in README
+    # every install line can render charts: the [helm] extra
+    assert all(line.startswith("somaxlint[helm] @ ") for line in re.findall(r'"(somaxlint\S* @ git\+\S+)"', README))
+    assert "pip install 'somaxlint[helm]'" not in README and "pip install somaxlint[helm]" not in README
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory):
+    """The repository as it is published: a clone of its history."""
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed (.ci/run installs it)")
+    target = tmp_path_factory.mktemp("published") / "somaxlint"
+    subprocess.run(["git", "clone", "--quiet", "--no-local", str(REPO), str(target)], check=True, capture_output=True)
+    return target
+
+
+def test_the_pinned_commit_is_published_and_holds_the_version_it_is_named_by(clone):
+    revs, _uses, _gits = _pins()
+    commit, label = revs[0]
+    assert subprocess.run(["git", "-C", str(clone), "merge-base", "--is-ancestor", commit, "HEAD"]).returncode == 0, (
+        f"{commit} is not on the published branch: run tools/pin_release.py on a commit of main"
+    )
+    pyproject = subprocess.run(["git", "-C", str(clone), "show", f"{commit}:pyproject.toml"], capture_output=True, text=True, check=True).stdout
+    assert f'version = "{label[1:]}"' in pyproject
+    hooks = subprocess.run(["git", "-C", str(clone), "show", f"{commit}:.pre-commit-hooks.yaml"], capture_output=True, text=True, check=True).stdout
+    assert _yaml().load(hooks)[0]["id"] == "somaxlint"
+    action = subprocess.run(["git", "-C", str(clone), "show", f"{commit}:action.yml"], capture_output=True, text=True, check=True).stdout
+    assert _yaml().load(action)["runs"]["using"] == "composite"
 
 
 def test_readme_installs_from_the_repository_of_pyproject():
     assert REPOSITORY == "https://github.com/somaxlint/somaxlint"
     assert PYPROJECT["project"]["urls"]["Homepage"]
-    pip_lines = re.findall(r"pip install \"somaxlint @ (git\+\S+)\"", README)
+    pip_lines = re.findall(r"pip install \"(somaxlint\S* @ git\+\S+)\"", README)
     assert len(pip_lines) >= 3  # Installing, GitHub annotations, GitLab
-    assert set(pip_lines) == {f"git+{REPOSITORY}@{TAG}"}
+    [commit] = {c for c, _ in _pins()[0]}
+    assert set(pip_lines) == {f"somaxlint[helm] @ git+{REPOSITORY}@{commit}"}
     [hook_repo] = {entry["repo"] for block in _readme_yaml_blocks() if isinstance(block, dict) for entry in block.get("repos", ())}
     assert hook_repo == REPOSITORY
-    assert "no release on a package index yet" in README
+    assert "no release on a package index" in README
     assert "pip install somaxlint\n" not in README and "pip install somaxlint " not in README
 
 
@@ -255,14 +294,14 @@ def test_action_declares_its_inputs_and_uploads_with_the_category(action):
     assert uses[1]["with"]["category"] == "${{ inputs.sarif-category }}"
     assert uses[1]["with"]["sarif_file"] == "${{ steps.lint.outputs.sarif-file }}"
     runs = [step["run"] for step in action["runs"]["steps"] if "run" in step]
-    assert any('"$SOMAXLINT_ACTION_PATH"' in run for run in runs)
+    assert any('"${SOMAXLINT_ACTION_PATH}[helm]"' in run for run in runs)
     assert any('somaxlint check --format sarif --output "$out/somaxlint.sarif" --format github --sarif-category' in run for run in runs)
     # The README's workflow uses the action at the release tag, with inputs it has.
     workflows = [b for b in _readme_yaml_blocks() if isinstance(b, dict) and "jobs" in b]
     assert len(workflows) == 2  # code scanning; pull requests from forks
     for workflow in workflows:
         [step] = [s for s in workflow["jobs"]["somaxlint"]["steps"] if s.get("uses", "").startswith("somaxlint/somaxlint@")]
-        assert step["uses"] == f"somaxlint/somaxlint@{TAG}"
+        assert step["uses"] == f"somaxlint/somaxlint@{_pins()[0][0][0]}"
         assert set(step.get("with") or {}) <= set(action["inputs"])
         permissions = workflow.get("permissions") or workflow["jobs"]["somaxlint"]["permissions"]
         assert permissions["security-events"] == "write"
@@ -369,17 +408,19 @@ CODE_QUALITY_SCHEMA = {
 }
 
 
-def test_readme_gitlab_job_runs_as_written(source, venv, tmp_path):
+def test_readme_gitlab_job_runs_as_written(clone, venv, tmp_path):
     [job] = [b["somaxlint"] for b in _readme_yaml_blocks() if isinstance(b, dict) and "somaxlint" in b and "script" in b["somaxlint"]]
     report = job["artifacts"]["reports"]["codequality"]
     assert job["artifacts"]["when"] == "always"  # the report is kept when the job fails on findings
     lines = []
     for line in job["script"]:
         if line.startswith("pip install "):
-            # The README installs the release from the repository; the test
-            # installs this checkout the same way, by path.
-            assert line == f'pip install "somaxlint @ git+{REPOSITORY}@{TAG}"'
-            line = f"python -m pip install --quiet {source}"
+            # The README installs the release from the repository: the test
+            # installs it from a clone, at the commit the line pins (only
+            # the address changes: there is no network here)
+            [commit] = {c for c, _ in _pins()[0]}
+            assert line == f'pip install "somaxlint[helm] @ git+{REPOSITORY}@{commit}"'
+            line = line.replace(f"git+{REPOSITORY}@", f"git+file://{clone}@")
         lines.append(line)
     project = _fixture_repo(tmp_path / "project")
     script = tmp_path / "job.sh"
@@ -532,3 +573,38 @@ def test_readme_explain_example_is_the_commands_output_and_every_key_is_document
         assert report[kind], kind
         for record in report[kind]:
             assert set(record) <= documented, (kind, set(record) - documented)
+
+
+def test_readme_pre_commit_recipe_runs_at_its_pinned_commit(clone, tmp_path):
+    """The README's .pre-commit-config.yaml as written -- its `rev:` the
+    pinned commit, Helm in `additional_dependencies` -- against a clone of
+    the repository (the address is the only change: no network here): a
+    staged chart template is rendered and checked."""
+    [config] = [b for b in _readme_yaml_blocks() if isinstance(b, dict) and "repos" in b]
+    [entry] = config["repos"]
+    [hook] = entry["hooks"]
+    assert entry["rev"] == _pins()[0][0][0]
+    entry["repo"] = str(clone)
+    hook["additional_dependencies"] = [d.replace(f"git+{REPOSITORY}@", f"git+file://{clone}@") for d in hook["additional_dependencies"]]
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    files = {
+        ".somaxlint.yaml": 'kernel: "4.19"\n',
+        "charts/web/Chart.yaml": "apiVersion: v2\nname: web\nversion: 1.0.0\n",
+        "charts/web/values.yaml": "{}\n",
+        "charts/web/templates/configmap.yaml": config_map(),
+    }
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    (repo / ".pre-commit-config.yaml").write_text(json.dumps(config))  # JSON is YAML
+    _git(repo, "add", "-A")
+    env = dict(os.environ, PRE_COMMIT_HOME=str(tmp_path / "pre-commit-home"), PRE_COMMIT_COLOR="never")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "run", "--files", "charts/web/templates/configmap.yaml"],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    line, column = position(config_map(), "listen 80;")
+    assert f"charts/web/templates/configmap.yaml:{line}:{column}: SMX001 [error]" in proc.stdout, proc.stdout

@@ -41,6 +41,13 @@ _ready = False
 # "somaxlint" (the default) or "crossplane": which lexer tokenizes text.
 LEXER = os.environ.get("SOMAXLINT_NGINX_LEXER", "somaxlint")
 
+# Blocks nested deeper than this are an error of the file, at the line of
+# the `{` that goes deeper: crossplane's parser (and every walk of the
+# tree) recurses once per block, so without a bound of its own a file
+# would fail at whatever depth Python's stack had left where it was parsed.
+# nginx's own configurations nest a handful of levels.
+MAX_BLOCK_DEPTH = 100
+
 
 def _lex(filename):
     buffers = getattr(_memory, "buffers", None)
@@ -53,8 +60,26 @@ def _lex(filename):
     # parse_nginx can break the cycle once the payload is converted.
     _memory.closure = sys._getframe(1).f_locals.get("_parse")
     if LEXER == "crossplane":
-        return crossplane_lex_text(buffers[filename], filename)
-    return lex_text(buffers[filename], filename)
+        return _bounded(crossplane_lex_text(buffers[filename], filename), filename)
+    return _bounded(lex_text(buffers[filename], filename), filename)
+
+
+def _bounded(tokens, filename):
+    """The tokens, until a `{` opens a block deeper than MAX_BLOCK_DEPTH:
+    then crossplane's syntax error at its line (the parse stops there)."""
+    from crossplane.errors import NgxParserSyntaxError
+
+    depth = 0
+    for token in tokens:
+        if not token[2]:  # (a quoted "{" opens nothing)
+            value = token[0]
+            if value == "{":
+                depth += 1
+                if depth > MAX_BLOCK_DEPTH:
+                    raise NgxParserSyntaxError(f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels", filename, token[1])
+            elif value == "}":
+                depth -= 1
+        yield token
 
 
 def _setup() -> None:
@@ -241,19 +266,42 @@ def _first_column(lines, line) -> int:
     return stripped + 1
 
 
-_NGINX_MARKERS = None
+_NGINX_MARKERS = _SPECIALS = None
 
 
 def looks_like_nginx(text: str) -> bool:
     """True when the text uses constructs only nginx configs have (used to
-    tell an nginx file from another program's *.conf found by walking)."""
-    global _NGINX_MARKERS
+    tell an nginx file from another program's *.conf found by walking):
+    at the start of a line, a block name whose next `;`, `{` or `}` is a
+    `{`, or a directive followed by a `;` somewhere after it.
+
+    One expression finds the words at line starts, and what follows is
+    looked up, not matched: ``^\\s*`` from every line start over a run of
+    blank lines, and ``[^;{}]*`` from every `server` line to the end of a
+    text without braces, each cost the square of the text (40 KB: 30 s)."""
+    global _NGINX_MARKERS, _SPECIALS
     if _NGINX_MARKERS is None:
         import re
 
+        _SPECIALS = re.compile(r"[;{}]")
         _NGINX_MARKERS = re.compile(
-            r"^\s*(?:(?:http|events|stream|server|upstream|location|map|types)\b[^;{}]*\{"
-            r"|(?:listen|server_name|worker_processes|proxy_pass|root|include)\s[^;]*;)",
+            r"^[^\S\n]*(?:(http|events|stream|server|upstream|location|map|types)\b"
+            r"|(?:listen|server_name|worker_processes|proxy_pass|root|include)\s)",
             re.M,
         )
-    return bool(_NGINX_MARKERS.search(text))
+    last_semicolon = text.rfind(";")
+    special = -1  # where the first of ; { } at or after ``special`` is (a cursor: words come in order)
+    for match in _NGINX_MARKERS.finditer(text):
+        end = match.end()
+        if match.group(1) is None:
+            if last_semicolon >= end:
+                return True
+            continue
+        if special < end:
+            found = _SPECIALS.search(text, end)
+            if found is None:
+                return False  # no `{` after here, nor a `;`
+            special = found.start()
+        if text[special] == "{":
+            return True
+    return False

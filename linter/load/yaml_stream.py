@@ -61,6 +61,15 @@ def __getattr__(name):
 
 MAX_DEPTH = 256
 
+# The longest decimal integer read as a number: converting decimal text to
+# an int costs time quadratic in its length, which is why Python refuses
+# longer ones by default (``sys.get_int_max_str_digits()``, 4300).  The
+# bound is the linter's own, whatever the interpreter's setting, so the
+# same file gives the same finding everywhere; no Kubernetes or server
+# setting needs more than 20 digits.  A longer one is a located error that
+# costs its document (the rest of the stream is read).
+MAX_INTEGER_DIGITS = 4300
+
 # What aliases (and the merge keys that name them) may add to one file,
 # counted as if each were a copy of what it names: characters of scalars,
 # plus one per node.  Nothing is copied; the bound is for what reads the
@@ -76,6 +85,10 @@ class YamlError:
     message: str
     line: int
     column: int
+    # True for a bound of the linter's own (nesting, aliases, a long
+    # integer) rather than a syntax error: JSON that a bound stops is
+    # reported at the bound, never read around it
+    bound: bool = False
 
 
 @record
@@ -137,7 +150,17 @@ class _NotPrintable:
         return self._full.search(text)
 
 
+class IntegerTooLong(ValueError):
+    """A plain decimal integer of more than ``MAX_INTEGER_DIGITS`` digits."""
+
+    def __init__(self, digits: int):
+        super().__init__(f"an integer of {digits} digits")
+        self.digits = digits
+
+
 def resolve_plain(text: str) -> Any:
+    """What go-yaml reads a plain scalar as; raises IntegerTooLong for a
+    decimal integer longer than ``MAX_INTEGER_DIGITS``."""
     if text in _NULLS:
         return None
     first = text[0]
@@ -145,7 +168,15 @@ def resolve_plain(text: str) -> Any:
         if _INT_RE is None:
             _setup_patterns()
         if _INT_RE.match(text):
-            return int(text.replace("_", ""))
+            digits = text.replace("_", "")
+            if len(digits) > MAX_INTEGER_DIGITS:
+                length = len(digits.lstrip("+-"))
+                if length > MAX_INTEGER_DIGITS:
+                    raise IntegerTooLong(length)
+            try:
+                return int(digits)
+            except ValueError:  # an interpreter limit lower than ours
+                raise IntegerTooLong(len(digits.lstrip("+-"))) from None
         if _HEX_RE.match(text):
             return int(text.replace("_", ""), 16)
         if _OCT_RE.match(text) and len(text.lstrip("+-")) > 1:
@@ -198,9 +229,11 @@ class _Budget:
 _NOKEY = object()
 
 
-def _build(events, first_line: int, documents: List[Document], errors: List[YamlError], last_line: int, budget: "_Budget"):
+def _build(events, first_line: int, documents: List[Document], errors: List[YamlError], last_line: int, budget: "_Budget", started: List[int]):
     """Consume events, appending finished documents; raises MarkedYAMLError,
-    or _TooDeep / _TooMuchAliasing for the document being built.
+    or _TooDeep / _LongInteger / _TooMuchAliasing for the document being
+    built.  ``started[0]`` is kept at the line where that document starts,
+    so that an error without a position costs that document alone.
 
     libyaml may mark an empty value (``key:`` at the end of the text) just
     past the last line; such marks are pulled back to ``last_line`` so every
@@ -243,7 +276,14 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
             if not style:
                 style = ""
                 if event.implicit[0] and event.tag in (None, "!"):
-                    value = resolve(text) if (text in special or text[:1] in _PLAIN_LEADS) else text
+                    if text in special or text[:1] in _PLAIN_LEADS:
+                        try:
+                            value = resolve(text)
+                        except IntegerTooLong as exc:
+                            line = mark.line + 1 + line_offset
+                            raise _LongInteger((line, mark.column + 1) if line <= last_line else (last_line, 1), exc.digits) from None
+                    else:
+                        value = text
                 else:
                     value = text
             else:
@@ -301,6 +341,7 @@ def _build(events, first_line: int, documents: List[Document], errors: List[Yaml
                     top.size += size
         elif cls is DocumentStartEvent:
             doc_line = event.start_mark.line + 1 + line_offset
+            started[0] = doc_line
             anchors = {}
             sizes = {}
             root = None
@@ -394,6 +435,13 @@ class _TooDeep(Exception):
         self.pos = pos
 
 
+class _LongInteger(Exception):
+    def __init__(self, pos, digits):
+        super().__init__(pos)
+        self.pos = pos
+        self.digits = digits
+
+
 class _TooMuchAliasing(Exception):
     def __init__(self, pos, limit):
         super().__init__(pos)
@@ -438,46 +486,83 @@ def load_yaml(text: str) -> Tuple[List[Document], List[YamlError]]:
 
 
 def _load_chunk(chunk: str, offset_line: int, last_line: int, documents: List[Document], errors: List[YamlError], budget: _Budget) -> None:
-    while True:
-        try:
-            _build(_event_source(chunk), offset_line, documents, errors, last_line, budget)
-            return
-        except _TooDeep as exc:
-            line, column = exc.pos[0], exc.pos[1]
-            errors.append(YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, column))
-        except _TooMuchAliasing as exc:
-            line, column = exc.pos[0], exc.pos[1]
-            errors.append(
-                YamlError(
-                    f"aliases and merge keys expand the file to more than {exc.limit} characters "
-                    f"(counted as copies; the limit is the larger of {ALIAS_EXPANSION_FLOOR} and "
-                    f"{ALIAS_EXPANSION_RATIO} times the file's length): this document is not read",
-                    line,
-                    column,
-                )
+    """The documents of ``chunk`` (whose first line is ``offset_line``).
+
+    After an error the rest is read one document at a time, each from its
+    own ``---`` line: resuming the stream after every error would copy and
+    hand libyaml the rest of the text once per error, which costs the
+    product of the errors and the length."""
+    resume = _read_stream(chunk, offset_line, last_line, documents, errors, budget)
+    if resume is None:
+        return
+    offset, line = resume[0], offset_line + resume[1]
+    starts = [match.start() for match in _DOC_START_RE.finditer(chunk, offset)]
+    counted_to = offset
+    for start, end in zip(starts, starts[1:] + [len(chunk)]):
+        line += chunk.count("\n", counted_to, start)
+        counted_to = start
+        # (a piece holds no other document start: its own error ends it)
+        _read_stream(chunk[start:end], line, last_line, documents, errors, budget)
+
+
+def _read_stream(chunk: str, offset_line: int, last_line: int, documents: List[Document], errors: List[YamlError], budget: _Budget):
+    """Read ``chunk`` until its end or its first error; after an error, the
+    (offset, lines into the chunk) of the first document start past it, or
+    None when there is none."""
+    started = [offset_line]  # where the document being built starts
+    after = False  # resume strictly after the error line
+    try:
+        _build(_event_source(chunk), offset_line, documents, errors, last_line, budget, started)
+        return None
+    except _TooDeep as exc:
+        line, column = exc.pos[0], exc.pos[1]
+        errors.append(YamlError(f"nesting deeper than {MAX_DEPTH} levels", line, column, bound=True))
+    except _LongInteger as exc:
+        line, column = exc.pos[0], exc.pos[1]
+        errors.append(
+            YamlError(
+                f"an integer of {exc.digits} digits, more than the {MAX_INTEGER_DIGITS} somaxlint reads as a "
+                "number: this document is not read",
+                line,
+                column,
+                bound=True,
             )
-        except _MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = min((mark.line if mark else 0) + offset_line, last_line)
-            column = (mark.column if mark else 0) + 1
-            problem = exc.problem or "invalid YAML"
-            if exc.context:
-                problem = f"{problem} ({exc.context})"
-            errors.append(YamlError(problem, line, column))
-        except (ValueError, UnicodeError) as exc:  # e.g. control characters
-            errors.append(YamlError(f"invalid YAML: {exc}", offset_line, 1))
-            line = offset_line
-        # Resume at the first document start after the error line.
-        lines_into_chunk = line - offset_line
-        resume = None
-        counted_to = start_line = 0
-        for match in _DOC_START_RE.finditer(chunk):
-            start_line += chunk.count("\n", counted_to, match.start())
-            counted_to = match.start()
-            if start_line >= lines_into_chunk and start_line > 0:
-                resume = (match.start(), start_line)
-                break
-        if resume is None:
-            return
-        offset_line += resume[1]
-        chunk = chunk[resume[0]:]
+        )
+    except _TooMuchAliasing as exc:
+        line, column = exc.pos[0], exc.pos[1]
+        errors.append(
+            YamlError(
+                f"aliases and merge keys expand the file to more than {exc.limit} characters "
+                f"(counted as copies; the limit is the larger of {ALIAS_EXPANSION_FLOOR} and "
+                f"{ALIAS_EXPANSION_RATIO} times the file's length): this document is not read",
+                line,
+                column,
+                bound=True,
+            )
+        )
+    except _MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = min((mark.line if mark else 0) + offset_line, last_line)
+        column = (mark.column if mark else 0) + 1
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        errors.append(YamlError(problem, line, column))
+    except (ValueError, UnicodeError) as exc:  # e.g. control characters
+        # No position: said where the document being built starts, and
+        # read again after it -- never from the start of the chunk,
+        # whose finished documents are already read.
+        line = started[0]
+        errors.append(YamlError(f"invalid YAML: {exc}", line, 1))
+        after = True
+    # Resume at the first document start after the error line.
+    lines_into_chunk = line - offset_line
+    resume = None
+    counted_to = start_line = 0
+    for match in _DOC_START_RE.finditer(chunk):
+        start_line += chunk.count("\n", counted_to, match.start())
+        counted_to = match.start()
+        if (start_line > lines_into_chunk if after else start_line >= lines_into_chunk) and start_line > 0:
+            resume = (match.start(), start_line)
+            break
+    return resume

@@ -62,6 +62,8 @@ class Model:
     # files included into nginx containers' configurations so far (bounded:
     # servers.nginx.instances.MAX_INCLUDES_PER_RUN)
     nginx_included: int = 0
+    # the other servers' config texts, each parsed once (servers.parsed)
+    server_parses: dict = field(default_factory=dict)
 
     @property
     def nginx_servers(self):
@@ -132,13 +134,16 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
     netns.late_writes = late_writes(workload, lambda c: nginx.main_config(c) is not None)
     model.namespaces.append(netns)
     scope = model.inventory.scope
+    # this workload's ambiguities are the ones appended from here on (a
+    # scan of every workload's would cost their square)
+    own = len(model.ambiguities)
 
     def candidates(kind, name):
         return scope.candidates(kind, workload.namespace, name, workload.obj)
 
     def nearest(kind, name, where):
         found = candidates(kind, name)
-        if len(found) > 1 and not any(a.workload is workload and (a.kind, a.name) == (kind, name) for a in model.ambiguities):
+        if len(found) > 1 and not any((a.kind, a.name) == (kind, name) for a in model.ambiguities[own:]):
             # Said (SMX017), and the first is read: servers other than
             # nginx are not evaluated per candidate.
             model.ambiguities.append(Ambiguity(workload, kind, name, where, tuple(found)))
@@ -149,7 +154,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         used.add_files(fs.files)
         return fs
 
-    for process in server_processes(workload, netns.somaxconn_for, fs_for, nearest):
+    for process in server_processes(workload, netns.somaxconn_for, fs_for, nearest, model.server_parses):
         model.servers.append(process)
         if unread(process):
             container = process.container

@@ -83,10 +83,11 @@ class Unresolved:
     related: Tuple[Related, ...] = ()
 
 
-def launch_of(container: Container, module, commands=None, read=None, env=None) -> Optional[Launch]:
+def launch_of(container: Container, module, commands=None, read=None, env=None, parses=None) -> Optional[Launch]:
     """How ``container`` starts ``module``'s server, or None if it does not.
     ``commands``: the container's parsed commands, when already parsed;
-    ``env``: its environment (``container_env``), when already read."""
+    ``env``: its environment (``container_env``), when already read;
+    ``parses``: the run's parses of config texts (``servers.parsed``)."""
     if env is None:
         env = container_env(container)
     argv = container.command + container.args
@@ -110,10 +111,10 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
             for j, w in enumerate(words[start:], start=start)
         ]
         at = argv_location(container, command.argv_index + i if direct else command.argv_index)
-        return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1])
+        return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1], parses)
     if (container.name, container.image) in getattr(module, "INJECTED_AS", ()):
         # written by an admission webhook at run time: started as the image says
-        return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir)
+        return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir, parses=parses)
     repository = image_repository(container.image)
     if module.IMAGES and repository in module.IMAGES and not container.command:
         args = container.args
@@ -128,17 +129,18 @@ def launch_of(container: Container, module, commands=None, read=None, env=None) 
         subcommands = getattr(module, "ENTRYPOINT_SUBCOMMANDS", {}).get(repository, ())
         if not args or entrypoint_prepends(module, repository, args[0]) or args[0] in subcommands:
             words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
-            return Launch(words, env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir)
+            return Launch(words, env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir, parses=parses)
     return None
 
 
-def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None) -> List[ServerProcess]:
+def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None, parses=None) -> List[ServerProcess]:
     """``somaxconn_for(container)``: the somaxconn the container's server
     listens with (``NetNamespace.somaxconn_for``: its own writes before the
     server starts count); ``fs_for(container)``: the container's filesystem
     as the input builds it (config files a server names are read from
     there); ``choose(kind, name, where)``: the object a reference reaches
-    (envFrom ConfigMaps)."""
+    (envFrom ConfigMaps); ``parses``: the run's parses of the config texts
+    they read (``servers.parsed``), so that each text is parsed once."""
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         argv = container.command + container.args
@@ -147,7 +149,7 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
         # (only the modules of the servers the container may start are imported)
         for module in launched_by(words, repository, container):
             env = container_env(container, choose)
-            launch = launch_of(container, module, commands, _reader(container, fs_for), env)
+            launch = launch_of(container, module, commands, _reader(container, fs_for), env, parses)
             if launch is None:
                 continue
             listeners = module.listeners(launch)

@@ -10,7 +10,11 @@ rules, in order:
    standard input) sees the objects of its own unit first.
 2. Otherwise plain manifests (no unit): the candidate in the same file,
    else the one whose directory shares the longest prefix with the
-   referrer's (the same directory shares all of it).
+   referrer's (the same directory shares all of it).  Every plain object
+   is indexed under each prefix of its directory, so the nearest are
+   those under the longest prefix of the referrer's directory that holds
+   any: a lookup costs the depth of a path, never a score for every
+   same-named object of the repository.
 3. Candidates that stay equally near are an ambiguity: the model evaluates
    the workload against each and says so; it never picks one silently.
 
@@ -26,9 +30,6 @@ if TYPE_CHECKING:
 
 from somaxlint.model.objects import K8sObject
 from somaxlint.records import record
-
-if TYPE_CHECKING:
-    Key = Tuple[str, str]  # (kind, name)
 
 # The kinds the model resolves references to: volumes, projected sources
 # and environment references (ConfigMap, Secret), Multus network selections,
@@ -60,15 +61,6 @@ def input_directory(input_file) -> Tuple[str, ...]:
     return tuple(os.path.dirname(path).split(os.sep))
 
 
-def _common(a: Tuple[str, ...], b: Tuple[str, ...]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def _group(obj: K8sObject) -> Tuple[str, str]:
     """The set inside which two same-named objects are a duplicate."""
     unit = obj.file.unit
@@ -77,18 +69,22 @@ def _group(obj: K8sObject) -> Tuple[str, str]:
 
 class Scope:
     def __init__(self, objects: List[K8sObject]):
-        self._by_name: Dict[Key, List[K8sObject]] = {}
         # The common answers (same unit, same file, same directory) are dict
         # lookups, so a repository with hundreds of copies of `nginx-conf`
         # costs one lookup per reference, not a scan of every copy.
         self._by_place: Dict[Tuple, List[K8sObject]] = {}
+        # plain objects (no unit) under every prefix of their directory
+        self._by_prefix: Dict[Tuple, List[K8sObject]] = {}
         self.duplicates: List[Duplicate] = []
         last: Dict[Tuple, K8sObject] = {}
         for obj in objects:
             if obj.kind in REFERENCE_KINDS:  # nothing else is ever looked up
-                self._by_name.setdefault((obj.kind, obj.name), []).append(obj)
                 for place in _places(obj):
                     self._by_place.setdefault((obj.kind, obj.name) + place, []).append(obj)
+                if obj.file.unit is None:
+                    directory = _directory(obj)
+                    for depth in range(len(directory) + 1):
+                        self._by_prefix.setdefault((obj.kind, obj.name, directory[:depth]), []).append(obj)
             ident = (_group(obj), obj.kind, obj.namespace or "default", obj.name)
             previous = last.get(ident)
             if previous is not None:
@@ -98,42 +94,36 @@ class Scope:
         # Once every object is in, each list becomes a _Usable: the objects
         # a lookup may answer with are found by namespace, not by filtering
         # every same-named object of every namespace on every lookup.
-        self._by_name = {key: _Usable(objs) for key, objs in self._by_name.items()}
         self._by_place = {key: _Usable(objs) for key, objs in self._by_place.items()}
+        self._by_prefix = {key: _Usable(objs) for key, objs in self._by_prefix.items()}
 
-    def candidates(self, kind: str, namespace: Optional[str], name: str, origin: K8sObject) -> List[K8sObject]:
+    def candidates(self, kind: str, namespace: Optional[str], name: str, origin: K8sObject) -> Tuple[K8sObject, ...]:
         """The nearest objects ``origin`` can mean by ``kind``/``name``: one
-        (resolved), several (equally near: ambiguous) or none."""
+        (resolved), several (equally near: ambiguous) or none.  One tuple
+        per index entry and namespace, shared by every lookup that gets it:
+        a thousand workloads equally near a thousand objects hold one list
+        of them, not a thousand copies."""
         if kind not in REFERENCE_KINDS:
             raise ValueError(f"references to {kind} are not resolved (see REFERENCE_KINDS)")
-
-        def usable(found):
-            return found.usable(namespace) if found is not None else []
-
         unit = origin.file.unit
         if unit is not None:
-            same_unit = usable(self._by_place.get((kind, name, "unit", unit)))
-            if same_unit:
-                return _exact_namespace_first(same_unit, namespace)
+            found = self._by_place.get((kind, name, "unit", unit))
+            if found is not None and found.answer(namespace):
+                return found.answer(namespace)
         else:
             for place in _places(origin):
-                near = usable(self._by_place.get((kind, name) + place))
-                if near:
-                    return _exact_namespace_first(near, namespace)
-        # Objects of another unit are deployed by another release or build.
-        plain = [o for o in usable(self._by_name.get((kind, name))) if o.file.unit is None]
-        if not plain:
-            return []
+                found = self._by_place.get((kind, name) + place)
+                if found is not None and found.answer(namespace):
+                    return found.answer(namespace)
+        # Objects of another unit are deployed by another release or build:
+        # the plain ones sharing the longest prefix with the referrer's
+        # directory (all of them share the empty one).
         here = _directory(origin)
-        best = -1
-        nearest: List[K8sObject] = []
-        for o in plain:
-            score = _common(here, _directory(o))
-            if score > best:
-                best, nearest = score, [o]
-            elif score == best:
-                nearest.append(o)
-        return _exact_namespace_first(nearest, namespace)
+        for depth in range(len(here), -1, -1):
+            found = self._by_prefix.get((kind, name, here[:depth]))
+            if found is not None and found.answer(namespace):
+                return found.answer(namespace)
+        return ()
 
 
 class _Usable:
@@ -141,13 +131,22 @@ class _Usable:
     order, and by namespace: a lookup from a namespace may answer with the
     objects of that namespace and those that leave it to `kubectl -n`."""
 
-    __slots__ = ("all", "by_namespace")
+    __slots__ = ("all", "by_namespace", "answers")
 
     def __init__(self, objects: List[K8sObject]):
         self.all = [o for o in objects if not o.shadowed]
         self.by_namespace: Dict[Optional[str], List[Tuple[int, K8sObject]]] = {}
         for index, o in enumerate(self.all):
             self.by_namespace.setdefault(o.namespace, []).append((index, o))
+        self.answers: Dict[Optional[str], Tuple[K8sObject, ...]] = {}
+
+    def answer(self, namespace: Optional[str]) -> Tuple[K8sObject, ...]:
+        """What a lookup from ``namespace`` answers with here (the exact
+        namespace first), worked out once."""
+        found = self.answers.get(namespace)
+        if found is None:
+            found = self.answers[namespace] = tuple(_exact_namespace_first(self.usable(namespace), namespace))
+        return found
 
     def usable(self, namespace: Optional[str]) -> List[K8sObject]:
         if namespace is None:

@@ -96,6 +96,25 @@ class Launch:
     # the command word that started the server ("redis-sentinel"), "" when
     # the image's own command runs it
     command: str = ""
+    # the run's parses of config texts, shared by every launch (``parsed``);
+    # None: each launch parses for itself
+    parses: Optional[dict] = None
+
+
+def parsed(launch: Launch, parse, text: str):
+    """``parse(text)``, worked out once per run for each text: a thousand
+    pods mounting one ConfigMap read one parse of its file, each locating
+    what it reads through its own ``locate``.  So ``parse`` returns lines
+    and columns, never Locations, and what it returns is shared: read, never
+    changed.  (nginx's files have their own ParseCache.)"""
+    memo = launch.parses
+    if memo is None:
+        return parse(text)
+    key = (parse, text)
+    found = memo.get(key, memo)  # (the memo itself: not yet parsed)
+    if found is memo:
+        found = memo[key] = parse(text)
+    return found
 
 
 def resolve(launch: Launch, path: str) -> Tuple[str, Optional[str]]:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
 from somaxlint.findings import Location
-from somaxlint.servers import Launch, Listener, Option, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, find_option, parse_int, parsed
 
 NAME = "apache"
 TITLE = "Apache httpd"
@@ -143,19 +143,8 @@ def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
         return False
     state.seen.add(path)
     text, locate = found
-    containers: List[str] = []
-    for number, words in _lines(text):
-        name, column = words[0]
-        if name.startswith("</"):
-            if containers:
-                containers.pop()
-            continue
-        if name.startswith("<"):
-            containers.append(name[1:].rstrip(">").lower())
-            continue
-        directive = name.lower()
-        args = [w for w, _ in words[1:]]
-        inside = conditional or bool(containers)
+    for directive, args, number, column, in_container in parsed(state.launch, _directives, text):
+        inside = conditional or in_container
         if directive == "serverroot" and args and not inside:
             state.server_root = args[0]
         elif directive == "listen" and args and not inside:
@@ -176,16 +165,46 @@ def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
     return True
 
 
+# the directives ``_read`` acts on
+_READ = frozenset(("serverroot", "listen", "listenbacklog", "include", "includeoptional"))
+
+
+def _directives(text: str) -> List[Tuple[str, List[str], int, int, bool]]:
+    """(directive, arguments, line, column, inside a container) of each
+    directive of ``_READ`` in an httpd.conf, in order."""
+    out = []
+    containers: List[str] = []
+    for number, words in _lines(text):
+        name, column = words[0]
+        if name.startswith("</"):
+            if containers:
+                containers.pop()
+            continue
+        if name.startswith("<"):
+            containers.append(name[1:].rstrip(">").lower())
+            continue
+        directive = name.lower()
+        if directive in _READ:
+            out.append((directive, [w for w, _ in words[1:]], number, column, bool(containers)))
+    return out
+
+
 def _lines(text: str):
     """(line number, [(word, column)]) of each directive line, joining
-    backslash continuations (columns then count on the first line)."""
+    backslash continuations (columns then count on the first line).  A
+    continued line is built in a list of its characters and joined once:
+    a new string per continuation costs the square of a long run of them."""
     lines = text.split("\n")
     i = 0
     while i < len(lines):
         number, line = i + 1, lines[i].rstrip("\r")
-        while line.endswith("\\") and i + 1 < len(lines):
-            i += 1
-            line = line[:-1] + lines[i].rstrip("\r")
+        if line.endswith("\\") and i + 1 < len(lines):
+            chars = list(line)
+            while chars and chars[-1] == "\\" and i + 1 < len(lines):
+                chars.pop()  # the backslash; the next line takes its place
+                i += 1
+                chars.extend(lines[i].rstrip("\r"))
+            line = "".join(chars)
         i += 1
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):

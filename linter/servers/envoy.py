@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Location
 from somaxlint.records import replace
-from somaxlint.servers import Launch, Listener, Option, find_option
+from somaxlint.servers import Launch, Listener, Option, find_option, parsed
 from somaxlint.servers.traefik import follows
 
 NAME = "envoy"
@@ -119,7 +119,7 @@ def listeners(launch: Launch) -> List[Listener]:
         if path.lower().endswith((".pb", ".pb_text")):
             return [_unread(launch, f"{path} is a protobuf bootstrap, which somaxlint does not read")] + _inline(launch, yaml_found)[0]
         text, locate = found
-        read, count, problem = _bootstrap(text, locate, path)
+        read, count, problem = _bootstrap(parsed(launch, _load, text), locate, path)
         if problem is not None:
             return [_unread(launch, problem)] + _inline(launch, yaml_found)[0]
         out += read
@@ -140,7 +140,7 @@ def _inline(launch: Launch, yaml_found) -> Tuple[List[Listener], int]:
         return [], 0
     text, word = yaml_found
     here = replace(word.location, approximate=True)
-    read, count, problem = _bootstrap(text, lambda line, column: here, "--config-yaml")
+    read, count, problem = _bootstrap(parsed(launch, _load, text), lambda line, column: here, "--config-yaml")
     if problem is not None:
         return [_unread(launch, problem)], 1
     return read, count
@@ -150,12 +150,20 @@ def _unread(launch: Launch, why: str) -> Listener:
     return replace(follows(NAME, launch, DEFAULT_WHY), assumption=f"{why}: assumed to set no tcp_backlog_size")
 
 
-def _bootstrap(text: str, locate: Locate, label: str) -> Tuple[List[Listener], int, Optional[str]]:
-    """(listeners, number of static listeners, why the text is not read)."""
-    from somaxlint.load.positioned import YMap, YSeq
+def _load(text: str):
+    """A bootstrap's documents and errors (positioned YAML): read, never
+    changed, by every launch that loads the text."""
     from somaxlint.load.yaml_stream import load_yaml
 
-    documents, errors = load_yaml(text)
+    return load_yaml(text)
+
+
+def _bootstrap(loaded, locate: Locate, label: str) -> Tuple[List[Listener], int, Optional[str]]:
+    """(listeners, number of static listeners, why the text is not read),
+    from the bootstrap's documents and errors (``_load``)."""
+    from somaxlint.load.positioned import YMap, YSeq
+
+    documents, errors = loaded
     root = documents[0].root if documents else None
     if not isinstance(root, YMap):
         if errors:

@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List
 
-from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed
 
 NAME = "gunicorn"
 TITLE = "gunicorn"
@@ -46,8 +46,6 @@ def _config_backlog(launch: Launch, words):
     else ./gunicorn.conf.py when the input provides it), and the
     assumption the listener rests on when the file is named but not in the
     input.  Read as a syntax tree, never executed."""
-    import ast
-
     found = find_option(words, CONFIG)
     if found is not None and found[0].startswith("python:"):
         return None, None  # a module, not a file
@@ -63,11 +61,26 @@ def _config_backlog(launch: Launch, words):
         if read is None:
             return None, assumption
     text, locate = read
+    found = parsed(launch, _backlog_assignment, text)
+    if found is False:
+        return None, None  # not Python gunicorn reads
+    if found is None:
+        return None, assumption
+    value, line, column = found
+    return Word(value, locate(line, column)), assumption
+
+
+def _backlog_assignment(text: str):
+    """(value, line, column) of the last literal `backlog = N` at the top
+    level of a config file; None without one; False when the file does not
+    parse."""
+    import ast
+
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None, None
-    value = None
+        return False
+    found = None
     for node in tree.body:
         if (
             isinstance(node, ast.Assign)
@@ -77,8 +90,8 @@ def _config_backlog(launch: Launch, words):
             and isinstance(node.value, ast.Constant)
             and type(node.value.value) is int
         ):
-            value = Word(str(node.value.value), locate(node.lineno, node.col_offset + 1))
-    return value, assumption
+            found = (str(node.value.value), node.lineno, node.col_offset + 1)
+    return found
 
 
 def listeners(launch: Launch) -> List[Listener]:

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Location
 from somaxlint.records import record, field
-from somaxlint.servers import Launch, Listener, parse_int
+from somaxlint.servers import Launch, Listener, parse_int, parsed
 
 NAME = "haproxy"
 TITLE = "HAProxy"
@@ -134,7 +134,7 @@ def listeners(launch: Launch) -> List[Listener]:
         if found is None:
             return []  # not a guess: the config is not in the input
         files.append(found)
-    global_maxconn, proxies = _parse(files)
+    global_maxconn, proxies = _parse([(parsed(launch, _read_lines, text), locate) for text, locate in files])
     command_line = _dash_n(launch)
     if command_line is not None:
         global_maxconn = command_line
@@ -229,19 +229,33 @@ def _set(store: Dict[str, Optional[_Setting]], key: str, new: _Setting, conditio
 # every finding needs the line and column of the word that set the value.
 # pyhaproxy (0.3.7, 2019), the PyPI parser for this format, builds objects
 # without positions and knows only six section kinds.
-def _parse(files: List[Tuple[str, Callable[[int, int], Location]]]):
-    """(global maxconn setting, frontend/listen sections in order)."""
+def _read_lines(text: str) -> List[Tuple[int, List[Tuple[str, int]]]]:
+    """(line number, words) of the lines of a haproxy.cfg that ``_parse``
+    reads: section keywords, `.if` blocks and the settings it looks at (a
+    file of thousands of `server` lines gives a handful)."""
+    out = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        words = _words(line)
+        if words and (words[0][0] in _READ or words[0][0] in SECTIONS or words[0][0].startswith(".")):
+            out.append((number, words))
+    return out
+
+
+# the keywords ``_parse`` reads inside a section
+_READ = frozenset(("maxconn", "backlog", "disabled", "bind"))
+
+
+def _parse(files: List[Tuple[List[Tuple[int, List[Tuple[str, int]]]], Callable[[int, int], Location]]]):
+    """(global maxconn setting, frontend/listen sections in order), from
+    each file's lines (``_read_lines``) and how to locate them."""
     global_settings: Dict[str, Optional[_Setting]] = {}
     proxies: List[_Section] = []
     named_defaults: Dict[str, _Section] = {}
     last_defaults: Optional[_Section] = None
-    for text, locate in files:
+    for lines, locate in files:
         section: Optional[_Section] = None
         depth = 0  # nesting of .if blocks
-        for number, line in enumerate(text.split("\n"), start=1):
-            words = _words(line)
-            if not words:
-                continue
+        for number, words in lines:
             keyword, column = words[0]
             if keyword == ".if":
                 depth += 1

@@ -39,7 +39,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed
 
 NAME = "kong"
 TITLE = "Kong"
@@ -126,7 +126,43 @@ def _conf(launch: Launch) -> Tuple[Dict[str, Tuple[Word, str]], Optional[str]]:
     if read is None:
         return {}, assumption
     text, locate = read
-    out: Dict[str, Tuple[Word, str]] = {}
+    # (only the keys read are located: a kong.conf of thousands of keys
+    # costs each pod the few it reads)
+    return _Located(parsed(launch, _conf_keys, text), locate), assumption
+
+
+class _Located(dict):
+    """KONG_<KEY> -> (Word, the key as written): the keys of a kong.conf
+    (``_conf_keys``), each located when it is read; a key set here (the
+    environment's) is kept as it is."""
+
+    def __init__(self, keys, locate):
+        super().__init__()
+        self._keys, self._locate = keys, locate
+
+    def get(self, key, default=None):
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        found = self._keys.get(key)
+        if found is None:
+            return default
+        value, name, number, column = found
+        return (Word(value, self._locate(number, column)), name)
+
+    def __getitem__(self, key):
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __contains__(self, key):
+        return dict.__contains__(self, key) or key in self._keys
+
+
+def _conf_keys(text: str) -> Dict[str, Tuple[str, str, int, int]]:
+    """KONG_<KEY> -> (value, the key as written, line, column) of each
+    `key = value` line of a kong.conf (the last of a key wins)."""
+    out: Dict[str, Tuple[str, str, int, int]] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         key, sep, value = line.partition("=")
         name = key.strip()
@@ -134,8 +170,8 @@ def _conf(launch: Launch) -> Tuple[Dict[str, Tuple[Word, str]], Optional[str]]:
             continue
         value = _strip_comment(value).strip()
         column = len(line) - len(line.lstrip()) + 1
-        out["KONG_" + name.upper()] = (Word(value, locate(number, column)), name)
-    return out, assumption
+        out["KONG_" + name.upper()] = (value, name, number, column)
+    return out
 
 
 def _strip_comment(value: str) -> str:

@@ -60,7 +60,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Word, parse_int
+from somaxlint.servers import Launch, Listener, Word, parse_int, parsed
 
 NAME = "php-fpm"
 TITLE = "PHP-FPM"
@@ -88,8 +88,10 @@ IMAGE_LISTEN = "9000"  # the image's own `listen` for its pool (see the docstrin
 # The first patch release per branch whose image sets it in docker.conf
 # (earlier ones, and every branch before 8.2, set it in zz-docker.conf).
 DOCKER_CONF_LISTEN_FROM = {(8, 2): 31, (8, 3): 30, (8, 4): 17, (8, 5): 2}
-_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?")
-_PHP_IN_TAG = re.compile(r"(?:^|-)php(\d+)\.(\d+)(?:-|$)")
+# (at most 9 digits a part: a tag of thousands of digits is no version,
+# and converting one would cost time quadratic in its length)
+_VERSION = re.compile(r"^(\d{1,9})\.(\d{1,9})(?!\d)(?:\.(\d{1,9})(?!\d))?")
+_PHP_IN_TAG = re.compile(r"(?:^|-)php(\d{1,9})\.(\d{1,9})(?:-|$)")
 
 
 def _repository_tag(image: str) -> Tuple[str, str]:
@@ -149,23 +151,32 @@ def _pools(launch: Launch) -> Dict[str, Dict[str, Word]]:
             continue
         provided_zz_docker = provided_zz_docker or path.endswith("/zz-docker.conf")
         text, locate = read
-        section: Optional[str] = None
-        for number, line in enumerate(text.split("\n"), start=1):
-            stripped = line.strip()
-            if not stripped or stripped.startswith(";"):
-                continue
-            if stripped.startswith("[") and stripped.endswith("]"):
-                section = stripped[1:-1].strip()
-                continue
-            key, sep, value = stripped.partition("=")
-            key = key.strip()
-            if not sep or section is None or section.lower() == "global" or key not in ("listen", "listen.backlog"):
-                continue
-            column = len(line) - len(line.lstrip()) + 1
-            pools.setdefault(section, {})[key] = Word(value.strip(), locate(number, column))
+        for section, key, value, number, column in parsed(launch, _pool_settings, text):
+            pools.setdefault(section, {})[key] = Word(value, locate(number, column))
     if in_zz_docker and not provided_zz_docker:
         pools.setdefault(IMAGE_POOL, {})["listen"] = Word(IMAGE_LISTEN, launch.started_at)
     return pools
+
+
+def _pool_settings(text: str) -> List[Tuple[str, str, str, int, int]]:
+    """(pool, key, value, line, column) of each `listen` and
+    `listen.backlog` of a pool file, in order."""
+    out = []
+    section: Optional[str] = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(";"):
+            continue
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+            continue
+        key, sep, value = stripped.partition("=")
+        key = key.strip()
+        if not sep or section is None or section.lower() == "global" or key not in ("listen", "listen.backlog"):
+            continue
+        column = len(line) - len(line.lstrip()) + 1
+        out.append((section, key, value.strip(), number, column))
+    return out
 
 
 def _address(listen: str) -> Tuple[str, Optional[int]]:

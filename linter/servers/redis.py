@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
 from somaxlint.findings import Location
-from somaxlint.servers import Launch, Listener, config_file, parse_int
+from somaxlint.servers import Launch, Listener, config_file, parse_int, parsed
 
 NAME = "redis"
 TITLE = "Redis"
@@ -154,7 +154,9 @@ def _command_line(launch: Launch) -> _Settings:
                 out[current] = ([value] if eq else [], word.location)
         elif current is not None:
             values, location = out[current]
-            out[current] = (values + [text], location if values else word.location)
+            if not values:
+                out[current] = (values, word.location)
+            values.append(text)  # (one list per option: a long run of words costs its length)
     return out
 
 
@@ -169,10 +171,19 @@ def _config_file(launch: Launch):
         return {}, assumption
     text, locate = found
     out: _Settings = {}
+    for name, (values, number, column) in parsed(launch, _directives, text).items():
+        out[name] = (values, locate(number, column))
+    return out, assumption
+
+
+def _directives(text: str) -> Dict[str, Tuple[Tuple[str, ...], int, int]]:
+    """The directives of DIRECTIVES a redis.conf sets: name -> (its
+    arguments, line, column) of the last line that sets it."""
+    out: Dict[str, Tuple[Tuple[str, ...], int, int]] = {}
     for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
         # redis.conf: `name value...`, case-insensitive names, `#` comments
         if len(parts) >= 1 and parts[0].lower() in DIRECTIVES:
             column = len(line) - len(line.lstrip()) + 1
-            out[parts[0].lower()] = ([p.strip('"') for p in parts[1:]], locate(number, column))
-    return out, assumption
+            out[parts[0].lower()] = (tuple(p.strip('"') for p in parts[1:]), number, column)
+    return out

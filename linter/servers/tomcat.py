@@ -42,7 +42,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Word, parse_int
+from somaxlint.servers import Launch, Listener, Word, parse_int, parsed
 
 NAME = "tomcat"
 TITLE = "Tomcat"
@@ -168,44 +168,76 @@ def _server_xml(launch: Launch) -> List[Listener]:
     if found is None:
         return []  # not in the input (and the image's own file is unverified)
     text, locate = found
-    data = text.encode("utf-8")
-    connectors: List[Tuple[int, dict]] = []  # (character offset of "<Connector", attributes)
-    from xml.parsers import expat  # a C extension: loaded when a server.xml is read
-
-    parser = expat.ParserCreate()
-
-    def start(name, attributes):
-        if name == "Connector":
-            connectors.append((len(data[: parser.CurrentByteIndex].decode("utf-8", "replace")), dict(attributes)))
-
-    parser.StartElementHandler = start
-    try:
-        parser.Parse(data, True)
-    except (expat.ExpatError, ValueError, RecursionError, MemoryError):
+    connectors = parsed(launch, _connectors, text)
+    if connectors is None:
         return []
-    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"]
-
-    def at(offset: int):
-        line = max(i for i, s in enumerate(line_starts) if s <= offset)
-        return locate(line + 1, offset - line_starts[line] + 1)
-
     out = []
-    for offset, attributes in connectors:
+    for at, attributes, accept_at in connectors:
         if "backlog" in attributes:
             continue  # not the documented attribute: not read
         port = parse_int(attributes.get("port", ""))
         address = attributes.get("address") or "*"
         if "acceptCount" not in attributes:
-            out.append(Listener(NAME, address, port, DEFAULT_BACKLOG, f"default acceptCount {DEFAULT_BACKLOG}", at(offset), False, KNOB))
+            out.append(Listener(NAME, address, port, DEFAULT_BACKLOG, f"default acceptCount {DEFAULT_BACKLOG}", locate(*at), False, KNOB))
             continue
         value = parse_int(attributes["acceptCount"])
         if value is None:
             continue  # a ${property}: not known
-        tag = text[offset: text.find(">", offset) + 1 or len(text)]
-        match = re.search(r"\bacceptCount\s*=", tag)
-        where = at(offset + match.start()) if match else at(offset)
+        where = locate(*accept_at)
         if value <= 0:
             out.append(Listener(NAME, address, port, DEFAULT_BACKLOG, f"default acceptCount {DEFAULT_BACKLOG} (acceptCount {value} is ignored)", where, False, KNOB))
         else:
             out.append(Listener(NAME, address, port, value, f"acceptCount {value} (server.xml)", where, True, KNOB))
+    return out
+
+
+def _connectors(text: str) -> Optional[List[Tuple[Tuple[int, int], dict, Tuple[int, int]]]]:
+    """The `<Connector>` elements of a server.xml, in order: (line, column)
+    of the element, its attributes, and (line, column) of its
+    `acceptCount=` (else the element's); None when the file does not parse.
+
+    expat reports where an element starts as a byte offset: the characters
+    before it are counted from the previous element's offset on, and a
+    character offset becomes a line and column by bisecting the line
+    starts -- decoding the whole prefix and scanning every line start for
+    each element cost the square of a file of many connectors."""
+    from bisect import bisect_right
+    from xml.parsers import expat  # a C extension: loaded when a server.xml is read
+
+    try:
+        data = text.encode("utf-8")
+    except UnicodeError:  # (a lone surrogate: not XML expat reads)
+        return None
+    found: List[Tuple[int, dict]] = []  # (byte offset of "<Connector", attributes)
+    parser = expat.ParserCreate()
+
+    def start(name, attributes):
+        if name == "Connector":
+            found.append((parser.CurrentByteIndex, dict(attributes)))
+
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, True)
+    except (expat.ExpatError, ValueError, RecursionError, MemoryError):
+        return None
+    line_starts = [0]
+    line_starts += [match.end() for match in re.finditer("\n", text)]
+
+    def at(offset: int) -> Tuple[int, int]:
+        line = bisect_right(line_starts, offset) - 1
+        return line + 1, offset - line_starts[line] + 1
+
+    out = []
+    chars = done = 0  # characters in data[:done]
+    for index, attributes in found:
+        chars += len(data[done:index].decode("utf-8", "replace"))
+        done = index
+        offset = chars
+        accept = offset
+        if "acceptCount" in attributes:
+            tag = text[offset: text.find(">", offset) + 1 or len(text)]
+            match = re.search(r"\bacceptCount\s*=", tag)
+            if match:
+                accept = offset + match.start()
+        out.append((at(offset), attributes, at(accept)))
     return out

@@ -26,7 +26,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List
 
-from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed
 
 NAME = "uwsgi"
 TITLE = "uWSGI"
@@ -64,21 +64,31 @@ def _ini(launch: Launch):
     if read is None:
         return {}, assumption
     text, locate = read
-    section, result = None, {}
+    result = {}
+    for section, key, value, number, column in parsed(launch, _ini_settings, text):
+        if section == wanted:
+            # later lines win, as uWSGI reads them in order
+            result["socket" if key in INI_SOCKETS else key] = (value, Word(value, locate(number, column)))
+    return result, assumption
+
+
+def _ini_settings(text: str):
+    """(section, key, value, line, column) of each `listen` and socket
+    option of an ini file, in order."""
+    out = []
+    section = None
     for number, line in enumerate(text.split("\n"), start=1):
         stripped = line.strip()
         if stripped.startswith("[") and stripped.endswith("]"):
             section = stripped[1:-1].strip()
-        elif section == wanted and not stripped.startswith((";", "#")):
+        elif section is not None and not stripped.startswith((";", "#")):
             key, sep, value = stripped.partition("=")
             if not sep:
                 key, sep, value = stripped.partition(":")
             key = key.strip()
             if sep and (key == "listen" or key in INI_SOCKETS):
-                # later lines win, as uWSGI reads them in order
-                where = locate(number, len(line) - len(line.lstrip()) + 1)
-                result["socket" if key in INI_SOCKETS else key] = (value.strip(), Word(value.strip(), where))
-    return result, assumption
+                out.append((section, key, value.strip(), number, len(line) - len(line.lstrip()) + 1))
+    return out
 
 
 def listeners(launch: Launch) -> List[Listener]:

@@ -199,7 +199,9 @@ STREAM_VIRTUAL_SERVERS = (1, 25, 5)
 # settles nothing.
 REUSEPORT_INET_ONLY = (6, 13, 0)
 
-_TAG_VERSION = LazyPattern(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
+# (at most 9 digits a part: a tag of thousands of digits is no version,
+# and converting one would cost time quadratic in its length)
+_TAG_VERSION = LazyPattern(r"^v?(\d{1,9})\.(\d{1,9})(?!\d)(?:\.(\d{1,9})(?!\d))?")
 
 
 def version_of(container, settings) -> tuple:

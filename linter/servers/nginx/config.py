@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 from somaxlint import facts
 from somaxlint.discover import RootFS, decode_lenient, display_path
-from somaxlint.load.nginx_text import Directive, NginxError, parse_nginx
+from somaxlint.load.nginx_text import MAX_BLOCK_DEPTH, Directive, NginxError, parse_nginx
 from somaxlint.model.filesystem import ContainerFS
 from somaxlint.model.sources import TextSource
 from somaxlint.records import record, field, replace
@@ -39,6 +39,21 @@ class IncludeProblem:
 class ParsedText:
     directives: List[Directive]
     errors: List[NginxError]
+    # how deep its blocks nest (``block_depth``), once asked
+    depth: Optional[int] = None
+
+
+def block_depth(parsed: ParsedText) -> int:
+    """How deep the blocks of a parsed file nest (`http {}` alone: 1)."""
+    if parsed.depth is None:
+        deepest = 0
+        todo = [(d, 1) for d in parsed.directives if d.block is not None]
+        while todo:
+            d, level = todo.pop()
+            deepest = max(deepest, level)
+            todo.extend((inner, level + 1) for inner in d.block if inner.block is not None)
+        parsed.depth = deepest
+    return parsed.depth
 
 
 class ParseCache:
@@ -252,7 +267,12 @@ def resolve(
 class _Resolver:
     """The include expansion of one config.  A class, not two nested
     functions calling each other: those would form a reference cycle that
-    keeps the config alive after the run (the collector is off)."""
+    keeps the config alive after the run (the collector is off).
+
+    The walk keeps its own stack: a chain of includes as deep as
+    ``max_depth`` allows, each file nesting its blocks, is deeper than
+    Python's, and a file parsed deep in a recursion would fail at whatever
+    depth the stack had left."""
 
     __slots__ = ("config", "opener", "cache", "max_files", "max_depth", "budget")
 
@@ -265,63 +285,99 @@ class _Resolver:
         self.budget = max_files
 
     def expand(self, directives: List[Directive], stack: Tuple[int, ...]) -> List[Directive]:
-        out: List[Directive] = []
-        for d in directives:
-            if d.name == "include" and d.block is None and len(d.args) == 1:
-                out.extend(self.include(d, stack))
-                continue
-            if d.block is not None:
-                copy = Directive(d.name, d.args, d.line, d.column, self.expand(d.block, stack), d.source)
-                out.append(copy)
-            else:
-                out.append(d)
-        return out
-
-    def include(self, d: Directive, stack) -> List[Directive]:
+        """``directives`` with every include spliced in place and every
+        block copied with its own spliced; ``stack``: the ids of the
+        sources of the include chain (the main config first)."""
         config, opener, max_files, max_depth = self.config, self.opener, self.max_files, self.max_depth
-        pattern = d.args[0]
-        if not pattern.startswith("/"):
-            pattern = posixpath.join(opener.prefix, pattern)
-        pattern = posixpath.normpath(pattern)
-        if any(ch in pattern for ch in "*?["):
-            paths = opener.glob(pattern)
-            if paths is None:
-                config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
-                return []
-            for note in opener.unlisted(pattern):
-                config.problems.append(IncludeProblem(d, note))
-            if not paths and opener.opaque(pattern):
-                config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
-                return []
-            if len(paths) > self.budget:
-                config.problems.append(
-                    IncludeProblem(d, f"the pattern matches more than {max_files} files; only the first were read")
-                )
-                paths = paths[: max(self.budget, 0)]
-        else:
-            paths = [pattern]
+        chain = set(stack)  # the sources being expanded, outermost first
         out: List[Directive] = []
-        for path in paths:
+        # (directives left, where they go, how deep in blocks they are, the
+        # source whose expansion they end, or None) and (an include, its
+        # paths left, where they go, how deep in blocks it is)
+        todo: list = [(_DIRECTIVES, iter(directives), out, 0, None)]
+        while todo:
+            frame = todo[-1]
+            if frame[0] is _DIRECTIVES:
+                _, left, into, level, ends = frame
+                d = next(left, None)
+                if d is None:
+                    todo.pop()
+                    if ends is not None:
+                        chain.discard(ends)
+                elif d.name == "include" and d.block is None and len(d.args) == 1:
+                    todo.append((_PATHS, d, iter(self.paths(d)), into, level))
+                elif d.block is not None:
+                    block: List[Directive] = []
+                    into.append(Directive(d.name, d.args, d.line, d.column, block, d.source))
+                    todo.append((_DIRECTIVES, iter(d.block), block, level + 1, None))
+                else:
+                    into.append(d)
+                continue
+            _, d, left, into, level = frame
+            path = next(left, None)
+            if path is None:
+                todo.pop()
+                continue
             source = opener.lookup(path)
             if source is None:
                 why = opener.why_missing(path)
                 if why and posixpath.basename(path) not in HARMLESS_INCLUDES:
                     config.problems.append(IncludeProblem(d, why))
                 continue
-            if id(source) in stack:
+            if id(source) in chain:
                 config.problems.append(IncludeProblem(d, "include cycle: the file includes itself (directly or through other files)"))
                 continue
-            if len(stack) >= max_depth:
+            if len(chain) >= max_depth:
                 config.problems.append(IncludeProblem(d, f"includes nested deeper than {max_depth} levels"))
                 continue
             self.budget -= 1
             if self.budget < 0:
                 config.problems.append(IncludeProblem(d, f"more than {max_files} included files; the rest were not read"))
-                break
-            config.included.append(source)
+                todo.pop()
+                continue
             parsed = self.cache.get(source)
-            out.extend(self.expand(parsed.directives, stack + (id(source),)))
+            if level + block_depth(parsed) > MAX_BLOCK_DEPTH:
+                # (each file is bounded when it is parsed; the blocks an
+                # include is in add to those of the file it includes)
+                config.problems.append(
+                    IncludeProblem(d, f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels with those this include is in")
+                )
+                self.budget += 1
+                continue
+            config.included.append(source)
+            chain.add(id(source))
+            todo.append((_DIRECTIVES, iter(parsed.directives), into, level, id(source)))
         return out
+
+    def paths(self, d: Directive) -> List[str]:
+        """The paths an include names (a pattern's matches, within the
+        budget), saying what it cannot read."""
+        config, opener, max_files = self.config, self.opener, self.max_files
+        pattern = d.args[0]
+        if not pattern.startswith("/"):
+            pattern = posixpath.join(opener.prefix, pattern)
+        pattern = posixpath.normpath(pattern)
+        if not any(ch in pattern for ch in "*?["):
+            return [pattern]
+        paths = opener.glob(pattern)
+        if paths is None:
+            config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
+            return []
+        for note in opener.unlisted(pattern):
+            config.problems.append(IncludeProblem(d, note))
+        if not paths and opener.opaque(pattern):
+            config.problems.append(IncludeProblem(d, opener.why_missing(pattern)))
+            return []
+        if len(paths) > self.budget:
+            config.problems.append(
+                IncludeProblem(d, f"the pattern matches more than {max_files} files; only the first were read")
+            )
+            paths = paths[: max(self.budget, 0)]
+        return paths
+
+
+# the two kinds of frame of _Resolver.expand's stack
+_DIRECTIVES, _PATHS = "directives", "paths"
 
 
 # --------------------------------------------------------------------------
@@ -564,7 +620,10 @@ def parse_listen(d: Directive, module: str, default_port: int) -> Optional[Liste
 def _port(text: str) -> Optional[int]:
     if not (text.isascii() and text.isdigit()):
         return None
-    port = int(text)
+    digits = text.lstrip("0")
+    if len(digits) > 5:
+        return None  # (never converted: a long one costs its square)
+    port = int(digits or "0")
     return port if 0 < port <= 65535 else None
 
 
@@ -668,25 +727,62 @@ def bind_conflicts(sockets: List[Socket]) -> List[Tuple[Socket, Socket]]:
     with EADDRINUSE (unix_bind; tests/kernel), SO_REUSEPORT or not.
 
     ``socket`` is the one the finding is about: the specific address beside
-    a wildcard, else the later one in the config."""
+    a wildcard, else the later one in the config.
+
+    The pairs are found by port and address, never by comparing every two
+    sockets: a socket overlaps those of its port with the same address or
+    a wildcard one (of IPv6; of IPv4, which a dual-stack or mapped IPv6
+    socket may take), so each pair is reached from a socket of it without
+    reuseport, whose every partner is a pair reported.  In the order the
+    comparison of every two sockets gave them."""
     out = []
     tcp = [s for s in sockets if s.family != "unix"]
-    for i, a in enumerate(tcp):
-        for b in tcp[i + 1 :]:
-            if a.port != b.port or (a.reuseport and b.reuseport) or not _overlap(a, b):
+    pairs = set()  # (i, j) in ``tcp``, i < j
+    by_port: Dict[Optional[int], List[int]] = {}
+    for i, socket in enumerate(tcp):
+        by_port.setdefault(socket.port, []).append(i)
+    for indexes in by_port.values():
+        for side in ("ipv6", "ipv4"):
+            # the sockets of this port that take an address of this side,
+            # by the address; those that take every address
+            by_address: Dict[str, List[int]] = {}
+            every: List[int] = []
+            for i in indexes:
+                address = getattr(tcp[i], side)
+                if address is None:
+                    continue
+                by_address.setdefault(address, []).append(i)
+                if (tcp[i].wildcard if side == "ipv6" else address == "0.0.0.0"):
+                    every.append(i)
+            if not by_address:
                 continue
-            if a.wildcard != b.wildcard and a.family == b.family:
-                specific, wildcard = (b, a) if a.wildcard else (a, b)
-                out.append((specific, wildcard))
-            else:
-                first, second = sorted((a, b), key=_position)
-                out.append((second, first))
+            for address, same in by_address.items():
+                for i in same:
+                    if tcp[i].reuseport:
+                        continue  # its pairs are reached from the other side
+                    if tcp[i].wildcard if side == "ipv6" else address == "0.0.0.0":
+                        partners = [j for group in by_address.values() for j in group]
+                    else:
+                        partners = same + every
+                    for j in partners:
+                        if j != i:
+                            pairs.add((i, j) if i < j else (j, i))
+    for i, j in sorted(pairs):
+        a, b = tcp[i], tcp[j]
+        if a.wildcard != b.wildcard and a.family == b.family:
+            specific, wildcard = (b, a) if a.wildcard else (a, b)
+            out.append((specific, wildcard))
+        else:
+            first, second = sorted((a, b), key=_position)
+            out.append((second, first))
     unix = [s for s in sockets if s.family == "unix"]
-    for i, a in enumerate(unix):
-        for b in unix[i + 1 :]:
-            if unix_path(a.address) == unix_path(b.address):
-                first, second = sorted((a, b), key=_position)
-                out.append((second, first))
+    by_path: Dict[str, List[int]] = {}
+    for i, socket in enumerate(unix):
+        by_path.setdefault(unix_path(socket.address), []).append(i)
+    # (every two sockets of a path, in the order of the first of them)
+    for i, j in sorted((same[x], same[y]) for same in by_path.values() if len(same) > 1 for x in range(len(same)) for y in range(x + 1, len(same))):
+        first, second = sorted((unix[i], unix[j]), key=_position)
+        out.append((second, first))
     return out
 
 
@@ -876,7 +972,8 @@ def collect_listens(directives: List[Directive], run_as_root: bool, hosts: Optio
     workers: Optional[int] = 1
     for d in directives:
         if d.name == "worker_processes" and d.args:
-            workers = int(d.args[0]) if d.args[0].isascii() and d.args[0].isdigit() else None
+            # (ngx_atoi refuses more than 19 digits: never converted)
+            workers = int(d.args[0]) if d.args[0].isascii() and d.args[0].isdigit() and len(d.args[0].lstrip("0")) <= 19 else None
     default_port = facts.NGINX_DEFAULT_PORT_ROOT if run_as_root else facts.NGINX_DEFAULT_PORT_NONROOT
 
     count = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from functools import cached_property
+from itertools import islice
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
@@ -23,7 +24,7 @@ from somaxlint.model.filesystem import SourceCache, add_image_files, build_fs
 from somaxlint.model.objects import Container, K8sObject, Workload
 from somaxlint.model.processes import ServerProcess, Unresolved
 from somaxlint.model.sources import TextSource
-from somaxlint.records import record
+from somaxlint.records import record, field
 from somaxlint.servers import nginx
 from somaxlint.servers.nginx import hosts_of, image_files, looks_like_config, renders_templates, runs_as_root
 from somaxlint.servers.nginx.config import (
@@ -58,13 +59,19 @@ class NginxServer(ServerProcess):
     version_source: str = ""
     # the node's kernel when the configuration names it (`kernel`)
     kernel: Optional[Tuple[int, int, int]] = None
+    # the nginx binary that runs it (``build.Build``: version, modules), and
+    # what it refuses while reading the configuration (``refusals``: SMX024)
+    build: object = None
+    refusals: list = field(default_factory=list)
 
     @classmethod
-    def of(cls, config, listen_set, somaxconn, workload=None, container=None, main_via=(), variant=None, settings=None) -> "NginxServer":
-        listeners = nginx.listeners(listen_set.sockets)
+    def of(cls, config, listen_set, somaxconn, workload=None, container=None, main_via=(), variant=None, settings=None, container_main=False) -> "NginxServer":
         version, how = nginx.version_of(container, settings) if settings is not None else (None, "")
+        build, refused = _refusals(config, container, version, how, container_main)
+        _never_listens(listen_set, refused)
+        listeners = nginx.listeners(listen_set.sockets)
         kernel = settings.kernel if settings is not None else None
-        return cls(nginx, workload, container, somaxconn, listeners, tuple(main_via), variant, config, listen_set, version, how, kernel)
+        return cls(nginx, workload, container, somaxconn, listeners, tuple(main_via), variant, config, listen_set, version, how, kernel, build, refused)
 
     @property
     def sockets(self) -> List[Socket]:
@@ -90,6 +97,34 @@ class NginxServer(ServerProcess):
         return start_failures(self.sockets, self.listen_set.worker_processes, self.kernel)
 
 
+def _refusals(config, container, version, how, container_main):
+    """(the build, what it refuses in ``config``): a failure of this check
+    costs the check, never the server's listeners."""
+    from somaxlint.findings import internal_error
+    from somaxlint.servers.nginx.build import build_of
+    from somaxlint.servers.nginx.refusals import Refusal, refusals
+
+    build = None
+    try:
+        build = build_of(container, version, how)
+        return build, refusals(config, build, container_main)
+    except Exception as exc:  # a bug of the check: said (SMX024), not a crash
+        return build, [Refusal("internal", internal_error(exc, "nginx configuration"), "", "", False)]
+
+
+def _never_listens(listen_set: ListenSet, refused) -> None:
+    """An nginx that refuses its configuration opens no socket: every
+    listener's numbers are what nginx would get once it starts, an
+    assumption the backlog findings (SMX001 and the others then warnings)
+    and `explain` carry (its `ss_line` is then null: nothing listens)."""
+    first = next((r for r in refused if r.certain), None)
+    if first is None:
+        return
+    note = f"nginx starts, which it does not: it refuses this configuration ({first.message}; SMX024) and never opens this socket"
+    for listen in listen_set.listens:
+        listen.assumption = f"{note}; {listen.assumption}" if listen.assumption else note
+
+
 def add_container(model, workload, container, main_path: str, netns, sources, used: set, candidates) -> None:
     """The nginx process of ``container`` (main config ``main_path``), once
     per combination of equally near objects its references may reach."""
@@ -105,17 +140,20 @@ def add_container(model, workload, container, main_path: str, netns, sources, us
             ambiguous.setdefault((kind, name), (where, found))
         return found[0] if found else None
 
+    # (the first pass only appends: what it added is past these)
+    servers, unresolved = len(model.servers), len(model.unresolved)
     _model_container(model, workload, container, main_path, netns, sources, used, first, None)
     if not ambiguous:
         return
     for (kind, name), (where, found) in sorted(ambiguous.items()):
         model.ambiguities.append(Ambiguity(workload, kind, name, where, tuple(found)))
-    # Drop the first pass's instance and evaluate every combination.
-    model.servers = [s for s in model.servers if not (s.kind == "nginx" and s.container is container)]
-    model.unresolved = [u for u in model.unresolved if not (u.server == "nginx" and u.container is container)]
+    # Drop the first pass's instance and evaluate every combination (the
+    # first MAX_VARIANTS: a name a thousand objects share costs eight).
+    model.servers[servers:] = [s for s in model.servers[servers:] if not (s.kind == "nginx" and s.container is container)]
+    model.unresolved[unresolved:] = [u for u in model.unresolved[unresolved:] if not (u.server == "nginx" and u.container is container)]
     combos: List[Dict[Tuple[str, str], K8sObject]] = [{}]
     for key, (_, found) in sorted(ambiguous.items()):
-        combos = [{**c, key: o} for c in combos for o in found][:MAX_VARIANTS]
+        combos = list(islice(({**c, key: o} for c in combos for o in found), MAX_VARIANTS))
     for combo in combos:
         label = "; ".join(
             f"{k[0]} {workload.namespace or 'default'}/{k[1]} from {o.display}" for k, o in sorted(combo.items())
@@ -180,7 +218,7 @@ def _model_container(model, workload, container, main_path, netns, sources, used
         # wrote is SMX013's, at that include.)
         model.unresolved.append(_unresolved_include(workload, container, fs, built_in[0]))
         return
-    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn_for(container), workload, container, mounted.via, variant, settings))
+    model.servers.append(NginxServer.of(config, listen_set, netns.somaxconn_for(container), workload, container, mounted.via, variant, settings, container_main=True))
 
 
 def _unresolved_include(workload: Workload, container: Container, fs, problem) -> Unresolved:

@@ -1,0 +1,244 @@
+"""SMX024 against nginx itself: each configuration is checked by the real
+`nginx -t` (nginx 1.22.1, which .ci/run installs) and by somaxlint with
+the image `nginx:1.22.1` (whose modules somaxlint knows exactly).  Where
+nginx refuses the configuration, somaxlint's first refusal is nginx's
+message at nginx's line; where nginx accepts it, somaxlint says nothing.
+
+Only http configurations: the Debian package builds stream and mail as
+dynamic modules, the official image statically; http's modules are the
+same in both (`nginx -V`)."""
+
+import re
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if shutil.os.path.exists("/usr/sbin/nginx") else None)
+
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (.ci/run installs it)")
+
+# (name, configuration): each one either passes nginx -t, or fails it with
+# one error
+CASES = [
+    ("typo", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                location / { proxy_passs http://127.0.0.1:9000; }
+            }
+        }
+     """),
+    ("server-at-the-top", """\
+        events {}
+        server {
+            listen 18080;
+        }
+     """),
+    ("no-events", """\
+        http {
+            server { listen 18080; }
+        }
+     """),
+    ("empty-upstream", """\
+        events {}
+        http {
+            upstream app {
+            }
+            server { listen 18080; location / { proxy_pass http://app; } }
+        }
+     """),
+    ("unknown-variable-in-add-header", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                add_header X-Id $reqid;
+            }
+        }
+     """),
+    ("unknown-variable-in-return", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                location / { return 200 "$host $no_such_thing"; }
+            }
+        }
+     """),
+    ("unknown-variable-in-root", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                root /srv/$site_dir;
+            }
+        }
+     """),
+    ("proxy-pass-in-http", """\
+        events {}
+        http {
+            proxy_pass http://127.0.0.1:9000;
+            server { listen 18080; }
+        }
+     """),
+    ("listen-in-location", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                location / { listen 18081; }
+            }
+        }
+     """),
+    ("location-without-block", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                location /;
+            }
+        }
+     """),
+    ("events-twice", """\
+        events {}
+        events {}
+        http { server { listen 18080; } }
+     """),
+    ("http2-directive-before-1.25.1", """\
+        events {}
+        http {
+            server {
+                listen 18080;
+                http2 on;
+            }
+        }
+     """),
+    ("accepted: variables defined by map, set, captures and modules", """\
+        events {}
+        http {
+            map $http_upgrade $connection_upgrade { default upgrade; "" close; }
+            log_format main '$remote_addr $upstream_addr $request_time "$http_user_agent"';
+            access_log off;
+            geo $internal { default 0; 10.0.0.0/8 1; }
+            server {
+                listen 18080;
+                set $backend 127.0.0.1:9000;
+                location ~ ^/u/(?<user>[a-z]+)/(.*)$ {
+                    proxy_set_header Connection $connection_upgrade;
+                    proxy_set_header X-Internal $internal;
+                    add_header X-User "$user $1 $2";
+                    proxy_pass http://$backend;
+                }
+                location /s/ {
+                    if ($request_uri ~ ^/s/(?P<slug>\\w+)) {
+                        return 302 /t/$slug;
+                    }
+                    try_files $uri $uri/ =404;
+                }
+            }
+        }
+     """),
+    ("accepted: ssl on still exists in 1.22", """\
+        events {}
+        http {
+            limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;
+            server {
+                listen 18080;
+                ssl off;
+                gzip on;
+                location / { limit_req zone=one; root /srv; }
+            }
+        }
+     """),
+    ("accepted: upstream with a server, stub_status, realip", """\
+        events { worker_connections 512; }
+        worker_processes 2;
+        http {
+            upstream app { server 127.0.0.1:9000; keepalive 8; }
+            server {
+                listen 18080 backlog=64;
+                set_real_ip_from 10.0.0.0/8;
+                real_ip_header X-Forwarded-For;
+                location = /status { stub_status; }
+                location / { proxy_pass http://app; proxy_http_version 1.1; }
+            }
+        }
+     """),
+]
+
+_EMERG = re.compile(r"\[emerg\] (.*?) in (\S+):(\d+)$", re.M)
+_EMERG_NO_LINE = re.compile(r"\[emerg\] (.*?)(?: in (/\S+))?$", re.M)
+
+
+def nginx_verdict(tmp_path, text):
+    """(message, line) of nginx -t's error, or None when it accepts."""
+    prefix = tmp_path / "nginx"
+    (prefix / "logs").mkdir(parents=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(text)
+    run = subprocess.run(
+        [NGINX, "-t", "-q", "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "logs" / "error.log"),
+         "-g", f"pid {prefix}/nginx.pid;"],
+        capture_output=True, text=True, timeout=60,
+    )
+    if run.returncode == 0:
+        return None
+    found = _EMERG.search(run.stderr)
+    if found:
+        return found.group(1), int(found.group(3))
+    found = _EMERG_NO_LINE.search(run.stderr)
+    assert found, run.stderr
+    return found.group(1), None
+
+
+def manifest(text):
+    body = textwrap.indent(text, "    ")
+    return (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: conf}\ndata:\n  nginx.conf: |\n" + body +
+        "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n"
+        "  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n"
+        "      containers:\n        - name: nginx\n          image: nginx:1.22.1\n"
+        "          volumeMounts: [{name: conf, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf}]\n"
+        "      volumes: [{name: conf, configMap: {name: conf}}]\n"
+    )
+
+
+# the configuration's first line is line 6 of the manifest
+FIRST_LINE = 6
+
+
+@pytest.mark.parametrize("name,text", CASES, ids=[c[0] for c in CASES])
+def test_smx024_says_what_nginx_t_says(project, tmp_path, name, text):
+    text = textwrap.dedent(text)
+    expected = nginx_verdict(tmp_path, text)
+    project.write("app.yaml", manifest(text), dedent=False)
+    run = project.run("--kernel", "6.1", "--format", "json", "app.yaml")
+    # what nginx's parser refuses is SMX000 (cannot parse), the rest SMX024
+    findings = [f for f in run.json["findings"] if f["rule"] in ("SMX000", "SMX024")]
+    if expected is None:
+        assert (name, findings, run.status) == (name, [], 0)
+        return
+    message, line = expected
+    assert findings, f"nginx -t: {message}"
+    first = findings[0]
+    said = re.match(r'(?:nginx refuses this (?:main )?configuration with "(.*?)": |cannot parse nginx(?: \(in [^)]*\))?: (.*))', first["message"])
+    assert (said and (said.group(1) or said.group(2)), first["severity"], run.status) == (message, "error", 1)
+    if line is None:
+        return
+    ours = first["location"]["line"] - FIRST_LINE + 1
+    if message == "no servers are inside upstream":
+        # nginx names the line where the block ends; somaxlint the upstream
+        assert (text.splitlines()[ours - 1].split()[0], ours < line) == ("upstream", True)
+    else:
+        assert ours == line
+
+
+def test_the_cases_cover_both_verdicts(tmp_path):
+    """The comparison means something only if nginx refuses some cases and
+    accepts others (a broken nginx would refuse them all)."""
+    verdicts = [nginx_verdict(tmp_path / str(i), textwrap.dedent(t)) for i, (_, t) in enumerate(CASES)]
+    assert sum(v is None for v in verdicts) == 3
+    assert len({v[0] for v in verdicts if v}) >= 10
