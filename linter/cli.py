@@ -367,6 +367,8 @@ def _settings(args):
     if select is not None:
         settings.select = select
     settings.ignore.extend(ignore)
+    settings.config_explicit = bool(args.config)
+    settings.flags = {"kernel": args.kernel, "kubernetes": args.kubernetes, "select": select, "ignore": list(ignore)}
     for name in ("baseline", "helm_chart_dir", "stdin_filename"):
         if getattr(args, name, None):
             setattr(settings, name, getattr(args, name))
@@ -452,6 +454,7 @@ def _reports(args) -> List[tuple]:
 
 
 def _lint(args) -> int:
+    from somaxlint.config import ConfigError
     from somaxlint.discover import InputError, repository_root
     from somaxlint.engine import run
     from somaxlint.filtering import BaselineError, apply_baseline, dump_baseline, read_baseline
@@ -511,6 +514,8 @@ def _lint(args) -> int:
                 _HELD_UNTIL_EXIT.append(result)
         except (InputError, BaselineError) as exc:
             raise UsageError(str(exc) + _command_hint(paths)) from None
+        except ConfigError as exc:  # a sub-project's configuration (somaxlint.projects)
+            raise UsageError(f"configuration: {exc}") from None
         finally:
             if progress is not None:
                 progress.done()

@@ -33,21 +33,30 @@ def find_config(start: str) -> Optional[str]:
     leads), a pyproject.toml is passed over."""
     directory = os.path.abspath(start)
     while True:
-        for name in CONFIG_NAMES:
-            candidate = os.path.join(directory, name)
-            if os.path.lexists(candidate):
-                refuse_outside(candidate)
-                if os.path.isfile(candidate) or (os.path.exists(candidate) and not os.path.isdir(candidate)):
-                    # a FIFO or device there is an error naming it, not
-                    # passed over (read_config says why)
-                    return candidate
-        pyproject = os.path.join(directory, "pyproject.toml")
-        if os.path.exists(pyproject) and not os.path.isdir(pyproject) and _stays(pyproject) and _pyproject_section(pyproject) is not None:
-            return pyproject
+        found = config_in(directory)
+        if found is not None:
+            return found
         parent = os.path.dirname(directory)
         if parent == directory:
             return None
         directory = parent
+
+
+def config_in(directory: str) -> Optional[str]:
+    """The configuration file of ``directory`` itself, if it has one (see
+    ``find_config``)."""
+    for name in CONFIG_NAMES:
+        candidate = os.path.join(directory, name)
+        if os.path.lexists(candidate):
+            refuse_outside(candidate)
+            if os.path.isfile(candidate) or (os.path.exists(candidate) and not os.path.isdir(candidate)):
+                # a FIFO or device there is an error naming it, not
+                # passed over (read_config says why)
+                return candidate
+    pyproject = os.path.join(directory, "pyproject.toml")
+    if os.path.exists(pyproject) and not os.path.isdir(pyproject) and _stays(pyproject) and _pyproject_section(pyproject) is not None:
+        return pyproject
+    return None
 
 
 def _stays(path: str) -> bool:
@@ -417,6 +426,42 @@ def load_settings(explicit: Optional[str], cwd: str, trusted: Optional[str] = No
     return settings
 
 
+def project_settings(path: str, run: Settings) -> Settings:
+    """The settings of the files a sub-project's configuration ``path``
+    governs (``somaxlint.projects``): the file's, then the command line's
+    (``run.flags``), and what belongs to the run, the run's."""
+    from somaxlint.records import replace
+
+    settings = Settings()
+    data = read_config(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the configuration must be a mapping")
+    validate(data, path)
+    try:
+        apply(data, path, settings)
+        apply_flags(settings, run.flags)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return replace(
+        settings,
+        max_file_bytes=run.max_file_bytes, baseline=run.baseline, helm_chart_dir=run.helm_chart_dir,
+        stdin_filename=run.stdin_filename, context=run.context, report_unused_suppressions=run.report_unused_suppressions,
+        inline_suppressions=run.inline_suppressions if run.inline_suppressions is not None else settings.inline_suppressions,
+        own_files=run.own_files, flags=run.flags,
+    )
+
+
+def apply_flags(settings: Settings, flags: dict) -> None:
+    """The command line's settings, which win over any configuration file."""
+    if flags.get("kernel"):
+        set_kernel(settings, flags["kernel"])
+    if flags.get("kubernetes"):
+        settings.kubernetes = parse_kubernetes(flags["kubernetes"])
+    if flags.get("select") is not None:
+        settings.select = list(flags["select"])
+    settings.ignore.extend(flags.get("ignore") or ())
+
+
 def _trusted_settings(path: str, cwd: str) -> Settings:
     from somaxlint.discover import _under, argument_boundary
 
@@ -525,8 +570,8 @@ INIT_TEMPLATE = '''\
 #  listen-backlog-truncated: warning
 
 # Files never read nor reported: globs matched against each path from the
-# repository root (fnmatch: `*` matches `/` too; a directory's pattern
-# covers what is under it), e.g. a chart's test fixtures.
+# directory of this file (fnmatch: `*` matches `/` too; a directory's
+# pattern covers what is under it), e.g. a chart's test fixtures.
 #exclude: ["charts/*/tests/*"]
 
 # Whether suppression comments (`# somaxlint: ignore ...`) and

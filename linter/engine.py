@@ -14,7 +14,7 @@ from somaxlint.discover import InputFile, Skipped, discover, read_input
 from somaxlint.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences
 from somaxlint.load import LoadedFile, LoadError, load_bytes
 from somaxlint.load.positioned import YMap
-from somaxlint.model import Model, build_model
+from somaxlint.model import Model, build_model, merge_models
 from somaxlint.records import record, field
 from somaxlint.rulebook import Rule, all_rules
 from somaxlint.settings import Settings
@@ -262,19 +262,32 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     base = os.path.abspath(root or cwd)
     markers: dict = {}  # unit directories discovery's walks saw
     listings = cache.listing if cache is not None else None
-    inputs, skipped, roots = discover(paths, base, settings.exclude, settings.stdin_filename, settings.own_files, markers, listings)
+    from somaxlint.projects import rooted_exclude
+
+    exclude = rooted_exclude(settings, base)
+    inputs, skipped, roots = discover(paths, base, exclude, settings.stdin_filename, settings.own_files, markers, listings)
     focus = None
     if settings.context:
         focus = {f.display for f in inputs}
-        extra, _, extra_roots = discover(settings.context, base, settings.exclude, settings.stdin_filename, settings.own_files, markers, listings)
+        extra, _, extra_roots = discover(settings.context, base, exclude, settings.stdin_filename, settings.own_files, markers, listings)
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.path == "-", f.display))
         roots = sorted(set(roots) | set(extra_roots))
+    from somaxlint.projects import Nearest, govern, project_of
+
+    projects, config_files = govern(inputs, settings, base, cwd)
+    skipped = list(skipped) + config_files
+    governed = {id(f) for project in projects for f in project.inputs}
+    inputs = [f for f in inputs if id(f) in governed]  # (a project's configuration is not an input)
+    several = len(projects) > 1
+    # what the run's stages before the model read: the charts' values sets
+    # and the `servers:` links of every project
+    run_settings = _merged(settings, projects) if several else settings
     units = None
     stage = getattr(progress, "stage", None) or (lambda text: None)
     if not _no_units(inputs, markers):
         stage("rendering charts and kustomizations")
-        units = _render_units(paths + list(settings.context), inputs, settings, cwd, base, focus, markers, cache)
+        units = _render_units(paths + list(settings.context), inputs, run_settings, cwd, base, focus, markers, cache)
     if units is not None and units.consumed:
         # Templates, bases, patches and generator sources are read through
         # their chart or kustomization, never as plain manifests.
@@ -289,7 +302,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
             one.unit = "standard input"
         return one
 
-    loaded, categories, modelled = _load_related(inputs, focus, units, settings, load, cache, progress)
+    loaded, categories, modelled = _load_related(inputs, focus, units, run_settings, load, cache, progress)
     if units is not None:
         loaded.extend(units.loaded)
 
@@ -305,15 +318,39 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
             summary.skipped_other += 1
             summary.skipped.append(Skipped(f.display, category))
 
-    stage("modelling")
-    model = build_model(loaded, settings, roots, base)
     relocator = None
+    problems = []
     if units is not None:
         from somaxlint.units.stage import Relocator, problem_locations
 
-        model.unit_problems = problem_locations(units, base)
+        problems = problem_locations(units, base)
         relocator = Relocator(units, base)
-        model.relocate = lambda location: relocator.location(location)[0]
+    # each project's files, and the problems of its units
+    groups = [([], []) for _ in projects]
+    if several:
+        nearest = Nearest(base)
+        index = {f.path: i for i, project in enumerate(projects) for f in project.inputs}
+        for one in loaded:
+            i = index.get(one.input.path)
+            groups[i if i is not None else project_of(projects, nearest, one.input.path)][0].append(one)
+        for problem in problems:
+            groups[project_of(projects, nearest, os.path.join(base, problem[0].path))][1].append(problem)
+    else:
+        groups[0] = (loaded, problems)
+
+    stage("modelling")
+    models = []
+    findings: List[Finding] = []
+    for project, (files, unit_problems) in zip(projects, groups):
+        if several and not files and not unit_problems:
+            continue
+        model = build_model(files, project.settings, roots, base)
+        model.unit_problems = unit_problems
+        if relocator is not None:
+            model.relocate = lambda location: relocator.location(location)[0]
+        models.append((project, model))
+    model = models[0][1] if len(models) == 1 else merge_models([m for _, m in models], settings, loaded, relocator)
+    model.governed = [(project.shown, m) for project, m in models]
     summary.workloads = len(model.inventory.workloads)
     from somaxlint.model.processes import unread
 
@@ -322,6 +359,32 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     summary.unresolved = len(model.unresolved)
     summary.listeners = sum(len(s.listeners) for s in model.servers)
     stage("checking")
+    for project, one in models:
+        findings.extend(check(one, project.settings))
+    if relocator is not None:
+        findings = [relocator.finding(f) for f in findings]
+    if settings.helm_chart_dir:
+        from somaxlint.helm import map_findings
+
+        rendered = {f.input.display: f.text for f in loaded if f.text is not None}
+        findings = map_findings(findings, rendered, settings.helm_chart_dir, base)
+    if focus is not None:
+        findings = [f for f in findings if f.location.path in focus or any(r.location.path in focus for r in f.related)]
+    findings = dedupe(sorted(findings, key=Finding.sort_key))
+    summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
+    shown = [f.display for f in inputs] + ([u.input.display for u in units.loaded] if units is not None else [])
+    notes = list(units.notes) if units is not None else []
+    if several:
+        counts = {id(project): len(files) for project, (files, _) in zip(projects, groups)}
+        notes.append("configurations: " + "; ".join(
+            f"{project.shown or 'none (defaults and the command line)'} governs {_count(counts[id(project)], 'file')}"
+            for project, _ in models
+        ))
+    return _filter(Result(findings, model, summary, loaded, root=base, inputs=shown, focus=focus, notes=notes), settings)
+
+
+def check(model: Model, settings: Settings) -> List[Finding]:
+    """Stage 4: every rule ``settings`` enables, on ``model``."""
     findings: List[Finding] = []
     for rule in all_rules():
         if not rule_enabled(rule, settings):
@@ -336,20 +399,21 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
             findings.append(
                 Finding("SMX000", "unparsable-input", "error", f"rule {rule.code} failed: {internal_error(exc)}", Location("<somaxlint>"))
             )
-    if relocator is not None:
-        findings = [relocator.finding(f) for f in findings]
-    if settings.helm_chart_dir:
-        from somaxlint.helm import map_findings
+    return findings
 
-        rendered = {f.input.display: f.text for f in loaded if f.text is not None}
-        findings = map_findings(findings, rendered, settings.helm_chart_dir, base)
-    if focus is not None:
-        findings = [f for f in findings if f.location.path in focus or any(r.location.path in focus for r in f.related)]
-    findings = dedupe(sorted(findings, key=Finding.sort_key))
-    summary.unparsable = len({f.location.path for f in findings if f.rule == "SMX000"})
-    shown = [f.display for f in inputs] + ([u.input.display for u in units.loaded] if units is not None else [])
-    notes = list(units.notes) if units is not None else []
-    return _filter(Result(findings, model, summary, loaded, root=base, inputs=shown, focus=focus, notes=notes), settings)
+
+def _merged(settings: Settings, projects) -> Settings:
+    """The run's settings with every project's charts' values sets and
+    releases (keyed by chart directory: each is its own project's) and
+    `servers:` links, for the stages that run once for all projects."""
+    from somaxlint.records import replace
+
+    values, releases, servers = dict(settings.helm_values), dict(settings.helm_release), list(settings.servers)
+    for project in projects[1:]:
+        values.update(project.settings.helm_values)
+        releases.update(project.settings.helm_release)
+        servers.extend(project.settings.servers)
+    return replace(settings, helm_values=values, helm_release=releases, servers=servers)
 
 
 def _filter(result: Result, settings: Settings) -> Result:

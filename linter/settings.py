@@ -71,3 +71,9 @@ class Settings:
     # by real path -> what they are: never read as inputs where a walk
     # reaches them, and listed among the skipped files as such
     own_files: Dict[str, str] = field(default_factory=dict)
+    # the configuration was named (--config): it governs every file, a
+    # sub-project's own is not read (``somaxlint.projects``)
+    config_explicit: bool = False
+    # the command line's settings, which win over every configuration
+    # file a sub-project has: kernel, kubernetes, select, ignore
+    flags: dict = field(default_factory=dict)

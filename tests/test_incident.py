@@ -72,6 +72,7 @@ def test_incident_explain_json(project):
             "effective_backlog": 128,
             "assumptions": [],
             "bind_conflict": None,
+            "configuration": None,
             "ss_line": "LISTEN 0 128 0.0.0.0:80 0.0.0.0:*",
         }
     ]

@@ -242,3 +242,21 @@ def test_the_cases_cover_both_verdicts(tmp_path):
     verdicts = [nginx_verdict(tmp_path / str(i), textwrap.dedent(t)) for i, (_, t) in enumerate(CASES)]
     assert sum(v is None for v in verdicts) == 3
     assert len({v[0] for v in verdicts if v}) >= 10
+
+
+def test_explain_says_a_refused_configuration_opens_no_socket(project):
+    """The backlog of an nginx that does not start is what it would get
+    once it starts: SMX001 is then a warning saying so, and explain's
+    record has no `ss` line and names the refusal."""
+    text = textwrap.dedent(CASES[0][1])  # the typo
+    project.write("app.yaml", manifest(text), dedent=False)
+    [record] = project.explain("--kernel", "4.19", "app.yaml")
+    lines = text.splitlines()
+    [i] = [n for n, one in enumerate(lines) if "proxy_passs" in one]
+    line, column = FIRST_LINE + i, 4 + lines[i].index("proxy_passs") + 1  # (the manifest indents by 4)
+    assert record["bind_conflict"] == f'nginx does not start: unknown directive "proxy_passs" at app.yaml:{line}:{column} (SMX024)'
+    assert record["ss_line"] is None
+    run = project.run("--kernel", "4.19", "--format", "json", "app.yaml")
+    [backlog] = [f for f in run.json["findings"] if f["rule"] == "SMX001"]
+    assert backlog["severity"] == "warning"
+    assert any("it refuses this configuration" in a for a in backlog["assumptions"]), backlog["assumptions"]

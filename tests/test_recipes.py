@@ -423,6 +423,13 @@ def test_readme_gitlab_job_runs_as_written(clone, venv, tmp_path):
             line = line.replace(f"git+{REPOSITORY}@", f"git+file://localhost{clone}@")
         lines.append(line)
     project = _fixture_repo(tmp_path / "project")
+    # a chart: the job renders it (the [helm] extra), it is not "not rendered"
+    chart = project / "charts" / "web"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    (chart / "values.yaml").write_text("{}\n")
+    chart_app = deployment(name="chart-web", namespace="charted") + "---\n" + config_map(namespace="charted")
+    (chart / "templates" / "app.yaml").write_text(chart_app)
     script = tmp_path / "job.sh"
     script.write_text("\n".join(lines) + "\n")
     proc = subprocess.run(["bash", "-eo", "pipefail", str(script)], cwd=project, env=_env(venv), capture_output=True, text=True, timeout=300)
@@ -432,6 +439,9 @@ def test_readme_gitlab_job_runs_as_written(clone, venv, tmp_path):
     names = [issue["check_name"] for issue in issues]
     assert names.count("SMX013 include-outside-input") == 2  # the two identical include lines
     assert "SMX001 listen-backlog-truncated" in names
+    assert "SMX019 chart-not-rendered" not in names
+    chart_lines = [(i["location"]["path"], i["location"]["positions"]["begin"]["line"]) for i in issues if i["check_name"].startswith("SMX001")]
+    assert ("charts/web/templates/app.yaml", position(chart_app, "listen 80;")[0]) in chart_lines, chart_lines
     assert len({issue["fingerprint"] for issue in issues}) == len(issues)
     assert all((project / issue["location"]["path"]).is_file() for issue in issues)
 

@@ -677,6 +677,20 @@ def test_a_cancelled_run_stops_its_renderers_and_removes_their_copies(world):
     assert time.monotonic() - started < 5
     assert proc.returncode == 143, err
     assert out == "" and err == "somaxlint: interrupted\n"
-    # the fixture checks the temporary directory is empty; no renderer is left
-    left = subprocess.run(["pgrep", "-f", "helm_worker.py"], capture_output=True, text=True).stdout.split()
-    assert left == []
+    # the fixture checks the temporary directory is empty; no renderer of
+    # this run is left (each works in its copy under the run's TMPDIR:
+    # another run on the machine is not this one's)
+    assert _workers_in(world.tmp) == []
+
+
+def _workers_in(tmp: Path) -> list:
+    """The Helm workers whose working directory is under ``tmp``."""
+    found = []
+    for pid in subprocess.run(["pgrep", "-f", "helm_worker.py"], capture_output=True, text=True).stdout.split():
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue  # gone meanwhile
+        if cwd == str(tmp) or cwd.startswith(str(tmp) + "/"):
+            found.append((pid, cwd))
+    return found

@@ -64,11 +64,38 @@ class Model:
     nginx_included: int = 0
     # the other servers' config texts, each parsed once (servers.parsed)
     server_parses: dict = field(default_factory=dict)
+    # in a run of several projects (``merge_models``): (the configuration
+    # that governs it, shown, or None for the run's, the project's model)
+    governed: list = field(default_factory=list)
 
     @property
     def nginx_servers(self):
         """The nginx processes, for the rules about nginx's own directives."""
         return [s for s in self.servers if s.kind == "nginx"]
+
+
+def merge_models(models: List["Model"], settings: Settings, files: List[LoadedFile], relocator=None) -> "Model":
+    """One model of several projects' (``somaxlint.projects``), for what
+    reads the run as a whole: explain, the suppressions, the summary.
+    Each project's rules ran on its own model."""
+    inventory = Inventory()
+    merged = Model(settings, files, inventory)
+    for model in models:
+        inventory.objects.extend(model.inventory.objects)
+        inventory.workloads.extend(model.inventory.workloads)
+        inventory.network_attachments.extend(model.inventory.network_attachments)
+        inventory.unplaced.extend(model.inventory.unplaced)
+        inventory.workload_refs.extend(model.inventory.workload_refs)
+        inventory.cni_configs.extend(model.inventory.cni_configs)
+        merged.namespaces.extend(model.namespaces)
+        merged.servers.extend(model.servers)
+        merged.ambiguities.extend(model.ambiguities)
+        merged.unit_problems.extend(model.unit_problems)
+        merged.unresolved.extend(model.unresolved)
+        merged.problems.extend(model.problems)
+    if relocator is not None:
+        merged.relocate = lambda location: relocator.location(location)[0]
+    return merged
 
 
 def _parse_cache():

@@ -31,18 +31,28 @@ def _locator(model: Model):
 
 def listener_records(model: Model) -> List[dict]:
     loc = _locator(model)
+    governing = _governing(model)
     records = []
     for server in model.servers:
+        start = len(records)
         if server.kind == "nginx":
             # nginx's records also say which config file and block
             refusals = _nginx_refusals(server, loc)
             for socket, listener in zip(server.sockets, server.listeners):
                 records.append(_record(server, socket, listener, loc, refusals.get(id(socket))))
-            continue
-        for listener in server.listeners:
-            records.append(_process_record(server, listener, loc))
+        else:
+            for listener in server.listeners:
+                records.append(_process_record(server, listener, loc))
+        for r in records[start:]:
+            r["configuration"] = governing.get(id(server))
     records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
     return records
+
+
+def _governing(model: Model) -> dict:
+    """id(server) -> the configuration file that governed it, as reports
+    show paths (None: no configuration file)."""
+    return {id(server): shown for shown, one in model.governed for server in one.servers}
 
 
 # How a `bind_conflict` that is a reason, not the other socket's address,
@@ -55,7 +65,8 @@ def _nginx_refusals(server, loc) -> dict:
     for two overlapping sockets, the other one's address (SMX015); for a
     socket Linux refuses, nginx's error (SMX015); for every other socket of
     an nginx that does not start, why it does not (the first refusal of its
-    configuration: SMX009, SMX008, SMX022, SMX023, then SMX015).  A refusal
+    configuration: SMX009, SMX008, SMX022, SMX023, what else nginx refuses
+    while it reads the configuration (SMX024), then SMX015).  A refusal
     that rests on an assumption (an SMX015 warning) is left to the
     finding."""
 
@@ -73,6 +84,12 @@ def _nginx_refusals(server, loc) -> dict:
     for duplicate in server.duplicates:
         code = "SMX023" if duplicate.kind == "pair" and duplicate.listen.module == "mail" else codes[duplicate.kind]
         reasons.append(f'{duplicate.message} at {at(duplicate.listen)} ({code})')
+    for refusal in getattr(server, "refusals", ()):
+        if refusal.certain and refusal.kind != "internal":
+            d = refusal.directive
+            where = loc(d.source.locate(d.line, d.column)) if d is not None else loc(server.config.main.locate(1, 1))
+            reasons.append(f"{refusal.message} at {where['path']}:{where['line']}:{where['column']} (SMX024)")
+            break  # (nginx stops at the first)
     for socket, other in server.bind_conflicts:
         out.setdefault(id(socket), other.address_port)
         out.setdefault(id(other), socket.address_port)
