@@ -38,4 +38,5 @@ RULE_MODULES = (
     "smx023_duplicate_listen",
     "smx024_nginx_refuses_config",
     "smx025_container_not_placed",
+    "smx026_pod_port_conflict",
 )

@@ -874,3 +874,35 @@ def test_what_nginx_refuses_costs_linear_time():
 
     ratio = _ratio(_refused_config, check, 300)
     assert ratio < BOUND, f"doubling the refused directives multiplied the cost of SMX024 by {ratio:.1f}"
+
+
+def test_the_ports_of_a_pods_containers_are_compared_in_linear_time():
+    """n containers of one pod: half on one wildcard port (each after the
+    first conflicts), half on addresses of their own on another port --
+    looked up by address and family, never compared two by two."""
+    from types import SimpleNamespace
+
+    from somaxlint.findings import Location
+    from somaxlint.model.pod_ports import pod_port_conflicts
+    from somaxlint.servers import Listener
+
+    def pod(n):
+        workload = SimpleNamespace(init_containers=[], containers=[])
+        servers = []
+        for i in range(n):
+            container = SimpleNamespace(name=f"c{i}")
+            workload.containers.append(container)
+            address, port = ("0.0.0.0", 80) if i % 2 else (f"10.0.{i // 256}.{i % 256}", 81)
+            listener = Listener("redis", address, port, 511, "default", Location("a.yaml", i + 1, 1), False, "tcp-backlog")
+            servers.append(SimpleNamespace(workload=workload, container=container, listeners=[listener], built=[listener]))
+        return servers
+
+    def check(servers):
+        for s in servers:  # (each run starts from the listeners as built)
+            s.listeners = list(s.built)
+        found = pod_port_conflicts(servers)
+        assert len(found) == len(servers) // 2 - 1
+        return found
+
+    ratio = _ratio(pod, check, 4000)
+    assert ratio < BOUND, f"doubling a pod's containers multiplied the cost of comparing their ports by {ratio:.1f}"

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -260,3 +261,101 @@ def test_explain_says_a_refused_configuration_opens_no_socket(project):
     [backlog] = [f for f in run.json["findings"] if f["rule"] == "SMX001"]
     assert backlog["severity"] == "warning"
     assert any("it refuses this configuration" in a for a in backlog["assumptions"]), backlog["assumptions"]
+
+
+# The differential over real files: every main configuration of the shared
+# corpus and of these tests, through nginx -t in a copy of its directory ----
+
+# nginx's messages of the kinds SMX024 says (the others -- a file an include
+# names is not there, a user the machine lacks, a duplicate listen -- are
+# other rules' or the machine's)
+_COMPARABLE = re.compile(
+    r'^(unknown directive "(?P<directive>[^"]+)"|"[^"]+" directive is not allowed here|no "events" section in configuration'
+    r'|no servers are inside upstream|unknown "[^"]+" variable|"[^"]+" directive is duplicate)$'
+)
+
+
+def _main_configs(top):
+    for path in sorted(top.rglob("*.conf")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.name == "nginx.conf" or re.search(r"^\s*events\s*\{", text, re.M):
+            yield path
+
+
+def _nginx_t_in_place(tmp_path, path):
+    """nginx -t on ``path`` in a copy of its directory (its includes
+    relative to it), the Debian build's stream and mail modules loaded
+    where it has those blocks (the official image builds them in)."""
+    root = tmp_path / "root"
+    shutil.copytree(path.parent, root, symlinks=True)
+    (root / "logs").mkdir(exist_ok=True)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    loads = ""
+    for block, module in (("stream", "ngx_stream_module"), ("mail", "ngx_mail_module")):
+        if re.search(rf"^\s*{block}\s*\{{", text, re.M) and module not in text:
+            loads += f"load_module /usr/lib/nginx/modules/{module}.so;\n"
+    wrapper = root / "__wrapper.conf"
+    wrapper.write_text(f"{loads}include {root / path.name};\n")
+    run = subprocess.run([NGINX, "-t", "-q", "-p", f"{root}/", "-c", str(wrapper), "-e", str(root / "logs" / "error.log")],
+                         capture_output=True, text=True, timeout=60)
+    if run.returncode == 0:
+        return None
+    found = re.search(r"\[emerg\] (.*?)(?: in (/\S+?):(\d+))?$", run.stderr, re.M)
+    assert found, run.stderr
+    same_file = found.group(2) is not None and found.group(2).endswith("/" + path.name)
+    return found.group(1), int(found.group(3)) if same_file else None
+
+
+def _real_configs():
+    from conftest import CORPUS
+
+    tops = [CORPUS] if CORPUS.is_dir() else []
+    tops.append(Path(__file__).parent)
+    return [p for top in tops for p in _main_configs(top)]
+
+
+def _said(finding):
+    said = re.match(r'nginx refuses this (?:main )?configuration with "(.*?)": ', finding["message"])
+    return said.group(1) if said else None
+
+
+def _no_module_has(directive):
+    """A name no module nginx, njs, the Lua modules or crossplane know
+    defines: what every build refuses."""
+    from crossplane.analyzer import DIRECTIVES as CROSSPLANE
+
+    from somaxlint.servers.nginx.directive_table import DIRECTIVES
+
+    return directive not in DIRECTIVES and directive not in CROSSPLANE
+
+
+def test_smx024_agrees_with_nginx_t_on_every_real_main_configuration(project, tmp_path):
+    from conftest import CORPUS
+
+    configs = _real_configs()
+    if CORPUS.is_dir():
+        assert len(configs) >= 50, len(configs)
+    compared = refused = accepted = 0
+    for i, path in enumerate(configs):
+        verdict = _nginx_t_in_place(tmp_path / str(i), path)
+        run = project.run("--select", "SMX024", "--format", "json", str(path))
+        findings = run.json["findings"]
+        where = str(path)
+        if verdict is None:
+            accepted += 1
+            # nginx takes it: somaxlint says nothing
+            assert findings == [], (where, findings)
+            continue
+        message, line = verdict
+        # somaxlint is sure only of what nginx refuses too
+        if any(f["severity"] == "error" for f in findings):
+            refused += 1
+        comparable = _COMPARABLE.match(message)
+        if comparable is None or (comparable.group("directive") and not _no_module_has(comparable.group("directive"))):
+            continue  # the machine's (a missing include, user) or a module this Debian build lacks
+        compared += 1
+        ours = [(_said(f), f["location"]["line"]) for f in findings]
+        assert message in [m for m, _ in ours], (where, verdict, ours)
+        if line is not None and message != "no servers are inside upstream":  # (nginx: the block's end)
+            assert (message, line) in ours, (where, verdict, ours)
+    assert compared >= 3 and accepted >= 10, (compared, refused, accepted)

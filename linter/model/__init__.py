@@ -67,6 +67,9 @@ class Model:
     # in a run of several projects (``merge_models``): (the configuration
     # that governs it, shown, or None for the run's, the project's model)
     governed: list = field(default_factory=list)
+    # listeners of a pod's containers that cannot bind beside another's
+    # (``model.pod_ports``: SMX026)
+    port_conflicts: list = field(default_factory=list)
 
     @property
     def nginx_servers(self):
@@ -93,6 +96,7 @@ def merge_models(models: List["Model"], settings: Settings, files: List[LoadedFi
         merged.unit_problems.extend(model.unit_problems)
         merged.unresolved.extend(model.unresolved)
         merged.problems.extend(model.problems)
+        merged.port_conflicts.extend(model.port_conflicts)
     if relocator is not None:
         merged.relocate = lambda location: relocator.location(location)[0]
     return merged
@@ -132,6 +136,12 @@ def build_model(files: List[LoadedFile], settings: Settings, roots: List[str], c
             stage()
         except Exception as exc:  # never lose what the other stages found
             model.problems.append((Location("<somaxlint>"), internal_error(exc, "object")))
+    from somaxlint.model.pod_ports import pod_port_conflicts
+
+    try:
+        model.port_conflicts = pod_port_conflicts(model.servers)
+    except Exception as exc:  # never lose what the other stages found
+        model.problems.append((Location("<somaxlint>"), internal_error(exc, "object")))
     return model
 
 

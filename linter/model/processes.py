@@ -15,9 +15,9 @@ from somaxlint.findings import Location, Related
 from somaxlint.model.environment import container_env
 from somaxlint.model.netns import Somaxconn, argv_location
 from somaxlint.model.objects import Container, Workload
-from somaxlint.model.shell import parse_commands
+from somaxlint.model.shell import executed_program, parse_commands
 from somaxlint.records import record, replace
-from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_repository, launched_by, program_names
+from somaxlint.servers import Launch, Listener, Word, entrypoint_prepends, image_provenance, image_repository, launched_by, program_names
 
 
 @record
@@ -157,6 +157,11 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
             if hidden:
                 # the server read a name whose value the input does not show
                 listeners = [replace(l, assumption=l.assumption or hidden) for l in listeners]
+            if not launch.command:
+                # the image's own command runs it: which image it is counts
+                elsewhere = image_provenance(container.image)
+                if elsewhere is not None:
+                    listeners = [replace(l, assumption=f"{elsewhere}; {l.assumption}" if l.assumption else elsewhere) for l in listeners]
             process = ServerProcess(module, workload, container, somaxconn_for(container), listeners)
             process.launch = launch
             out.append(process)
@@ -188,13 +193,14 @@ def _named_in(argv: Tuple[str, ...], module):
 
 
 def _first_named(commands, module) -> Optional[Tuple[int, int]]:
-    """(command, word) indexes of the first word that runs ``module``'s
-    server: its program, or `-m` before it (`python -m gunicorn`)."""
+    """(command, word) indexes of the first command whose executed program
+    (``model.shell.executed_program``: past wrappers, entrypoint scripts,
+    `python -m`) is ``module``'s server; an argument that merely names it
+    (`contour envoy shutdown-manager`) runs nothing."""
     for index, command in enumerate(commands):
-        words = command.words
-        for i, word in enumerate(words):
-            if word.rsplit("/", 1)[-1] in module.COMMANDS or (word == "-m" and i + 1 < len(words) and words[i + 1] in module.COMMANDS):
-                return index, i
+        program = executed_program(command.words)
+        if program is not None and program[1] in module.COMMANDS:
+            return index, program[0]
     return None
 
 

@@ -415,3 +415,86 @@ def _sysctl_writes(argv: Sequence[str]) -> List[SysctlWrite]:
                     )
         previous_output = None
     return writes
+
+
+# --------------------------------------------------------------------------
+# Which program a command runs: what the kernel execs once every wrapper
+# has exec'd the next (the container runtime runs `command` + `args`, or
+# the image's ENTRYPOINT + CMD; a wrapper replaces itself with its
+# argument).  A word that is an argument of the program -- `contour envoy
+# shutdown-manager`'s `envoy` -- is not a program.
+# --------------------------------------------------------------------------
+
+# wrapper -> (its options that take a value, how many leading operands
+# precede the program): exec'ing what follows
+_EXEC_WRAPPERS = {
+    "exec": ((), 0), "command": ((), 0), "nohup": ((), 0), "setsid": ((), 0), "time": ((), 0),
+    "env": (("-u", "--unset", "-C", "--chdir", "-S", "--split-string"), 0),
+    "tini": (("-p", "-e"), 0), "tini-static": (("-p", "-e"), 0), "catatonit": ((), 0),
+    "dumb-init": (("-r", "--rewrite"), 0),
+    "su-exec": ((), 1), "gosu": ((), 1), "chpst": (("-u", "-U", "-e", "-n", "-l", "-L", "-m", "-d", "-o", "-p", "-f", "-c"), 0),
+    "s6-setuidgid": ((), 1), "setuidgid": ((), 1), "runuser": (("-u", "-g", "-G", "--user", "--group"), 0),
+    "sudo": (("-u", "-g", "-U", "-C", "-D", "-h", "-p", "-r", "-t", "--user", "--group"), 0),
+    "doas": (("-u", "-C"), 0), "nice": (("-n", "--adjustment"), 0), "ionice": (("-c", "-n", "-p", "-t"), 0),
+    "stdbuf": (("-i", "-o", "-e"), 0), "taskset": ((), 1), "timeout": (("-k", "--kill-after", "-s", "--signal"), 1),
+    "setpriv": ((), 0), "numactl": (("-C", "-N", "-m", "-p", "-i"), 0), "busybox": ((), 0), "nsenter": (("-t", "--target"), 0),
+}
+# interpreters that run a module or package named after an option
+_RUNS_MODULE = {"-m"}
+
+
+def _is_interpreter(name: str) -> bool:
+    return name in ("python", "python3", "python2", "pypy", "pypy3") or (name.startswith("python") and name[6:].replace(".", "").isdigit())
+
+
+def executed_program(words: Sequence[str]) -> Optional[Tuple[int, str]]:
+    """(the index in ``words`` of the word that names the program the
+    command finally runs, its name) -- past `VAR=value` assignments,
+    wrappers that exec their operand (`exec`, `tini --`, `dumb-init`,
+    `gosu USER`, `su-exec USER`, `env`, `nice -n N`, ...), an image's
+    entrypoint script that execs its arguments (`docker-entrypoint.sh
+    redis-server`: the official images' convention), `python -m MODULE`
+    and `npx PACKAGE`; None for an empty command.  The name is the word's
+    base name (`/usr/bin/redis-server`: `redis-server`)."""
+    i, n = 0, len(words)
+    while i < n:
+        word = words[i]
+        base = word.rsplit("/", 1)[-1]
+        if _ASSIGNMENT.match(word):
+            i += 1
+            continue
+        wrapper = _EXEC_WRAPPERS.get(base)
+        if wrapper is not None:
+            valued, operands = wrapper
+            i += 1
+            while i < n and words[i].startswith("-") and words[i] != "-":
+                option = words[i]
+                i += 1
+                if option == "--":
+                    break
+                if option in valued and "=" not in option:
+                    i += 1  # its value
+            if base == "env":
+                while i < n and _ASSIGNMENT.match(words[i]):
+                    i += 1
+            i += operands
+            continue
+        if "entrypoint" in base.lower() and i + 1 < n and not words[i + 1].startswith("-"):
+            i += 1  # the entrypoint script execs its arguments
+            continue
+        if _is_interpreter(base):
+            j = i + 1
+            while j < n and words[j].startswith("-") and words[j] not in _RUNS_MODULE:
+                j += 1
+            if j + 1 < n and words[j] in _RUNS_MODULE:
+                return j + 1, words[j + 1]
+            return i, base
+        if base in ("npx", "pnpx") or (base in ("npm", "pnpm", "yarn") and words[i + 1 : i + 2] == ["exec"]):
+            j = i + (2 if base in ("npm", "pnpm", "yarn") else 1)
+            while j < n and words[j].startswith("-"):
+                j += 1
+            if j < n:
+                return j, words[j].rsplit("/", 1)[-1]
+            return i, base
+        return i, base
+    return None

@@ -32,19 +32,30 @@ def _locator(model: Model):
 def listener_records(model: Model) -> List[dict]:
     loc = _locator(model)
     governing = _governing(model)
+    # a socket another container of the pod binds first (SMX026)
+    lost = {id(c.listener): c for c in model.port_conflicts}
     records = []
     for server in model.servers:
-        start = len(records)
+        pairs = []
         if server.kind == "nginx":
             # nginx's records also say which config file and block
             refusals = _nginx_refusals(server, loc)
             for socket, listener in zip(server.sockets, server.listeners):
-                records.append(_record(server, socket, listener, loc, refusals.get(id(socket))))
+                pairs.append((listener, _record(server, socket, listener, loc, refusals.get(id(socket)))))
         else:
             for listener in server.listeners:
-                records.append(_process_record(server, listener, loc))
-        for r in records[start:]:
+                pairs.append((listener, _process_record(server, listener, loc)))
+        for listener, r in pairs:
             r["configuration"] = governing.get(id(server))
+            conflict = lost.get(id(listener))
+            if conflict is not None and r["bind_conflict"] is None:
+                where = loc(conflict.other.location)
+                r["bind_conflict"] = (
+                    f"container '{conflict.winner.container.name}' of this pod listens on {conflict.other.address_port} "
+                    f"({where['path']}:{where['line']}:{where['column']}): bind() fails with EADDRINUSE (SMX026)"
+                )
+                r["ss_line"] = None
+            records.append(r)
     records.sort(key=lambda r: (r["workload"] or "", r["container"] or "", r["config"]["path"], r["listen"]["path"], r["listen"]["line"], r["listen"]["column"], r["address"], r["port"] or 0))
     return records
 

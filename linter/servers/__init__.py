@@ -202,6 +202,43 @@ def image_repository(image: str) -> str:
     return last.split(":", 1)[0]
 
 
+# Where the images somaxlint knows by name are published: Docker Hub (its
+# official images, `library/`), its mirrors, and the organisations of the
+# projects that build their own (envoyproxy/envoy, haproxytech/haproxy-alpine).
+# An image of the same name anywhere else (registry.k8s.io/redis, a
+# company's registry) may be another build: it is taken to run as the
+# known one does, and every finding about it says so.
+HUB_REGISTRIES = ("", "docker.io", "index.docker.io", "registry-1.docker.io", "mirror.gcr.io")
+KNOWN_ORGANISATIONS = (
+    "library", "bitnami", "envoyproxy", "istio", "kong", "haproxytech", "traefik", "nginxinc", "nginx",
+    "openresty", "memcached", "caddy", "tomcat", "php", "wordpress", "nextcloud", "drupal", "matomo",
+    "redis", "valkey", "valkey-io",
+)
+MIRRORED = {"public.ecr.aws": ("docker/library",), "ghcr.io": ("valkey-io", "nginxinc", "nginx")}
+
+
+def image_provenance(image: str) -> Optional[str]:
+    """None when ``image`` is published where the image of its name is
+    (``HUB_REGISTRIES`` and ``KNOWN_ORGANISATIONS``); else what findings
+    about it assume."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    parts = name.split("/")
+    registry = parts[0] if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost") else ""
+    path = parts[1:] if registry else parts
+    organisation = "/".join(path[:-1])
+    if registry in HUB_REGISTRIES and organisation in ("",) + KNOWN_ORGANISATIONS:
+        return None
+    if organisation in MIRRORED.get(registry, ()):
+        return None
+    return (
+        f"image {image} is not published where the {path[-1]} image somaxlint knows is: it is taken to be "
+        "built the same way (its default command, configuration and defaults)"
+    )
+
+
 _MODULES: list = []
 
 
@@ -228,7 +265,7 @@ LAUNCHED = {
     "envoy": (("envoy", "pilot-agent"), ("envoy", "envoy-distroless", "proxyv2"), (("istio-proxy", "auto"),)),
     "kong": (("kong",), ("kong", "kong-gateway"), ()),
     "haproxy": (("haproxy",), ("haproxy", "haproxy-alpine", "haproxy-debian", "haproxy-ubuntu"), ()),
-    "apache": (("httpd", "apache2", "httpd-foreground", "apache2-foreground"), ("httpd",), ()),
+    "apache": (("httpd", "apache2", "httpd-foreground", "apache2-foreground"), ("httpd", "php", "wordpress", "nextcloud", "drupal", "matomo"), ()),
     "tomcat": (("java",), ("tomcat",), ()),
     "php_fpm": (
         ("php-fpm", "php-fpm7.4", "php-fpm8.0", "php-fpm8.1", "php-fpm8.2", "php-fpm8.3", "php-fpm8.4"),
@@ -239,11 +276,19 @@ LAUNCHED = {
 
 
 def program_names(commands) -> frozenset:
-    """The base names of every word of parsed ``commands``
-    (``model.shell.parse_commands``): what ``launched_by`` matches a
-    server's COMMANDS against (``/usr/bin/redis-server`` is
-    ``redis-server``; ``python -m gunicorn`` holds ``gunicorn``)."""
-    return frozenset(w.rsplit("/", 1)[-1] for c in commands for w in c.words)
+    """The programs parsed ``commands`` (``model.shell.parse_commands``)
+    run, by base name (``model.shell.executed_program``: past wrappers and
+    entrypoint scripts; ``/usr/bin/redis-server`` is ``redis-server``,
+    ``python -m gunicorn`` runs ``gunicorn``): what ``launched_by`` matches
+    a server's COMMANDS against."""
+    from somaxlint.model.shell import executed_program
+
+    out = set()
+    for c in commands:
+        program = executed_program(c.words)
+        if program is not None:
+            out.add(program[1])
+    return frozenset(out)
 
 
 def launched_by(words: frozenset, repository: str, container) -> list:

@@ -40,11 +40,14 @@ if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
 from somaxlint.findings import Location
+from somaxlint.records import replace
 from somaxlint.servers import Launch, Listener, Option, find_option, parse_int, parsed
 
 NAME = "apache"
 TITLE = "Apache httpd"
-IMAGES = ("httpd",)
+# httpd's official image, and the PHP images whose other tags than -fpm
+# (and -cli) run Debian's apache2 (``DEBIAN_LAYOUT``)
+IMAGES = ("httpd", "php", "wordpress", "nextcloud", "drupal", "matomo")
 COMMANDS = ("httpd", "apache2", "httpd-foreground", "apache2-foreground")
 DEFAULT_BACKLOG = 511
 DEFAULT_PORT = None  # the ports are the config's `Listen` directives
@@ -56,6 +59,66 @@ STARTUP_WARNING = ""
 EMPTY_MEANS_UNREAD = True
 
 IMAGE_CONFIG = "/usr/local/apache2/conf/httpd.conf"
+
+# The php image's Apache variants (`php:8.3-apache`; docker-library/php
+# apache-Dockerfile-block-1: Debian's apache2 package, `CMD
+# ["apache2-foreground"]`) and the images built on them -- wordpress,
+# nextcloud, drupal, matomo: every tag but -fpm (and wordpress's cli), see
+# servers/php_fpm.py -- run Debian's apache2: ServerRoot /etc/apache2, main
+# config apache2.conf, whose `Include ports.conf` has the Listens.  Their
+# Dockerfiles change neither file's Listen nor ListenBacklog, so when the
+# input does not provide them, the package's own apply (Debian 12's
+# apache2 2.4, tests/test_real_servers.py compares them with the installed
+# package): `Listen 80`, and 443 only under ssl_module or mod_gnutls, which
+# these images do not enable.
+DEBIAN_LAYOUT = ("php", "wordpress", "nextcloud", "drupal", "matomo")
+DEBIAN_ROOT = "/etc/apache2"
+DEBIAN_CONFIG = "/etc/apache2/apache2.conf"
+DEBIAN_BUILT_IN = {
+    "/etc/apache2/apache2.conf": "Include ports.conf\n",
+    "/etc/apache2/ports.conf": (
+        "# If you just change the port or add more ports here, you will likely also\n"
+        "# have to change the VirtualHost statement in\n"
+        "# /etc/apache2/sites-enabled/000-default.conf\n"
+        "\n"
+        "Listen 80\n"
+        "\n"
+        "<IfModule ssl_module>\n"
+        "\tListen 443\n"
+        "</IfModule>\n"
+        "\n"
+        "<IfModule mod_gnutls.c>\n"
+        "\tListen 443\n"
+        "</IfModule>\n"
+    ),
+}
+
+
+def _image(image: str) -> Tuple[str, str]:
+    """(repository, tag) of an image reference."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    repository, _, tag = last.partition(":")
+    return repository, tag or "latest"
+
+
+def runs_image(image: str) -> bool:
+    """Whether the image, run with its own command, is Apache httpd: httpd,
+    php's -apache tags, and the tags of the images built on php that are
+    neither -fpm nor -cli."""
+    repository, tag = _image(image)
+    if repository == "httpd":
+        return True
+    parts = tag.split("-")
+    if repository == "php":
+        return "apache" in parts
+    return "fpm" not in parts and "cli" not in parts and tag != "cli"
+
+
+def _debian_layout(launch: Launch) -> bool:
+    """Whether the launch is one of the Debian-layout images run with its
+    own command (not a `-f` httpd of its own)."""
+    return not launch.command and _image(launch.image)[0] in DEBIAN_LAYOUT
 CONFIG = Option(short=("-f",))
 SERVER_ROOT = Option(short=("-d",))
 MAX_FILES = 64
@@ -76,6 +139,9 @@ class _State:
         self.backlog: Optional[Tuple[object, Location, str]] = None
         self.listens: List[Tuple[str, Location]] = []
         self.seen: set = set()
+        # the image's own files, read where the input has none
+        self.built_in: dict = {}
+        self.from_image: set = set()
 
 
 # Options that make httpd test the config or print information and exit.
@@ -93,10 +159,13 @@ def listeners(launch: Launch) -> List[Listener]:
         if "listen" in value.lower():
             return []
     root = find_option(words, SERVER_ROOT)
-    path = _main_config(words, root)
+    debian = _debian_layout(launch)
+    path = DEBIAN_CONFIG if debian and not find_option(words, CONFIG) else _main_config(words, root)
     if not path.startswith("/"):
         return []  # relative to a compiled-in ServerRoot this image may not share
-    state = _State(launch, root[0] if root else None)
+    state = _State(launch, root[0] if root else (DEBIAN_ROOT if debian else None))
+    if debian:
+        state.built_in = DEBIAN_BUILT_IN
     if not _read(state, path, conditional=False, depth=0):
         return []  # the main config is not in the input
     if state.backlog is None:
@@ -109,7 +178,13 @@ def listeners(launch: Launch) -> List[Listener]:
     for spec, where in state.listens:
         address, port = _address(spec)
         location = set_at if set_at is not None else where
-        out.append(Listener(NAME, address, port, backlog, origin, location, set_at is not None, KNOB))
+        listener = Listener(NAME, address, port, backlog, origin, location, set_at is not None, KNOB)
+        if state.from_image:
+            listener = replace(listener, assumption=(
+                f"{', '.join(sorted(state.from_image))} of image {launch.image} (Debian's apache2 package, which its "
+                "Dockerfile leaves as it is) is not in the input: its own is assumed"
+            ))
+        out.append(listener)
     return out
 
 
@@ -139,6 +214,10 @@ def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
     if path in state.seen or len(state.seen) >= MAX_FILES or depth > 8:
         return False
     found = state.launch.read(path)
+    if found is None and path in state.built_in:
+        at = state.launch.started_at  # (the image: where its own files come from)
+        found = (state.built_in[path], lambda line, column: at)
+        state.from_image.add(path)
     if found is None:
         return False
     state.seen.add(path)

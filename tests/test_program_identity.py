@@ -1,0 +1,162 @@
+"""Which server a container runs: the program its command finally execs
+(past wrappers, entrypoint scripts, `python -m`), never any word of it;
+the image's own command by the image's variant and where it is published."""
+
+import os
+import shutil
+
+import pytest
+
+from conftest import position
+
+POD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: app}}
+spec:
+  selector: {{matchLabels: {{app: app}}}}
+  template:
+    metadata: {{labels: {{app: app}}}}
+    spec:
+      containers:
+{containers}"""
+
+
+def _pod(*containers):
+    return POD.format(containers="".join(containers))
+
+
+def _container(name, image, command=None, args=None):
+    out = f"        - name: {name}\n          image: {image}\n"
+    if command is not None:
+        out += f"          command: {command}\n"
+    if args is not None:
+        out += f"          args: {args}\n"
+    return out
+
+
+def _servers(project, text):
+    project.write("app.yaml", text, dedent=False)
+    return sorted((r["container"], r["server"], r["port"]) for r in project.explain("--kernel", "4.19", "app.yaml"))
+
+
+CONTOUR = _pod(
+    _container("shutdown-manager", "ghcr.io/projectcontour/contour:v1.28.0", '["/bin/contour"]', '["envoy", "shutdown-manager"]'),
+    _container("envoy", "docker.io/envoyproxy/envoy:v1.28.0", '["envoy"]', '["-c", "/config/envoy.json"]'),
+)
+
+
+def test_a_subcommand_named_like_a_server_runs_no_server(project):
+    """Contour's shutdown manager is `contour envoy shutdown-manager`: no
+    Envoy runs in it; the Envoy beside it is the one (a warning: its
+    bootstrap is not in the input)."""
+    project.write("app.yaml", CONTOUR, dedent=False)
+    run = project.run("--kernel", "4.19", "--format", "json", "app.yaml")
+    assert [(f["rule"], f["severity"], f["location"]["line"]) for f in run.json["findings"]] == [
+        ("SMX021", "warning", position(CONTOUR, '["envoy"]')[0])
+    ]
+    assert _servers(project, CONTOUR) == [("envoy", "envoy", None)]
+
+
+@pytest.mark.parametrize("command,args", [
+    ('["tini", "--", "redis-server", "--port", "7000"]', None),
+    ('["sh", "-c", "exec gosu redis redis-server --port 7000"]', None),
+    ('["su-exec", "redis", "redis-server"]', '["--port", "7000"]'),
+    ('["dumb-init", "--rewrite", "15:3", "--", "redis-server", "--port", "7000"]', None),
+    ('["/usr/local/bin/docker-entrypoint.sh"]', '["redis-server", "--port", "7000"]'),
+    ('["env", "REDIS_X=1", "nice", "-n", "5", "redis-server", "--port", "7000"]', None),
+])
+def test_wrappers_exec_the_server(project, command, args):
+    assert _servers(project, _pod(_container("r", "busybox:1.36", command, args))) == [("r", "redis", 7000)]
+
+
+@pytest.mark.parametrize("command", [
+    '["sh", "-c", "echo redis-server --port 7000"]',
+    '["/bin/healthcheck", "redis-server"]',
+    '["python", "wait_for.py", "--then", "redis-server"]',
+])
+def test_a_server_named_as_an_argument_is_not_run(project, command):
+    assert _servers(project, _pod(_container("r", "busybox:1.36", command))) == []
+
+
+def test_python_m_runs_the_module(project):
+    text = _pod(_container("api", "python:3.12", '["python3", "-u", "-m", "gunicorn"]', '["--bind", "0.0.0.0:8000", "app:app"]'))
+    assert _servers(project, text) == [("api", "gunicorn", 8000)]
+
+
+def test_the_apache_tags_of_the_php_images_run_apache(project):
+    """php:*-apache and the images built on it (wordpress, nextcloud,
+    drupal: every tag but -fpm and -cli) run Debian's apache2 on port 80;
+    php's CLI tags run no server, the -fpm ones PHP-FPM."""
+    text = _pod(
+        _container("php", "php:8.3-apache"),
+        _container("wp", "wordpress:6.4"),
+        _container("cloud", "nextcloud:29-apache"),
+        _container("cli", "php:8.3-cli"),
+        _container("fpm", "wordpress:6.4-fpm"),
+        _container("wpcli", "wordpress:cli"),
+    )
+    assert _servers(project, text) == [
+        ("cloud", "apache", 80), ("fpm", "php-fpm", 9000), ("php", "apache", 80), ("wp", "apache", 80),
+    ]
+    [record] = [r for r in project.explain("--kernel", "4.19", "app.yaml") if r["container"] == "php"]
+    assert (record["requested_backlog"], record["effective_backlog"]) == (511, 128)
+    assert any("/etc/apache2/ports.conf of image php:8.3-apache" in a for a in record["assumptions"]), record["assumptions"]
+
+
+def test_a_mounted_ports_conf_is_read_instead_of_the_images(project):
+    text = _pod(_container("php", "php:8.3-apache")).rstrip("\n") + (
+        "\n          volumeMounts: [{name: c, mountPath: /etc/apache2/ports.conf, subPath: ports.conf}]"
+        "\n      volumes: [{name: c, configMap: {name: ports}}]\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ports}\ndata:\n  ports.conf: |\n    Listen 8080\n    ListenBacklog 64\n"
+    )
+    project.write("app.yaml", text, dedent=False)
+    [record] = project.explain("--kernel", "4.19", "app.yaml")
+    assert (record["server"], record["port"], record["requested_backlog"]) == ("apache", 8080, 64)
+
+
+@pytest.mark.skipif(not os.path.exists("/etc/apache2/ports.conf"), reason="Debian's apache2 is not installed (.ci/run installs it)")
+def test_the_built_in_ports_conf_is_debians():
+    from somaxlint.servers import apache
+
+    with open("/etc/apache2/ports.conf", encoding="utf-8") as handle:
+        assert apache.DEBIAN_BUILT_IN["/etc/apache2/ports.conf"] == handle.read()
+    with open("/etc/apache2/apache2.conf", encoding="utf-8") as handle:
+        text = handle.read()
+    assert "Include ports.conf" in text and "\nListenBacklog" not in text and "\nListen " not in text
+
+
+@pytest.mark.parametrize("image,severity", [
+    ("redis:7.2", "error"),
+    ("docker.io/library/redis:7.2", "error"),
+    ("public.ecr.aws/docker/library/redis:7.2", "error"),
+    ("bitnami/redis:7.2", "error"),
+    ("registry.k8s.io/redis:e2e", "warning"),
+    ("quay.io/someone/redis:7", "warning"),
+    ("registry.example.com:5000/platform/redis:7", "warning"),
+])
+def test_an_image_named_like_a_known_one_elsewhere_is_an_assumption(project, image, severity):
+    text = _pod(_container("r", image))
+    project.write("app.yaml", text, dedent=False)
+    run = project.run("--kernel", "4.19", "--format", "json", "app.yaml")
+    [finding] = run.json["findings"]
+    assert (finding["rule"], finding["severity"]) == ("SMX001", severity)
+    elsewhere = [a for a in finding["assumptions"] if "is not published where the redis image somaxlint knows is" in a]
+    assert len(elsewhere) == (severity == "warning")
+
+
+def test_explain_says_which_container_cannot_bind(project):
+    """Two Redis on their default *:6379 in one pod: the later one's record
+    names the earlier one and has no `ss` line; its backlog finding is a
+    warning resting on its winning the race."""
+    text = _pod(_container("queue", "redis:7.2"), _container("copy", "redis:7.2"))
+    project.write("app.yaml", text, dedent=False)
+    records = {r["container"]: r for r in project.explain("--kernel", "4.19", "app.yaml")}
+    line, column = position(text, "redis:7.2")
+    assert records["queue"]["bind_conflict"] is None
+    assert records["copy"]["bind_conflict"] == f"container 'queue' of this pod listens on *:6379 (app.yaml:{line}:{column}): bind() fails with EADDRINUSE (SMX026)"
+    assert records["copy"]["ss_line"] is None
+    run = project.run("--kernel", "4.19", "--format", "json", "app.yaml")
+    by_rule = sorted((f["rule"], f["severity"], f["location"]["line"]) for f in run.json["findings"])
+    second = position(text, "redis:7.2", 2)[0]
+    assert by_rule == [("SMX001", "error", line), ("SMX001", "warning", second), ("SMX026", "error", second)]
