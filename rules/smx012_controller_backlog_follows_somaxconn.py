@@ -63,6 +63,18 @@ def check(model):
             if not small:
                 continue
             certain = len(small) == len(somaxconn.values)
+            # a container beside it that raises somaxconn races the
+            # controller's read of it (SMX007): which comes first decides
+            racing = [w for w in ns.late_writes if w.name == "net.core.somaxconn" and w.container is not container]
+            race = None
+            if racing:
+                w = racing[0]
+                race = (
+                    f"container '{w.container.name}' writes net.core.somaxconn={w.value} beside the controller; whether "
+                    "that comes before the controller reads it is a race (SMX007): this is what the controller gets "
+                    "if it reads first"
+                )
+                certain = False
             value = small[0]
             backlog = facts.kernel_clamp(facts.NGINX_DEFAULT_BACKLOG, value)
             message = (
@@ -71,8 +83,9 @@ def check(model):
                 f"it writes backlog=511 and the kernel cuts it to {backlog}, so every ingress connection waits in a queue "
                 f"of {backlog + 1}. Raise net.core.somaxconn for the controller pods"
             )
-            if not certain:
-                message += f" (assumption: {somaxconn.assumption})"
+            assumptions = tuple(a for a in ((somaxconn.assumption if len(small) != len(somaxconn.values) else None), race) if a)
+            for assumption in assumptions:
+                message += f" (assumption: {assumption})"
             location = ns.workload.obj.value_loc(container.node, "image")
             yield Finding(
                 CODE,
@@ -81,7 +94,7 @@ def check(model):
                 message,
                 location,
                 related=(Related(container.location, container.label),),
-                assumptions=(somaxconn.assumption,) if not certain and somaxconn.assumption else (),
+                assumptions=assumptions,
                 subject=f"{ns.workload.ref}|{container.name}",
                 helm_source=ns.workload.obj.helm_source,
                 objects=(ns.workload.ref,),

@@ -62,11 +62,11 @@ def check(model):
             "exits, and the pod crash-loops. Give each container its own port"
         )
         related = (
-            Related(other.location, f"{winner.module.TITLE} of container '{winner.container.name}' listens on {other.address_port}"),
+            Related(other.bound_at or other.location, f"{winner.module.TITLE} of container '{winner.container.name}' listens on {other.address_port}"),
             Related(winner.container.location, winner.container.label),
         ) + loser.related()
         yield Finding(
-            CODE, NAME, SEVERITY, message, listener.location, related=related,
+            CODE, NAME, SEVERITY, message, listener.bound_at or listener.location, related=related,
             subject=f"{loser.owner}|{loser.container.name}|{listener.address_port}|{winner.container.name}",
             helm_source=listener.helm_source, objects=(loser.workload.ref,),
         )

@@ -160,3 +160,18 @@ def test_explain_says_which_container_cannot_bind(project):
     by_rule = sorted((f["rule"], f["severity"], f["location"]["line"]) for f in run.json["findings"])
     second = position(text, "redis:7.2", 2)[0]
     assert by_rule == [("SMX001", "error", line), ("SMX001", "warning", second), ("SMX026", "error", second)]
+
+
+def test_traefik_listens_on_its_entry_points(project):
+    """Entry points from flags (any case) and the environment; a UDP one has
+    no accept queue; none at all: one socket whose port is not known."""
+    text = _pod(
+        _container("edge", "traefik:v3.1", None, '["--entryPoints.web.address=:8000/tcp", "--entrypoints.dns.address=:53/udp"]').rstrip("\n")
+        + '\n          env: [{name: TRAEFIK_ENTRYPOINTS_WEBSECURE_ADDRESS, value: "0.0.0.0:8443"}]\n',
+        _container("bare", "traefik:v3.1"),
+    )
+    assert _servers(project, text) == [("bare", "traefik", None), ("edge", "traefik", 8000), ("edge", "traefik", 8443)]
+    [record] = [r for r in project.explain("--kernel", "4.19", "app.yaml") if r["port"] == 8000]
+    assert record["listen"]["line"] == position(text, "--entryPoints.web.address")[0]
+    run = project.run("explain", "--kernel", "4.19", "app.yaml")
+    assert "traefik *:(port not in the input)" in run.out

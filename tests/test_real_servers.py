@@ -381,10 +381,13 @@ def test_istio_gateway_chart_injected_proxy_is_envoy(project):
 def test_traefik_chart_follows_somaxconn(project):
     repo = _copy(project, "traefik-helm-chart")
     findings = _check(project, repo, "--kernel", "4.19").json["findings"]
-    assert [_where(f) for f in findings] == ["traefik-helm-chart/deployment.yaml:68:16 SMX021 error"]
-    assert findings[0]["message"].startswith("Traefik's accept queue is net.core.somaxconn")
+    # one socket per TCP entry point of its command line, each at its flag
+    assert [_where(f) for f in findings] == [f"traefik-helm-chart/deployment.yaml:{line}:11 SMX021 error" for line in (42, 43, 44, 45)]
+    assert findings[0]["message"].startswith(
+        "Traefik's accept queue is net.core.somaxconn (Go's net.Listen reads it at start-up; entry point metrics :9100/tcp)"
+    )
     listeners = _explain(project, repo, "--kernel", "4.19")["listeners"]
-    assert [_row(l) for l in listeners] == [("traefik", "release-name-traefik", "*", None, 1, -1, 128)]
+    assert sorted(_row(l) for l in listeners) == [("traefik", "release-name-traefik", "*", port, 1, -1, 128) for port in (8000, 8080, 8443, 9100)]
     assert _check(project, repo, "--kernel", "5.15").json["findings"] == []
 
 
@@ -451,6 +454,8 @@ def test_haproxytech_chart_haproxy_is_read(project):
     repo = _copy(project, "haproxytech-helm-charts")
     listeners = _explain(project, repo, "--kernel", "4.19")["listeners"]
     assert [_row(l) for l in listeners] == [("haproxy", "haproxy", "*", 80, 1, 1024, 128)]
+    # the socket is the `bind` line; the finding is where its backlog is set
+    assert [(l["listen"]["line"], l["listen"]["column"]) for l in listeners] == [(28, 7)]
     findings = _check(project, repo, "--kernel", "4.19").json["findings"]
     assert [_where(f) for f in findings] == ["haproxytech-helm-charts/haproxy.yaml:19:7 SMX001 error"]
 

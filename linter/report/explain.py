@@ -49,7 +49,7 @@ def listener_records(model: Model) -> List[dict]:
             r["configuration"] = governing.get(id(server))
             conflict = lost.get(id(listener))
             if conflict is not None and r["bind_conflict"] is None:
-                where = loc(conflict.other.location)
+                where = loc(conflict.other.bound_at or conflict.other.location)
                 r["bind_conflict"] = (
                     f"container '{conflict.winner.container.name}' of this pod listens on {conflict.other.address_port} "
                     f"({where['path']}:{where['line']}:{where['column']}): bind() fails with EADDRINUSE (SMX026)"
@@ -133,6 +133,7 @@ def _process_record(process, listener, _loc) -> dict:
     if listener.above_somaxconn == "refuse" and somaxconn.assumed is not None and listener.requested_backlog > somaxconn.assumed:
         assumptions.append(f"{process.module.TITLE} refuses to start: its listen queue exceeds somaxconn (SMX020)")
     where = _loc(listener.location)
+    socket_at = _loc(listener.bound_at) if listener.bound_at is not None else where
     return {
         "server": process.module.NAME,
         "workload": process.workload.ref,
@@ -146,7 +147,7 @@ def _process_record(process, listener, _loc) -> dict:
         "address": listener.address,
         "port": listener.port,
         "sockets": listener.sockets,
-        "listen": where,
+        "listen": socket_at,
         "requested_backlog": listener.requested_backlog,
         "requested_backlog_source": where if listener.explicit else None,
         "requested_backlog_origin": f"{process.module.TITLE} {listener.origin}",
@@ -322,7 +323,8 @@ def text_lines(model: Model) -> List[str]:
                 )
             else:
                 lines.append(f"standalone {r['config']['path']}")
-        where = f"[{r['address']}]:{r['port']}" if r["family"] == "inet6" else (r["address"] if r["family"] == "unix" else f"{r['address']}:{r['port']}")
+        port = r["port"] if r["port"] is not None else "(port not in the input)"
+        where = f"[{r['address']}]:{port}" if r["family"] == "inet6" else (r["address"] if r["family"] == "unix" else f"{r['address']}:{port}")
         listen = r["listen"]
         lines.append(f"  {r['module']} {where}  (listen at {listen['path']}:{listen['line']}:{listen['column']})")
         src = r["requested_backlog_source"]

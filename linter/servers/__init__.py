@@ -63,6 +63,9 @@ class Listener:
     written: Optional[str] = None
     # the chart template the listener's text comes from, when rendered
     helm_source: Optional[object] = None
+    # where the socket itself is configured (HAProxy's `bind` line), when
+    # that is not ``location`` (where its backlog is set): explain's `listen`
+    bound_at: Optional[Location] = None
 
     @property
     def address_port(self) -> str:

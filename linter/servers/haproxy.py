@@ -152,7 +152,7 @@ def listeners(launch: Launch) -> List[Listener]:
             if chosen is None or chosen.value == _UNKNOWN:
                 continue
             for address, port in _addresses(bind.addresses):
-                out.append(Listener(NAME, address, port, chosen.value, chosen.origin, chosen.location, True, KNOB))
+                out.append(Listener(NAME, address, port, chosen.value, chosen.origin, chosen.location, True, KNOB, bound_at=bind.location))
     return out
 
 
