@@ -1,3 +1,3 @@
 """somaxlint: find listen backlogs that a pod's network namespace silently truncates."""
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"
