@@ -273,9 +273,9 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
         known = {f.path for f in inputs}
         inputs = sorted(inputs + [f for f in extra if f.path not in known], key=lambda f: (f.path == "-", f.display))
         roots = sorted(set(roots) | set(extra_roots))
-    from somaxlint.projects import Nearest, govern, project_of
+    from somaxlint.projects import govern, project_of
 
-    projects, config_files = govern(inputs, settings, base, cwd)
+    projects, config_files, nearest = govern(inputs, settings, base, cwd)
     skipped = list(skipped) + config_files
     governed = {id(f) for project in projects for f in project.inputs}
     inputs = [f for f in inputs if id(f) in governed]  # (a project's configuration is not an input)
@@ -328,7 +328,6 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     # each project's files, and the problems of its units
     groups = [([], []) for _ in projects]
     if several:
-        nearest = Nearest(base)
         index = {f.path: i for i, project in enumerate(projects) for f in project.inputs}
         for one in loaded:
             i = index.get(one.input.path)

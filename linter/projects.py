@@ -89,8 +89,9 @@ def _inside(path: str, top: str) -> bool:
 def govern(inputs: List[InputFile], settings: Settings, base: str, cwd: str) -> "tuple":
     """(the projects, in the order of their configurations' paths -- the
     run's own first --, the configuration files found among the inputs,
-    skipped as what they are).  One project holding every input when a
-    single configuration governs the run."""
+    skipped as what they are, and the ``Nearest`` that found them, for
+    what is placed later: rendered units).  One project holding every
+    input when a single configuration governs the run."""
     from somaxlint.config import CONFIG_NAMES, project_settings
 
     run = Project(settings, settings.config_path, display_path(settings.config_path, base) if settings.config_path else None)
@@ -121,10 +122,10 @@ def govern(inputs: List[InputFile], settings: Settings, base: str, cwd: str) -> 
         project = projects.get(found)
         if project is None:
             project = projects[found] = Project(project_settings(found, settings), found, display_path(found, base))
-        if _excluded_by(project, f, base):
+        if _excluded_by(project, f):
             continue
         project.inputs.append(f)
-    return [run] + [projects[k] for k in sorted(projects)], skipped
+    return [run] + [projects[k] for k in sorted(projects)], skipped, nearest
 
 
 def rooted_exclude(settings: Settings, base: str) -> tuple:
@@ -140,7 +141,7 @@ def rooted_exclude(settings: Settings, base: str) -> tuple:
     return tuple(f"{where}/{pattern.lstrip('/')}" for pattern in settings.exclude)
 
 
-def _excluded_by(project: Project, f: InputFile, base: str) -> bool:
+def _excluded_by(project: Project, f: InputFile) -> bool:
     """A project's `exclude` patterns are paths from its own directory."""
     patterns = project.settings.exclude
     if not patterns or f.path == "-":

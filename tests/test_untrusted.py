@@ -694,3 +694,16 @@ def _workers_in(tmp: Path) -> list:
         if cwd == str(tmp) or cwd.startswith(str(tmp) + "/"):
             found.append((pid, cwd))
     return found
+
+
+def test_the_pipeline_fuzzer_runs_and_finds_nothing_in_a_few_cases(tmp_path):
+    """tools/fuzz_pipeline.py (the ten-minute run of the README) kept
+    working: a few seeded cases, each checked as the long run checks them."""
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / "tools" / "fuzz_pipeline.py"), "--cases", "3", "--seed", "7",
+         "--keep", str(tmp_path / "kept")],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 cases in " in proc.stdout and ": 0 failed" in proc.stdout
+    assert not (tmp_path / "kept").exists()

@@ -198,6 +198,23 @@ def parse_int(text: str) -> Optional[int]:
     return int(stripped)
 
 
+def image_reference(image: str) -> Tuple[str, str, str]:
+    """(registry, path, tag) of an image reference:
+    ``registry:5000/org/nginx:1.25@sha256:..`` is ``("registry:5000",
+    "org/nginx", "1.25")``; the registry is "" for Docker Hub's short form
+    (a first part with no `.` or `:` that is not `localhost` is an
+    organisation), the tag "" when there is none."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    tag = ""
+    if ":" in last:
+        tag = last.split(":", 1)[1]
+        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
+    parts = name.split("/")
+    registry = parts[0] if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost") else ""
+    return registry, "/".join(parts[1:] if registry else parts), tag
+
+
 def image_repository(image: str) -> str:
     """``registry:5000/org/nginx:1.25@sha256:..`` -> ``nginx``."""
     name = image.split("@", 1)[0]
@@ -224,20 +241,14 @@ def image_provenance(image: str) -> Optional[str]:
     """None when ``image`` is published where the image of its name is
     (``HUB_REGISTRIES`` and ``KNOWN_ORGANISATIONS``); else what findings
     about it assume."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
-    parts = name.split("/")
-    registry = parts[0] if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost") else ""
-    path = parts[1:] if registry else parts
-    organisation = "/".join(path[:-1])
+    registry, path, _tag = image_reference(image)
+    organisation, _, name = path.rpartition("/")
     if registry in HUB_REGISTRIES and organisation in ("",) + KNOWN_ORGANISATIONS:
         return None
     if organisation in MIRRORED.get(registry, ()):
         return None
     return (
-        f"image {image} is not published where the {path[-1]} image somaxlint knows is: it is taken to be "
+        f"image {image} is not published where the {name} image somaxlint knows is: it is taken to be "
         "built the same way (its default command, configuration and defaults)"
     )
 

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Location
 from somaxlint.records import replace
-from somaxlint.servers import Launch, Listener, Option, find_option, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Option, find_option, image_reference, parse_int, parsed
 
 NAME = "apache"
 TITLE = "Apache httpd"
@@ -95,11 +95,9 @@ DEBIAN_BUILT_IN = {
 
 
 def _image(image: str) -> Tuple[str, str]:
-    """(repository, tag) of an image reference."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    repository, _, tag = last.partition(":")
-    return repository, tag or "latest"
+    """(repository, tag) of an image reference (no tag: "latest")."""
+    _registry, path, tag = image_reference(image)
+    return path.rsplit("/", 1)[-1], tag or "latest"
 
 
 def runs_image(image: str) -> bool:

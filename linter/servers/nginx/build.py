@@ -158,14 +158,10 @@ class Build:
 def _official_repository(image: str) -> Optional[str]:
     """"nginx" or "nginx-unprivileged" when ``image`` names an official
     image as published (Docker Hub, F5's registries), else None."""
-    name = image.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name = name[: len(name) - len(last)] + last.split(":", 1)[0]
-    parts = name.split("/")
-    registry = parts[0] if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost") else None
-    path = "/".join(parts[1:] if registry else parts)
-    if registry in (None, "docker.io", "index.docker.io", "registry-1.docker.io"):
+    from somaxlint.servers import image_reference
+
+    registry, path, _tag = image_reference(image)
+    if registry in ("", "docker.io", "index.docker.io", "registry-1.docker.io"):
         if path in ("nginx", "library/nginx"):
             return "nginx"
         if path == "nginxinc/nginx-unprivileged":
@@ -177,15 +173,9 @@ def _official_repository(image: str) -> Optional[str]:
     return None
 
 
-def _tag(image: str) -> str:
-    ref = image.split("@", 1)[0]
-    last = ref.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ""
-
-
 def build_of(container, version, version_source: str) -> Build:
     """The build ``container`` runs (None: a standalone file, no image)."""
-    from somaxlint.servers import image_repository
+    from somaxlint.servers import image_reference, image_repository
 
     macros = dict(LINUX_MACROS)
     if container is None:
@@ -197,7 +187,7 @@ def build_of(container, version, version_source: str) -> Build:
     image = container.image or ""
     official = _official_repository(image)
     if official is not None:
-        tag = _tag(image)
+        tag = image_reference(image)[2]
         static = CORE | SSL_CORE | THREADS | HTTP_DEFAULT | OFFICIAL_WITH | STREAM_DEFAULT | MAIL_DEFAULT
         if version is None or version >= HTTP_V3:
             static = static | {"ngx_http_v3_module"}
