@@ -59,9 +59,6 @@ import os
 import stat as _stat
 import sys
 import time
-# threading.local is this C class; the threading module itself is not
-# imported for it (a commit-time run is mostly imports)
-from _thread import _local as thread_local
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional
@@ -84,28 +81,25 @@ MAX_LISTINGS = 200_000  # directories whose listings are kept
 RACY_NS = 2_000_000_000
 _STALE_TEMPORARY = 3600.0  # a writer's temporary file older than this was left by a crash
 
-_state = thread_local()
-
-
-def active():
-    """The cache of the run in progress in this thread, or None."""
-    return getattr(_state, "cache", None)
-
-
 class activate:
     """``with activate(cache):`` -- parses made during the block (embedded
-    nginx configurations) go through ``cache``; None leaves them alone."""
+    nginx configurations) go through ``cache``; None leaves them alone.
+    The cache wraps loading from outside: it hands itself to the loader
+    (``nginx_text.keep_parses_in``), which never imports it."""
 
     def __init__(self, cache: Optional["Cache"]):
         self.cache = cache
 
     def __enter__(self):
-        self.previous = getattr(_state, "cache", None)
-        _state.cache = self.cache
+        from somaxlint.load import nginx_text
+
+        self.previous = nginx_text.keep_parses_in(self.cache)
         return self.cache
 
     def __exit__(self, *exc):
-        _state.cache = self.previous
+        from somaxlint.load import nginx_text
+
+        nginx_text.keep_parses_in(self.previous)
 
 
 class Cache:
@@ -174,11 +168,13 @@ class Cache:
                 return loaded
         self.misses += 1
         # the file's entry holds its parse: no entry of its text besides
-        previous, _state.cache = getattr(_state, "cache", None), None
+        from somaxlint.load import nginx_text
+
+        previous = nginx_text.keep_parses_in(None)
         try:
             loaded = load.load_bytes(f, data)
         finally:
-            _state.cache = previous
+            nginx_text.keep_parses_in(previous)
         self.write(key, lambda: _file_payload(loaded, data))
         return loaded
 

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 from somaxlint.discover import InputFile, Skipped, discover, read_input
 from somaxlint.findings import SEVERITY_RANK, Finding, Location, internal_error, number_occurrences
-from somaxlint.load import LoadedFile, LoadError, load_bytes
+from somaxlint.load import NOT_NGINX, LoadedFile, LoadError, load_bytes
 from somaxlint.load.positioned import YMap
 from somaxlint.model import Model, build_model, merge_models
 from somaxlint.records import record, field
@@ -311,7 +311,7 @@ def _run(paths, settings, cwd, stdin_bytes, progress, root, cache) -> Result:
     for f, category in list(zip(inputs, categories)) + rendered:
         if category == FILES:
             summary.files += 1
-        elif category == NOT_KUBERNETES:
+        elif category in (NOT_KUBERNETES, NOT_NGINX):
             summary.skipped_not_kubernetes += 1
             summary.skipped.append(Skipped(f.display, category))
         else:

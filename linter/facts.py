@@ -95,6 +95,14 @@ SOMAXCONN_HANDLER_SOURCE = (
 # :2653; wangliang-cs/linux-5.2.1 @ fc4ec72ddfe7 :2210, :2659); 5.0.1
 # (VVvector/linux-5.0.1 @ 0fa9cb14d4ed) still has simple_strtoul (:2138)
 # and `int val = *negp ? -*lvalp : *lvalp;` (:2582).
+# Linux refuses SO_REUSEPORT on sockets other than inet ones (a `unix:`
+# listen with reuseport) with EOPNOTSUPP from 6.13: net/core/sock.c
+# sk_setsockopt, commit 5b0af621c3f6 "net: restrict SO_REUSEPORT to inet
+# sockets" (CVE-2024-57903), also in the stable kernels of January 2025
+# (6.6.70, 5.15.176 and others), which is why an older version number
+# settles nothing.
+REUSEPORT_INET_ONLY = (6, 13, 0)
+
 SYSCTL_CHECKED_PARSE_SINCE = (5, 1)
 # do_proc_dointvec_conv() refuses values above INT_MAX from 4.1 (4.1.3
 # kernel/sysctl.c:1973); 4.0.5 stores `*negp ? -*lvalp : *lvalp` unchecked.

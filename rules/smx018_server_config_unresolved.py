@@ -5,7 +5,11 @@ Reports a container that somaxlint recognises as a server (nginx) whose
 configuration it cannot read: the ConfigMap or Secret it mounts is not in
 the input, the key is missing, the volume is not defined, or the file is
 neither mounted nor known to be in the image. The finding sits on the
-mount (or the container) and says why. The container still appears in
+mount (or the container) and says why. A container that serves (it
+declares a port or a network probe) but whose image the input does not
+give -- blank, as an OpenShift image trigger leaves it, or a parameter
+such as a Template's `${IMAGE}` -- is reported at its `image`: which
+server it runs is not known. The container still appears in
 `somaxlint explain`, with the same reason.
 
 ## Why it matters
@@ -40,12 +44,18 @@ SUMMARY = "A container runs a server whose configuration is not in the input"
 
 def check(model):
     for gap in model.unresolved:
+        if gap.server is None:
+            message = f"container {gap.container.name!r} of {workload_label(gap.workload)} serves (it declares a port or a network probe) but {gap.reason}; its listeners are not checked"
+        else:
+            message = (
+                f"{gap.server} in container {gap.container.name!r} of {workload_label(gap.workload)} loads {gap.path}, "
+                f"which somaxlint cannot read: {gap.reason}; its listeners are not checked"
+            )
         yield Finding(
             CODE,
             NAME,
             SEVERITY,
-            f"{gap.server} in container {gap.container.name!r} of {workload_label(gap.workload)} loads {gap.path}, "
-            f"which somaxlint cannot read: {gap.reason}; its listeners are not checked",
+            message,
             gap.location,
             related=gap.related,
             subject=f"{gap.workload.ref}|{gap.container.name}|{gap.path}",

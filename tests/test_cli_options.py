@@ -103,10 +103,17 @@ def test_stdin_filename_in_json_github_gitlab_and_sarif(project, sarif_validator
 
 def test_stdin_is_read_as_the_kind_its_filename_names(project):
     # Without a name, text with no `apiVersion:` line is sniffed as nginx;
-    # named values.yaml it is YAML (and not Kubernetes).
+    # this one nginx cannot read (`{tag: x}` ends a directive with `}`) and
+    # it has nothing only nginx has, so it is read as the YAML it is.
+    # Named values.yaml it is YAML from the start (and not Kubernetes).
     values = b"replicaCount: 1\nimage: {tag: x}\n"
     sniffed = project.run("--format", "json", "-", stdin=values)
-    assert (sniffed.status, sniffed.json["summary"]["files"], sniffed.json["summary"]["skipped_files"]) == (0, 1, [])
+    assert (sniffed.status, sniffed.json["summary"]["files"], sniffed.json["summary"]["skipped_files"]) == (
+        0, 0, [{"path": "<stdin>", "reason": "not Kubernetes"}]
+    )
+    # nginx text without a name stays nginx, its refusal said in nginx's words
+    broken = project.run("-", stdin=b"events {}\nhttp {\n    server {\n        listen 80\n    }\n}\n")
+    assert (broken.status, broken.lines) == (1, ['<stdin>:5:5: SMX000 [error] cannot parse nginx: unexpected "}"'])
     named = project.run("--format", "json", "--stdin-filename", "values.yaml", "-", stdin=values)
     assert named.json["summary"]["skipped_files"] == [{"path": "values.yaml", "reason": "not Kubernetes"}]
     assert named.json["summary"]["files"] == 0

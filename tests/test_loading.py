@@ -199,7 +199,22 @@ def test_nginx_parse_error_is_located(project):
     project.write("nginx.conf", "events {}\nhttp {\n    server {\n        listen 80\n    }\n}\n")
     run = project.run(".")
     assert run.status == 1
-    assert run.lines == ['nginx.conf:4:9: SMX000 [error] cannot parse nginx: directive "listen" is not terminated by ";"']
+    # nginx's own words and line: the `}` that ends the directive
+    assert run.lines == ['nginx.conf:5:5: SMX000 [error] cannot parse nginx: unexpected "}"']
+
+
+def test_another_programs_conf_found_by_walking_is_skipped(project):
+    # knative/docs keeps a Scala sample's HOCON src/main/resources/application.conf:
+    # its `key = value` lines end at a `}`, which nginx refuses ('unexpected
+    # "}"'), so it is not an nginx configuration, not a server without listeners
+    project.write("src/main/resources/application.conf", "helloworld {\n  host = localhost\n  host = ${?HOST}\n  port = 8080\n}\n")
+    run = project.run("--format", "json", ".")
+    assert run.json["findings"] == []
+    assert run.json["summary"]["skipped_files"] == [{"path": "src/main/resources/application.conf", "reason": "not an nginx configuration"}]
+    assert run.json["summary"]["skipped_not_kubernetes"] == 1
+    # named on the command line it is read as nginx, and nginx would refuse it
+    run = project.run("src/main/resources/application.conf")
+    assert run.lines == ['src/main/resources/application.conf:5:1: SMX000 [error] cannot parse nginx: unexpected "}"']
 
 
 # Reading a file: one read for a file that has its fstat's size -----------------------

@@ -103,6 +103,22 @@ CASES = [
             }
         }
      """),
+    ("directive-ended-by-a-brace", """\
+        events {}
+        http {
+            server {
+                listen 8080
+            }
+        }
+    """),
+    ("directive-ended-by-a-brace-in-a-block-nginx-has-no-table-for", """\
+        events {}
+        http {
+            map $uri $x {
+                default 1
+            }
+        }
+    """),
     ("events-twice", """\
         events {}
         events {}

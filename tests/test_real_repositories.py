@@ -13,9 +13,12 @@ PATH) and kustomize the real one (`kubectl kustomize`).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -448,3 +451,62 @@ def test_ingress_controller_with_a_custom_template_is_not_stock_nginx(project):
     run = project.run("--format", "json", "--kernel", "4.19", ".")
     assert [_where(f) for f in run.json["findings"]] == ["ingress.yaml:15:18 SMX012 error"]
     assert project.explain("--kernel", "4.19", ".") == []
+
+
+# argoproj/rollouts-demo (examples/preview-testing names a file of a sibling
+# directory, which kustomize refuses) and the usual missing resource and
+# generator source.  kubectl prefixes kustomize's error with klog's
+# timestamp, PID and source line and kustomize repeats its own context;
+# a finding quotes the cause, the same on every run.
+KLOG = re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d|run\.go|\d{4,} \w+\.go:\d+\]")
+
+
+def _tool_messages(project, tmpdir):
+    env = dict(os.environ, TMPDIR=str(tmpdir))
+    out = {}
+    for fmt in ("json", "sarif"):
+        done = subprocess.run(
+            [sys.executable, "-m", "somaxlint", "--no-cache", "--format", fmt, "."],
+            cwd=project.root, env=env, capture_output=True, timeout=300,
+        )
+        assert done.returncode == 1, done.stderr
+        out[fmt] = done.stdout
+    return out
+
+
+def test_tool_errors_quote_the_cause_the_same_on_every_run(project, tmp_path):
+    if _kustomize_tool() is None:
+        _missing("kustomize or kubectl")
+    project.write("examples/experiment/benchmark.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n")
+    project.write("examples/preview/kustomization.yaml", "resources:\n- ../experiment/benchmark.yaml\n")
+    project.write("missing/kustomization.yaml", "resources:\n- deployment.yaml\n")
+    project.write("generator/kustomization.yaml", "configMapGenerator:\n- name: conf\n  files:\n  - nginx.conf\n")
+    # Azure-Samples/aks-store-demo's overlays read an `.env` that azd writes
+    project.write("envs/kustomization.yaml", "configMapGenerator:\n- name: ai\n  envs:\n  - .env\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b-longer-name").mkdir()
+    first = _tool_messages(project, tmp_path / "a")
+    second = _tool_messages(project, tmp_path / "b-longer-name")
+    assert first == second  # byte-identical JSON and SARIF
+
+    findings = json.loads(first["json"])["findings"]
+    assert [_where(f) for f in findings] == [
+        "envs/kustomization.yaml:4:5 SMX000 error",
+        "examples/preview/kustomization.yaml:2:3 SMX000 error",
+        "generator/kustomization.yaml:4:5 SMX000 error",  # at the source kustomize names
+        "missing/kustomization.yaml:2:3 SMX000 error",
+    ]
+    by_path = {f["location"]["path"]: f["message"] for f in findings}
+    for message in by_path.values():
+        assert not KLOG.search(message), message
+        assert str(tmp_path) not in message and "/tmp" not in message and str(project.root) not in message
+        # the cause, not kustomize's second attempt at the path as a directory
+        assert "must build at directory" not in message and "accumulation err=" not in message
+        assert len(message) <= 300
+    preview = by_path["examples/preview/kustomization.yaml"]
+    assert "'../experiment/benchmark.yaml'" in preview
+    assert "'examples/experiment/benchmark.yaml' is not in or below 'examples/preview'" in preview
+    assert "'deployment.yaml'" in by_path["missing/kustomization.yaml"]
+    assert by_path["missing/kustomization.yaml"].endswith("no such file or directory")
+    assert "nginx.conf" in by_path["generator/kustomization.yaml"]
+    assert "[.env]" in by_path["envs/kustomization.yaml"]

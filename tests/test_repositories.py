@@ -8,7 +8,8 @@ defines one ConfigMap twice; a kustomize base with three overlays (a plain
 one, one adding the sysctl by patch, one replacing the ConfigMap from a
 `configMapGenerator` nginx.conf); a Helm chart rendered with its
 values.yaml and with values-prod.yaml; a stray Podman conflist; and a
-`tsconfig.json` and editor settings with comments.
+`tsconfig.json` and editor settings with comments (a launch.json whose
+cargo filter has a "kind", as Azure-Samples/aks-store-demo keeps three).
 
 Helm is the real Helm (the in-process binding the test extra installs) and
 kustomize the real kustomize (`kubectl kustomize`, from the kubectl wheel).
@@ -28,8 +29,8 @@ EXPECTED = [
     "ambiguous/web.yaml:22:19 SMX017 info",
     "apps/orphan.yaml:16:15 SMX018 info",
     "apps/shop/configmap.yaml:11:9 SMX001 error",
-    "charts/web/templates/configmap.yaml:1:1 SMX001 error",
     "charts/web/templates/configmap.yaml:10:9 SMX001 error",
+    "charts/web/templates/configmap.yaml:13:9 SMX001 error",
     "deploy/base/configmap.yaml:10:9 SMX001 error",
     "deploy/overlays/gen/nginx.conf:5:9 SMX001 error",
     "envs/dev/configmap.yaml:11:9 SMX001 error",
@@ -70,7 +71,7 @@ def test_whole_repository_exact_findings(repo):
     # The Podman conflist is not the pods' network.
     assert not any("podman" in f["message"] for f in run.json["findings"])
     # A `{{ }}` line is not literal in the template: line 1, rendered line quoted.
-    [approx] = by_place["charts/web/templates/configmap.yaml:1:1 SMX001 error"]
+    [approx] = by_place["charts/web/templates/configmap.yaml:13:9 SMX001 error"]
     assert approx["location"]["approximate"] is True
     assert "(rendered line: 'listen 9090 backlog=8192;'; not literal in the source)" in approx["message"]
     assert "in helm chart charts/web;" in approx["message"]
@@ -83,11 +84,11 @@ def test_whole_repository_exact_findings(repo):
 def test_whole_repository_summary_counts_and_skips(repo):
     run = repo.run(".")
     assert run.err.endswith(
-        "somaxlint: 23 files, 16 skipped (2 not Kubernetes or nginx), 0 unparsable; 15 workloads, "
+        "somaxlint: 23 files, 17 skipped (3 not Kubernetes or nginx), 0 unparsable; 15 workloads, "
         "16 servers (1 unresolved), 18 listeners; 10 errors, 1 warning, 2 infos\n"
     )
     skipped = {s["path"]: s["reason"] for s in repo.run("--format", "json", ".").json["summary"]["skipped_files"]}
-    assert skipped["tsconfig.json"] == skipped[".vscode/settings.json"] == "not Kubernetes"
+    assert skipped["tsconfig.json"] == skipped[".vscode/settings.json"] == skipped[".vscode/launch.json"] == "not Kubernetes"
     assert skipped[".somaxlint.yaml"] == "somaxlint's configuration"
     assert skipped["charts/web/templates/deployment.yaml"] == "read through its chart or kustomization"
     assert skipped["deploy/overlays/gen/nginx.conf"] == "read through its chart or kustomization"
@@ -111,10 +112,10 @@ def test_explain_rows_for_every_workload(repo):
         ("Deployment/default/edge-c", "shared-conf/edge-c.yaml", None, 8443, 8192, 4096, 4096, "shared-conf/configmap.yaml:11:9"),
         ("Deployment/default/pair", "ambiguous/web.yaml", None, 8080, 8192, 4096, 4096, "ambiguous/a/configmap.yaml:10:9"),
         ("Deployment/default/pair", "ambiguous/web.yaml", None, 8080, 512, 4096, 512, "ambiguous/b/configmap.yaml:10:9"),
-        ("Deployment/default/release-name-web", template, chart, 9090, 8192, 4096, 4096, "charts/web/templates/configmap.yaml:1:1"),
-        ("Deployment/default/release-name-web", template, prod_values, 9090, 8192, 16384, 8192, "charts/web/templates/configmap.yaml:1:1"),
         ("Deployment/default/release-name-web", template, chart, 8080, 8192, 4096, 4096, "charts/web/templates/configmap.yaml:10:9"),
         ("Deployment/default/release-name-web", template, prod_values, 8080, 8192, 16384, 8192, "charts/web/templates/configmap.yaml:10:9"),
+        ("Deployment/default/release-name-web", template, chart, 9090, 8192, 4096, 4096, "charts/web/templates/configmap.yaml:13:9"),
+        ("Deployment/default/release-name-web", template, prod_values, 9090, 8192, 16384, 8192, "charts/web/templates/configmap.yaml:13:9"),
         ("Deployment/default/web", "apps/blog/deployment.yaml", None, 8080, 1024, 4096, 1024, "apps/blog/configmap.yaml:11:9"),
         ("Deployment/default/web", "apps/shop/deployment.yaml", None, 8080, 8192, 4096, 4096, "apps/shop/configmap.yaml:11:9"),
         ("Deployment/dev/gateway", "deploy/base/deployment.yaml", "kustomize deploy/overlays/dev", 8080, 8192, 4096, 4096, "deploy/base/configmap.yaml:10:9"),
@@ -178,8 +179,8 @@ def test_raw_template_passed_explicitly_renders_its_chart(repo):
     # pre-commit stages a template: it is rendered through its chart, never parsed raw.
     run = repo.run("--format", "json", "charts/web/templates/configmap.yaml")
     assert [_where(f) for f in run.json["findings"]] == [
-        "charts/web/templates/configmap.yaml:1:1 SMX001 error",
         "charts/web/templates/configmap.yaml:10:9 SMX001 error",
+        "charts/web/templates/configmap.yaml:13:9 SMX001 error",
     ]
     assert not any("internal error" in f["message"] for f in run.json["findings"])
 
@@ -192,8 +193,8 @@ def test_raw_template_without_helm_is_not_an_error(no_tools):
 def test_precommit_context_reports_the_chart_finding_for_a_staged_template(repo):
     run = repo.run("--format", "json", "--context", ".", "charts/web/templates/configmap.yaml")
     assert [_where(f) for f in run.json["findings"]] == [
-        "charts/web/templates/configmap.yaml:1:1 SMX001 error",
         "charts/web/templates/configmap.yaml:10:9 SMX001 error",
+        "charts/web/templates/configmap.yaml:13:9 SMX001 error",
     ]
 
 

@@ -114,3 +114,63 @@ def test_the_launch_catalogue_is_what_each_server_module_declares():
     declared = {m.NAME.replace("-", "_"): (m.COMMANDS, m.IMAGES, getattr(m, "INJECTED_AS", ())) for m in launched_modules()}
     assert list(LAUNCHED) == list(declared)
     assert LAUNCHED == declared
+
+
+def test_no_module_imports_back_up_the_pipeline():
+    """The imports between somaxlint's modules (at the top or inside a
+    function, not those for type checkers only) form no cycle: data flows
+    one way (DESIGN.md).  The cache wraps loading from outside (the loader
+    never imports it) and the model's orchestration imports the server
+    modules, which import only the model's parts below it."""
+    import ast
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    modules = {}
+    for top, package in ((root / "linter", "somaxlint"), (root / "rules", "somaxlint.rules")):
+        for path in top.rglob("*.py"):
+            name = ".".join([package] + list(path.relative_to(top).with_suffix("").parts))
+            modules[name.removesuffix(".__init__")] = path
+    edges = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+                node.body = []
+        targets = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("somaxlint"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    targets.add(full if full in modules else node.module)
+        edges[name] = {t for t in targets if t in modules and t != name}
+
+    cycles, index, low, stack, on_stack = [], {}, {}, [], set()
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for name in sorted(modules):
+        if name not in index:
+            visit(name)
+    assert cycles == []
+    assert "somaxlint.cache" not in {t for t in edges["somaxlint.load.nginx_text"]}

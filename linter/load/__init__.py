@@ -67,7 +67,15 @@ def load_bytes(f: InputFile, data: bytes) -> LoadedFile:
     if kind is None:
         kind = sniff_kind(text)
         if kind == "nginx":
-            return _load_nginx(f, text)
+            loaded = _load_nginx(f, text)
+            if loaded.errors and not looks_like_nginx(text):
+                # sniffed, not named: text nginx cannot read and that has
+                # nothing only nginx has is read as the YAML it may be (a
+                # values file piped in)
+                as_yaml = _load_yaml(f, text)
+                if not as_yaml.errors:
+                    return as_yaml
+            return loaded
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         return LoadedFile(f, kind, errors=[LoadError("binary file (contains NUL bytes)", line, 1)])
@@ -100,12 +108,16 @@ def _load_yaml(f: InputFile, text: str) -> LoadedFile:
 
 
 NOT_OURS = "not Kubernetes, CNI or nginx"
+# a *.conf found by walking that is another program's (HOCON, INI)
+NOT_NGINX = "not an nginx configuration"
 _PATTERNS = {
     "sniff": (r"^(apiVersion|kind)\s*:", "M"),
     # Keys that make a file one somaxlint must read, broken or not.  Linear:
     # a literal alternation anchored at a line start or a quote.
     "ours_yaml": (r"^[ \t-]*(?:apiVersion|kind)[ \t]*:", "M"),
-    "ours_json": (r'"(?:apiVersion|kind|cniVersion|plugins)"', ""),
+    # a Kubernetes object names its apiVersion, a CNI configuration its
+    # cniVersion ("kind" alone is in a VS Code launch.json's cargo filter)
+    "ours_json": (r'"(?:apiVersion|cniVersion)"', ""),
     "source": (r"^# Source: (\S[^\n]*)", "M"),  # trailing blanks stripped in code: linear
 }
 _compiled = {}
@@ -225,7 +237,7 @@ def _load_nginx(f: InputFile, text: str) -> LoadedFile:
     loaded = LoadedFile(f, "nginx", text=text, directives=directives)
     loaded.errors = [LoadError(e.message, e.line, e.column) for e in errors]
     if not f.explicit and errors and not looks_like_nginx(text):
-        loaded.not_applicable = "not an nginx configuration"
+        loaded.not_applicable = NOT_NGINX
     return loaded
 
 

@@ -35,6 +35,17 @@ from somaxlint.records import record
 # plugin) is imported on the first parse, not with this module: a run whose
 # nginx files all come from the cache never imports it.
 _memory = thread_local()
+_kept = thread_local()
+
+
+def keep_parses_in(store):
+    """From now on in this thread, ``parse_nginx`` reads and keeps its
+    results in ``store`` (an object with ``get_nginx_text(text)`` and
+    ``put_nginx_text(text, result)``), or nowhere for None; the previous
+    store is returned.  The loading cache sets itself here for a run."""
+    previous = getattr(_kept, "store", None)
+    _kept.store = store
+    return previous
 _original_lex = None
 _ready = False
 
@@ -70,15 +81,30 @@ def _bounded(tokens, filename):
     from crossplane.errors import NgxParserSyntaxError
 
     depth = 0
+    # nginx refuses a `}` that ends a directive (`listen 80 }`: 'unexpected
+    # "}"'); crossplane says so only of directives it knows, in contexts it
+    # knows, so the first such `}` is remembered here for parse_nginx
+    pending = False
+    _memory.unexpected = None
     for token in tokens:
         if not token[2]:  # (a quoted "{" opens nothing)
             value = token[0]
             if value == "{":
                 depth += 1
+                pending = False
                 if depth > MAX_BLOCK_DEPTH:
                     raise NgxParserSyntaxError(f"blocks nested deeper than {MAX_BLOCK_DEPTH} levels", filename, token[1])
             elif value == "}":
                 depth -= 1
+                if pending and _memory.unexpected is None:
+                    _memory.unexpected = token[1]
+                pending = False
+            elif value == ";":
+                pending = False
+            elif not value.startswith("#"):
+                pending = True
+        else:
+            pending = True
         yield token
 
 
@@ -139,12 +165,10 @@ _SUFFIX_RE = None
 def parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
     """Parse one nginx file's text (never touching the filesystem).
 
-    During a run with a cache (``somaxlint.cache``), a text parsed before is
-    read back from its entry instead: the same directives and errors, as
-    new objects every time."""
-    from somaxlint import cache
-
-    store = cache.active()
+    During a run with a store of parses (``keep_parses_in``: the loading
+    cache), a text parsed before is read back from its entry instead: the
+    same directives and errors, as new objects every time."""
+    store = getattr(_kept, "store", None)
     if store is not None:
         hit = store.get_nginx_text(text)
         if hit is not None:
@@ -202,6 +226,16 @@ def _parse_nginx(text: str) -> Tuple[List[Directive], List[NginxError]]:
         line = max(1, min(line, len(lines)))
         errors.append(NginxError(message, line, _first_column(lines, line)))
 
+    unexpected = getattr(_memory, "unexpected", None)
+    _memory.unexpected = None
+    if unexpected is not None:
+        # crossplane calls a known directive ended by `}` "not terminated
+        # by ';'"; nginx says 'unexpected "}"' at the brace (it keeps that
+        # message for a directive followed by a `{` it does not take)
+        errors = [e for e in errors if not (e.line <= unexpected and e.message.endswith('is not terminated by ";"'))]
+        if not any(e.line <= unexpected for e in errors):
+            errors.append(NginxError('unexpected "}"', unexpected, _first_column(lines, unexpected)))
+            errors.sort(key=lambda e: e.line)
     parsed = payload["config"][0]["parsed"] if payload["config"] else []
     cursors = {}
     directives = _convert(parsed, lines, cursors)

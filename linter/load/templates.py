@@ -33,6 +33,8 @@ _ACTION = LazyPattern(r"(?m)(?:^[ \t-]*|:[ \t]+)(?:\{\{|\{%)")
 # envsubst's placeholders as nginx templates use them: `${NGINX_PORT}`
 # (nginx's own `${var}` names its variables, lower case by convention)
 _ENVSUBST = LazyPattern(r"\$\{[A-Z][A-Z0-9_]*\}")
+# what a manifest holds at its top level
+_OBJECT = LazyPattern(r"(?m)^(?:apiVersion|kind)[ \t]*:")
 TEMPLATE_SUFFIXES = (".template", ".tmpl", ".tpl", ".j2", ".jinja", ".jinja2", ".gotmpl")
 
 
@@ -54,6 +56,11 @@ def yaml_template(text: str, display: str, parse_failed: bool) -> Optional[Tuple
     helm = _HELM.search(text) if "{{" in text else None
     in_templates = display.startswith("templates/") or "/templates/" in display
     action = _ACTION.search(text) if parse_failed else None
+    if helm and in_templates and not parse_failed and not _ACTION.search(text) and not _OBJECT.search(text):
+        # YAML that reads, with no object and no action that could write
+        # one: a values file whose strings the chart passes to `tpl`
+        # (zero-to-jupyterhub's tools/templates/), not a manifest template
+        return None
     if helm and (in_templates or action):
         return (
             "Helm template, not rendered: its chart's Chart.yaml is not in the input, so somaxlint cannot render it "
@@ -81,8 +88,8 @@ def nginx_template(text: str, display: str) -> Optional[Tuple[str, int, int]]:
             1,
             1,
         )
-    if "{{" in text or "{%" in text:
-        at = min(i for i in (text.find("{{"), text.find("{%")) if i >= 0)
+    at = _placeholder(text) if "{{" in text or "{%" in text else None
+    if at is not None:
         return (
             "nginx template ({{ }} placeholders), not rendered: nginx refuses the file as it stands; "
             "lint what the template renders to (`... | somaxlint --stdin-filename nginx.conf -`)",
@@ -94,6 +101,32 @@ def nginx_template(text: str, display: str) -> Optional[Tuple[str, int, int]]:
                 f"nginx template ({match.group()} placeholders, as envsubst fills them), not rendered: "
                 f"lint the result (`envsubst < {display} | somaxlint --stdin-filename nginx.conf -`)",
             ) + _position(text, match.start())
+    return None
+
+
+def _placeholder(text: str) -> Optional[int]:
+    """Where the first `{{` or `{%` of a template language stands in nginx
+    syntax -- where nginx would read it as braces -- or None.  One inside a
+    comment, a quoted string or a `*_by_lua_block` (lua-resty-template's
+    `{% if %}` in OpenResty's Lua, ingress-nginx's echo image) is the
+    content of that string, not a placeholder: the tokens tell them
+    apart (one pass of the lexer, only over a text holding `{{` or `{%`)."""
+    from crossplane.errors import NgxParserBaseException
+
+    from somaxlint.load.nginx_text import lex_text
+
+    lines: Optional[list] = None
+    previous = None
+    try:
+        for token in lex_text(text, "<template check>"):
+            if previous is not None and not token[2] and token[1] == previous[1] and (token[0] == "{" or token[0].startswith("%")):
+                lines = lines or text.split("\n")
+                line = lines[token[1] - 1] if 0 < token[1] <= len(lines) else ""
+                column = min((i for i in (line.find("{{"), line.find("{%")) if i >= 0), default=0)
+                return sum(len(l) + 1 for l in lines[: token[1] - 1]) + column
+            previous = token if token[0] == "{" and not token[2] else None
+    except NgxParserBaseException:
+        pass  # unbalanced braces: what came before held no placeholder
     return None
 
 

@@ -13,11 +13,13 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Location, internal_error
 from somaxlint.load import LoadedFile
+from somaxlint.load.positioned import as_map, as_seq
 from somaxlint.model import shape
 from somaxlint.model.filesystem import SourceCache, UsedSources, build_fs
 from somaxlint.model.late_writes import late_writes
 from somaxlint.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
-from somaxlint.model.objects import Inventory, K8sObject, Workload, collect
+from somaxlint.model.objects import Inventory, K8sObject, Workload, collect, workload_label  # noqa: F401 (the rules' import)
+from somaxlint.model.scope import MAX_VARIANTS, Ambiguity  # noqa: F401
 from somaxlint.model.processes import ServerProcess, Unresolved, server_processes, unread, unread_config
 from somaxlint.records import record, field
 from somaxlint.servers import nginx
@@ -25,17 +27,6 @@ from somaxlint.settings import Settings
 
 if TYPE_CHECKING:
     from somaxlint.servers.nginx.config import ParseCache
-
-
-@record
-class Ambiguity:
-    """A reference that two or more equally near objects could satisfy."""
-
-    workload: Workload
-    kind: str
-    name: str
-    location: Location  # where the name is written
-    candidates: Tuple[K8sObject, ...]
 
 
 @record
@@ -157,12 +148,6 @@ def _workload_refs(inv: Inventory) -> None:
             inv.unplaced.append(Unplaced(obj, ("spec", "workloadRef"), node, f"its pods are those of {ref} (spec.workloadRef), which is not in the input"))
 
 
-# At most this many combinations of equally near objects are evaluated for
-# one workload; beyond it the first candidates are used and the ambiguity
-# finding says so.
-MAX_VARIANTS = 8
-
-
 def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCache, used: UsedSources) -> None:
     settings = model.settings
     if not workload.obj.file.errors:  # a parse error already says what is wrong
@@ -191,6 +176,7 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
         used.add_files(fs.files)
         return fs
 
+    first = len(model.servers)
     for process in server_processes(workload, netns.somaxconn_for, fs_for, nearest, model.server_parses):
         model.servers.append(process)
         if unread(process):
@@ -205,8 +191,14 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             )
     from somaxlint.servers.nginx.instances import add_container
 
+    running = {id(p.container) for p in model.servers[first:]}
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
         main_path = nginx.main_config(container)
+        if main_path is None and id(container) not in running:
+            unknown = image_not_given(container)
+            if unknown:
+                at = workload.obj.value_loc(container.node, "image") if "image" in container.node.kpos else container.location
+                model.unresolved.append(Unresolved(workload, container, None, None, unknown, at, ()))
         if main_path is None:
             if container.node.get("volumeMounts"):
                 # What is mounted into another container (a controller's Go
@@ -220,8 +212,22 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             model.problems.append((container.location, internal_error(exc, "container")))
 
 
-def workload_label(workload: Workload) -> str:
-    """The workload and, for rendered input, the unit it was rendered in:
-    the same Deployment rendered with two values sets is two workloads."""
-    unit = workload.obj.file.unit
-    return f"{workload.ref} in {unit}" if unit and unit != "standard input" else workload.ref
+def image_not_given(container) -> Optional[str]:
+    """Why the server a serving container runs cannot be known from its
+    image, or None: the image is blank (an OpenShift image trigger writes
+    it at deploy time) or a parameter no renderer filled (`${IMAGE}` of a
+    Template, an envsubst placeholder).  Only a container that declares a
+    port or a network probe counts as serving."""
+    image = container.image.strip()
+    if image and "${" not in image and not image.startswith("$"):
+        return None
+    node = container.node
+    probes = [as_map(node.get(k)) for k in ("readinessProbe", "livenessProbe", "startupProbe")]
+    if not as_seq(node.get("ports")) and not any(p is not None and (p.get("httpGet") is not None or p.get("tcpSocket") is not None or p.get("grpc") is not None) for p in probes):
+        return None
+    if not image:
+        return ("its image is not given in the input (blank: an image trigger or the deploying tool sets it), "
+                "so the server it runs and its backlog are not known")
+    return f"its image {image!r} is a parameter the input does not fill, so the server it runs and its backlog are not known"
+
+

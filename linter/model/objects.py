@@ -408,3 +408,10 @@ def pod_templates(root: YMap) -> Tuple[List[Tuple[Tuple, YMap]], List[Tuple[Tupl
                 if isinstance(value, (YMap, YSeq)):
                     stack.append((value, path + (index,)))
     return specs, lone  # in document order (the stack is filled in reverse)
+
+
+def workload_label(workload: Workload) -> str:
+    """The workload and, for rendered input, the unit it was rendered in:
+    the same Deployment rendered with two values sets is two workloads."""
+    unit = workload.obj.file.unit
+    return f"{workload.ref} in {unit}" if unit and unit != "standard input" else workload.ref

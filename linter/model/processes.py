@@ -46,7 +46,7 @@ class ServerProcess:
     @property
     def label(self) -> str:
         """Where it runs, for messages."""
-        from somaxlint.model import workload_label
+        from somaxlint.model.objects import workload_label
 
         if self.workload is None:
             return f"standalone config {self.config.main.label}"

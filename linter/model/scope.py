@@ -28,7 +28,8 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
-from somaxlint.model.objects import K8sObject
+    from somaxlint.findings import Location
+    from somaxlint.model.objects import K8sObject, Workload
 from somaxlint.records import record
 
 # The kinds the model resolves references to: volumes, projected sources
@@ -175,3 +176,20 @@ def _exact_namespace_first(objects: List[K8sObject], namespace: Optional[str]) -
     `kubectl -n`; among equals, every candidate stays."""
     exact = [o for o in objects if o.namespace is not None and o.namespace == namespace]
     return exact or objects
+
+
+@record
+class Ambiguity:
+    """A reference that two or more equally near objects could satisfy."""
+
+    workload: Workload
+    kind: str
+    name: str
+    location: Location  # where the name is written
+    candidates: Tuple[K8sObject, ...]
+
+
+# At most this many combinations of equally near objects are evaluated for
+# one workload; beyond it the first candidates are used and the ambiguity
+# finding says so.
+MAX_VARIANTS = 8

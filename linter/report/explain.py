@@ -349,10 +349,10 @@ def text_lines(model: Model) -> List[str]:
     for g in gaps:
         loc = g["location"]
         unit = f" in {g['unit']}" if g["unit"] else ""
+        what = f"{g['server']} config {g['config_path_in_container']} not resolved" if g["server"] else "server not known"
         lines.append(
             f"{g['workload']} ({g['workload_file']['path']}{unit})  container {g['container']}  "
-            f"({g['server']} config {g['config_path_in_container']} not resolved: {g['reason']}; "
-            f"at {loc['path']}:{loc['line']}:{loc['column']})"
+            f"({what}: {g['reason']}; at {loc['path']}:{loc['line']}:{loc['column']})"
         )
     for g in unplaced:
         loc = g["location"]

@@ -66,6 +66,8 @@ class RenderProblem:
     # real paths of files named on the command line that the unit reads (a
     # staged template): the problem is theirs too
     related: Tuple[str, ...] = ()
+    # what somaxlint says of it, kept whole when the tool's message is cut
+    note: str = ""
 
 
 @record

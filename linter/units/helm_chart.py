@@ -208,22 +208,42 @@ def render_chart(
         label = f" ({', '.join(files)})" if files else ""
         if isinstance(outcome, int):
             outcome = answers[outcome]
+        note = ""
         if isinstance(outcome, _Failure) and said and outcome.severity == "error" and any("is not in charts/" in a for a in said):
             # the templates that use a dependency that is not there cannot
             # render: the chart is not at fault, its checkout is
             gone = ", ".join(d.name for d in missing)
-            outcome = _Failure(f"{outcome} (dependency {gone} is not in charts/: run `helm dependency build`)", *(outcome.at or (None, 1)), severity="info")
+            outcome, note = _Failure(str(outcome), *(outcome.at or (None, 1)), severity="info"), f"dependency {gone} is not in charts/: run `helm dependency build`"
+        elif isinstance(outcome, _Failure) and value_sets is None and outcome.severity == "error" and _deliberate(str(outcome)):
+            # `required` or `fail` on the chart's own defaults: a chart that
+            # needs a value nobody named here, not a broken one
+            outcome, note = _Failure(str(outcome), *(outcome.at or (None, 1)), severity="info"), _name_a_values_set(copy, chart_dir)
         if isinstance(outcome, _Failure):
             message = _one_line(str(outcome))
             if message not in failures:  # a broken Chart.yaml fails every set alike
                 failures.add(message)
                 path, line = outcome.at or _error_at(message, templates, anchor)
-                result.problems.append(RenderProblem(path, line, 1, f"chart not rendered{label}: {message}", outcome.severity))
+                result.problems.append(RenderProblem(path, line, 1, f"chart not rendered{label}: {message}", outcome.severity, note=note))
             continue
         text, entries = _stream(outcome, templates, anchor)
         unit = f"helm chart {display(chart_dir)}{label}"
         result.rendered.append(Rendered(unit, anchor, text, _line_map(entries), consumed=consumed, assumptions=said))
     return result
+
+
+def _deliberate(message: str) -> bool:
+    """Helm's words for a template's own `fail` or `required`."""
+    return "execution error at (" in message
+
+
+def _name_a_values_set(copy, chart_dir: str) -> str:
+    """How to give the chart the values it requires: chart-testing's
+    ``ci/*-values.yaml`` when the chart keeps them."""
+    rel = copy.rel(chart_dir)
+    under = "ci/" if rel == "." else f"{rel}/ci/"
+    kept = sorted(f[len(under):] for f in copy.files if f.startswith(under) and "/" not in f[len(under):] and f.endswith((".yaml", ".yml")))
+    hint = f", e.g. ci/{kept[0]}" if kept else ""
+    return f"the chart refuses its default values: name a values set for it under `helm.charts` in .somaxlint.yaml{hint}"
 
 
 def _render_key(engine, copy, chart_dir: str, values: List[str], release_name: str, max_output: int) -> List[str]:
@@ -552,19 +572,73 @@ def _stream(manifests: Dict[str, str], templates: _Templates, anchor: str) -> Tu
 
 
 def _line_map(entries: List[_Entry]):
-    def line_map(line: int, column: int) -> Optional[SourcePosition]:
-        if not 1 <= line <= len(entries):
-            return None
-        path, index, text = entries[line - 1]
-        if text is None:  # `---` or `# Source:`
-            return SourcePosition(path, 1, 1, approximate=True)
-        wanted = text.strip()
+    """Rendered line -> template line.  A line found once in its template
+    is exact.  The others (a value a template expression wrote, a line
+    repeated in the template) are placed by order: between the nearest
+    exact lines before and after it in the same document, at the
+    repeated line that lies there (exact), else at the line as many
+    lines below the one before as it is in the render (approximate, with
+    the rendered text).  One pass over the render, on the first call."""
+    anchors: List[Optional[Tuple[int, int]]] = []  # (exact source line, shift) per rendered line
+
+    def exact(i: int) -> Optional[Tuple[int, int]]:
+        path, index, text = entries[i]
+        wanted = text.strip() if text is not None else ""
         hits = index.get(wanted) if index is not None and wanted else None
         if hits and len(hits) == 1:
             number, indent = hits[0]
-            shift = indent - (len(text) - len(text.lstrip()))
+            return number, indent - (len(text) - len(text.lstrip()))
+        return None
+
+    before: List[Optional[int]] = []  # index of the nearest exact line above, same document
+    after: List[Optional[int]] = []
+
+    def prepare() -> None:
+        last: Optional[int] = None
+        for i, entry in enumerate(entries):
+            anchors.append(exact(i))
+            if entry[2] is None:  # `---` or `# Source:`: a new document
+                last = None
+            before.append(last)
+            if anchors[i] is not None:
+                last = i
+        after.extend([None] * len(entries))
+        last = None
+        for i in range(len(entries) - 1, -1, -1):
+            if entries[i][2] is None:
+                last = None
+            after[i] = last
+            if anchors[i] is not None:
+                last = i
+
+    def line_map(line: int, column: int) -> Optional[SourcePosition]:
+        if not 1 <= line <= len(entries):
+            return None
+        if not anchors:
+            prepare()
+        i = line - 1
+        path, index, text = entries[i]
+        if text is None:  # `---` or `# Source:`
+            return SourcePosition(path, 1, 1, approximate=True)
+        if anchors[i] is not None:
+            number, shift = anchors[i]
             return SourcePosition(path, number, max(1, column + shift))
-        return SourcePosition(path, 1, 1, approximate=True, rendered=wanted)
+        wanted = text.strip()
+        j, k = before[i], after[i]
+        low = anchors[j][0] if j is not None else 0
+        high = anchors[k][0] if k is not None else None
+        for number, indent in (index.get(wanted, ()) if index is not None and wanted else ()):
+            if low < number and (high is None or number < high):
+                return SourcePosition(path, number, max(1, column + indent - (len(text) - len(text.lstrip()))))
+        if j is None:
+            return SourcePosition(path, 1, 1, approximate=True, rendered=wanted)
+        guess = low + (i - j)
+        if high is not None and guess >= high:
+            # more rendered lines than template lines between the two (an
+            # expression that wrote several): the last template line before
+            # the next exact one wrote them
+            guess = high - 1 if high - 1 > low else low
+        return SourcePosition(path, guess, len(text) - len(text.lstrip()) + 1, approximate=True, rendered=wanted)
 
     return line_map
 

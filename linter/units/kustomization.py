@@ -61,6 +61,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 # kustomize nests quotes ("err='... from 'x.yaml': ...'"): every span
 # between two quotes is a candidate, hence the overlapping lookahead
 _QUOTED = re.compile(r"(?='([^'\n]+)')")
+# kustomize's list of a generator's sources: "env source files: [.env]"
+_LISTED = re.compile(r"files: \[([^\]\s]+)\]")
 _BLOCK_HEADER = re.compile(r"[|>]([1-9])?[-+]?([1-9])?")
 _ANY = object()  # a source value that matches whatever was rendered
 
@@ -1042,6 +1044,13 @@ def _one_line(text: str) -> str:
         if text.startswith(prefix):
             text = text[len(prefix) :]
     text = re.sub(r" {2,}", " ", text)
+    # kustomize loads a resource as a file, then as a directory, and says
+    # both: "accumulation err='<as a file>': must build at directory: <as
+    # a directory>".  Where the path is a file, or nothing, the second
+    # says only that; the first is the cause.
+    both = re.match(r"^(.*?)accumulation err='(.*)': must build at directory: (.*)$", text)
+    if both and (both.group(3).endswith("file is not directory") or both.group(3).startswith("not a valid directory")):
+        text = both.group(1) + both.group(2)
     if len(text) <= MAX_MESSAGE:
         return text
     # kustomize nests its context first and the cause last ("...: no such
@@ -1065,9 +1074,18 @@ def _error_position(kfile: str, message: str, tree: Optional[_Tree] = None) -> T
     for line, col, path, part, value, _style, _kc in sorted(_walk(documents[0].root), key=lambda e: e[:2]):
         if isinstance(value, str) and (part == "i" or (part == "v" and path[-1] == "path")):
             places.setdefault(value, (line, col))
-    for quoted in _QUOTED.findall(message):
-        if quoted in places:
-            return places[quoted]
+    quoted = _QUOTED.findall(message) + _LISTED.findall(message)
+    for name in quoted:
+        if name in places:
+            return places[name]
+    # kustomize names a generator's source by the path it joined
+    # ('overlays/azd/.env', "env source files: [.env]"): the entry that
+    # path ends with
+    for name in quoted:
+        for value, place in places.items():
+            entry = value[2:] if value.startswith("./") else value
+            if entry and name.endswith("/" + entry):
+                return place
     return 1, 1
 
 

@@ -294,7 +294,7 @@ def problem_locations(units: Units, cwd: str) -> List[Tuple[Location, str, str, 
     return [
         (
             Location(display_path(p.path, cwd), p.line, p.column),
-            portable(p.message),
+            portable(p.message) + (f" ({p.note})" if p.note else ""),
             p.severity,
             tuple(Related(Location(display_path(r, cwd), 1, 1), "a file of this unit, named on the command line") for r in p.related),
         )

@@ -175,17 +175,40 @@ def test_line_map_exact_for_literal_lines():
 def test_line_map_approximate_for_expressions_and_repeats():
     rendered = only(render_chart(WEB, [["values-prod.yaml"]], display))
     text = rendered.text
+    # a value an expression wrote: the template line it sits on, by order
+    # between the exact lines around it (approximate, the rendered text said)
     listen = line_of(text, "            listen 80 backlog=4096;")
     assert rendered.line_map(listen, 23) == SourcePosition(
-        CONFIGMAP, 1, 1, approximate=True, rendered="listen 80 backlog=4096;"
+        CONFIGMAP, 12, 13, approximate=True, rendered="listen 80 backlog=4096;"
     )
     backlog = line_of(text, "            - --backlog=4096")
     assert rendered.line_map(backlog, 15) == SourcePosition(
-        DEPLOYMENT, 1, 1, approximate=True, rendered="- --backlog=4096"
+        DEPLOYMENT, 17, 13, approximate=True, rendered="- --backlog=4096"
     )
-    # literal but twice in the template: which one is unknown
-    ret = line_of(text, "                return 200;")
-    assert rendered.line_map(ret, 17) == SourcePosition(CONFIGMAP, 1, 1, approximate=True, rendered="return 200;")
+    # literal but twice in the template: the one between its neighbours
+    first, second = [i for i, line in enumerate(text.split("\n"), 1) if line == "                return 200;"]
+    assert rendered.line_map(first, 17) == SourcePosition(CONFIGMAP, 14, 17)
+    assert rendered.line_map(second, 17) == SourcePosition(CONFIGMAP, 20, 17)
+
+
+def test_line_map_of_an_expression_that_writes_several_lines(tmp_path):
+    chart = copy_chart(tmp_path)
+    write(os.path.join(chart, "values.yaml"), "res:\n  limits:\n    cpu: 1\n    memory: 1Gi\n")
+    write(
+        os.path.join(chart, "templates", "deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+        "      containers:\n        - name: nginx\n          resources:\n{{ toYaml .Values.res | indent 12 }}\n"
+        "          image: nginx:1.25\n",
+    )
+    rendered = only(render_chart(chart, None, display))
+    text = rendered.text
+    path = os.path.join(chart, "templates", "deployment.yaml")
+    # every line toYaml wrote maps to the expression's line 11, never past
+    # the literal line 12 that follows
+    for wanted in ("            limits:", "              cpu: 1", "              memory: 1Gi"):
+        pos = rendered.line_map(line_of(text, wanted), 1)
+        assert (pos.path, pos.line, pos.approximate, pos.rendered) == (os.path.realpath(path), 11, True, wanted.strip())
+    assert rendered.line_map(line_of(text, "          image: nginx:1.25"), 11) == SourcePosition(os.path.realpath(path), 12, 11)
 
 
 def test_line_map_markers_and_out_of_range():
@@ -206,7 +229,7 @@ def test_subchart_template_maps_into_charts_dir():
     port = line_of(rendered.text, "    port 6379")
     assert rendered.line_map(port, 5) == SourcePosition(redis, 7, 5)
     backlog = line_of(rendered.text, "    tcp-backlog 2048")
-    assert rendered.line_map(backlog, 5) == SourcePosition(redis, 1, 1, approximate=True, rendered="tcp-backlog 2048")
+    assert rendered.line_map(backlog, 5) == SourcePosition(redis, 8, 5, approximate=True, rendered="tcp-backlog 2048")
     ports = line_of(rendered.text, "    - port: 80")
     assert rendered.line_map(ports, 7) == SourcePosition(os.path.join(UMBRELLA, "templates", "service.yaml"), 7, 7)
 
@@ -229,7 +252,8 @@ def test_multi_document_and_empty_templates(tmp_path):
 
 
 def test_template_error_points_at_the_template_line():
-    result = render_chart(BROKEN, None, display)
+    # the values set named (here values.yaml alone, [[]]): its refusal is an error
+    result = render_chart(BROKEN, [[]], display)
     assert result.rendered == []
     assert result.consumed == chart_files(BROKEN)
     (problem,) = result.problems
@@ -239,6 +263,27 @@ def test_template_error_points_at_the_template_line():
     assert problem.message == (
         "chart not rendered: execution error at (broken/templates/deployment.yaml:6:16): backlog is required"
     )
+    assert problem.note == ""
+
+
+def test_required_value_on_the_defaults_nobody_chose_is_said_not_failed(tmp_path):
+    # prometheus-community/helm-charts' prometheus-postgres-exporter requires
+    # a password its values.yaml does not give, and keeps chart-testing's
+    # ci/*-values.yaml beside it: with no values set configured, the
+    # refusal is the chart's design, not a broken chart
+    (problem,) = render_chart(BROKEN, None, display).problems
+    assert (problem.line, problem.severity) == (6, "info")
+    assert problem.message == "chart not rendered: execution error at (broken/templates/deployment.yaml:6:16): backlog is required"
+    assert problem.note == "the chart refuses its default values: name a values set for it under `helm.charts` in .somaxlint.yaml"
+    chart = copy_chart(tmp_path, "broken")
+    write(os.path.join(chart, "ci", "with-backlog-values.yaml"), "backlog: 10\n")
+    write(os.path.join(chart, "ci", "a-values.yaml"), "backlog: 20\n")
+    (problem,) = render_chart(chart, None, display).problems
+    assert problem.note.endswith("in .somaxlint.yaml, e.g. ci/a-values.yaml")
+    # a template that breaks (not `required`/`fail`) stays an error
+    write(os.path.join(chart, "templates", "deployment.yaml"), "kind: A\nx: {{ .Values.a.b.c }}\n")
+    (problem,) = render_chart(chart, None, display).problems
+    assert problem.severity == "error" and problem.note == ""
 
 
 def test_bad_chart_yaml_is_one_error_at_chart_yaml(tmp_path):

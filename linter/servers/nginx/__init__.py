@@ -191,13 +191,7 @@ def hosts_of(workload):
 # stream module".
 STREAM_VIRTUAL_SERVERS = (1, 25, 5)
 
-# Linux refuses SO_REUSEPORT on sockets other than inet ones (a `unix:`
-# listen with reuseport) with EOPNOTSUPP from 6.13: net/core/sock.c
-# sk_setsockopt, commit 5b0af621c3f6 "net: restrict SO_REUSEPORT to inet
-# sockets" (CVE-2024-57903), also in the stable kernels of January 2025
-# (6.6.70, 5.15.176 and others), which is why an older version number
-# settles nothing.
-REUSEPORT_INET_ONLY = (6, 13, 0)
+REUSEPORT_INET_ONLY = facts.REUSEPORT_INET_ONLY
 
 # (at most 9 digits a part: a tag of thousands of digits is no version,
 # and converting one would cost time quadratic in its length)

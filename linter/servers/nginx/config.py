@@ -911,7 +911,7 @@ def start_failures(sockets: List[Socket], workers: Optional[int], kernel: Option
       binds the same path: EADDRINUSE.  So nginx fails on every kernel
       with more than one worker, and with one worker on the newer kernels
       only."""
-    from somaxlint.servers.nginx import REUSEPORT_INET_ONLY
+    from somaxlint.facts import REUSEPORT_INET_ONLY
 
     out = []
     for socket in sockets:

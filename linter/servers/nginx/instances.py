@@ -128,7 +128,7 @@ def _never_listens(listen_set: ListenSet, refused) -> None:
 def add_container(model, workload, container, main_path: str, netns, sources, used: set, candidates) -> None:
     """The nginx process of ``container`` (main config ``main_path``), once
     per combination of equally near objects its references may reach."""
-    from somaxlint.model import MAX_VARIANTS, Ambiguity
+    from somaxlint.model.scope import MAX_VARIANTS, Ambiguity
 
     # First pass: every reference to its nearest object, recording the
     # ones that stay ambiguous.
