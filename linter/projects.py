@@ -53,13 +53,17 @@ class Nearest:
     def __init__(self, boundary: str):
         self.boundary = os.path.realpath(boundary)
         self._found: Dict[str, Optional[str]] = {}
+        self._real: Dict[str, str] = {}  # a directory as given -> its real path (files share directories)
 
     def of(self, directory: str) -> Optional[str]:
         from somaxlint.config import config_in
 
         # (by its real path: a directory that is a symlink out of the
         # repository is never looked into)
-        directory = os.path.realpath(directory)
+        real = self._real.get(directory)
+        if real is None:
+            real = self._real[directory] = os.path.realpath(directory)
+        directory = real
         if not _inside(directory, self.boundary):
             return None  # outside the repository: the run's settings
         walked = []

@@ -510,3 +510,56 @@ def test_tool_errors_quote_the_cause_the_same_on_every_run(project, tmp_path):
     assert by_path["missing/kustomization.yaml"].endswith("no such file or directory")
     assert "nginx.conf" in by_path["generator/kustomization.yaml"]
     assert "[.env]" in by_path["envs/kustomization.yaml"]
+
+
+# dockersamples/example-voting-app k8s-specifications/db-deployment.yaml
+# (63e9150), reduced: the official postgres:15-alpine with nothing but its
+# credentials.  PostgreSQL 15 listens with 2 x MaxBackends, 244 with the
+# defaults: on a RHEL 8 kernel (4.18, OpenShift 4.12) the pod's 128 cuts it.
+VOTING_DB = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  labels:
+    app: db
+  name: db
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: db
+  template:
+    metadata:
+      labels:
+        app: db
+    spec:
+      containers:
+      - image: postgres:15-alpine
+        name: postgres
+        env:
+        - name: POSTGRES_USER
+          value: postgres
+        ports:
+        - containerPort: 5432
+          name: postgres
+"""
+
+
+def test_postgres_of_the_voting_app_on_a_rhel8_kernel(project):
+    project.write("k8s-specifications/db-deployment.yaml", VOTING_DB)
+    run = project.run("--kernel", "4.18", "--format", "json", ".")
+    [finding] = run.json["findings"]
+    assert _where(finding) == "k8s-specifications/db-deployment.yaml:18:16 SMX001 warning"
+    assert finding["message"].startswith(
+        "PostgreSQL listen queue 2 x MaxBackends 122 (default max_connections 100 + autovacuum_max_workers 3 + "
+        "max_worker_processes 8 + max_wal_senders 10 + 1; PostgreSQL 15) on *:5432 is truncated to 128"
+    )
+    assert finding["assumptions"] == [
+        "max_connections is the default 100 that initdb writes into the data directory's postgresql.conf "
+        "(not in the input; postgresql.auto.conf may change it)"
+    ]
+    [row] = project.explain("--kernel", "4.18", ".")
+    assert (row["server"], row["port"], row["sockets"], row["requested_backlog"], row["somaxconn"], row["effective_backlog"]) == (
+        "postgresql", 5432, 2, 244, 128, 128,
+    )
+    assert row["ss_line"] is None  # "*": an IPv4 and an IPv6 socket, no one line to predict

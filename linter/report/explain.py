@@ -335,7 +335,8 @@ def text_lines(model: Model) -> List[str]:
             + (f" at {ssrc['path']}:{ssrc['line']}:{ssrc['column']}" if ssrc else "")
         )
         effective = r["effective_backlog"]
-        sockets = "" if r["sockets"] == 1 else f" on each of {r['sockets'] if r['sockets'] else 'one socket per worker'} sockets (reuseport)"
+        why = " (reuseport)" if r["server"] == "nginx" else ""  # (another server's are its addresses: IPv4 and IPv6)
+        sockets = "" if r["sockets"] == 1 else f" on each of {r['sockets'] if r['sockets'] else 'one socket per worker'} sockets{why}"
         lines.append(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}")
         if r["ss_line"]:
             lines.append(f"    ss -lntH           {r['ss_line']}")

@@ -29,7 +29,7 @@ from somaxlint.findings import Location
 from somaxlint.records import record
 
 # Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm")
+SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm", "postgresql")
 
 
 @record(frozen=True)
@@ -286,6 +286,7 @@ LAUNCHED = {
         ("php", "matomo", "wordpress", "nextcloud", "drupal"),
         (),
     ),
+    "postgresql": (("postgres", "postmaster"), ("postgres", "postgis/postgis", "pgvector/pgvector"), ()),
 }
 
 

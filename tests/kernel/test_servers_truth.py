@@ -127,7 +127,7 @@ async def app(scope, receive, send):
 '''
 
 # The official images' entrypoints: `docker-entrypoint.sh -x` runs `server -x`.
-ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy"}
+ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres"}
 # The official images' CMD, run when the manifest gives no command and no args.
 IMAGE_CMD = {
     "haproxy": ("haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"),
@@ -145,6 +145,7 @@ PROVIDED_BY = {
     "apache2": "Debian package apache2",
     "php-fpm": "Debian package php-fpm",
     "go": "Debian package golang-go",
+    "postgres": "Debian package postgresql",
 }
 REDIS_WARNING = re.compile(
     r"WARNING: The TCP backlog setting of (\d+) cannot be enforced because "
@@ -351,13 +352,35 @@ def _php_fpm(somaxconn, files=(), image=PHP_IMAGE, **kw):
     return Case("php-fpm", 9000, somaxconn, image, files=files, **kw)
 
 
+def _postgresql(args, somaxconn, **kw):
+    # Debian bookworm's postgresql-15: the image tag names the same release
+    return Case("postgresql", 7010, somaxconn, "postgres:15", args=tuple(args), **kw)
+
+
 def _traefik(somaxconn):
     return Case("traefik", 8080, somaxconn, "traefik:v3.1", command=("traefik", "--entrypoints.web.address=:8080"))
 
 
 # 1000 stands for a pod that sets somaxconn; 10000 for one that raises it
 # above the kernel default; None for the kernel's fresh-namespace default.
+PG_CONF = "/etc/postgresql/postgresql.conf"
+
 CASES: Dict[str, Case] = {
+    # PostgreSQL 15: 2 x MaxBackends (max_connections + 3 autovacuum
+    # workers + 8 background workers + 10 WAL senders + 1), every socket of
+    # listen_addresses ('*': IPv4 and IPv6)
+    "postgresql: defaults, kernel default somaxconn": _postgresql(("-p", "7010"), None),
+    "postgresql: defaults above somaxconn 128": _postgresql(("-p", "7010"), 128),
+    "postgresql: max_connections below somaxconn": _postgresql(("-c", "max_connections=300", "-p", "7010"), 1000),
+    "postgresql: -N and the other backends above somaxconn": _postgresql(
+        ("-N", "50", "-c", "max_worker_processes=2", "--max_wal_senders=0", "-p", "7010"), 100
+    ),
+    # a config_file of one's own: its settings, PostgreSQL's compiled-in
+    # defaults for the rest
+    "postgresql: config_file mounted": _postgresql(
+        ("-c", f"config_file={PG_CONF}"), 1000,
+        files=((PG_CONF, "listen_addresses = '127.0.0.1'   # one socket\nmax_connections = 40\nport = 7010\n"),),
+    ),
     "redis: default tcp-backlog, kernel default somaxconn": _redis(None, None),
     "redis: default tcp-backlog above somaxconn 128": _redis(None, 128),
     "redis: backlog below somaxconn": _redis(300, 1000),
@@ -618,6 +641,44 @@ def go_server(tmp_path_factory) -> Path:
     return build / "traefik"
 
 
+@pytest.fixture(scope="session")
+def postgres_template(tmp_path_factory) -> Tuple[str, Path]:
+    """Debian's postgres binary and a data directory initdb made once, as
+    the image's first start makes PGDATA: initdb's postgresql.conf
+    (max_connections 100 where shared memory allows: asserted) with the
+    image's `listen_addresses = '*'` (docker-library/postgres Dockerfile:
+    `sed ... listen_addresses ... '*'` into postgresql.conf.sample)."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+    if not found:
+        _executable("postgres")  # skips, or fails under CI, with the package named
+    binary = found[-1]
+    base = tmp_path_factory.mktemp("postgres")
+    _traversable(base)
+    data = base / "template"
+    data.mkdir(mode=0o700)
+    shutil.chown(data, "postgres", "postgres")
+    initdb = str(Path(binary).parent / "initdb")
+    proc = subprocess.run(
+        ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups", initdb, "-D", str(data), "--auth=trust", "--no-sync"],
+        capture_output=True, text=True, timeout=300, cwd="/",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    conf = data / "postgresql.conf"
+    text = conf.read_text()
+    assert re.search(r"(?m)^max_connections = 100\b", text), "initdb chose another max_connections than the image's 100"
+    conf.write_text(text + "\nlisten_addresses = '*'\n")
+    return binary, data
+
+
+def _traversable(path: Path) -> None:
+    """The postgres user can reach ``path`` (pytest's temporary
+    directories are the root user's, mode 0700)."""
+    for part in [path] + list(path.parents):
+        if str(part) in ("/", "/tmp"):
+            break
+        os.chmod(part, os.stat(part).st_mode | 0o011)
+
+
 def _materialise(case: Case, root: Path) -> None:
     """ROOT: the image's files the server reads, then the manifest's
     ConfigMap keys at their paths in the container (see the docstring)."""
@@ -666,12 +727,27 @@ def _runnable(case: Case, root: Path, request) -> List[str]:
     if case.server == "traefik":
         assert word == "traefik", argv
         return [str(request.getfixturevalue("go_server"))] + argv[1:]
+    if case.server == "postgresql":
+        # the image's PGDATA and socket directory stood in for, run as its
+        # postgres user (the entrypoint's gosu); a mounted config_file at
+        # its ROOT path
+        assert word == "postgres" and not {"-D", "-k"} & set(argv), argv
+        binary, template = request.getfixturevalue("postgres_template")
+        data = root.parent / "pgdata"
+        subprocess.run(["cp", "-a", str(template), str(data)], check=True)
+        sockets = root.parent / "sockets"
+        sockets.mkdir()
+        shutil.chown(sockets, "postgres", "postgres")
+        words = [w.replace("config_file=", f"config_file={root}", 1) if w.startswith("config_file=") else w for w in argv[1:]]
+        return ["setpriv", "--reuid=postgres", "--regid=postgres", "--clear-groups", binary, "-D", str(data), "-k", str(sockets)] + words
     return [_executable(word)] + argv[1:]
 
 
 def _start(ns, processes, case: Case, workdir: Path, request) -> _Process:
     root = workdir / "root"
     root.mkdir()
+    if case.server == "postgresql":
+        _traversable(workdir)
     _materialise(case, root)
     argv = _runnable(case, root, request)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": str(workdir)}
