@@ -78,3 +78,46 @@ def test_a_file_added_under_a_charts_templates_renders_the_chart_again(platform)
     assert run.status == 1
     # and nothing else changed: another run renders nothing
     assert _lint(platform)[1] == 0
+
+
+def test_which_roots_read_which_files_is_kept_and_a_change_is_seen(platform, monkeypatch):
+    from somaxlint.units import kustomization
+
+    walks = []
+    real = kustomization.consumed_files
+
+    def counted(*args, **kwargs):
+        walks.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(kustomization, "consumed_files", counted)
+    # files written in the last two seconds are never trusted by their stat
+    # (a change in the same tick of the clock would not show): the copy was
+    # just made, so first that rule, then the keeping itself
+    first, _ = _lint(platform)
+    walked = len(walks)
+    _lint(platform)
+    assert len(walks) == 2 * walked  # nothing kept: every graph walked again
+    from somaxlint.units import stage
+
+    monkeypatch.setattr(stage, "RACY_NS", 0)
+    walks.clear()
+    first, _ = _lint(platform)
+    assert len(walks) >= 3  # the overlays' graphs, walked once
+    walks.clear()
+    second, renders = _lint(platform)
+    assert (walks, renders, second.out) == ([], 0, first.out)  # kept: nothing walked, nothing rendered
+
+    # an overlay names one more resource: its graph is walked again, and the
+    # output is what a run without any cache says
+    overlay = platform.root / "platform" / "deploy" / "overlays" / "prod"
+    (overlay / "extra.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: extra\ndata: {a: b}\n")
+    kfile = overlay / "kustomization.yaml"
+    kfile.write_text(kfile.read_text().replace("resources:\n", "resources:\n  - extra.yaml\n", 1))
+    third, renders = _lint(platform)
+    assert walks and renders == 1
+    uncached = platform.run("--format", "json", "--kernel", "4.19", "--no-cache", "platform")
+    assert third.out == uncached.out
+    # the new file is read through the overlay (the new graph), not as a manifest of its own
+    skipped = {s["path"]: s["reason"] for s in third.json["summary"]["skipped_files"]}
+    assert skipped["platform/deploy/overlays/prod/extra.yaml"] == "read through its chart or kustomization"

@@ -24,6 +24,10 @@ from somaxlint.units import Rendered, RenderProblem
 
 
 MAX_MESSAGE = 300  # characters of a Helm or kustomize error kept in a finding
+# A file or directory changed less than this long ago may change again in
+# the same tick of the file system's clock, unseen by its stat: what rests
+# on it is not kept (the loading cache's listings follow the same rule).
+RACY_NS = 2_000_000_000
 
 
 @record
@@ -98,7 +102,7 @@ def render_units(
         if f.explicit and f.path != "-" and os.path.basename(f.path) in kustomization.KUSTOMIZATION_NAMES
     ]
     candidates = sorted(set(found) | set(explicit_roots))
-    for root, consumed in _roots_reaching_all(kustomization, candidates, walked).items():
+    for root, consumed in _roots_reaching_all(kustomization, candidates, walked, store).items():
         # A chart's own kustomization (rare) is the chart's business.
         if any(root == c or root.startswith(c + os.sep) for c in charts):
             continue
@@ -172,11 +176,23 @@ def _boundary(unit: str, root: str, walked: List[str]) -> str:
     return unit
 
 
-def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str]) -> Dict[str, Set[str]]:
+def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str], store=None) -> Dict[str, Set[str]]:
     """The roots, plus every kustomization that no root reaches (two that
     include each other): each is built, and kustomize says what is wrong,
     rather than both vanishing.  Each with the files it reads, computed
-    once (it parses every kustomization it reaches)."""
+    once (it parses every kustomization it reaches).
+
+    With ``store`` (the loading cache) the answer is kept, with the stat of
+    every file the walks read and of every directory they looked in, and
+    read back while none of them has changed: a hook run over a repository
+    of many overlays stats their files instead of parsing them."""
+    from somaxlint.units.sandbox import code_identity
+
+    key = ["kustomization roots", code_identity(), *walked, "\0", *candidates]
+    if store is not None:
+        kept = _graph_from_store(store.get_render(key))
+        if kept is not None:
+            return kept
     memo: dict = {}  # what the walks share: overlays over one base read it alike
     roots = {root: kustomization.consumed_files(root, walked or None, memo) for root in kustomization.roots(candidates)}
     reached: Set[str] = set().union(*roots.values()) if roots else set()
@@ -185,7 +201,70 @@ def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str])
         if candidate not in roots and kfile is not None and os.path.realpath(kfile) not in reached:
             roots[candidate] = kustomization.consumed_files(candidate, walked or None, memo)
             reached |= roots[candidate]
-    return dict(sorted(roots.items()))
+    roots = dict(sorted(roots.items()))
+    if store is not None and walked:
+        # what the walks looked at inside the walked directories (outside
+        # them they read nothing: the allowed roots)
+        tops = [os.path.realpath(w).rstrip(os.sep) for w in walked]
+
+        def inside(path: str) -> bool:
+            return any(path == top or path.startswith(top + os.sep) for top in tops)
+
+        looked = {d for d in (os.path.dirname(p) for p in memo.get("real", {})) if inside(d)} | set(candidates)
+        read = set(reached)
+        for candidate in candidates:
+            kfile = kustomization.kustomization_file(candidate)
+            if kfile is not None:
+                read.add(os.path.realpath(kfile))
+        looked |= {os.path.dirname(f) for f in read if inside(os.path.dirname(f))}
+        signature = _signature(sorted(read), sorted(looked))
+        if signature is not None:
+            store.put_render(key, ([(root, sorted(files)) for root, files in roots.items()], signature))
+    return roots
+
+
+def _stat_of(path: str, directory: bool):
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if directory:
+        return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_size)
+
+
+def _signature(files: List[str], directories: List[str]):
+    """(path, is a directory, stat) of each; None when one changed so
+    recently that a change in the same tick of the clock would not show
+    (``RACY_NS``): then nothing is kept."""
+    import time
+
+    now = time.time_ns()
+    out = []
+    for path, directory in [(f, False) for f in files] + [(d, True) for d in directories]:
+        stat = _stat_of(path, directory)
+        if stat is not None and now - max(stat[0], stat[1]) <= RACY_NS:
+            return None
+        out.append((path, directory, stat))
+    return out
+
+
+def _graph_from_store(kept) -> Optional[Dict[str, Set[str]]]:
+    """The kept roots, when the entry has its shape and nothing it rests
+    on has changed since; else None (computed again)."""
+    try:
+        roots, signature = kept
+        for path, directory, stat in signature:
+            if type(path) is not str or _stat_of(path, directory) != (tuple(stat) if stat is not None else None):
+                return None
+        out = {}
+        for root, files in roots:
+            if type(root) is not str or not all(type(f) is str for f in files):
+                return None
+            out[root] = set(files)
+        return out
+    except (TypeError, ValueError):
+        return None
 
 
 def _take(units: Units, result, shown) -> None:
