@@ -108,6 +108,13 @@ def test_which_roots_read_which_files_is_kept_and_a_change_is_seen(platform, mon
     second, renders = _lint(platform)
     assert (walks, renders, second.out) == ([], 0, first.out)  # kept: nothing walked, nothing rendered
 
+    # a patch of one overlay changes: that overlay alone is walked again
+    patch = platform.root / "platform" / "deploy" / "overlays" / "prod" / "somaxconn.yaml"
+    patch.write_text(patch.read_text() + "# changed\n")
+    changed, renders = _lint(platform)
+    assert [w.rsplit("/", 1)[-1] for w in walks] == ["prod"] and renders == 1
+    walks.clear()
+
     # an overlay names one more resource: its graph is walked again, and the
     # output is what a run without any cache says
     overlay = platform.root / "platform" / "deploy" / "overlays" / "prod"

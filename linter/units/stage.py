@@ -182,45 +182,72 @@ def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str],
     rather than both vanishing.  Each with the files it reads, computed
     once (it parses every kustomization it reaches).
 
-    With ``store`` (the loading cache) the answer is kept, with the stat of
-    every file the walks read and of every directory they looked in, and
-    read back while none of them has changed: a hook run over a repository
-    of many overlays stats their files instead of parsing them."""
+    With ``store`` (the loading cache) the answer is kept: which roots
+    there are, with the stat of every kustomization file (what decides
+    it), and each root's files, with the stat of every file its walk read
+    and every directory it looked in.  While those have not changed they
+    are read back: a hook run over a repository of many overlays stats
+    their files instead of parsing them, and a changed base walks again
+    only the roots over it."""
     from somaxlint.units.sandbox import code_identity
 
     key = ["kustomization roots", code_identity(), *walked, "\0", *candidates]
-    if store is not None:
-        kept = _graph_from_store(store.get_render(key))
-        if kept is not None:
-            return kept
-    memo: dict = {}  # what the walks share: overlays over one base read it alike
-    roots = {root: kustomization.consumed_files(root, walked or None, memo) for root in kustomization.roots(candidates)}
-    reached: Set[str] = set().union(*roots.values()) if roots else set()
-    for candidate in candidates:
-        kfile = kustomization.kustomization_file(candidate)
-        if candidate not in roots and kfile is not None and os.path.realpath(kfile) not in reached:
-            roots[candidate] = kustomization.consumed_files(candidate, walked or None, memo)
-            reached |= roots[candidate]
-    roots = dict(sorted(roots.items()))
-    if store is not None and walked:
-        # what the walks looked at inside the walked directories (outside
-        # them they read nothing: the allowed roots)
-        tops = [os.path.realpath(w).rstrip(os.sep) for w in walked]
+    kept = _graph_entry(store.get_render(key)) if store is not None else None
+    tops = [os.path.realpath(w).rstrip(os.sep) for w in walked]
 
-        def inside(path: str) -> bool:
-            return any(path == top or path.startswith(top + os.sep) for top in tops)
+    def inside(path: str) -> bool:
+        return any(path == top or path.startswith(top + os.sep) for top in tops)
 
-        looked = {d for d in (os.path.dirname(p) for p in memo.get("real", {})) if inside(d)} | set(candidates)
-        read = set(reached)
+    memo: dict = {"real": _Recording()}  # what the walks share: overlays over one base read it alike
+    signatures: Dict[str, object] = {}
+
+    def walk(root: str) -> Set[str]:
+        memo["real"].seen = seen = set()
+        files = kustomization.consumed_files(root, walked or None, memo)
+        if store is not None and walked:
+            # what the walk looked at inside the walked directories (outside
+            # them it reads nothing: the allowed roots)
+            looked = {d for d in (os.path.dirname(p) for p in seen) if inside(d)} | {root}
+            looked |= {os.path.dirname(f) for f in files if inside(os.path.dirname(f))}
+            signatures[root] = _signature(sorted(files), sorted(looked))
+        return files
+
+    if kept is not None and _unchanged(kept[1]):
+        roots = {}
+        for root, files, signature in kept[0]:
+            if signature is not None and _unchanged(signature):
+                roots[root], signatures[root] = set(files), signature
+            else:
+                roots[root] = walk(root)
+    else:
+        roots = {root: walk(root) for root in kustomization.roots(candidates)}
+        reached: Set[str] = set().union(*roots.values()) if roots else set()
         for candidate in candidates:
             kfile = kustomization.kustomization_file(candidate)
-            if kfile is not None:
-                read.add(os.path.realpath(kfile))
-        looked |= {os.path.dirname(f) for f in read if inside(os.path.dirname(f))}
-        signature = _signature(sorted(read), sorted(looked))
-        if signature is not None:
-            store.put_render(key, ([(root, sorted(files)) for root, files in roots.items()], signature))
+            if candidate not in roots and kfile is not None and os.path.realpath(kfile) not in reached:
+                roots[candidate] = walk(candidate)
+                reached |= roots[candidate]
+    roots = dict(sorted(roots.items()))
+    if store is not None and walked:
+        kfiles = [os.path.realpath(k) for k in (kustomization.kustomization_file(c) for c in candidates) if k is not None]
+        which = _signature(sorted(set(kfiles)), sorted(set(candidates)))
+        if which is not None:
+            store.put_render(key, ([(root, sorted(files), signatures.get(root)) for root, files in roots.items()], which))
     return roots
+
+
+class _Recording(dict):
+    """The walks' real paths, noting which each walk asked for (``seen``):
+    the directories a walk looked in are those paths' parents, whoever
+    resolved them first."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: Set[str] = set()
+
+    def get(self, key, default=None):
+        self.seen.add(key)
+        return dict.get(self, key, default)
 
 
 def _stat_of(path: str, directory: bool):
@@ -236,7 +263,7 @@ def _stat_of(path: str, directory: bool):
 def _signature(files: List[str], directories: List[str]):
     """(path, is a directory, stat) of each; None when one changed so
     recently that a change in the same tick of the clock would not show
-    (``RACY_NS``): then nothing is kept."""
+    (``RACY_NS``): then what rests on it is not kept."""
     import time
 
     now = time.time_ns()
@@ -249,20 +276,28 @@ def _signature(files: List[str], directories: List[str]):
     return out
 
 
-def _graph_from_store(kept) -> Optional[Dict[str, Set[str]]]:
-    """The kept roots, when the entry has its shape and nothing it rests
-    on has changed since; else None (computed again)."""
+def _unchanged(signature) -> bool:
+    for path, directory, stat in signature:
+        if _stat_of(path, directory) != (tuple(stat) if stat is not None else None):
+            return False
+    return True
+
+
+def _graph_entry(kept):
+    """The kept entry when it has its shape (it is data, never trusted
+    blindly), else None."""
     try:
-        roots, signature = kept
-        for path, directory, stat in signature:
-            if type(path) is not str or _stat_of(path, directory) != (tuple(stat) if stat is not None else None):
-                return None
-        out = {}
-        for root, files in roots:
+        roots, which = kept
+        checked = []
+        for root, files, signature in roots:
             if type(root) is not str or not all(type(f) is str for f in files):
                 return None
-            out[root] = set(files)
-        return out
+            if signature is not None and not all(type(p) is str and type(d) is bool for p, d, _ in signature):
+                return None
+            checked.append((root, files, signature))
+        if not all(type(p) is str and type(d) is bool for p, d, _ in which):
+            return None
+        return checked, which
     except (TypeError, ValueError):
         return None
 

@@ -127,7 +127,9 @@ async def app(scope, receive, send):
 '''
 
 # The official images' entrypoints: `docker-entrypoint.sh -x` runs `server -x`.
-ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres"}
+ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres", "nodejs": "node"}
+# node's entrypoint also prepends `node` to a script that is not a command
+SCRIPT_SUFFIXES = {"nodejs": (".js", ".mjs", ".cjs")}
 # The official images' CMD, run when the manifest gives no command and no args.
 IMAGE_CMD = {
     "haproxy": ("haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"),
@@ -146,6 +148,7 @@ PROVIDED_BY = {
     "php-fpm": "Debian package php-fpm",
     "go": "Debian package golang-go",
     "postgres": "Debian package postgresql",
+    "node": "Debian package nodejs",
 }
 REDIS_WARNING = re.compile(
     r"WARNING: The TCP backlog setting of (\d+) cannot be enforced because "
@@ -275,7 +278,7 @@ class Case:
         if self.command:
             return list(self.command) + list(self.args)
         words = list(self.args) or list(IMAGE_CMD.get(self.server, ()))
-        if self.server in ENTRYPOINT and (not words or words[0].startswith("-")):
+        if self.server in ENTRYPOINT and (not words or words[0].startswith("-") or words[0].endswith(SCRIPT_SUFFIXES.get(self.server, ()))):
             words = [ENTRYPOINT[self.server]] + words
         if self.server == "haproxy" and words[:1] == ["haproxy"]:
             words = ["haproxy", "-W", "-db"] + words[1:]  # docker-entrypoint.sh
@@ -357,6 +360,17 @@ def _postgresql(args, somaxconn, **kw):
     return Case("postgresql", 7010, somaxconn, "postgres:15", args=tuple(args), **kw)
 
 
+# the application a Node.js case runs (the manifest's `server.js`): an HTTP
+# server on PORT, listen() without a backlog, as most applications call it
+NODE_APP = """\
+require("http").createServer((req, res) => res.end("ok\\n")).listen(Number(process.env.PORT));
+"""
+
+
+def _nodejs(somaxconn, args=("server.js",)):
+    return Case("nodejs", 7011, somaxconn, "node:20", args=args, env=(("PORT", "7011"),))
+
+
 def _traefik(somaxconn):
     return Case("traefik", 8080, somaxconn, "traefik:v3.1", command=("traefik", "--entrypoints.web.address=:8080"))
 
@@ -366,6 +380,10 @@ def _traefik(somaxconn):
 PG_CONF = "/etc/postgresql/postgresql.conf"
 
 CASES: Dict[str, Case] = {
+    # Node.js: listen() without a backlog asks for 511; one dual-stack socket
+    "nodejs: default backlog, kernel default somaxconn": _nodejs(None),
+    "nodejs: default backlog above somaxconn 128": _nodejs(128),
+    "nodejs: node with options before the script, somaxconn 300": _nodejs(300, args=("--max-old-space-size=256", "server.js")),
     # PostgreSQL 15: 2 x MaxBackends (max_connections + 3 autovacuum
     # workers + 8 background workers + 10 WAL senders + 1), every socket of
     # listen_addresses ('*': IPv4 and IPv6)
@@ -809,6 +827,7 @@ def _run_case(netns, processes, tmp_path: Path, case: Case, request):
     workdir = tmp_path / "app"
     workdir.mkdir()
     (workdir / "app.py").write_text(APP)
+    (workdir / "server.js").write_text(NODE_APP)
     process = _start(ns, processes, case, workdir, request)
     return {port: r for port, [r] in records.items()}, _wait(ns, process, case), process, lint_dir
 
