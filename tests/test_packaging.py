@@ -106,5 +106,5 @@ def test_servers_command_lists_every_module(project):
         "nginx": 511, "redis": 511, "valkey": 511, "memcached": 1024, "uwsgi": 100, "gunicorn": 2048, "uvicorn": 2048,
         "traefik": "somaxconn", "caddy": "somaxconn", "envoy": "somaxconn", "kong": 16384, "php-fpm": "511 (PHP <= 8.1); somaxconn (PHP >= 8.2)",
         "haproxy": "maxconn", "apache": 511, "tomcat": 100,
-        "postgresql": "200 (PostgreSQL >= 16: 2 x max_connections); 244 (<= 15: 2 x MaxBackends)", "nodejs": 511}
+        "postgresql": "200 (PostgreSQL >= 16: 2 x max_connections); 244 (<= 15: 2 x MaxBackends)", "mariadb": 80, "nodejs": 511}
     assert run.status == 0

@@ -29,7 +29,7 @@ from somaxlint.findings import Location
 from somaxlint.records import record
 
 # Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm", "postgresql", "nodejs")
+SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm", "postgresql", "mariadb", "nodejs")
 
 
 @record(frozen=True)
@@ -287,6 +287,7 @@ LAUNCHED = {
         (),
     ),
     "postgresql": (("postgres", "postmaster"), ("postgres", "postgis/postgis", "pgvector/pgvector"), ()),
+    "mariadb": (("mariadbd", "mysqld"), ("mariadb",), ()),
     "nodejs": (("node", "nodejs", "next", "npm", "yarn", "pnpm"), ("node",), ()),
 }
 

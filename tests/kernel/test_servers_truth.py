@@ -127,7 +127,7 @@ async def app(scope, receive, send):
 '''
 
 # The official images' entrypoints: `docker-entrypoint.sh -x` runs `server -x`.
-ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres", "nodejs": "node"}
+ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres", "nodejs": "node", "mariadb": "mariadbd"}
 # node's entrypoint also prepends `node` to a script that is not a command
 SCRIPT_SUFFIXES = {"nodejs": (".js", ".mjs", ".cjs")}
 # The official images' CMD, run when the manifest gives no command and no args.
@@ -149,6 +149,7 @@ PROVIDED_BY = {
     "go": "Debian package golang-go",
     "postgres": "Debian package postgresql",
     "node": "Debian package nodejs",
+    "mariadbd": "Debian package mariadb-server",
 }
 REDIS_WARNING = re.compile(
     r"WARNING: The TCP backlog setting of (\d+) cannot be enforced because "
@@ -371,6 +372,14 @@ def _nodejs(somaxconn, args=("server.js",)):
     return Case("nodejs", 7011, somaxconn, "node:20", args=args, env=(("PORT", "7011"),))
 
 
+def _mariadb(args, somaxconn, **kw):
+    # Debian bookworm's MariaDB 10.11
+    return Case("mariadb", 7012, somaxconn, "mariadb:10.11", args=tuple(args), **kw)
+
+
+MARIADB_CNF = "/etc/mysql/custom.cnf"
+
+
 def _traefik(somaxconn):
     return Case("traefik", 8080, somaxconn, "traefik:v3.1", command=("traefik", "--entrypoints.web.address=:8080"))
 
@@ -380,6 +389,14 @@ def _traefik(somaxconn):
 PG_CONF = "/etc/postgresql/postgresql.conf"
 
 CASES: Dict[str, Case] = {
+    # MariaDB: back_log, autosized 50 + max_connections / 5 when unset
+    "mariadb: defaults, kernel default somaxconn": _mariadb(("--port=7012",), None),
+    "mariadb: max_connections 1000 above somaxconn 128": _mariadb(("--max-connections=1000", "--port=7012"), 128),
+    "mariadb: back_log below somaxconn": _mariadb(("--back-log", "300", "--port=7012"), 1000),
+    "mariadb: defaults-file mounted": _mariadb(
+        (f"--defaults-file={MARIADB_CNF}",), 1000,
+        files=((MARIADB_CNF, "[client]\nport = 9999\n[mysqld]\nmax_connections = 600   # pooled\nport = 7012\n"),),
+    ),
     # Node.js: listen() without a backlog asks for 511; one dual-stack socket
     "nodejs: default backlog, kernel default somaxconn": _nodejs(None),
     "nodejs: default backlog above somaxconn 128": _nodejs(128),
@@ -660,6 +677,20 @@ def go_server(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mariadb_template(tmp_path_factory) -> Path:
+    """A data directory mariadb-install-db made once, as the image's first
+    start does."""
+    _executable("mariadbd")
+    data = tmp_path_factory.mktemp("mariadb") / "data"
+    proc = subprocess.run(
+        [_executable("mariadb-install-db"), "--no-defaults", "--user=root", f"--datadir={data}", "--auth-root-authentication-method=normal"],
+        capture_output=True, text=True, timeout=300, cwd="/",
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return data
+
+
+@pytest.fixture(scope="session")
 def postgres_template(tmp_path_factory) -> Tuple[str, Path]:
     """Debian's postgres binary and a data directory initdb made once, as
     the image's first start makes PGDATA: initdb's postgresql.conf
@@ -745,6 +776,20 @@ def _runnable(case: Case, root: Path, request) -> List[str]:
     if case.server == "traefik":
         assert word == "traefik", argv
         return [str(request.getfixturevalue("go_server"))] + argv[1:]
+    if case.server == "mariadb":
+        # the image's datadir and socket stood in for; no file but the
+        # case's own read (Debian's /etc/mysql is not the image's): its
+        # --defaults-file first, else --no-defaults; as root (the image's
+        # gosu mysql: the queue does not depend on the user)
+        assert word == "mariadbd", argv
+        template = request.getfixturevalue("mariadb_template")
+        data = root.parent / "mariadb-data"
+        subprocess.run(["cp", "-a", str(template), str(data)], check=True)
+        words = argv[1:]
+        first = [w for w in words if w.startswith("--defaults-file=")]
+        rest = [w for w in words if not w.startswith("--defaults-file=")]
+        head = [first[0].replace("=", f"={root}", 1)] if first else ["--no-defaults"]
+        return [_executable("mariadbd")] + head + ["--user=root", f"--datadir={data}", f"--socket={root.parent}/mariadb.sock", "--skip-grant-tables"] + rest
     if case.server == "postgresql":
         # the image's PGDATA and socket directory stood in for, run as its
         # postgres user (the entrypoint's gosu); a mounted config_file at

@@ -1,0 +1,147 @@
+"""MariaDB: `back_log`, autosized from `max_connections`.
+
+Sources (../shared/facts/servers.md §2.17): `Sys_back_log ... AUTO_SET`
+(code index), autosized when not set.  Measured with Debian's MariaDB
+10.11 in a network namespace (tests/kernel/test_servers_truth.py): the
+queue of every socket (TCP on 0.0.0.0 and [::], and the Unix socket) is
+`back_log`, and unset it is `50 + max_connections / 5` -- 80 with the
+default max_connections 151, 110 with 300 -- as MySQL 5.6 autosized it
+(WL#9704's "5.7" rule, capped at 900).  So MariaDB's default sits below
+128; a large max_connections or an explicit back_log is what a pod's
+somaxconn cuts.
+
+Settings read: the command line (`--back-log=N`, `--back_log N`,
+`--max-connections=N`, `--port`/`-P`, `--bind-address`), over a file
+named by `--defaults-file=`/`--defaults-extra-file=` when the input
+mounts it (`[mysqld]`/`[mariadbd]`/`[server]`/`[mariadb]` groups).  The
+image's include directories (/etc/mysql/conf.d, mariadb.conf.d) are not
+read.  The official image's entrypoint prepends `mariadbd` to arguments
+that start with `-` (docker-library/mariadb docker-entrypoint.sh).  A
+`mysqld` from an image that is not MariaDB's is MySQL (whose back_log is
+max_connections from 8.0): not read here.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
+
+    from somaxlint.findings import Location
+
+from somaxlint.servers import Launch, Listener, config_file, image_repository, parse_int, parsed
+
+NAME = "mariadb"
+TITLE = "MariaDB"
+IMAGES = ("mariadb",)
+COMMANDS = ("mariadbd", "mysqld")
+DEFAULT_MAX_CONNECTIONS = 151
+DEFAULT_BACKLOG = 80
+DEFAULT_PORT = 3306
+KNOB = "back_log (`--back-log=N`, or `back_log = N` in my.cnf)"
+SOURCE = "back_log autosized 50 + max_connections / 5 (cap 900), measured on MariaDB 10.11; servers.md §2.17"
+STARTUP_WARNING = ""
+
+AUTOSIZE_BASE, AUTOSIZE_DIVISOR, AUTOSIZE_CAP = 50, 5, 900
+SETTINGS = ("back_log", "max_connections", "port", "bind_address")
+GROUPS = ("mysqld", "mariadbd", "server", "mariadb", "mysqld-10.11", "mariadb-10.11")
+
+if TYPE_CHECKING:
+    _Settings = Dict[str, Tuple[str, Location]]
+
+
+def autosized(connections: int) -> int:
+    return min(AUTOSIZE_BASE + connections // AUTOSIZE_DIVISOR, AUTOSIZE_CAP)
+
+
+def listeners(launch: Launch) -> List[Listener]:
+    if launch.command == "mysqld" and "mariadb" not in image_repository(launch.image):
+        return []  # MySQL's own mysqld (its back_log is max_connections): not this module's
+    settings, assumption = _settings(launch)
+    port = parse_int(settings["port"][0]) if "port" in settings else DEFAULT_PORT
+    if port is None or port == 0:
+        return []
+    found = settings.get("back_log")
+    if found is not None and parse_int(found[0]) is not None and parse_int(found[0]) > 0:
+        backlog = parse_int(found[0])
+        origin, location, explicit = f"back_log {backlog}", found[1], True
+    else:
+        given = settings.get("max_connections")
+        connections = parse_int(given[0]) if given is not None else None
+        if connections is None or connections < 1:
+            connections, location, explicit = DEFAULT_MAX_CONNECTIONS, launch.started_at, False
+            named = f"default max_connections {connections}"
+        else:
+            location, explicit = given[1], True
+            named = f"max_connections {connections}"
+        backlog = autosized(connections)
+        origin = f"back_log {backlog} (autosized: {AUTOSIZE_BASE} + {named} / {AUTOSIZE_DIVISOR})"
+    address = settings.get("bind_address")
+    where = address[0] if address is not None else "*"
+    # unset, `*` or `::`: an IPv4 and an IPv6 socket (measured); an address: one
+    where, sockets = ("*", 2) if where in ("*", "::", "") else (where, 1)
+    return [Listener(NAME, where, port, backlog, origin, location, explicit, KNOB, sockets=sockets, assumption=assumption)]
+
+
+def set_backlog(value: int) -> str:
+    return f"set MariaDB's back_log to {value} (`--back-log={value}`)"
+
+
+def _settings(launch: Launch):
+    out: _Settings = {}
+    assumption: Optional[str] = None
+    command_line: _Settings = {}
+    files: List[str] = []
+    words = launch.words
+    i = 0
+    while i < len(words):
+        text = words[i].text
+        if text.startswith("--"):
+            name, eq, value = text[2:].partition("=")
+            name = name.replace("-", "_")
+            if name in ("defaults_file", "defaults_extra_file") and eq:
+                files.append(value)
+            elif name in SETTINGS:
+                if eq:
+                    command_line[name] = (value, words[i].location)
+                elif i + 1 < len(words):
+                    command_line[name] = (words[i + 1].text, words[i + 1].location)
+                    i += 1
+        elif text == "-P" and i + 1 < len(words):
+            command_line["port"] = (words[i + 1].text, words[i + 1].location)
+            i += 1
+        elif text.startswith("-P") and len(text) > 2:
+            command_line["port"] = (text[2:], words[i].location)
+        i += 1
+    for path in files:
+        found, said = config_file(launch, path, "back_log or max_connections")
+        if found is not None:
+            text, locate = found
+            for name, (value, line, column) in parsed(launch, _cnf, text).items():
+                out[name] = (value, locate(line, column))
+        elif said:
+            assumption = said
+    out.update(command_line)
+    return out, assumption
+
+
+def _cnf(text: str) -> Dict[str, Tuple[str, int, int]]:
+    """my.cnf: `[group]` sections, `name = value` or `name`, `#`/`;`
+    comments; the server's groups only; later lines win."""
+    out: Dict[str, Tuple[str, int, int]] = {}
+    group = None
+    for number, line in enumerate(text.split("\n"), start=1):
+        body = line.strip()
+        if not body or body[0] in "#;":
+            continue
+        if body.startswith("[") and body.endswith("]"):
+            group = body[1:-1].strip().lower()
+            continue
+        if group not in GROUPS:
+            continue
+        name, _, value = body.partition("=")
+        name = name.strip().lower().replace("-", "_")
+        if name in SETTINGS:
+            value = value.split("#", 1)[0].strip().strip("'\"")
+            out[name] = (value, number, len(line) - len(line.lstrip()) + 1)
+    return out
