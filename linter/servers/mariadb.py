@@ -15,7 +15,8 @@ Settings read: the command line (`--back-log=N`, `--back_log N`,
 named by `--defaults-file=`/`--defaults-extra-file=` when the input
 mounts it (`[mysqld]`/`[mariadbd]`/`[server]`/`[mariadb]` groups).  The
 image's include directories (/etc/mysql/conf.d, mariadb.conf.d) are not
-read.  The official image's entrypoint prepends `mariadbd` to arguments
+read: a back_log that does not come from the command line (which wins
+over every file) rests on their setting none, said as an assumption.  The official image's entrypoint prepends `mariadbd` to arguments
 that start with `-` (docker-library/mariadb docker-entrypoint.sh).  A
 `mysqld` from an image that is not MariaDB's is MySQL (whose back_log is
 max_connections from 8.0): not read here.
@@ -122,6 +123,14 @@ def _settings(launch: Launch):
         elif said:
             assumption = said
     out.update(command_line)
+    replaced = any(w.text.startswith("--defaults-file=") or w.text == "--no-defaults" for w in words)
+    if "back_log" not in command_line and not replaced and assumption is None:
+        # the command line wins over every file; the files the image reads
+        # besides (its include directories) are not read here
+        assumption = (
+            "the my.cnf files of the image's include directories (/etc/mysql/conf.d, /etc/mysql/mariadb.conf.d) "
+            "are not read: assumed to set no back_log or max_connections"
+        )
     return out, assumption
 
 
