@@ -114,6 +114,9 @@ def test_the_launch_catalogue_is_what_each_server_module_declares():
     declared = {m.NAME.replace("-", "_"): (m.COMMANDS, m.IMAGES, getattr(m, "INJECTED_AS", ())) for m in launched_modules()}
     assert list(LAUNCHED) == list(declared)
     assert LAUNCHED == declared
+    # containers are matched by ``image_repository`` (the last component of
+    # the image's path): an entry with a `/` would never match
+    assert [i for _, images, _ in LAUNCHED.values() for i in images if "/" in i] == []
 
 
 def test_no_module_imports_back_up_the_pipeline():

@@ -232,7 +232,7 @@ HUB_REGISTRIES = ("", "docker.io", "index.docker.io", "registry-1.docker.io", "m
 KNOWN_ORGANISATIONS = (
     "library", "bitnami", "envoyproxy", "istio", "kong", "haproxytech", "traefik", "nginxinc", "nginx",
     "openresty", "memcached", "caddy", "tomcat", "php", "wordpress", "nextcloud", "drupal", "matomo",
-    "redis", "valkey", "valkey-io",
+    "redis", "valkey", "valkey-io", "postgis", "pgvector",
 )
 MIRRORED = {"public.ecr.aws": ("docker/library",), "ghcr.io": ("valkey-io", "nginxinc", "nginx")}
 
@@ -286,7 +286,7 @@ LAUNCHED = {
         ("php", "matomo", "wordpress", "nextcloud", "drupal"),
         (),
     ),
-    "postgresql": (("postgres", "postmaster"), ("postgres", "postgis/postgis", "pgvector/pgvector"), ()),
+    "postgresql": (("postgres", "postmaster"), ("postgres", "postgis", "pgvector"), ()),
     "mariadb": (("mariadbd", "mysqld"), ("mariadb",), ()),
     "nodejs": (("node", "nodejs", "next", "npm", "yarn", "pnpm"), ("node",), ()),
 }

@@ -47,7 +47,9 @@ from somaxlint.servers import Launch, Listener, Word, config_file, image_referen
 
 NAME = "postgresql"
 TITLE = "PostgreSQL"
-IMAGES = ("postgres", "postgis/postgis", "pgvector/pgvector")
+# image repositories by their last component, as every module names them
+# (postgis/postgis, pgvector/pgvector: built on the official image)
+IMAGES = ("postgres", "postgis", "pgvector")
 COMMANDS = ("postgres", "postmaster")
 DEFAULT_MAX_CONNECTIONS = 100
 # (the catalogue's: the listeners compute theirs by release)
@@ -217,7 +219,7 @@ def _conf(text: str) -> Dict[str, Tuple[str, int, int]]:
     values quoted with '; the last line that sets a name wins."""
     out: Dict[str, Tuple[str, int, int]] = {}
     for number, line in enumerate(text.split("\n"), start=1):
-        body = line.split("#", 1)[0].strip() if "'" not in line else _uncomment(line).strip()
+        body = _uncomment(line).strip()
         if not body:
             continue
         name, _, rest = body.partition("=") if "=" in body else body.partition(" ")
