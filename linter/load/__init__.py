@@ -68,7 +68,8 @@ def load_bytes(f: InputFile, data: bytes) -> LoadedFile:
         kind = sniff_kind(text)
         if kind == "nginx":
             loaded = _load_nginx(f, text)
-            if loaded.errors and not looks_like_nginx(text):
+            # (walked, _load_nginx has said whether it looks like nginx)
+            if loaded.not_applicable == NOT_NGINX or (loaded.errors and f.explicit and not looks_like_nginx(text)):
                 # sniffed, not named: text nginx cannot read and that has
                 # nothing only nginx has is read as the YAML it may be (a
                 # values file piped in)

@@ -60,7 +60,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Word, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Word, image_reference, image_repository, parse_int, parsed
 
 NAME = "php-fpm"
 TITLE = "PHP-FPM"
@@ -95,8 +95,7 @@ _PHP_IN_TAG = re.compile(r"(?:^|-)php(\d{1,9})\.(\d{1,9})(?:-|$)")
 
 
 def _repository_tag(image: str) -> Tuple[str, str]:
-    repository, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
-    return repository, tag
+    return image_repository(image), image_reference(image)[2]
 
 
 def _version(image: str):
@@ -121,7 +120,7 @@ def runs_image(image: str) -> bool:
 def _listen_in_zz_docker(image: str) -> bool:
     """Whether the image sets its pool's `listen` in zz-docker.conf (after
     www.conf) rather than docker.conf (before it)."""
-    repository, _, tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")
+    repository, tag = _repository_tag(image)
     if repository in DERIVED_IMAGES:
         # built on php: every branch before 8.2 set it in zz-docker.conf;
         # later ones by patch release, which their tags do not name
