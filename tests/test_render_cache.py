@@ -105,8 +105,14 @@ def test_which_roots_read_which_files_is_kept_and_a_change_is_seen(platform, mon
     first, _ = _lint(platform)
     assert len(walks) >= 3  # the overlays' graphs, walked once
     walks.clear()
+    from somaxlint.cache import Cache
+
+    writes = []
+    real_put = Cache.put_render
+    monkeypatch.setattr(Cache, "put_render", lambda self, parts, value: (writes.append(parts[0]), real_put(self, parts, value))[1])
     second, renders = _lint(platform)
     assert (walks, renders, second.out) == ([], 0, first.out)  # kept: nothing walked, nothing rendered
+    assert writes == []  # and nothing written again
 
     # a patch of one overlay changes: that overlay alone is walked again
     patch = platform.root / "platform" / "deploy" / "overlays" / "prod" / "somaxconn.yaml"

@@ -212,13 +212,16 @@ def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str],
             signatures[root] = _signature(sorted(files), sorted(looked))
         return files
 
+    walked_any = True  # (whether the entry kept must be written again)
     if kept is not None and _unchanged(kept[1]):
         roots = {}
+        walked_any = False
         for root, files, signature in kept[0]:
             if signature is not None and _unchanged(signature):
                 roots[root], signatures[root] = set(files), signature
             else:
                 roots[root] = walk(root)
+                walked_any = True
     else:
         roots = {root: walk(root) for root in kustomization.roots(candidates)}
         reached: Set[str] = set().union(*roots.values()) if roots else set()
@@ -228,7 +231,7 @@ def _roots_reaching_all(kustomization, candidates: List[str], walked: List[str],
                 roots[candidate] = walk(candidate)
                 reached |= roots[candidate]
     roots = dict(sorted(roots.items()))
-    if store is not None and walked:
+    if store is not None and walked and walked_any:
         kfiles = [os.path.realpath(k) for k in (kustomization.kustomization_file(c) for c in candidates) if k is not None]
         which = _signature(sorted(set(kfiles)), sorted(set(candidates)))
         if which is not None:
