@@ -12,8 +12,11 @@ nginx, whose configuration is a file tree resolved through the
 container's mounts, is the package ``nginx``: its listeners come from its
 configuration files (``nginx.listeners(sockets)``), not from a launch.
 
-Adding a server: one module here (see ``redis.py``), its name in
-``SERVER_MODULES``, its fixtures under ``tests/rules/fixtures``.
+Adding a server: one module here (see ``redis.py``), its line in
+``LAUNCHED`` (what starts it; tests/test_structure.py keeps the line equal
+to the module), its fixtures under ``tests/rules/fixtures``, its kernel
+cases in ``tests/kernel/servers_<name>.py`` where a package of the server
+exists.
 """
 
 from __future__ import annotations
@@ -27,10 +30,6 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Location
 from somaxlint.records import record
-
-# Order is the catalogue's order (`somaxlint servers`).
-SERVER_MODULES = ("nginx", "redis", "valkey", "memcached", "uwsgi", "gunicorn", "uvicorn", "traefik", "caddy", "envoy", "kong", "haproxy", "apache", "tomcat", "php_fpm", "postgresql", "mariadb", "nodejs")
-
 
 @record(frozen=True)
 class Listener:
@@ -290,6 +289,9 @@ LAUNCHED = {
     "mariadb": (("mariadbd", "mysqld"), ("mariadb",), ()),
     "nodejs": (("node", "nodejs", "next", "npm", "yarn", "pnpm"), ("node",), ()),
 }
+
+# The catalogue's order (`somaxlint servers`): nginx, then LAUNCHED's.
+SERVER_MODULES = ("nginx",) + tuple(LAUNCHED)
 
 
 def program_names(commands) -> frozenset:

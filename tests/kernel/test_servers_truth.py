@@ -102,17 +102,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import pytest
 
 from lab import kernel_lab, netns, predict  # noqa: F401 (fixtures)
+from server_case import Case, executable as _executable, kits, runnable_by_kit
 
 # sockets compared with the kernel, start-up refusals confirmed (uWSGI),
 # start-up warnings confirmed (Redis); printed at the end of the run
 SERVER_TALLY = {"sockets compared": 0, "refusals confirmed": 0, "start-up warnings confirmed": 0}
+# sockets compared per server
+SOCKETS_BY_SERVER: Dict[str, int] = {}
 
 APP = '''\
 def application(environ, start_response):
@@ -126,31 +128,6 @@ async def app(scope, receive, send):
         await send({"type": "http.response.body", "body": b"ok\\n"})
 '''
 
-# The official images' entrypoints: `docker-entrypoint.sh -x` runs `server -x`.
-ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres", "nodejs": "node", "mariadb": "mariadbd"}
-# node's entrypoint also prepends `node` to a script that is not a command
-SCRIPT_SUFFIXES = {"nodejs": (".js", ".mjs", ".cjs")}
-# The official images' CMD, run when the manifest gives no command and no args.
-IMAGE_CMD = {
-    "haproxy": ("haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"),
-    "apache": ("httpd-foreground",),
-    "php-fpm": ("php-fpm",),
-}
-# The Debian packages / PyPI distributions that provide each command.
-PROVIDED_BY = {
-    "redis-server": "Debian package redis-server",
-    "memcached": "Debian package memcached",
-    "uwsgi": "Debian packages uwsgi and uwsgi-plugin-python3",
-    "gunicorn": "PyPI package gunicorn",
-    "uvicorn": "PyPI package uvicorn",
-    "haproxy": "Debian package haproxy",
-    "apache2": "Debian package apache2",
-    "php-fpm": "Debian package php-fpm",
-    "go": "Debian package golang-go",
-    "postgres": "Debian package postgresql",
-    "node": "Debian package nodejs",
-    "mariadbd": "Debian package mariadb-server",
-}
 REDIS_WARNING = re.compile(
     r"WARNING: The TCP backlog setting of (\d+) cannot be enforced because "
     r"/proc/sys/net/core/somaxconn is set to the lower value of (\d+)"
@@ -251,39 +228,6 @@ func main() {
 	}
 }
 """
-
-
-@dataclass(frozen=True)
-class Case:
-    server: str  # explain's "server"
-    port: int
-    somaxconn: Optional[int]  # the pod's sysctl; None: the kernel default
-    image: str
-    command: Tuple[str, ...] = ()
-    args: Tuple[str, ...] = ()
-    env: Tuple[Tuple[str, str], ...] = ()
-    refuses: bool = False  # what the case is built to show: the server exits
-    # ConfigMap keys: (path in the container, text), each mounted with
-    # subPath at its path, or all of them as the directory `mount_dir`
-    files: Tuple[Tuple[str, str], ...] = ()
-    mount_dir: Optional[str] = None
-    more_ports: Tuple[int, ...] = ()  # further listeners the config opens
-
-    @property
-    def ports(self) -> Tuple[int, ...]:
-        return (self.port,) + self.more_ports
-
-    def argv(self) -> List[str]:
-        """What the container runs: command + args, else the image's
-        entrypoint given args or the image's CMD."""
-        if self.command:
-            return list(self.command) + list(self.args)
-        words = list(self.args) or list(IMAGE_CMD.get(self.server, ()))
-        if self.server in ENTRYPOINT and (not words or words[0].startswith("-") or words[0].endswith(SCRIPT_SUFFIXES.get(self.server, ()))):
-            words = [ENTRYPOINT[self.server]] + words
-        if self.server == "haproxy" and words[:1] == ["haproxy"]:
-            words = ["haproxy", "-W", "-db"] + words[1:]  # docker-entrypoint.sh
-        return words
 
 
 def _redis(backlog, somaxconn, **kw):
@@ -537,6 +481,12 @@ if PHP_IMAGE.partition(":")[2].rpartition("-")[0] in PHP_DOCKER_CONF_LISTEN_FROM
         1000, files=(("www.conf", _pool("127.0.0.1:9000", 600)),), image=PHP_IMAGE.replace("-fpm", ".0-fpm")
     )
 
+# Each further server's cases, in servers_<name>.py (server_case.py)
+KITS = kits()
+for _kit in KITS:
+    assert not set(_kit.CASES) & set(CASES), _kit.__name__
+    CASES.update(_kit.CASES)
+
 # Cases where somaxlint and the kernel disagree: case -> the disagreement.
 DISAGREEMENTS: Dict[str, str] = {}
 
@@ -550,6 +500,9 @@ class _Tally:
     def pytest_terminal_summary(self, terminalreporter):
         if any(SERVER_TALLY.values()):
             terminalreporter.write_line("server checks: " + ", ".join(f"{n} {what}" for what, n in SERVER_TALLY.items()))
+            terminalreporter.write_line(
+                "sockets equal to the kernel's, per server: " + ", ".join(f"{s} {n}" for s, n in sorted(SOCKETS_BY_SERVER.items()))
+            )
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -557,25 +510,6 @@ def _print_tally(request):
     manager = request.config.pluginmanager
     if not manager.has_plugin("somaxlint-server-tally"):
         manager.register(_Tally(), "somaxlint-server-tally")
-
-
-def _executable(word: str) -> str:
-    """The command word resolved here; missing: skip, or fail under CI
-    (the rule lab.kernel_lab applies)."""
-    beside_python = Path(sys.executable).parent / word
-    found = str(beside_python) if beside_python.exists() else shutil.which(word) or shutil.which(word, path="/usr/sbin:/sbin")
-    if found and word == "uwsgi" and not _uwsgi_python3():
-        found = None
-    if not found:
-        reason = f"{word} is not installed ({PROVIDED_BY.get(word, word)})"
-        if os.environ.get("CI"):
-            pytest.fail(f"server kernel tests cannot run in CI: {reason}")
-        pytest.skip(reason)
-    return found
-
-
-def _uwsgi_python3() -> bool:
-    return any(Path(d, "python3_plugin.so").exists() for d in ("/usr/lib/uwsgi/plugins", "/usr/lib/uwsgi"))
 
 
 class _Process:
@@ -614,7 +548,9 @@ def _manifest(case: Case) -> str:
         container += f"        command: {json.dumps(list(case.command))}\n"
     if case.args:
         container += f"        args: {json.dumps(list(case.args))}\n"
-    if case.image.startswith("python:"):
+    if case.working_dir is not None:
+        container += f"        workingDir: {case.working_dir}\n"
+    elif case.image.startswith("python:"):
         container += "        workingDir: /app\n"
     if case.env:
         container += f"        env: {json.dumps([{'name': k, 'value': v} for k, v in case.env])}\n"
@@ -790,6 +726,9 @@ def _runnable(case: Case, root: Path, request) -> List[str]:
         rest = [w for w in words if not w.startswith("--defaults-file=")]
         head = [first[0].replace("=", f"={root}", 1)] if first else ["--no-defaults"]
         return [_executable("mariadbd")] + head + ["--user=root", f"--datadir={data}", f"--socket={root.parent}/mariadb.sock", "--skip-grant-tables"] + rest
+    by_kit = runnable_by_kit(KITS, case, root, argv, request)
+    if by_kit is not None:
+        return by_kit
     if case.server == "postgresql":
         # the image's PGDATA and socket directory stood in for, run as its
         # postgres user (the entrypoint's gosu); a mounted config_file at
@@ -830,15 +769,18 @@ def _start(ns, processes, case: Case, workdir: Path, request) -> _Process:
     return process
 
 
-def _wait(ns, process: _Process, case: Case, timeout: float = 15.0):
+def _wait(ns, process: _Process, case: Case):
     """The server's sockets on each of the case's ports once it is up, or
     None once it has exited."""
+    timeout = case.timeout
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
             return None
         rows = {port: _port_rows(ns, port) for port in case.ports}
         ready = "Ready to accept connections" in process.output() if case.server == "redis" else True
+        if case.ready is not None:
+            ready = case.ready in process.output()
         if all(rows.values()) and ready:
             time.sleep(0.05)  # a server may bind IPv4 and IPv6 one after the other
             return {port: _port_rows(ns, port) for port in case.ports}
@@ -873,6 +815,8 @@ def _run_case(netns, processes, tmp_path: Path, case: Case, request):
     workdir.mkdir()
     (workdir / "app.py").write_text(APP)
     (workdir / "server.js").write_text(NODE_APP)
+    for name, text in case.app_files:
+        (workdir / name).write_text(text)
     process = _start(ns, processes, case, workdir, request)
     return {port: r for port, [r] in records.items()}, _wait(ns, process, case), process, lint_dir
 
@@ -923,6 +867,7 @@ def test_prediction_matches_the_real_server(netns, processes, tmp_path, request,
             wrong.append(f"predicted {predicted['address']} on port {port}, kernel says {rows}")
     assert not wrong, "\n".join(wrong) + "\n" + _manifest(case)
     SERVER_TALLY["sockets compared"] += sum(len(rows) for rows in rows_by_port.values())
+    SOCKETS_BY_SERVER[case.server] = SOCKETS_BY_SERVER.get(case.server, 0) + sum(len(rows) for rows in rows_by_port.values())
     assert not case.refuses, "the case was built for a server that refuses to start"
 
     if case.server == "redis":
