@@ -86,7 +86,8 @@ def container_env(container, choose: Optional[Chooser] = None) -> Env:
         name = item["name"]
         value = item.get("value")
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            env[name] = Word(str(value), obj.value_loc(item, "value"))
+            # a value may refer to the variables defined before it
+            env[name] = Word(expand(str(value), env), obj.value_loc(item, "value"))
             env.hidden.pop(name, None)
             continue
         source = as_map(item.get("valueFrom"))
@@ -109,3 +110,41 @@ def container_env(container, choose: Optional[Chooser] = None) -> Env:
         kind = next(iter(source), "valueFrom") if isinstance(source, dict) else "valueFrom"
         env.hidden[name] = f"set through {kind}, whose value the input does not show"
     return env
+
+
+def expand(text: str, env: Env) -> str:
+    """``text`` with Kubernetes' variable references expanded, as the
+    kubelet expands a container's `command`, `args` and `env` values
+    (k8s.io/kubernetes third_party/forked/golang/expansion/expand.go):
+    `$(NAME)` is NAME's value when the environment defines it and is left
+    as written when it does not; `$$` is one `$`; any other `$` is itself.
+    A name looked up here counts as read (``Env.unknown`` says so when its
+    value is not in the input)."""
+    if "$" not in text:
+        return text
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c != "$" or i + 1 == n:
+            out.append(c)
+            i += 1
+            continue
+        following = text[i + 1]
+        if following == "$":
+            out.append("$")
+            i += 2
+        elif following == "(":
+            close = text.find(")", i + 2)
+            if close < 0:
+                out.append("$(")  # unclosed: as written, and scanning goes on after it
+                i += 2
+                continue
+            name = text[i + 2 : close]
+            word = env.get(name) if name else None
+            out.append(word.text if word is not None else text[i : close + 1])
+            i = close + 1
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
 from somaxlint.findings import Location, Related
-from somaxlint.model.environment import container_env
+from somaxlint.model.environment import container_env, expand
 from somaxlint.model.netns import Somaxconn, argv_location
 from somaxlint.model.objects import Container, Workload
 from somaxlint.model.shell import executed_program, parse_commands
@@ -83,14 +83,17 @@ class Unresolved:
     related: Tuple[Related, ...] = ()
 
 
-def launch_of(container: Container, module, commands=None, read=None, env=None, parses=None) -> Optional[Launch]:
+def launch_of(container: Container, module, commands=None, read=None, env=None, parses=None, written=None) -> Optional[Launch]:
     """How ``container`` starts ``module``'s server, or None if it does not.
     ``commands``: the container's parsed commands, when already parsed;
     ``env``: its environment (``container_env``), when already read;
-    ``parses``: the run's parses of config texts (``servers.parsed``)."""
+    ``parses``: the run's parses of config texts (``servers.parsed``);
+    ``written``: its (command, args) as the kubelet runs them
+    (``expanded``), when already expanded."""
     if env is None:
         env = container_env(container)
-    argv = container.command + container.args
+    command, args = written if written is not None else expanded(container, env)
+    argv = command + args
     obj = container.workload.obj
     working_dir = container.node.get("workingDir")
     working_dir = working_dir if isinstance(working_dir, str) and working_dir else None
@@ -116,8 +119,7 @@ def launch_of(container: Container, module, commands=None, read=None, env=None, 
         # written by an admission webhook at run time: started as the image says
         return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir, parses=parses)
     repository = image_repository(container.image)
-    if module.IMAGES and repository in module.IMAGES and not container.command:
-        args = container.args
+    if module.IMAGES and repository in module.IMAGES and not command:
         runs = getattr(module, "runs_image", None)
         if runs is not None and not runs(container.image):
             return None  # another variant of the image (a php image's CLI or Apache tag)
@@ -143,13 +145,23 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
     they read (``servers.parsed``), so that each text is parsed once."""
     out = []
     for container in workload.containers + [c for c in workload.init_containers if c.sidecar]:
-        argv = container.command + container.args
+        referred = None
+        if any("$(" in word for word in container.command + container.args):
+            # Kubernetes expands $(NAME) in command and args from the
+            # container's environment before the process starts
+            env = container_env(container, choose)
+            written, referred = expanded(container, env), env.asked
+        else:
+            written = (container.command, container.args)
+        argv = written[0] + written[1]
         commands, words = _parsed(tuple(argv)) if argv else ([], frozenset())
         repository = image_repository(container.image)
         # (only the modules of the servers the container may start are imported)
         for module in launched_by(words, repository, container):
             env = container_env(container, choose)
-            launch = launch_of(container, module, commands, _reader(container, fs_for), env, parses)
+            if referred:
+                env.asked |= referred  # the names the expansion read count as read
+            launch = launch_of(container, module, commands, _reader(container, fs_for), env, parses, written)
             if launch is None:
                 continue
             listeners = module.listeners(launch)
@@ -166,6 +178,13 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
             process.launch = launch
             out.append(process)
     return out
+
+
+def expanded(container: Container, env) -> Tuple[List[str], List[str]]:
+    """The container's `command` and `args` as the kubelet runs them:
+    `$(NAME)` references expanded from its environment
+    (``environment.expand``)."""
+    return [expand(w, env) for w in container.command], [expand(w, env) for w in container.args]
 
 
 def _commands(argv: List[str]):
@@ -283,6 +302,11 @@ def process_finding(rule: tuple, process: ServerProcess, listener: Listener, v: 
     one listener."""
     from somaxlint.findings import Finding
 
+    unchecked = getattr(process.module, "NOT_KERNEL_CHECKED", None)
+    if unchecked:
+        # a server with no package to run: the value follows its source alone
+        message += f" (not checked against a running {process.module.TITLE}: {unchecked})"
+        extra = dict(extra, kernel_checked=False)
     for assumption in v.assumptions:
         message += f" (assumption: {assumption})"
     code, name, severity = rule
