@@ -271,11 +271,13 @@ def _conforms(value, schema):
 
 
 def _known_rules(data, path: str) -> None:
-    from somaxlint.rulebook import is_known, unknown_rule
+    from somaxlint.rulebook import find_rule, is_known, unknown_rule
 
-    for ident in data.get("rules") or {}:
+    for ident, value in (data.get("rules") or {}).items():
         if not is_known(str(ident)):
             raise ConfigError(f"{path}: key 'rules.{ident}': {unknown_rule(str(ident))}")
+        if isinstance(value, dict) and "min_queue" in value and find_rule(str(ident)).code != "SMX027":
+            raise ConfigError(f"{path}: key 'rules.{ident}.min_queue': only SMX027 (queue-too-small) takes min_queue")
 
 
 def _key(path) -> str:
@@ -377,6 +379,8 @@ def apply(data: dict, path: str, settings: Settings, base: Optional[str] = None)
         severity = value if isinstance(value, str) and value != "off" else (value.get("severity") if isinstance(value, dict) else None)
         if severity:
             settings.severity[ident.upper() if ident.upper().startswith("SMX") else ident] = severity
+        if isinstance(value, dict) and "min_queue" in value:
+            settings.rule_options.setdefault("SMX027", {})["min_queue"] = value["min_queue"]
     settings.exclude = tuple(data.get("exclude") or ())
     limits = data.get("limits") or {}
     settings.max_file_bytes = limits.get("max_file_size", settings.max_file_bytes)

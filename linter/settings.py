@@ -44,6 +44,8 @@ class Settings:
     select: Optional[List[str]] = None
     ignore: List[str] = field(default_factory=list)
     severity: Dict[str, str] = field(default_factory=dict)
+    # rule code -> its options (`rules: {SMX027: {min_queue: 64}}`)
+    rule_options: Dict[str, dict] = field(default_factory=dict)
     exclude: Tuple[str, ...] = ()
     max_file_bytes: int = 16 * 1024 * 1024
     max_include_files: int = 2000

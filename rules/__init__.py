@@ -39,4 +39,5 @@ RULE_MODULES = (
     "smx024_nginx_refuses_config",
     "smx025_container_not_placed",
     "smx026_pod_port_conflict",
+    "smx027_queue_too_small",
 )

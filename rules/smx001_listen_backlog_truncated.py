@@ -64,6 +64,8 @@ def check(model):
             continue
         module = server.module
         for listener in server.listeners:
+            if not listener.serves:
+                continue  # a control socket or admin endpoint: listed by explain only
             if listener.above_somaxconn != "truncate":
                 continue
             requested = listener.requested_backlog & facts.UINT_MAX
@@ -82,7 +84,14 @@ def check(model):
             message = (
                 f"{phrase(module, listener)} on {listener.address_port} is truncated to {effective}{condition} by "
                 f"net.core.somaxconn {v.limit} ({v.setting.detail if v.setting else 'unknown'}) in {server.label}; "
-                f"the accept queue holds at most {effective + 1} connections and further SYNs are dropped.{said} {advice}"
+                f"the accept queue holds at most {effective + 1} connections and further {_refused(listener)}.{said} {advice}"
             )
             extra = {"requested_backlog": listener.requested_backlog, "somaxconn": v.limit, "effective_backlog": effective}
             yield process_finding(this, server, listener, v, message, listener.address_port, extra)
+
+
+def _refused(listener) -> str:
+    """What happens to the connections past a full queue."""
+    if listener.kind == "unix":
+        return "connect() calls wait or fail with EAGAIN"  # a Unix stream socket has no SYN to drop
+    return "SYNs are dropped"

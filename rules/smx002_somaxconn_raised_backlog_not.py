@@ -63,6 +63,8 @@ def check(model):
         lowest = min(somaxconn.values)
         module = server.module
         for listener in server.listeners:
+            if not listener.serves:
+                continue  # a control socket or admin endpoint: listed by explain only
             if listener.explicit or listener.above_somaxconn == "follows" or listener.requested_backlog >= lowest:
                 continue
             v = verdict(server, [lowest], listener, limit=lowest)

@@ -47,6 +47,8 @@ def check(model):
             continue
         module = process.module
         for listener in process.listeners:
+            if not listener.serves:
+                continue  # a control socket or admin endpoint: listed by explain only
             if listener.above_somaxconn != "refuse":
                 continue
             refusing = [v for v in somaxconn.values if listener.requested_backlog > v]

@@ -53,6 +53,8 @@ def check(model):
             continue
         module = process.module
         for listener in process.listeners:
+            if not listener.serves:
+                continue  # a control socket or admin endpoint: listed by explain only
             if listener.above_somaxconn != "follows":
                 continue
             v = verdict(process, low, listener, limit=min(low))

@@ -366,7 +366,7 @@ def test_max_file_size_of_one_gib_is_accepted(project):
     [
         ("rules: {SMX001: fatal}\n", "rules.SMX001", "'fatal' must be one of off, info, warning, error"),
         ("rules: {SMX001: {severity: loud}}\n", "rules.SMX001.severity", "'loud' must be one of info, warning, error"),
-        ("rules: {SMX001: 3}\n", "rules.SMX001", "3 must be true or false, or one of off, info, warning, error, or a mapping with enabled, severity"),
+        ("rules: {SMX001: 3}\n", "rules.SMX001", "3 must be true or false, or one of off, info, warning, error, or a mapping with enabled, severity, min_queue"),
         ("kernal: '5.10'\n", "kernal", "unknown key (did you mean 'kernel'?); allowed keys: kernel, kubernetes, nginx, kubelet, node, servers, cni, helm, rules, exclude, limits, inline_suppressions"),
         ("limits: {timeout: 3}\n", "limits.timeout", "unknown key; allowed keys: max_file_size, max_include_files, max_include_depth"),
         ("kernel: 5\n", "kernel", "'5' is not valid here: expected Linux version of the nodes, e.g. \"5.15\" or \"4.19.0-21-amd64\""),

@@ -711,7 +711,10 @@ def test_a_server_xml_of_many_connectors_costs_linear_time():
     from somaxlint.servers import tomcat
 
     found = tomcat.listeners(_connectors(3))
-    assert [(l.port, l.requested_backlog, l.location.line, l.location.column) for l in found] == [(8000, 100, 3, 26), (8001, 101, 5, 26), (8002, 102, 7, 26)]
+    # the <Server>'s shutdown port (backlog 1, not serving), then each connector
+    assert [(l.port, l.requested_backlog, l.location.line, l.location.column) for l in found] == [
+        (8005, 1, 1, 1), (8000, 100, 3, 26), (8001, 101, 5, 26), (8002, 102, 7, 26),
+    ]
     ratio = _ratio(_connectors, tomcat.listeners, 2000)
     assert ratio < BOUND, f"doubling the connectors multiplied the cost of reading server.xml by {ratio:.1f}"
 

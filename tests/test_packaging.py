@@ -106,5 +106,12 @@ def test_servers_command_lists_every_module(project):
         "nginx": 511, "redis": 511, "valkey": 511, "memcached": 1024, "uwsgi": 100, "gunicorn": 2048, "uvicorn": 2048,
         "traefik": "somaxconn", "caddy": "somaxconn", "envoy": "somaxconn", "kong": 16384, "php-fpm": "511 (PHP <= 8.1); somaxconn (PHP >= 8.2)",
         "haproxy": "maxconn", "apache": 511, "tomcat": 100,
-        "postgresql": "200 (PostgreSQL >= 16: 2 x max_connections); 244 (<= 15: 2 x MaxBackends)", "mariadb": 80, "nodejs": 511}
+        "postgresql": "200 (PostgreSQL >= 16: 2 x max_connections); 244 (<= 15: 2 x MaxBackends)", "mariadb": 80, "nodejs": 511, "werkzeug": 128, "python-http-server": 5,
+        "waitress": 1024, "hypercorn": 100, "daphne": 50,
+        "pgbouncer": 128, "mysql": "151 (MySQL >= 8.0: back_log = max_connections); 80 (5.7: 50 + max_connections / 5)",
+        "etcd": "somaxconn", "prometheus": "somaxconn", "nats": "somaxconn",
+        "rabbitmq": 128, "kafka": 50, "mongodb": "SOMAXCONN of the build (4096 for MongoDB >= 6.0 images, 128 before)",
+        "puma": 1024, "unicorn": 1024,
+        "coredns": "somaxconn", "vault": "somaxconn", "consul": "somaxconn",
+        "clickhouse": "4096 (ClickHouse >= 21.11); 64 (<= 21.10)", "jetty": 50}
     assert run.status == 0

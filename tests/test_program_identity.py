@@ -37,7 +37,8 @@ def _container(name, image, command=None, args=None):
 
 def _servers(project, text):
     project.write("app.yaml", text, dedent=False)
-    return sorted((r["container"], r["server"], r["port"]) for r in project.explain("--kernel", "4.19", "app.yaml"))
+    # (TCP listeners: a Unix socket, such as gunicorn's control socket, has no port)
+    return sorted((r["container"], r["server"], r["port"]) for r in project.explain("--kernel", "4.19", "app.yaml") if r["family"] != "unix")
 
 
 CONTOUR = _pod(

@@ -548,8 +548,10 @@ spec:
 def test_postgres_of_the_voting_app_on_a_rhel8_kernel(project):
     project.write("k8s-specifications/db-deployment.yaml", VOTING_DB)
     run = project.run("--kernel", "4.18", "--format", "json", ".")
-    [finding] = run.json["findings"]
-    assert _where(finding) == "k8s-specifications/db-deployment.yaml:18:16 SMX001 warning"
+    # the TCP listener and the Unix socket in /var/run/postgresql, one queue
+    finding, unix = run.json["findings"]
+    assert _where(finding) == _where(unix) == "k8s-specifications/db-deployment.yaml:18:16 SMX001 warning"
+    assert " on unix:/var/run/postgresql/.s.PGSQL.5432 is truncated to 128" in unix["message"]
     assert finding["message"].startswith(
         "PostgreSQL listen queue 2 x MaxBackends 122 (default max_connections 100 + autovacuum_max_workers 3 + "
         "max_worker_processes 8 + max_wal_senders 10 + 1; PostgreSQL 15) on *:5432 is truncated to 128"
@@ -558,7 +560,8 @@ def test_postgres_of_the_voting_app_on_a_rhel8_kernel(project):
         "max_connections is the default 100 that initdb writes into the data directory's postgresql.conf "
         "(not in the input; postgresql.auto.conf may change it)"
     ]
-    [row] = project.explain("--kernel", "4.18", ".")
+    row, socket = project.explain("--kernel", "4.18", ".")
+    assert (socket["family"], socket["address"], socket["port"], socket["effective_backlog"]) == ("unix", "/var/run/postgresql/.s.PGSQL.5432", None, 128)
     assert (row["server"], row["port"], row["sockets"], row["requested_backlog"], row["somaxconn"], row["effective_backlog"]) == (
         "postgresql", 5432, 2, 244, 128, 128,
     )

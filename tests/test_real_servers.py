@@ -305,7 +305,12 @@ def test_istio_ext_authz_sample_gunicorn(project):
     assert [_where(f) for f in findings] == ["istio/local-ext-authz.yaml:38:11 SMX001 error"]
     assert findings[0]["message"].startswith("gunicorn default backlog 2048 on 0.0.0.0:8080 is truncated to 128")
     listeners = _explain(project, path, "--kernel", "4.19")["listeners"]
-    assert [_row(l) for l in listeners] == [("gunicorn", "httpbin", "0.0.0.0", 8080, 1, 2048, 128)]
+    # and gunicorn's control socket (25.1.0 and later), not serving traffic
+    assert [_row(l) for l in listeners] == [
+        ("gunicorn", "httpbin", "/root/.gunicorn/gunicorn.ctl", None, 1, 100, 100),
+        ("gunicorn", "httpbin", "0.0.0.0", 8080, 1, 2048, 128),
+    ]
+    assert listeners[0]["family"] == "unix" and "not serving traffic" in listeners[0]["requested_backlog_origin"]
     assert _check(project, path, "--kernel", "5.15").json["findings"] == []
 
 

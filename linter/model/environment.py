@@ -86,9 +86,15 @@ def container_env(container, choose: Optional[Chooser] = None) -> Env:
         name = item["name"]
         value = item.get("value")
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            # a value may refer to the variables defined before it
-            env[name] = Word(expand(str(value), env), obj.value_loc(item, "value"))
+            # a value may refer to the variables defined before it (not a
+            # read by the server: only a reference to a value the input
+            # does not show makes this one unknown too)
+            referred = set()
+            env[name] = Word(expand(str(value), env, referred), obj.value_loc(item, "value"))
             env.hidden.pop(name, None)
+            unknown = sorted(r for r in referred if r in env.hidden)
+            if unknown:
+                env.hidden[name] = f"written with $({unknown[0]}), which is {env.hidden[unknown[0]]}"
             continue
         source = as_map(item.get("valueFrom"))
         if source is None:
@@ -112,14 +118,15 @@ def container_env(container, choose: Optional[Chooser] = None) -> Env:
     return env
 
 
-def expand(text: str, env: Env) -> str:
+def expand(text: str, env: Env, referred: Optional[Set[str]] = None) -> str:
     """``text`` with Kubernetes' variable references expanded, as the
     kubelet expands a container's `command`, `args` and `env` values
     (k8s.io/kubernetes third_party/forked/golang/expansion/expand.go):
     `$(NAME)` is NAME's value when the environment defines it and is left
     as written when it does not; `$$` is one `$`; any other `$` is itself.
-    A name looked up here counts as read (``Env.unknown`` says so when its
-    value is not in the input)."""
+    A name looked up here counts as read by the server (``Env.unknown``
+    says so when its value is not in the input), unless ``referred`` is
+    given: the names are then added to it instead."""
     if "$" not in text:
         return text
     out = []
@@ -141,7 +148,11 @@ def expand(text: str, env: Env) -> str:
                 i += 2
                 continue
             name = text[i + 2 : close]
-            word = env.get(name) if name else None
+            if referred is not None:
+                referred.add(name)
+                word = dict.get(env, name) if name else None
+            else:
+                word = env.get(name) if name else None
             out.append(word.text if word is not None else text[i : close + 1])
             i = close + 1
         else:

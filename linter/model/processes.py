@@ -226,7 +226,12 @@ def _first_named(commands, module) -> Optional[Tuple[int, int]]:
 def unread(process: ServerProcess) -> bool:
     """A server whose listeners live in a configuration the input does not
     show (or shows with values that are not literal)."""
-    return not process.listeners and getattr(process.module, "EMPTY_MEANS_UNREAD", False)
+    if process.listeners or not getattr(process.module, "EMPTY_MEANS_UNREAD", False):
+        return False
+    # (a module may tell a launch that is another server's: Jetty's start.jar
+    # is no unread Tomcat)
+    others = getattr(process.module, "launch_is_other_server", None)
+    return not (others is not None and process.launch is not None and others(process.launch))
 
 
 def unread_config(process: ServerProcess) -> str:
@@ -313,7 +318,7 @@ def process_finding(rule: tuple, process: ServerProcess, listener: Listener, v: 
     return Finding(
         code,
         name,
-        severity if v.certain else "warning",
+        severity if v.certain or severity == "info" else "warning",  # (an uncertain info stays info)
         message,
         listener.location,
         related=v.related,

@@ -441,6 +441,8 @@ _EXEC_WRAPPERS = {
 }
 # interpreters that run a module or package named after an option
 _RUNS_MODULE = {"-m"}
+# the interpreter's options that take the next word as their value
+_INTERPRETER_VALUED = {"-W", "-X", "--check-hash-based-pycs"}
 
 
 def _is_interpreter(name: str) -> bool:
@@ -454,8 +456,10 @@ def executed_program(words: Sequence[str]) -> Optional[Tuple[int, str]]:
     `gosu USER`, `su-exec USER`, `env`, `nice -n N`, ...), an image's
     entrypoint script that execs its arguments (`docker-entrypoint.sh
     redis-server`: the official images' convention), `python -m MODULE`
-    and `npx PACKAGE`; None for an empty command.  The name is the word's
-    base name (`/usr/bin/redis-server`: `redis-server`)."""
+    `npx PACKAGE` and `bundle exec PROGRAM`; None for an empty command.
+    The name is the word's base name (`/usr/bin/redis-server`:
+    `redis-server`); a Rails command that is not `rails server` is named
+    with its subcommand (`rails db:migrate`)."""
     i, n = 0, len(words)
     while i < n:
         word = words[i]
@@ -485,10 +489,23 @@ def executed_program(words: Sequence[str]) -> Optional[Tuple[int, str]]:
         if _is_interpreter(base):
             j = i + 1
             while j < n and words[j].startswith("-") and words[j] not in _RUNS_MODULE:
-                j += 1
+                # (`-W ignore`, `-X dev`: options whose value is the next word)
+                j += 2 if words[j] in _INTERPRETER_VALUED else 1
             if j + 1 < n and words[j] in _RUNS_MODULE:
                 return j + 1, words[j + 1]
             return i, base
+        if base == "rails" and i + 1 < n and words[i + 1] not in ("server", "s") and not words[i + 1].startswith("-"):
+            # `rails db:migrate`, `rails console`: a Rails command that starts
+            # no server, named with its subcommand so that no server module
+            # (puma's `rails server`) takes it for its own
+            return i, f"rails {words[i + 1]}"
+        if base in ("bundle", "bundler") and words[i + 1 : i + 2] == ["exec"]:
+            # `bundle exec puma ...`: Bundler execs its operand (options of
+            # its own, `--keep-file-descriptors`, come before it)
+            i += 2
+            while i < n and words[i].startswith("-"):
+                i += 1
+            continue
         if base in ("npx", "pnpx") or (base in ("npm", "pnpm", "yarn") and words[i + 1 : i + 2] == ["exec"]):
             j = i + (2 if base in ("npm", "pnpm", "yarn") else 1)
             while j < n and words[j].startswith("-"):

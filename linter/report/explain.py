@@ -143,7 +143,7 @@ def _process_record(process, listener, _loc) -> dict:
         "container": process.container.name,
         "config": dict(where, path_in_container=None),
         "module": process.module.NAME,
-        "family": "inet",
+        "family": listener.kind,
         "address": listener.address,
         "port": listener.port,
         "sockets": listener.sockets,
@@ -158,7 +158,7 @@ def _process_record(process, listener, _loc) -> dict:
         "effective_backlog": effective,
         "assumptions": assumptions,
         "bind_conflict": None,
-        "ss_line": _ss_line(effective, _process_ss_local(listener)) if listener.above_somaxconn != "refuse" or effective is not None else None,
+        "ss_line": _ss_line(effective, _process_ss_local(listener, getattr(process.module, "JVM", False))) if listener.above_somaxconn != "refuse" or effective is not None else None,
     }
 
 
@@ -255,17 +255,25 @@ def _ss_line(effective: Optional[int], local: Optional[str]) -> Optional[str]:
     return f"LISTEN 0 {effective} {local}"
 
 
-def _process_ss_local(listener) -> Optional[str]:
+def _process_ss_local(listener, jvm: bool = False) -> Optional[str]:
+    """The local and peer columns `ss -lntH` prints for the socket: one
+    socket on every address is IPv6 and dual-stack (`*:PORT *:*`); a JVM
+    binds an IPv4 address through an IPv6 socket, which ss prints mapped
+    (`[::ffff:127.0.0.1]:8005 *:*`, measured with OpenJDK 17)."""
     import ipaddress
 
+    if listener.port is None or listener.kind == "unix":
+        return None
+    if listener.address == "*":
+        return f"*:{listener.port} *:*" if listener.sockets == 1 else None  # two: IPv4 and IPv6, no one line
     try:
         address = ipaddress.ip_address(listener.address)
     except ValueError:
-        return None  # "*": the server's default bind, one or two sockets
-    if listener.port is None:
-        return None
+        return None  # a host name: resolved at run time
     if address.version == 6:
         return f"[{address}]:{listener.port} [::]:*"
+    if jvm:
+        return f"[::ffff:{address}]:{listener.port} *:*"
     return f"{address}:{listener.port} 0.0.0.0:*"
 
 
@@ -324,7 +332,10 @@ def text_lines(model: Model) -> List[str]:
             else:
                 lines.append(f"standalone {r['config']['path']}")
         port = r["port"] if r["port"] is not None else "(port not in the input)"
-        where = f"[{r['address']}]:{port}" if r["family"] == "inet6" else (r["address"] if r["family"] == "unix" else f"{r['address']}:{port}")
+        if r["family"] == "unix":
+            where = r["address"] if r["address"].startswith("unix:") else "unix:" + r["address"]
+        else:
+            where = f"[{r['address']}]:{port}" if r["family"] == "inet6" else f"{r['address']}:{port}"
         listen = r["listen"]
         lines.append(f"  {r['module']} {where}  (listen at {listen['path']}:{listen['line']}:{listen['column']})")
         src = r["requested_backlog_source"]
@@ -337,7 +348,7 @@ def text_lines(model: Model) -> List[str]:
         effective = r["effective_backlog"]
         why = " (reuseport)" if r["server"] == "nginx" else ""  # (another server's are its addresses: IPv4 and IPv6)
         sockets = "" if r["sockets"] == 1 else f" on each of {r['sockets'] if r['sockets'] else 'one socket per worker'} sockets{why}"
-        lines.append(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -lnt Send-Q){sockets}")
+        lines.append(f"    accept queue limit {effective if effective is not None else 'unknown'} (ss -{'lx' if r['family'] == 'unix' else 'lnt'} Send-Q){sockets}")
         if r["ss_line"]:
             lines.append(f"    ss -lntH           {r['ss_line']}")
         conflict = r["bind_conflict"]

@@ -65,6 +65,20 @@ class Listener:
     # where the socket itself is configured (HAProxy's `bind` line), when
     # that is not ``location`` (where its backlog is set): explain's `listen`
     bound_at: Optional[Location] = None
+    # "unix" for a Unix stream socket (``address`` is its path in the
+    # container, ``port`` None): its queue is min(backlog, somaxconn) too
+    family: str = "inet"
+    # False for a socket that serves no client of the workload (a control
+    # socket, an admin endpoint): explain lists it, rules do not judge it
+    serves: bool = True
+
+    @property
+    def kind(self) -> str:
+        """The socket family: "unix" for one set so or written `unix:`
+        (a module may say either), else "inet"."""
+        if self.family != "inet":
+            return self.family
+        return "unix" if (self.written or self.address).startswith("unix:") else "inet"
 
     @property
     def address_port(self) -> str:
@@ -231,9 +245,15 @@ HUB_REGISTRIES = ("", "docker.io", "index.docker.io", "registry-1.docker.io", "m
 KNOWN_ORGANISATIONS = (
     "library", "bitnami", "envoyproxy", "istio", "kong", "haproxytech", "traefik", "nginxinc", "nginx",
     "openresty", "memcached", "caddy", "tomcat", "php", "wordpress", "nextcloud", "drupal", "matomo",
-    "redis", "valkey", "valkey-io", "postgis", "pgvector",
+    "redis", "valkey", "valkey-io", "postgis", "pgvector", "prom",
+    "edoburu", "pgbouncer", "mysql", "percona",
+    "coredns", "hashicorp",
+    "clickhouse", "yandex",
+    "apache", "confluentinc", "mongodb",
 )
-MIRRORED = {"public.ecr.aws": ("docker/library",), "ghcr.io": ("valkey-io", "nginxinc", "nginx")}
+MIRRORED = {"public.ecr.aws": ("docker/library",), "ghcr.io": ("valkey-io", "nginxinc", "nginx"),
+            "quay.io": ("prometheus", "coreos"), "gcr.io": ("etcd-development",),
+            "registry.k8s.io": ("coredns",)}
 
 
 def image_provenance(image: str) -> Optional[str]:
@@ -273,21 +293,41 @@ LAUNCHED = {
     "uwsgi": (("uwsgi",), (), ()),
     "gunicorn": (("gunicorn",), (), ()),
     "uvicorn": (("uvicorn",), (), ()),
+    "hypercorn": (("hypercorn",), (), ()),
+    "daphne": (("daphne",), (), ()),
+    "waitress": (("waitress-serve", "waitress"), (), ()),
+    "werkzeug": (("flask",), (), ()),
+    "python_http_server": (("http.server", "SimpleHTTPServer"), (), ()),
+    "nodejs": (("node", "nodejs", "next", "npm", "yarn", "pnpm"), ("node",), ()),
+    "puma": (("puma", "rails"), (), ()),
+    "unicorn": (("unicorn", "unicorn_rails"), (), ()),
+    "tomcat": (("java",), ("tomcat",), ()),
+    "jetty": (("java",), ("jetty",), ()),
     "traefik": (("traefik",), ("traefik",), ()),
     "caddy": (("caddy",), ("caddy",), ()),
     "envoy": (("envoy", "pilot-agent"), ("envoy", "envoy-distroless", "proxyv2"), (("istio-proxy", "auto"),)),
     "kong": (("kong",), ("kong", "kong-gateway"), ()),
     "haproxy": (("haproxy",), ("haproxy", "haproxy-alpine", "haproxy-debian", "haproxy-ubuntu"), ()),
     "apache": (("httpd", "apache2", "httpd-foreground", "apache2-foreground"), ("httpd", "php", "wordpress", "nextcloud", "drupal", "matomo"), ()),
-    "tomcat": (("java",), ("tomcat",), ()),
     "php_fpm": (
         ("php-fpm", "php-fpm7.4", "php-fpm8.0", "php-fpm8.1", "php-fpm8.2", "php-fpm8.3", "php-fpm8.4"),
         ("php", "matomo", "wordpress", "nextcloud", "drupal"),
         (),
     ),
     "postgresql": (("postgres", "postmaster"), ("postgres", "postgis", "pgvector"), ()),
+    "pgbouncer": (("pgbouncer",), ("pgbouncer",), ()),
     "mariadb": (("mariadbd", "mysqld"), ("mariadb",), ()),
-    "nodejs": (("node", "nodejs", "next", "npm", "yarn", "pnpm"), ("node",), ()),
+    "mysql": (("mysqld",), ("mysql", "mysql-server", "percona-server", "percona"), ()),
+    "mongodb": (("mongod", "mongos"), ("mongo", "mongodb", "mongodb-community-server", "mongodb-enterprise-server"), ()),
+    "clickhouse": (("clickhouse-server",), ("clickhouse-server", "clickhouse"), ()),
+    "rabbitmq": (("rabbitmq-server",), ("rabbitmq",), ()),
+    "kafka": (("kafka-server-start.sh", "kafka-server-start"), ("kafka", "cp-kafka", "cp-server"), ()),
+    "nats": (("nats-server", "gnatsd"), ("nats",), ()),
+    "etcd": (("etcd",), ("etcd",), ()),
+    "prometheus": (("prometheus",), ("prometheus",), ()),
+    "coredns": (("coredns",), ("coredns",), ()),
+    "vault": (("vault",), ("vault",), ()),
+    "consul": (("consul",), ("consul",), ()),
 }
 
 # The catalogue's order (`somaxlint servers`): nginx, then LAUNCHED's.

@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List
 
-from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed, resolve
 
 NAME = "gunicorn"
 TITLE = "gunicorn"
@@ -95,27 +95,124 @@ def _backlog_assignment(text: str):
 
 
 def listeners(launch: Launch) -> List[Listener]:
-    words = list(launch.words)
+    cli = list(launch.words)
+    env_words: List[Word] = []
     env = launch.env.get("GUNICORN_CMD_ARGS")
     if env is not None:
         try:
-            # Command-line arguments win over GUNICORN_CMD_ARGS: read first.
-            words = [Word(w, env.location) for w in shlex.split(env.text)] + words
+            env_words = [Word(w, env.location) for w in shlex.split(env.text)]
         except ValueError:
             pass
+    # Command-line arguments win over GUNICORN_CMD_ARGS: read first.
+    words = env_words + cli
     conf, assumption = _config_backlog(launch, words)
     if conf is not None:
         # the config file is read first; the command line overrides it
         words = [Word("--backlog", conf.location), conf] + words
-    bind = find_option(words, BIND)
-    address, port = "*", DEFAULT_PORT
-    if bind is not None and not bind[0].startswith(("unix:", "fd://")):
-        host, _, port_text = bind[0].rpartition(":")
-        address, port = host or "*", parse_int(port_text)
     found = find_option(words, BACKLOG)
     if found is not None and parse_int(found[0]) is not None:
         backlog = parse_int(found[0])
         # from the file: what the file rests on; from the arguments: nothing
         said = assumption if conf is not None and found[1] is conf else None
-        return [Listener(NAME, address, port, backlog, f"--backlog {backlog}", found[1].location, True, KNOB, assumption=said)]
-    return [Listener(NAME, address, port, DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, KNOB, assumption=assumption)]
+        origin, location, explicit = f"--backlog {backlog}", found[1].location, True
+    else:
+        backlog, origin, location, explicit, said = DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, assumption
+    out = []
+    for text, word in _binds(launch, cli, env_words):
+        bound_at = word.location if word is not None else None
+        if text.startswith("fd://"):
+            continue  # a socket handed over by the process that started it (not a pod's)
+        if text.startswith("unix:"):
+            path, relative = resolve(launch, text[len("unix://"):] if text.startswith("unix://") else text[len("unix:"):])
+            if relative is not None:
+                said = f"{said}; {relative}" if said else relative
+            out.append(Listener(NAME, path, None, backlog, origin, location, explicit, KNOB, assumption=said, written=f"unix:{path}", bound_at=bound_at, family="unix"))
+            continue
+        host, port = _address(text)
+        if port is None:
+            continue  # not a port gunicorn accepts: it exits
+        out.append(Listener(NAME, host, port, backlog, origin, location, explicit, KNOB, assumption=said, bound_at=bound_at))
+    control = _control_socket(launch, words)
+    if control is not None:
+        out.append(control)
+    return out
+
+
+def _binds(launch: Launch, cli: List[Word], env_words: List[Word]):
+    """Every `--bind` of the source that sets them -- the command line, else
+    GUNICORN_CMD_ARGS; each appends a socket (`action = "append"`,
+    gunicorn/config.py class Bind) -- else the default: `0.0.0.0:$PORT` when
+    PORT is set, else 127.0.0.1:8000."""
+    for words in (cli, env_words):
+        found = _all_values(words, BIND)
+        if found:
+            return found
+    port = launch.env.get("PORT")
+    if port is not None:
+        return [(f"0.0.0.0:{port.text}", port)]
+    return [("127.0.0.1:8000", None)]
+
+
+def _all_values(words: List[Word], option: Option):
+    out = []
+    for i, word in enumerate(words):
+        text = word.text
+        for name in option.long + option.short:
+            if text == name and i + 1 < len(words):
+                out.append((words[i + 1].text, words[i + 1]))
+            elif name in option.long and text.startswith(name + "="):
+                out.append((text[len(name) + 1:], word))
+            elif name in option.short and text.startswith(name) and len(text) > len(name) and not text.startswith("--"):
+                out.append((text[len(name):], word))
+    return out
+
+
+def _address(netloc: str):
+    """(host, port) as gunicorn's util.parse_address reads a TCP bind:
+    `[v6]:port`, `host:port`, `host` (port 8000), `tcp://` stripped; the
+    empty host binds every IPv4 address."""
+    if netloc.startswith("tcp://"):
+        netloc = netloc[len("tcp://"):]
+    host, port = netloc, str(DEFAULT_PORT)
+    if "[" in netloc and "]" in netloc:
+        host = netloc.split("]")[0][1:]
+        port = (netloc.split("]:") + [str(DEFAULT_PORT)])[1]
+    elif ":" in netloc:
+        host, port = (netloc.split(":") + [str(DEFAULT_PORT)])[:2]
+    elif netloc == "":
+        host = "0.0.0.0"
+    host = host.lower()
+    if host in ("", "0.0.0.0"):
+        host = "0.0.0.0"  # Python's bind("") is INADDR_ANY: one IPv4 socket
+    elif host == "localhost":
+        host = "127.0.0.1"
+    return host, parse_int(port)
+
+
+# gunicorn 25.1.0 and later open a control socket for gunicornc unless
+# --no-control-socket: asyncio.start_unix_server() (gunicorn/ctl/server.py),
+# whose backlog is asyncio's default 100, at --control-socket, else
+# $XDG_RUNTIME_DIR/gunicorn.ctl, else $HOME/.gunicorn/gunicorn.ctl
+# (gunicorn/config.py _get_default_control_socket()).
+CONTROL_BACKLOG = 100
+
+
+def _control_socket(launch: Launch, words: List[Word]):
+    if any(w.text == "--no-control-socket" for w in words):
+        return None
+    named = find_option(words, Option(long=("--control-socket",)))
+    said = "gunicorn 25.1.0 or later (which opens it): the image does not say which gunicorn it installs"
+    if named is not None:
+        path = named[0]
+    elif launch.env.get("XDG_RUNTIME_DIR") is not None:
+        path = launch.env["XDG_RUNTIME_DIR"].text.rstrip("/") + "/gunicorn.ctl"
+    else:
+        home = launch.env.get("HOME")
+        path = (home.text.rstrip("/") if home is not None else "/root") + "/.gunicorn/gunicorn.ctl"
+        if home is None:
+            said += "; HOME is the image user's, taken to be root's /root"
+    return Listener(
+        NAME, path, None, CONTROL_BACKLOG, f"control socket (gunicornc; asyncio's backlog {CONTROL_BACKLOG}), not serving traffic",
+        launch.started_at, False, "--no-control-socket, or --control-socket PATH", assumption=said, written=f"unix:{path}",
+        family="unix", serves=False,
+    )

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from somaxlint.findings import Location
 
 from somaxlint.servers import Launch, Listener, config_file, image_repository, parse_int, parsed
+from somaxlint.servers.mysql import _on, cnf_reader, command_line as mysql_command_line
 
 NAME = "mariadb"
 TITLE = "MariaDB"
@@ -44,7 +45,10 @@ SOURCE = "back_log autosized 50 + max_connections / 5 (cap 900), measured on Mar
 STARTUP_WARNING = ""
 
 AUTOSIZE_BASE, AUTOSIZE_DIVISOR, AUTOSIZE_CAP = 50, 5, 900
-SETTINGS = ("back_log", "max_connections", "port", "bind_address")
+SETTINGS = ("back_log", "max_connections", "port", "bind_address", "socket", "skip_networking")
+FLAGS = ("skip_networking",)  # given alone: ON
+# the official image's my.cnf (docker-library/mariadb: `socket = /run/mysqld/mysqld.sock`)
+DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"
 GROUPS = ("mysqld", "mariadbd", "server", "mariadb", "mysqld-10.11", "mariadb-10.11")
 
 if TYPE_CHECKING:
@@ -81,7 +85,16 @@ def listeners(launch: Launch) -> List[Listener]:
     where = address[0] if address is not None else "*"
     # unset, `*` or `::`: an IPv4 and an IPv6 socket (measured); an address: one
     where, sockets = ("*", 2) if where in ("*", "::", "") else (where, 1)
-    return [Listener(NAME, where, port, backlog, origin, location, explicit, KNOB, sockets=sockets, assumption=assumption)]
+    out = []
+    if "skip_networking" not in settings:
+        out.append(Listener(NAME, where, port, backlog, origin, location, explicit, KNOB, sockets=sockets, assumption=assumption,
+                            bound_at=address[1] if address is not None else None))
+    # the Unix socket, with the same back_log (measured)
+    socket = settings.get("socket")
+    path = socket[0] if socket is not None and socket[0] else DEFAULT_SOCKET
+    out.append(Listener(NAME, path, None, backlog, origin, location, explicit, KNOB, assumption=assumption, written=f"unix:{path}",
+                        bound_at=socket[1] if socket is not None else None, family="unix"))
+    return out
 
 
 def set_backlog(value: int) -> str:
@@ -91,29 +104,7 @@ def set_backlog(value: int) -> str:
 def _settings(launch: Launch):
     out: _Settings = {}
     assumption: Optional[str] = None
-    command_line: _Settings = {}
-    files: List[str] = []
-    words = launch.words
-    i = 0
-    while i < len(words):
-        text = words[i].text
-        if text.startswith("--"):
-            name, eq, value = text[2:].partition("=")
-            name = name.replace("-", "_")
-            if name in ("defaults_file", "defaults_extra_file") and eq:
-                files.append(value)
-            elif name in SETTINGS:
-                if eq:
-                    command_line[name] = (value, words[i].location)
-                elif i + 1 < len(words):
-                    command_line[name] = (words[i + 1].text, words[i + 1].location)
-                    i += 1
-        elif text == "-P" and i + 1 < len(words):
-            command_line["port"] = (words[i + 1].text, words[i + 1].location)
-            i += 1
-        elif text.startswith("-P") and len(text) > 2:
-            command_line["port"] = (text[2:], words[i].location)
-        i += 1
+    command_line, files = mysql_command_line(launch, SETTINGS, FLAGS)
     for path in files:
         found, said = config_file(launch, path, "back_log or max_connections")
         if found is not None:
@@ -123,7 +114,9 @@ def _settings(launch: Launch):
         elif said:
             assumption = said
     out.update(command_line)
-    replaced = any(w.text.startswith("--defaults-file=") or w.text == "--no-defaults" for w in words)
+    if "skip_networking" in out and not _on(out["skip_networking"]):
+        del out["skip_networking"]  # `skip-networking=0`: networking on
+    replaced = any(w.text.startswith("--defaults-file=") or w.text == "--no-defaults" for w in launch.words)
     if "back_log" not in command_line and not replaced and assumption is None:
         # the command line wins over every file; the files the image reads
         # besides (its include directories) are not read here
@@ -134,23 +127,5 @@ def _settings(launch: Launch):
     return out, assumption
 
 
-def _cnf(text: str) -> Dict[str, Tuple[str, int, int]]:
-    """my.cnf: `[group]` sections, `name = value` or `name`, `#`/`;`
-    comments; the server's groups only; later lines win."""
-    out: Dict[str, Tuple[str, int, int]] = {}
-    group = None
-    for number, line in enumerate(text.split("\n"), start=1):
-        body = line.strip()
-        if not body or body[0] in "#;":
-            continue
-        if body.startswith("[") and body.endswith("]"):
-            group = body[1:-1].strip().lower()
-            continue
-        if group not in GROUPS:
-            continue
-        name, _, value = body.partition("=")
-        name = name.strip().lower().replace("-", "_")
-        if name in SETTINGS:
-            value = value.split("#", 1)[0].strip().strip("'\"")
-            out[name] = (value, number, len(line) - len(line.lstrip()) + 1)
-    return out
+# my.cnf as MySQL's module reads it (the same format), in MariaDB's groups
+_cnf = cnf_reader(SETTINGS, FLAGS, GROUPS)

@@ -20,8 +20,9 @@ src/backend/libpq/pqcomm.c):
 * The same queue for every socket of `listen_addresses` (the official
   image's postgresql.conf.sample says `'*'`: 0.0.0.0 and [::], two sockets;
   a `config_file` of one's own that does not set it leaves the compiled-in
-  `'localhost'`: 127.0.0.1 and [::1]) and the Unix socket in
-  `unix_socket_directories` (not listed: only TCP listeners are modelled).
+  `'localhost'`: 127.0.0.1 and [::1], one listener each) and the Unix
+  socket `.s.PGSQL.PORT` in each of `unix_socket_directories` (`-k`; the
+  image's build says /var/run/postgresql; '' opens none), measured alike.
 * Settings: the command line (`-c name=value`, `--name=value`, `-N`
   for max_connections, `-p` for port, `-h` for listen_addresses) over the
   configuration file (`-c config_file=PATH` when the input mounts it),
@@ -70,8 +71,10 @@ NEWEST = 17  # what an image tag that names no release is taken for
 # an IPv4 and an IPv6 socket
 DEFAULT_BIND_SOCKETS = 2
 
-SETTINGS = ("max_connections", "port", "listen_addresses", "config_file") + tuple(BACKENDS_DEFAULTS)
-SHORT = {"-N": "max_connections", "-p": "port", "-h": "listen_addresses"}
+SETTINGS = ("max_connections", "port", "listen_addresses", "config_file", "unix_socket_directories") + tuple(BACKENDS_DEFAULTS)
+# the official image's build (Debian's and Alpine's packaging alike)
+DEFAULT_SOCKET_DIRECTORIES = "/var/run/postgresql"
+SHORT = {"-N": "max_connections", "-p": "port", "-h": "listen_addresses", "-k": "unix_socket_directories"}
 
 if TYPE_CHECKING:
     _Settings = Dict[str, Tuple[str, Location]]
@@ -103,8 +106,10 @@ def listeners(launch: Launch) -> List[Listener]:
     # compiled-in 'localhost'
     default = "localhost" if config is not None else "*"
     words = [a.strip() for a in addresses[0].split(",") if a.strip()] if addresses is not None else [default]
-    if not words:
-        return []  # listen_addresses '': the Unix socket only
+    directories = settings.get("unix_socket_directories")
+    sockets_in = [d.strip() for d in (directories[0] if directories is not None else DEFAULT_SOCKET_DIRECTORIES).split(",") if d.strip()]
+    if not words and not sockets_in:
+        return []
     major, said = _release(launch.image)
     if said:
         assumptions.append(said)
@@ -119,11 +124,15 @@ def listeners(launch: Launch) -> List[Listener]:
     assumption = "; ".join(assumptions) if assumptions else None
     out = []
     for address in words:
-        # '*' and 'localhost' are an IPv4 and an IPv6 socket each
-        sockets = DEFAULT_BIND_SOCKETS if address in ("*", "localhost") else 1
-        out.append(
-            Listener(NAME, "*" if address == "*" else address, port, backlog, origin, location, explicit, KNOB, sockets=sockets, assumption=assumption)
-        )
+        # '*' is an IPv4 and an IPv6 socket; 'localhost' is 127.0.0.1 and ::1
+        bound_at = addresses[1] if addresses is not None else None
+        for one in ("127.0.0.1", "::1") if address == "localhost" else (address,):
+            sockets = DEFAULT_BIND_SOCKETS if one == "*" else 1
+            out.append(Listener(NAME, one, port, backlog, origin, location, explicit, KNOB, sockets=sockets, assumption=assumption, bound_at=bound_at))
+    for directory in sockets_in:
+        path = f"{directory.rstrip('/')}/.s.PGSQL.{port}"
+        bound_at = directories[1] if directories is not None else None
+        out.append(Listener(NAME, path, None, backlog, origin, location, explicit, KNOB, assumption=assumption, written=f"unix:{path}", bound_at=bound_at, family="unix"))
     return out
 
 

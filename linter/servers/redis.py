@@ -72,7 +72,7 @@ STARTUP_WARNING = (
 # (tests/kernel/test_servers_truth.py, Redis 7.0.15).
 DEFAULT_BIND_SOCKETS = 2
 # The directives read, from the config file and the command line.
-DIRECTIVES = ("tcp-backlog", "port", "bind", "cluster-enabled", "cluster-port", "tls-port", "tls-cluster")
+DIRECTIVES = ("tcp-backlog", "port", "bind", "cluster-enabled", "cluster-port", "tls-port", "tls-cluster", "unixsocket")
 
 # directive -> (its arguments, where its first value is written)
 if TYPE_CHECKING:
@@ -95,9 +95,7 @@ def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
     settings.update(command_line)
     port = _int(settings, "port", SENTINEL_PORT if sentinel else DEFAULT_PORT)
     bind = settings.get("bind")
-    sockets = len(bind[0]) if bind is not None else DEFAULT_BIND_SOCKETS
-    if sockets == 0:
-        return []  # `bind ""`: no TCP socket (listenToPort)
+    addresses = _addresses(bind[0]) if bind is not None else [("*", DEFAULT_BIND_SOCKETS)]
     found = settings.get("tcp-backlog")
     backlog = parse_int(found[0][0]) if found and found[0] else None
     if backlog is not None:
@@ -118,10 +116,36 @@ def backlog_listeners(name: str, launch: Launch) -> List[Listener]:
             ports.append((bus, f"{origin} (cluster bus, cluster-port {bus})"))
         elif client is not None:
             ports.append((client + CLUSTER_PORT_INCR, f"{origin} (cluster bus: port + {CLUSTER_PORT_INCR})"))
-    return [
-        Listener(name, "*", number, backlog, text, location, explicit, KNOB, sockets=sockets, assumption=said)
+    out = [
+        Listener(name, address, number, backlog, text, location, explicit, KNOB, sockets=sockets, assumption=said,
+                 bound_at=bind[1] if bind is not None else None)
         for number, text in ports
+        for address, sockets in addresses
     ]
+    unix = settings.get("unixsocket")
+    if unix is not None and unix[0] and not sentinel:
+        # the Unix socket, with the same tcp-backlog (anetUnixServer(...,
+        # server.tcp_backlog), src/server.c listenToPort/initListeners)
+        path = unix[0][0]
+        out.append(Listener(name, path, None, backlog, origin, location, explicit, KNOB, assumption=said, written=f"unix:{path}",
+                            bound_at=unix[1], family="unix"))
+    return out
+
+
+def _addresses(words):
+    """The sockets of `bind ADDR...` (src/config.c, listenToPort()): one
+    per address; `*` is every IPv4 address, `::*` every IPv6 one, a `-`
+    prefix makes an address optional (skipped where it cannot be bound);
+    `* -::*`, Redis's default, is the two wildcards."""
+    plain = [w[1:] if w.startswith("-") else w for w in words if w]
+    if sorted(plain) == ["*", "::*"]:
+        return [("*", DEFAULT_BIND_SOCKETS)]
+    out = []
+    for address in plain:
+        one = {"*": "0.0.0.0", "::*": "::"}.get(address, address)
+        if (one, 1) not in out:
+            out.append((one, 1))
+    return out
 
 
 def _int(settings: _Settings, key: str, default: int) -> Optional[int]:
@@ -163,27 +187,47 @@ def _command_line(launch: Launch) -> _Settings:
 def _config_file(launch: Launch):
     """The directives read from the config file named as the first
     argument, when the input provides it, and the assumption the listeners
-    rest on otherwise."""
+    rest on otherwise.  `include PATH` reads that file there, in order: a
+    directive after it wins over the included one, as later lines win
+    (src/config.c loadServerConfigFromString, "include")."""
     if not launch.words or launch.words[0].text.startswith("-"):
         return {}, None
-    found, assumption = config_file(launch, launch.words[0].text, "tcp-backlog")
-    if found is None:
-        return {}, assumption
-    text, locate = found
     out: _Settings = {}
-    for name, (values, number, column) in parsed(launch, _directives, text).items():
-        out[name] = (values, locate(number, column))
-    return out, assumption
+    said = _fold(launch, launch.words[0].text, out, [])
+    return out, said
 
 
-def _directives(text: str) -> Dict[str, Tuple[Tuple[str, ...], int, int]]:
-    """The directives of DIRECTIVES a redis.conf sets: name -> (its
-    arguments, line, column) of the last line that sets it."""
-    out: Dict[str, Tuple[Tuple[str, ...], int, int]] = {}
+MAX_INCLUDE_DEPTH = 16
+
+
+def _fold(launch: Launch, path: str, out: _Settings, stack: List[str]) -> Optional[str]:
+    """Read ``path``'s directives into ``out`` in order; the assumption an
+    unread file (this one or an included one) leaves."""
+    found, assumption = config_file(launch, path, "tcp-backlog")
+    if found is None:
+        return assumption
+    if path in stack or len(stack) >= MAX_INCLUDE_DEPTH:
+        return f"{path} includes itself (directly or not): read once"
+    text, locate = found
+    said = assumption
+    for name, values, number, column in parsed(launch, _directives, text):
+        if name == "include":
+            for included in values:
+                more = _fold(launch, included, out, stack + [path])
+                said = said or more
+            continue
+        out[name] = (list(values), locate(number, column))
+    return said
+
+
+def _directives(text: str) -> Tuple[Tuple[str, Tuple[str, ...], int, int], ...]:
+    """The directives of DIRECTIVES and `include` a redis.conf has, in
+    order: (name, its arguments, line, column)."""
+    out = []
     for number, line in enumerate(text.split("\n"), start=1):
         parts = line.split()
         # redis.conf: `name value...`, case-insensitive names, `#` comments
-        if len(parts) >= 1 and parts[0].lower() in DIRECTIVES:
+        if len(parts) >= 1 and (parts[0].lower() in DIRECTIVES or parts[0].lower() == "include"):
             column = len(line) - len(line.lstrip()) + 1
-            out[parts[0].lower()] = (tuple(p.strip('"') for p in parts[1:]), number, column)
-    return out
+            out.append((parts[0].lower(), tuple(p.strip('"') for p in parts[1:]), number, column))
+    return tuple(out)

@@ -42,7 +42,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Word, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Word, image_repository, parse_int, parsed
 
 NAME = "tomcat"
 TITLE = "Tomcat"
@@ -59,11 +59,18 @@ SOURCE = (
     "TomcatServerProperties.java:126 acceptCount = 100; servers.md §2.14"
 )
 STARTUP_WARNING = ""
+# a JVM: an IPv4 address is bound through an IPv6 socket (explain's ss_line)
+JVM = True
 # No listener read means the configuration that defines them is not in the
 # input (or not literal): said as unresolved (SMX018), never silent.
 EMPTY_MEANS_UNREAD = True
 
 ENV = "SERVER_TOMCAT_ACCEPTCOUNT"
+# Tomcat's acceptor accepts until maxConnections (8192 by default) are open;
+# acceptCount is "the maximum length of the operating system provided queue
+# for incoming connection requests when maxConnections has been reached"
+# (webapps/docs/config/http.xml, acceptCount): not a small queue for SMX027
+ACCEPTS_UNTIL = "maxConnections"
 ARG = "--server.tomcat.accept-count="
 SERVER_XML = "/usr/local/tomcat/conf/server.xml"
 CATALINA_HOME = "/usr/local/tomcat"
@@ -81,6 +88,14 @@ def listeners(launch: Launch) -> List[Listener]:
     if not texts:
         return _server_xml(launch)
     return []
+
+
+def launch_is_other_server(launch: Launch) -> bool:
+    """A `java` launch that is Jetty's (`-jar .../start.jar`, or the jetty
+    image's own command): jetty.py's, not an unread Tomcat."""
+    texts = [w.text for w in launch.words]
+    at = texts.index("-jar") if "-jar" in texts else -1
+    return (0 <= at < len(texts) - 1 and texts[at + 1].endswith("start.jar")) or image_repository(launch.image) == "jetty"
 
 
 def config_paths(launch: Launch) -> List[str]:
@@ -172,7 +187,11 @@ def _server_xml(launch: Launch) -> List[Listener]:
     if connectors is None:
         return []
     out = []
-    for at, attributes, accept_at in connectors:
+    for at, attributes, accept_at, element in connectors:
+        if element == "Server":
+            shutdown = _shutdown(attributes, locate(*at))
+            out.extend(shutdown)
+            continue
         if "backlog" in attributes:
             continue  # not the documented attribute: not read
         port = parse_int(attributes.get("port", ""))
@@ -191,10 +210,28 @@ def _server_xml(launch: Launch) -> List[Listener]:
     return out
 
 
+# The shutdown port: StandardServer.await() listens with `new
+# ServerSocket(port, 1, InetAddress.getByName(address))` -- backlog 1, on
+# `address` (default "localhost": 127.0.0.1) -- for the shutdown command;
+# port -1 (or below 0) opens none (catalina StandardServer.java).
+SHUTDOWN_BACKLOG = 1
+
+
+def _shutdown(attributes: dict, where) -> List[Listener]:
+    port = parse_int(attributes.get("port", "8005"))
+    if port is None or port < 0:
+        return []
+    address = attributes.get("address", "localhost")
+    address = "127.0.0.1" if address == "localhost" else address
+    return [Listener(NAME, address, port, SHUTDOWN_BACKLOG, f"shutdown port (backlog {SHUTDOWN_BACKLOG}), not serving traffic", where, False,
+                     '<Server port="-1"> (disables it)', serves=False)]
+
+
 def _connectors(text: str) -> Optional[List[Tuple[Tuple[int, int], dict, Tuple[int, int]]]]:
-    """The `<Connector>` elements of a server.xml, in order: (line, column)
-    of the element, its attributes, and (line, column) of its
-    `acceptCount=` (else the element's); None when the file does not parse.
+    """The `<Server>` element (its shutdown port) and the `<Connector>`
+    elements of a server.xml, in order: (line, column) of the element, its
+    attributes, (line, column) of its `acceptCount=` (else the element's),
+    and the element's name; None when the file does not parse.
 
     expat reports where an element starts as a byte offset: the characters
     before it are counted from the previous element's offset on, and a
@@ -209,11 +246,14 @@ def _connectors(text: str) -> Optional[List[Tuple[Tuple[int, int], dict, Tuple[i
     except UnicodeError:  # (a lone surrogate: not XML expat reads)
         return None
     found: List[Tuple[int, dict]] = []  # (byte offset of "<Connector", attributes)
+    server: List[Tuple[int, dict]] = []  # the <Server> element's
     parser = expat.ParserCreate()
 
     def start(name, attributes):
         if name == "Connector":
             found.append((parser.CurrentByteIndex, dict(attributes)))
+        elif name == "Server" and not server:
+            server.append((parser.CurrentByteIndex, dict(attributes)))
 
     parser.StartElementHandler = start
     try:
@@ -229,6 +269,11 @@ def _connectors(text: str) -> Optional[List[Tuple[Tuple[int, int], dict, Tuple[i
 
     out = []
     chars = done = 0  # characters in data[:done]
+    if server:
+        # the shutdown port: (position, its attributes, position, "Server") first
+        index, attributes = server[0]
+        chars, done = len(data[:index].decode("utf-8", "replace")), index
+        out.append((at(chars), attributes, at(chars), "Server"))
     for index, attributes in found:
         chars += len(data[done:index].decode("utf-8", "replace"))
         done = index
@@ -239,5 +284,5 @@ def _connectors(text: str) -> Optional[List[Tuple[Tuple[int, int], dict, Tuple[i
             match = re.search(r"\bacceptCount\s*=", tag)
             if match:
                 accept = offset + match.start()
-        out.append((at(offset), attributes, at(accept)))
+        out.append((at(offset), attributes, at(accept), "Connector"))
     return out

@@ -137,8 +137,10 @@ def _run(argv, check=True) -> subprocess.CompletedProcess:
 def netns(kernel_lab, tmp_path):
     created = []
 
-    def make():
-        ns = NetNS(tmp_path)
+    def make(pod: bool = False):
+        """A namespace; ``pod``: one whose processes see the hosts file the
+        kubelet writes for a pod (PodNetNS), as a pod's server does."""
+        ns = PodNetNS(tmp_path) if pod else NetNS(tmp_path)
         created.append(ns)
         return ns
 

@@ -32,8 +32,9 @@ HERE = Path(__file__).resolve().parent
 
 # The official images' entrypoints: `docker-entrypoint.sh -x` runs `server -x`.
 ENTRYPOINT = {"redis": "redis-server", "memcached": "memcached", "haproxy": "haproxy", "postgresql": "postgres", "nodejs": "node", "mariadb": "mariadbd"}
-# node's entrypoint also prepends `node` to a script that is not a command
-SCRIPT_SUFFIXES = {"nodejs": (".js", ".mjs", ".cjs")}
+# node's entrypoint also prepends `node` to a script that is not a command,
+# redis's `redis-server` to a first argument ending in .conf
+SCRIPT_SUFFIXES = {"nodejs": (".js", ".mjs", ".cjs"), "redis": (".conf",)}
 # The official images' CMD, run when the manifest gives no command and no args.
 IMAGE_CMD = {
     "haproxy": ("haproxy", "-f", "/usr/local/etc/haproxy/haproxy.cfg"),

@@ -322,6 +322,7 @@ def _mariadb(args, somaxconn, **kw):
 
 
 MARIADB_CNF = "/etc/mysql/custom.cnf"
+REDIS_CONF = "/usr/local/etc/redis/redis.conf"
 
 
 def _traefik(somaxconn):
@@ -361,6 +362,26 @@ CASES: Dict[str, Case] = {
         files=((PG_CONF, "listen_addresses = '127.0.0.1'   # one socket\nmax_connections = 40\nport = 7010\n"),),
     ),
     "redis: default tcp-backlog, kernel default somaxconn": _redis(None, None),
+    # every bind address is a socket; unixsocket has the same backlog
+    "redis: bind IPv4 and IPv6 loopback, and a Unix socket": Case(
+        "redis", 7001, 1000, "redis:7.2",
+        command=("redis-server", "--port", "7001", "--bind", "127.0.0.1", "-::1", "--tcp-backlog", "300", "--unixsocket", "redis.sock"),
+    ),
+    # `include`: read in place, later lines win
+    "redis: include, then a later tcp-backlog": Case(
+        "redis", 7001, 1000, "redis:7.2", args=(REDIS_CONF,),
+        files=(
+            (REDIS_CONF, "include /etc/redis/base.conf\ntcp-backlog 400\nport 7001\n"),
+            ("/etc/redis/base.conf", "tcp-backlog 900\nbind 127.0.0.1\nport 7999\n"),
+        ),
+    ),
+    "redis: include last, its tcp-backlog wins": Case(
+        "redis", 7001, 1000, "redis:7.2", args=(REDIS_CONF,),
+        files=(
+            (REDIS_CONF, "tcp-backlog 400\nport 7001\ninclude /etc/redis/base.conf\n"),
+            ("/etc/redis/base.conf", "tcp-backlog 250\n"),
+        ),
+    ),
     "redis: default tcp-backlog above somaxconn 128": _redis(None, 128),
     "redis: backlog below somaxconn": _redis(300, 1000),
     "redis: backlog equal to somaxconn": _redis(1000, 1000),
@@ -378,6 +399,13 @@ CASES: Dict[str, Case] = {
         command=("redis-server", "--port", "7001", "--tcp-backlog", "300", "--cluster-enabled", "yes"), more_ports=(17001,),
     ),
     "memcached: default backlog, kernel default somaxconn": _memcached((), None),
+    # every -l address is a socket (repeated -l are joined with ","); -s is
+    # a Unix socket and no TCP one
+    "memcached: -l IPv4 and IPv6 loopback, one with its own port": Case(
+        "memcached", 7002, 1000, "memcached:1.6", command=("memcached", "-l", "127.0.0.1,[::1]:7022", "-l", "[::1]", "-p", "7002", "-b", "300", "-u", "root"),
+        more_ports=(7022,),
+    ),
+    "memcached: -l localhost": Case("memcached", 7002, 128, "memcached:1.6", command=("memcached", "-l", "localhost", "-p", "7002", "-u", "root")),
     "memcached: -b below somaxconn": _memcached(("-b", "300"), 1000),
     "memcached: --listen-backlog= equal to somaxconn": _memcached(("--listen-backlog=1000",), 1000),
     "memcached: -b above somaxconn": _memcached(("-b", "5000"), 1000),
@@ -393,6 +421,15 @@ CASES: Dict[str, Case] = {
     "uwsgi: somaxconn raised by pod sysctl": _uwsgi(("--listen", "8192"), 10000),
     "uwsgi: same listen, kernel default somaxconn": _uwsgi(("--listen", "8192"), None, refuses=True),
     "gunicorn: default backlog, kernel default somaxconn": _gunicorn((), None),
+    # every --bind is a socket; without one, 127.0.0.1:8000, or 0.0.0.0:$PORT
+    "gunicorn: two --bind, IPv4 and IPv6 loopback": Case(
+        "gunicorn", 7004, 1000, "python:3.11", command=("gunicorn", "--bind", "127.0.0.1:7004", "-b", "[::1]:7004", "--backlog", "300", "app:application")
+    ),
+    "gunicorn: no --bind": Case("gunicorn", 8000, 128, "python:3.11", command=("gunicorn", "app:application")),
+    "gunicorn: PORT sets the default bind": Case("gunicorn", 7014, 1000, "python:3.11", command=("gunicorn", "app:application"), env=(("PORT", "7014"),)),
+    "gunicorn: a unix: bind beside a TCP one": Case(
+        "gunicorn", 7004, 1000, "python:3.11", command=("gunicorn", "-b", "unix:app.sock", "-b", "127.0.0.1:7004", "--backlog", "700", "app:application")
+    ),
     "gunicorn: default backlog above somaxconn 1024": _gunicorn((), 1024),
     "gunicorn: --backlog below somaxconn": _gunicorn(("--backlog", "300"), 1000),
     "gunicorn: --backlog= equal to somaxconn": _gunicorn(("--backlog=1000",), 1000),
@@ -401,6 +438,16 @@ CASES: Dict[str, Case] = {
     "gunicorn: somaxconn raised by pod sysctl": _gunicorn(("--backlog", "8192"), 10000),
     "gunicorn: same backlog, kernel default somaxconn": _gunicorn(("--backlog", "8192"), None),
     "uvicorn: default backlog, kernel default somaxconn": _uvicorn((), None),
+    # every option from UVICORN_*; --uds a Unix socket; localhost two sockets
+    "uvicorn: UVICORN_HOST and UVICORN_PORT": Case(
+        "uvicorn", 7015, 1000, "python:3.11", command=("uvicorn", "app:app"),
+        env=(("UVICORN_HOST", "0.0.0.0"), ("UVICORN_PORT", "7015"), ("UVICORN_BACKLOG", "300")),
+    ),
+    "uvicorn: --host localhost": Case("uvicorn", 7005, 128, "python:3.11", command=("uvicorn", "--host", "localhost", "--port", "7005", "app:app")),
+    "uvicorn: --host ::": Case("uvicorn", 7005, 1000, "python:3.11", command=("uvicorn", "--host", "::", "--port", "7005", "--backlog", "400", "app:app")),
+    "uvicorn: --workers 2 --host ::": Case(
+        "uvicorn", 7005, 1000, "python:3.11", command=("uvicorn", "--workers", "2", "--host", "::", "--port", "7005", "--backlog", "500", "app:app")
+    ),
     "uvicorn: default backlog above somaxconn 1024": _uvicorn((), 1024),
     "uvicorn: --backlog below somaxconn, --host 0.0.0.0": _uvicorn(("--backlog", "300", "--host", "0.0.0.0"), 1000),
     "uvicorn: --backlog equal to somaxconn": _uvicorn(("--backlog", "1000"), 1000),
@@ -684,6 +731,9 @@ def _materialise(case: Case, root: Path) -> None:
             # the config's one absolute path: its ServerRoot
             assert text.count(HTTPD_ROOT) == 1 and f'ServerRoot "{HTTPD_ROOT}"' in text, text
             text = text.replace(f'ServerRoot "{HTTPD_ROOT}"', f'ServerRoot "{root}{HTTPD_ROOT}"')
+        if case.server == "redis":
+            # an `include` of an absolute path: where the case wrote it
+            text = re.sub(r"(?m)^(\s*include\s+)/", lambda m: f"{m.group(1)}{root}/", text)
         _write(root, path, text)
 
 
@@ -789,27 +839,31 @@ def _wait(ns, process: _Process, case: Case):
 
 
 def _run_case(netns, processes, tmp_path: Path, case: Case, request):
-    """Predict, reproduce; returns (explain's record per port, ss rows per
+    """Predict, reproduce; returns (explain's records per port, ss rows per
     port or None if the server exited, the process, the manifests'
-    directory)."""
+    directory).  The process also carries ``ns`` (its namespace) and
+    ``predicted`` (every record explain gives for the server)."""
     lint_dir = tmp_path / "manifests"
     lint_dir.mkdir()
     (lint_dir / "app.yaml").write_text(_manifest(case))
     records: Dict[int, List[dict]] = {}
+    predicted = []
     for listener in predict(lint_dir):
         if listener["server"] == case.server:
             # a Go server's port is in its own configuration, which
             # somaxlint does not read (traefik.py): the case's port
-            port = listener["port"] if listener["port"] is not None else case.port
-            records.setdefault(port, []).append(listener)
-    assert sorted(records) == sorted(case.ports) and all(len(r) == 1 for r in records.values()), (
-        f"explain found {case.server} listeners {records}, the case expects one on each of {case.ports}"
+            port = listener["port"] if listener["port"] is not None or listener["family"] == "unix" else case.port
+            predicted.append(dict(listener, port=port))
+            if port is not None:
+                records.setdefault(port, []).append(predicted[-1])
+    assert sorted(records) == sorted(case.ports) and all(len({r["address"] for r in rs}) == len(rs) for rs in records.values()), (
+        f"explain found {case.server} listeners {records}, the case expects one on each address of each of {case.ports}"
     )
 
-    ns = netns()
+    ns = netns(pod=True)  # (its /etc/hosts: the kubelet's, `localhost` as IPv4 and IPv6)
     if case.somaxconn is not None:
         ns.sysctl("net.core.somaxconn", case.somaxconn)
-    for [record] in records.values():
+    for record in predicted:
         assert int(ns.sysctl("net.core.somaxconn")) == record["somaxconn"], "the namespace's somaxconn is not the one predicted"
     workdir = tmp_path / "app"
     workdir.mkdir()
@@ -818,7 +872,31 @@ def _run_case(netns, processes, tmp_path: Path, case: Case, request):
     for name, text in case.app_files:
         (workdir / name).write_text(text)
     process = _start(ns, processes, case, workdir, request)
-    return {port: r for port, [r] in records.items()}, _wait(ns, process, case), process, lint_dir
+    rows = _wait(ns, process, case)
+    process.ns, process.predicted = ns, predicted
+    return records, rows, process, lint_dir
+
+
+def _claimed(predicted: List[dict], rows: List[Tuple[str, Optional[int], int]]):
+    """Each predicted record's sockets among ``rows`` (one port's, or the
+    whole namespace's): a record on an address takes the rows on that
+    address, one on every address (`*`) the IPv4 and IPv6 wildcards left;
+    a Unix socket is matched by being one (its path in the container is
+    not its path here).  Returns (record, its rows) pairs and the rows no
+    record claims."""
+    left = list(rows)
+    pairs = []
+    for record in sorted(predicted, key=lambda r: r["address"] == "*"):
+        if record["family"] == "unix":
+            mine = [r for r in left if r[0].startswith("unix:")][: record["sockets"]]
+        elif record["address"] == "*":
+            mine = [r for r in left if r[1] == record["port"] and r[0] in ("0.0.0.0", "::")]
+        else:
+            mine = [r for r in left if r[1] == record["port"] and r[0] in (record["address"], "::ffff:" + record["address"])]
+        for row in mine:
+            left.remove(row)
+        pairs.append((record, mine))
+    return pairs, left
 
 
 def _params():
@@ -836,7 +914,7 @@ def _params():
 def test_prediction_matches_the_real_server(netns, processes, tmp_path, request, name):
     case = CASES[name]
     records, rows_by_port, process, lint_dir = _run_case(netns, processes, tmp_path, case, request)
-    record = records[case.port]
+    record = records[case.port][0]
     output = process.output()
 
     if rows_by_port is None:
@@ -854,17 +932,15 @@ def test_prediction_matches_the_real_server(netns, processes, tmp_path, request,
 
     wrong = []
     for port, rows in sorted(rows_by_port.items()):
-        predicted = records[port]
-        assert predicted["effective_backlog"] is not None, f"somaxlint predicts a refusal; {case.server} listens: {rows}"
-        send_q = sorted({row[2] for row in rows})
-        if send_q != [predicted["effective_backlog"]]:
-            wrong.append(f"predicted Send-Q {predicted['effective_backlog']} on port {port}, kernel says {rows}")
-        addresses = {row[0] for row in rows}
-        if predicted["address"] == "*":
-            if not addresses <= {"0.0.0.0", "::"}:
-                wrong.append(f"predicted every address on port {port}, kernel says {rows}")
-        elif addresses != {predicted["address"]}:
-            wrong.append(f"predicted {predicted['address']} on port {port}, kernel says {rows}")
+        pairs, left = _claimed(records[port], rows)
+        for predicted, mine in pairs:
+            assert predicted["effective_backlog"] is not None, f"somaxlint predicts a refusal; {case.server} listens: {rows}"
+            if not mine:
+                wrong.append(f"predicted {predicted['address']}:{port}, kernel says {rows}")
+            elif sorted({row[2] for row in mine}) != [predicted["effective_backlog"]]:
+                wrong.append(f"predicted Send-Q {predicted['effective_backlog']} on {predicted['address']}:{port}, kernel says {mine}")
+        if left:
+            wrong.append(f"on port {port} the kernel lists sockets no prediction names: {left}")
     assert not wrong, "\n".join(wrong) + "\n" + _manifest(case)
     SERVER_TALLY["sockets compared"] += sum(len(rows) for rows in rows_by_port.values())
     SOCKETS_BY_SERVER[case.server] = SOCKETS_BY_SERVER.get(case.server, 0) + sum(len(rows) for rows in rows_by_port.values())
@@ -909,5 +985,61 @@ def test_wildcard_listeners_socket_count(netns, processes, tmp_path, request, na
     records, rows_by_port, process, _ = _run_case(netns, processes, tmp_path, CASES[name], request)
     assert rows_by_port is not None, process.output()
     for port, rows in rows_by_port.items():
-        record = records[port]
-        assert len(rows) == record["sockets"], f"explain predicts {record['sockets']} socket(s) on {record['address']}:{port}, kernel lists {rows}"
+        pairs, left = _claimed(records[port], rows)
+        for record, mine in pairs:
+            assert len(mine) == record["sockets"], f"explain predicts {record['sockets']} socket(s) on {record['address']}:{port}, kernel lists {rows}"
+        assert not left, f"on port {port} the kernel lists sockets no prediction names: {left}"
+
+
+# case -> the sockets its server opens that explain does not predict (or
+# predicts wrongly), in the namespace as a whole: each is a class the module
+# does not model yet.  A case that agrees is not listed; a listed case that
+# starts agreeing fails (strict), so the list only shrinks.
+EVERY_SOCKET_DISAGREEMENTS: Dict[str, str] = {}
+
+
+def _settled(ns, timeout: float = 5.0):
+    """The namespace's listening sockets once they stop changing (a server
+    may open its control or admin sockets after its main one)."""
+    deadline = time.monotonic() + timeout
+    rows = ns.listeners()
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        again = ns.listeners()
+        if again == rows:
+            return rows
+        rows = again
+    return rows
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, id=n, marks=[pytest.mark.xfail(strict=True, reason=EVERY_SOCKET_DISAGREEMENTS[n])] if n in EVERY_SOCKET_DISAGREEMENTS else [])
+        for n in sorted(CASES)
+        if not CASES[n].refuses
+    ],
+)
+def test_every_socket_the_server_opens_is_predicted(netns, processes, tmp_path, request, name):
+    """Not only the case's ports: every TCP and Unix listening socket in the
+    pod's namespace is one explain predicts, with its queue -- a socket the
+    user did not write (a control socket, an admin endpoint, a Unix socket)
+    shows here as a disagreement, not as silence."""
+    case = CASES[name]
+    _, rows_by_port, process, _ = _run_case(netns, processes, tmp_path, case, request)
+    assert rows_by_port is not None, process.output()
+    rows = _settled(process.ns)
+    pairs, left = _claimed(process.predicted, rows)
+    wrong = [f"predicted {r['address']}:{r['port']} ({r['family']}), kernel has no such socket" for r, mine in pairs if not mine]
+    wrong += [
+        f"predicted Send-Q {r['effective_backlog']} on {r['address']}:{r['port']}, kernel says {mine}"
+        for r, mine in pairs
+        if mine and sorted({row[2] for row in mine}) != [r["effective_backlog"]]
+    ]
+    wrong += [f"the kernel lists a socket no prediction names: {row}" for row in left]
+    # the line explain says `ss -lntH` prints, as it prints it
+    lines = process.ns.ss_tcp_lines()
+    wrong += [f"explain's ss_line {r['ss_line']!r} is not among {lines}" for r, _ in pairs if r["ss_line"] and r["ss_line"] not in lines]
+    assert not wrong, "\n".join(wrong)
+    SERVER_TALLY.setdefault("cases agreeing on every socket", 0)
+    SERVER_TALLY["cases agreeing on every socket"] += 1
