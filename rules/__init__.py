@@ -40,4 +40,5 @@ RULE_MODULES = (
     "smx025_container_not_placed",
     "smx026_pod_port_conflict",
     "smx027_queue_too_small",
+    "smx028_server_refuses_config",
 )

@@ -38,6 +38,9 @@ class ServerProcess:
     # How the container starts it (servers read from a launch; not nginx).
     # A class attribute, not a field: NginxServer adds fields positionally.
     launch = None
+    # what its configuration makes it refuse at start-up (a module's
+    # ``refusals(launch)``): a class attribute too, set per process
+    refusals = ()
 
     @property
     def kind(self) -> str:
@@ -176,6 +179,9 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
                     listeners = [replace(l, assumption=f"{elsewhere}; {l.assumption}" if l.assumption else elsewhere) for l in listeners]
             process = ServerProcess(module, workload, container, somaxconn_for(container), listeners)
             process.launch = launch
+            refusals = getattr(module, "refusals", None)
+            if refusals is not None:
+                process.refusals = tuple(refusals(launch))
             out.append(process)
     return out
 
@@ -226,8 +232,8 @@ def _first_named(commands, module) -> Optional[Tuple[int, int]]:
 def unread(process: ServerProcess) -> bool:
     """A server whose listeners live in a configuration the input does not
     show (or shows with values that are not literal)."""
-    if process.listeners or not getattr(process.module, "EMPTY_MEANS_UNREAD", False):
-        return False
+    if process.listeners or process.refusals or not getattr(process.module, "EMPTY_MEANS_UNREAD", False):
+        return False  # (a configuration the server refuses is read: SMX028 says so)
     # (a module may tell a launch that is another server's: Jetty's start.jar
     # is no unread Tomcat)
     others = getattr(process.module, "launch_is_other_server", None)

@@ -256,16 +256,18 @@ def _ss_line(effective: Optional[int], local: Optional[str]) -> Optional[str]:
 
 
 def _process_ss_local(listener, jvm: bool = False) -> Optional[str]:
-    """The local and peer columns `ss -lntH` prints for the socket: one
-    socket on every address is IPv6 and dual-stack (`*:PORT *:*`); a JVM
-    binds an IPv4 address through an IPv6 socket, which ss prints mapped
-    (`[::ffff:127.0.0.1]:8005 *:*`, measured with OpenJDK 17)."""
+    """The local and peer columns `ss -lntH` prints for the socket.  A JVM
+    binds through an IPv6 socket: every address is one dual-stack socket
+    (`*:8080 *:*`), an IPv4 address prints mapped (`[::ffff:127.0.0.1]:8005
+    *:*`), as measured with OpenJDK 17."""
     import ipaddress
 
     if listener.port is None or listener.kind == "unix":
         return None
     if listener.address == "*":
-        return f"*:{listener.port} *:*" if listener.sockets == 1 else None  # two: IPv4 and IPv6, no one line
+        # a JVM's one dual-stack socket; another server's every address is
+        # one or two sockets, as its module counts them: no one line
+        return f"*:{listener.port} *:*" if jvm and listener.sockets == 1 else None
     try:
         address = ipaddress.ip_address(listener.address)
     except ValueError:

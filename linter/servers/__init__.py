@@ -87,6 +87,16 @@ class Listener:
         return f"{self.address}:{self.port}" if self.port is not None else self.address
 
 
+@record(frozen=True)
+class Refusal:
+    """A configuration the server refuses at start-up: it exits, printing
+    ``message`` (its own words), about what is written at ``location``."""
+
+    server: str  # module NAME
+    message: str
+    location: Location
+
+
 @record
 class Word:
     text: str

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 from somaxlint.findings import Location
 from somaxlint.records import replace
-from somaxlint.servers import Launch, Listener, Option, find_option, image_reference, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Option, Refusal, find_option, image_reference, parse_int, parsed
 
 NAME = "apache"
 TITLE = "Apache httpd"
@@ -140,6 +140,8 @@ class _State:
         # the image's own files, read where the input has none
         self.built_in: dict = {}
         self.from_image: set = set()
+        # what httpd refuses (server/listen.c): (its message, where)
+        self.refusals: List[Tuple[str, Location]] = []
 
 
 # Options that make httpd test the config or print information and exit.
@@ -156,16 +158,9 @@ def listeners(launch: Launch) -> List[Listener]:
         value = words[i + 1].text if text in ("-c", "-C") and i + 1 < len(words) else text[2:] if text[:2] in ("-c", "-C") else ""
         if "listen" in value.lower():
             return []
-    root = find_option(words, SERVER_ROOT)
-    debian = _debian_layout(launch)
-    path = DEBIAN_CONFIG if debian and not find_option(words, CONFIG) else _main_config(words, root)
-    if not path.startswith("/"):
-        return []  # relative to a compiled-in ServerRoot this image may not share
-    state = _State(launch, root[0] if root else (DEBIAN_ROOT if debian else None))
-    if debian:
-        state.built_in = DEBIAN_BUILT_IN
-    if not _read(state, path, conditional=False, depth=0):
-        return []  # the main config is not in the input
+    state = _state(launch)
+    if state is None or state.refusals:
+        return []  # not read; or httpd refuses it and exits (``refusals``)
     if state.backlog is None:
         backlog, origin, set_at = DEFAULT_BACKLOG, f"default ListenBacklog {DEFAULT_BACKLOG}", None
     else:
@@ -184,6 +179,37 @@ def listeners(launch: Launch) -> List[Listener]:
             ))
         out.append(listener)
     return out
+
+
+def _state(launch: Launch) -> Optional[_State]:
+    """The configuration read as httpd reads it, None when the input does
+    not hold it."""
+    words = launch.words
+    root = find_option(words, SERVER_ROOT)
+    debian = _debian_layout(launch)
+    path = DEBIAN_CONFIG if debian and not find_option(words, CONFIG) else _main_config(words, root)
+    if not path.startswith("/"):
+        return None  # relative to a compiled-in ServerRoot this image may not share
+    state = _State(launch, root[0] if root else (DEBIAN_ROOT if debian else None))
+    if debian:
+        state.built_in = DEBIAN_BUILT_IN
+    if not _read(state, path, conditional=False, depth=0):
+        return None  # the main config is not in the input
+    return state
+
+
+def refusals(launch: Launch) -> List[Refusal]:
+    """What httpd refuses in the configuration (server/listen.c): a
+    ListenBacklog below 1, two Listen of one address and port, Listen or
+    ListenBacklog inside <VirtualHost>; httpd prints "AH00526: Syntax error
+    on line N of FILE:" and the message, and exits."""
+    words = launch.words
+    if any(w.text in _NOT_SERVING for w in words):
+        return []
+    state = _state(launch)
+    if state is None:
+        return []
+    return [Refusal(NAME, message, where) for message, where in state.refusals]
 
 
 def config_paths(launch: Launch) -> List[str]:
@@ -220,15 +246,24 @@ def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
         return False
     state.seen.add(path)
     text, locate = found
-    for directive, args, number, column, in_container in parsed(state.launch, _directives, text):
+    for directive, args, number, column, in_container, in_vhost in parsed(state.launch, _directives, text):
         inside = conditional or in_container
+        if directive in ("listen", "listenbacklog") and in_vhost:
+            # GLOBAL_ONLY (ap_check_cmd_context): httpd refuses the file
+            name = "Listen" if directive == "listen" else "ListenBacklog"
+            state.refusals.append((f"{name} cannot occur within <VirtualHost> section", locate(number, column)))
+            continue
         if directive == "serverroot" and args and not inside:
             state.server_root = args[0]
         elif directive == "listen" and args and not inside:
+            if any(_address(spec) == _address(args[0]) for spec, _ in state.listens):
+                state.refusals.append(("Cannot define multiple Listeners on the same IP:port", locate(number, column)))
             state.listens.append((args[0], locate(number, column)))
         elif directive == "listenbacklog" and args:
             number_value = parse_int(args[0])
             value = _UNKNOWN if inside or number_value is None else number_value
+            if not inside and number_value is not None and number_value < 1:
+                state.refusals.append(("ListenBacklog must be > 0", locate(number, column)))
             state.backlog = (value, locate(number, column), f"ListenBacklog {args[0]}")
         elif directive in ("include", "includeoptional") and args:
             target = args[0]
@@ -246,9 +281,10 @@ def _read(state: _State, path: str, conditional: bool, depth: int) -> bool:
 _READ = frozenset(("serverroot", "listen", "listenbacklog", "include", "includeoptional"))
 
 
-def _directives(text: str) -> List[Tuple[str, List[str], int, int, bool]]:
-    """(directive, arguments, line, column, inside a container) of each
-    directive of ``_READ`` in an httpd.conf, in order."""
+def _directives(text: str) -> List[Tuple[str, List[str], int, int, bool, bool]]:
+    """(directive, arguments, line, column, inside a container, inside a
+    <VirtualHost>) of each directive of ``_READ`` in an httpd.conf, in
+    order."""
     out = []
     containers: List[str] = []
     for number, words in _lines(text):
@@ -262,7 +298,7 @@ def _directives(text: str) -> List[Tuple[str, List[str], int, int, bool]]:
             continue
         directive = name.lower()
         if directive in _READ:
-            out.append((directive, [w for w, _ in words[1:]], number, column, bool(containers)))
+            out.append((directive, [w for w, _ in words[1:]], number, column, bool(containers), "virtualhost" in containers))
     return out
 
 

@@ -323,6 +323,7 @@ def _mariadb(args, somaxconn, **kw):
 
 MARIADB_CNF = "/etc/mysql/custom.cnf"
 REDIS_CONF = "/usr/local/etc/redis/redis.conf"
+UWSGI_INI = "/etc/uwsgi/app.ini"
 
 
 def _traefik(somaxconn):
@@ -413,6 +414,26 @@ CASES: Dict[str, Case] = {
     "memcached: somaxconn raised by pod sysctl": _memcached(("-b", "8192"), 10000),
     "memcached: same backlog, kernel default somaxconn": _memcached(("-b", "8192"), None),
     "uwsgi: default listen, kernel default somaxconn": _uwsgi((), None),
+    # options applied in order: UWSGI_* first, then the command line with
+    # an --ini read where it stands; every socket option a socket; the HTTP
+    # router in front of the workers' own socket
+    "uwsgi: the ini's listen over UWSGI_LISTEN": Case(
+        "uwsgi", 7003, 1000, "python:3.11",
+        command=("uwsgi", "--ini", UWSGI_INI, "--http-socket", "127.0.0.1:7003", "--plugin", "python3", "--wsgi-file", "app.py"),
+        env=(("UWSGI_LISTEN", "200"),), files=((UWSGI_INI, "[uwsgi]\nlisten = 77\n"),),
+    ),
+    "uwsgi: a --listen before the --ini loses to it": Case(
+        "uwsgi", 7003, 1000, "python:3.11",
+        command=("uwsgi", "--listen", "300", "--ini", UWSGI_INI, "--http-socket", "127.0.0.1:7003", "--plugin", "python3", "--wsgi-file", "app.py"),
+        files=((UWSGI_INI, "[uwsgi]\nlisten = 77\nhttp-socket = 127.0.0.1:7013\n"),), more_ports=(7013,),
+    ),
+    "uwsgi: --http router and the workers' socket": Case(
+        "uwsgi", 7003, 1000, "python:3.11", command=("uwsgi", "--plugins", "http,python3", "--http", ":7003", "--listen", "60", "--wsgi-file", "app.py"),
+    ),
+    "uwsgi: a Unix --socket beside an --http-socket": Case(
+        "uwsgi", 7003, 1000, "python:3.11",
+        command=("uwsgi", "--socket", "app.sock", "--http-socket", "127.0.0.1:7003", "-l", "90", "--plugin", "python3", "--wsgi-file", "app.py"),
+    ),
     "uwsgi: --listen below somaxconn": _uwsgi(("--listen", "200"), 1000),
     "uwsgi: -l equal to somaxconn": _uwsgi(("-l", "1000"), 1000),
     "uwsgi: --listen above somaxconn": _uwsgi(("--listen", "2000"), 1000, refuses=True),
@@ -852,7 +873,8 @@ def _run_case(netns, processes, tmp_path: Path, case: Case, request):
         if listener["server"] == case.server:
             # a Go server's port is in its own configuration, which
             # somaxlint does not read (traefik.py): the case's port
-            port = listener["port"] if listener["port"] is not None or listener["family"] == "unix" else case.port
+            follows = listener["requested_backlog"] == -1
+            port = case.port if listener["port"] is None and follows and listener["family"] != "unix" else listener["port"]
             predicted.append(dict(listener, port=port))
             if port is not None:
                 records.setdefault(port, []).append(predicted[-1])
@@ -891,6 +913,9 @@ def _claimed(predicted: List[dict], rows: List[Tuple[str, Optional[int], int]]):
             mine = [r for r in left if r[0].startswith("unix:")][: record["sockets"]]
         elif record["address"] == "*":
             mine = [r for r in left if r[1] == record["port"] and r[0] in ("0.0.0.0", "::")]
+        elif record["port"] is None:
+            # a port the kernel picks (uWSGI's workers' socket behind its router)
+            mine = [r for r in left if r[1] is not None and r[0] in (record["address"], "::ffff:" + record["address"])][:1]
         else:
             mine = [r for r in left if r[1] == record["port"] and r[0] in (record["address"], "::ffff:" + record["address"])]
         for row in mine:
@@ -1043,3 +1068,41 @@ def test_every_socket_the_server_opens_is_predicted(netns, processes, tmp_path, 
     assert not wrong, "\n".join(wrong)
     SERVER_TALLY.setdefault("cases agreeing on every socket", 0)
     SERVER_TALLY["cases agreeing on every socket"] += 1
+
+
+# Configurations the server refuses before it listens (SMX028), each run
+# with the real server: it must exit printing the message the finding quotes.
+REFUSED_CASES: Dict[str, Case] = {
+    "apache: ListenBacklog 0": _apache(1000, 0),
+    "apache: two Listen of one address and port": _apache(1000, listen=("127.0.0.1:7007", "127.0.0.1:7017", "127.0.0.1:7007")),
+    "apache: Listen inside a VirtualHost": _apache(1000),
+}
+_VHOST = "<VirtualHost *:7007>\n  Listen 127.0.0.1:7027\n</VirtualHost>\n"
+REFUSED_CASES["apache: Listen inside a VirtualHost"] = Case(
+    "apache", 7007, 1000, "httpd:2.4",
+    files=tuple((path, text + _VHOST) for path, text in REFUSED_CASES["apache: Listen inside a VirtualHost"].files),
+)
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED_CASES))
+def test_a_refused_configuration_is_what_the_server_refuses(netns, processes, tmp_path, request, name):
+    case = REFUSED_CASES[name]
+    lint_dir = tmp_path / "manifests"
+    lint_dir.mkdir()
+    (lint_dir / "app.yaml").write_text(_manifest(case))
+    assert [l for l in predict(lint_dir) if l["server"] == case.server] == [], "a refused configuration has no listener"
+    [finding] = [f for f in _findings(lint_dir) if f["rule"] == "SMX028"]
+    quoted = re.search(r'exits: "([^"]+)"', finding["message"]).group(1)
+
+    ns = netns(pod=True)
+    workdir = tmp_path / "app"
+    workdir.mkdir()
+    process = _start(ns, processes, case, workdir, request)
+    try:
+        process.popen.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{case.server} did not exit: it accepted the configuration somaxlint says it refuses ({quoted})")
+    output = process.output()
+    assert process.popen.returncode != 0 and quoted in output, f"{case.server} exited {process.popen.returncode}:\n{output}"
+    assert not [row for row in ns.listeners() if row[1] is not None], "a server that refused its configuration listens"
+    SERVER_TALLY["refusals confirmed"] += 1
