@@ -42,7 +42,7 @@ socket options on one `listen` per address:port.
 
 from __future__ import annotations
 
-from somaxlint.servers import set_backlog
+from somaxlint.servers import listener_fix
 
 CODE = "SMX002"
 NAME = "somaxconn-raised-backlog-not"
@@ -69,7 +69,7 @@ def check(model):
                 continue
             v = verdict(server, [lowest], listener, limit=lowest)
             v.certain = True  # raised in every possible order: the default is what limits
-            fix = set_backlog(module, lowest)
+            fix = listener_fix(module, listener, lowest)
             default = max(somaxconn.defaults) if somaxconn.defaults else None
             above = f" from the kernel default {default}" if default is not None and len(somaxconn.defaults) == 1 else ""
             message = (

@@ -48,7 +48,7 @@ it), or configure `min_queue` to the size you accept.
 
 from __future__ import annotations
 
-from somaxlint.servers import phrase, set_backlog
+from somaxlint.servers import listener_fix, phrase
 
 CODE = "SMX027"
 NAME = "queue-too-small"
@@ -87,7 +87,7 @@ def check(model):
                 f"connections waiting for accept(), while net.core.somaxconn {lowest} in {process.label} would allow "
                 f"{lowest}: more than {requested + 1} connections arriving at once, "
                 f"faster than {module.TITLE} accepts them, are dropped (SYNs dropped, TcpExtListenOverflows). "
-                f"To hold more, {_lower_first(set_backlog(module, target))}"
+                f"To hold more, {_lower_first(listener_fix(module, listener, target))}"
             )
             extra = {"requested_backlog": requested, "somaxconn": lowest, "min_queue": floor}
             yield process_finding(this, process, listener, v, message, listener.address_port, extra)

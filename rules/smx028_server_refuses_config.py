@@ -42,7 +42,7 @@ def check(model):
     from somaxlint.findings import Finding
 
     for process in model.servers:
-        for refusal in process.refusals:
+        for refusal in process.config_refusals:
             module = process.module
             message = (
                 f"{module.TITLE} refuses its configuration and exits: \"{refusal.message}\"; {process.label} "

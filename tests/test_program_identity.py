@@ -176,3 +176,21 @@ def test_traefik_listens_on_its_entry_points(project):
     assert record["listen"]["line"] == position(text, "--entryPoints.web.address")[0]
     run = project.run("explain", "--kernel", "4.19", "app.yaml")
     assert "traefik *:(port not in the input)" in run.out
+
+
+def test_the_images_entrypoint_run_by_hand_starts_its_server(project):
+    """`bash -c "/entrypoint.sh --opt ..."` (kubernetes-engine-samples'
+    gke-stateful-mysql), `export X=1 && /entrypoint.sh` (sentry's
+    ClickHouse chart): the image's entrypoint prepends its server to
+    options, and runs it alone without arguments; given a command of its
+    own, it runs that instead."""
+    text = _pod(
+        _container("mysql", "mysql/mysql-server:8.0.28", '["/bin/bash"]', '["-c", "/entrypoint.sh --server-id=2 --port=3307"]'),
+        _container("clickhouse", "clickhouse/clickhouse-server:24.8", '["/bin/bash", "-c", "export SHARD=1 && /entrypoint.sh"]'),
+        _container("shell", "mysql:8.4", '["/bin/bash", "-c", "/entrypoint.sh mysqladmin ping"]'),
+    )
+    assert _servers(project, text) == [
+        ("clickhouse", "clickhouse", 8123), ("clickhouse", "clickhouse", 9000), ("clickhouse", "clickhouse", 9004),
+        ("clickhouse", "clickhouse", 9005), ("clickhouse", "clickhouse", 9009),
+        ("mysql", "mysql", 3307), ("mysql", "mysql", 33060),
+    ]

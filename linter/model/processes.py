@@ -6,6 +6,7 @@ they name) are found.  nginx's own discovery, a tree of config files, is
 
 from __future__ import annotations
 
+import posixpath
 from functools import lru_cache
 TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class ServerProcess:
     launch = None
     # what its configuration makes it refuse at start-up (a module's
     # ``refusals(launch)``): a class attribute too, set per process
-    refusals = ()
+    config_refusals = ()
 
     @property
     def kind(self) -> str:
@@ -122,6 +123,10 @@ def launch_of(container: Container, module, commands=None, read=None, env=None, 
         # written by an admission webhook at run time: started as the image says
         return Launch([], env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir, parses=parses)
     repository = image_repository(container.image)
+    if module.IMAGES and repository in module.IMAGES and command:
+        by_hand = _entrypoint_by_hand(container, module, repository, commands, argv, env, read, working_dir, parses)
+        if by_hand is not None:
+            return by_hand
     if module.IMAGES and repository in module.IMAGES and not command:
         runs = getattr(module, "runs_image", None)
         if runs is not None and not runs(container.image):
@@ -135,6 +140,33 @@ def launch_of(container: Container, module, commands=None, read=None, env=None, 
         if not args or entrypoint_prepends(module, repository, args[0]) or args[0] in subcommands:
             words = [Word(a, argv_location(container, i)) for i, a in enumerate(args)]
             return Launch(words, env, obj.value_loc(container.node, "image"), read or (lambda path: None), container.image, working_dir, parses=parses)
+    return None
+
+
+def _entrypoint_by_hand(container, module, repository, commands, argv, env, read, working_dir, parses) -> Optional[Launch]:
+    """A command that runs the image's own entrypoint script by hand
+    (`bash -c "/entrypoint.sh --server-id=..."`, `export X=1 &&
+    /docker-entrypoint.sh`) with words the entrypoint prepends the server
+    to: the server, as the image starts it, with those words."""
+    runs = getattr(module, "runs_image", None)
+    if runs is not None and not runs(container.image):
+        return None
+    subcommands = getattr(module, "ENTRYPOINT_SUBCOMMANDS", {}).get(repository, ())
+    for command in commands:
+        program = executed_program(command.words)
+        if program is None or "entrypoint" not in program[1].lower():
+            continue
+        words, i = command.words, program[0]
+        rest = words[i + 1:]
+        if rest and not (entrypoint_prepends(module, repository, rest[0]) or rest[0] in subcommands):
+            continue
+        direct = command.argv_index == 0 and words == argv[: len(words)]
+        located = [
+            Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
+            for j, w in enumerate(rest, start=i + 1)
+        ]
+        at = argv_location(container, command.argv_index + i if direct else command.argv_index)
+        return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, parses=parses)
     return None
 
 
@@ -181,7 +213,7 @@ def server_processes(workload: Workload, somaxconn_for, fs_for=None, choose=None
             process.launch = launch
             refusals = getattr(module, "refusals", None)
             if refusals is not None:
-                process.refusals = tuple(refusals(launch))
+                process.config_refusals = tuple(refusals(launch))
             out.append(process)
     return out
 
@@ -232,7 +264,7 @@ def _first_named(commands, module) -> Optional[Tuple[int, int]]:
 def unread(process: ServerProcess) -> bool:
     """A server whose listeners live in a configuration the input does not
     show (or shows with values that are not literal)."""
-    if process.listeners or process.refusals or not getattr(process.module, "EMPTY_MEANS_UNREAD", False):
+    if process.listeners or process.config_refusals or not getattr(process.module, "EMPTY_MEANS_UNREAD", False):
         return False  # (a configuration the server refuses is read: SMX028 says so)
     # (a module may tell a launch that is another server's: Jetty's start.jar
     # is no unread Tomcat)
@@ -250,19 +282,29 @@ def unread_config(process: ServerProcess) -> str:
 
 
 def _reader(container: Container, fs_for):
+    """The container's files for its launch (``Launch.read``), which also
+    tells whether a mount covers a path and lists the input's files in a
+    directory (``Launch.covered``, ``Launch.listed``)."""
     if fs_for is None:
         return None
     built = []
 
-    def read(path: str):
+    def fs():
         if not built:
             built.append(fs_for(container))
-        mounted = built[0].get(path)
+        return built[0]
+
+    def read(path: str):
+        mounted = fs().get(path)
         if mounted is None:
             return None
         source = mounted.source
         return source.text, source.locate
 
+    read.covered = lambda path: fs().is_covered(posixpath.normpath(path))
+    read.listed = lambda directory: sorted(
+        p for p, _ in fs().files.items_under(directory) if posixpath.dirname(p) == posixpath.normpath(directory)
+    )
     return read
 
 

@@ -126,6 +126,17 @@ class Launch:
     # None: each launch parses for itself
     parses: Optional[dict] = None
 
+    def covered(self, path: str) -> bool:
+        """Whether a volume of the input is mounted on ``path`` or a
+        directory above it (what the image had there is hidden)."""
+        covered = getattr(self.read, "covered", None)
+        return bool(covered is not None and covered(path))
+
+    def listed(self, directory: str) -> List[str]:
+        """The files the input puts in ``directory`` (not the image's)."""
+        listed = getattr(self.read, "listed", None)
+        return listed(directory) if listed is not None else []
+
 
 def parsed(launch: Launch, parse, text: str):
     """``parse(text)``, worked out once per run for each text: a thousand
@@ -398,6 +409,16 @@ def set_backlog(module, value: int) -> str:
     if hasattr(module, "set_backlog"):
         return module.set_backlog(value)
     return f"set {module.TITLE}'s {module.KNOB} to {value} (or the size you need)"
+
+
+def listener_fix(module, listener: Listener, value: int) -> str:
+    """How to set one listener's backlog to ``value``: the module's way
+    (``set_backlog``), unless that listener has no setting of its own (its
+    knob says "none ..." where the module's does not: RabbitMQ's HTTP
+    plugins, a socket handed a fixed queue)."""
+    if listener.knob != module.KNOB and listener.knob.startswith("none"):
+        return f"{module.TITLE} has no setting for this socket's queue: {listener.knob}"
+    return set_backlog(module, value)
 
 
 def truncation_advice(module, requested: int, fits: bool) -> str:

@@ -131,7 +131,11 @@ def listeners(launch: Launch) -> List[Listener]:
         )
     directory = config_path.rsplit("/", 1)[0] + "/config.d/"
     read_names = []
-    for name in sorted(CONFIG_D_NAMES):
+    # a volume on config.d hides the image's files there; the input's own
+    # files there are listed (every .xml, in name order, as the server reads them)
+    hidden = launch.covered(directory.rstrip("/"))
+    given = {path.rsplit("/", 1)[-1] for path in launch.listed(directory.rstrip("/")) if path.endswith(".xml")}
+    for name in sorted(set(CONFIG_D_NAMES) | given):
         found = launch.read(directory + name)
         if found is not None:
             text, locate = found
@@ -139,13 +143,14 @@ def listeners(launch: Launch) -> List[Listener]:
             if values is not None:
                 _merge(settings, values, locate)
                 read_names.append(name)
-        elif name == DOCKER_RELATED and official and directory == "/etc/clickhouse-server/config.d/":
+        elif name == DOCKER_RELATED and official and directory == "/etc/clickhouse-server/config.d/" and not hidden:
             _merge(settings, {"listen_host": [(h, 0, 0) for h in DOCKER_HOSTS], "listen_try": [("1", 0, 0)]}, None)
             assumptions.append(
                 f"{directory}{DOCKER_RELATED} is the image's (listen_host :: then 0.0.0.0, listen_try 1), not hidden by a "
                 "volume mounted on the directory"
             )
-    assumptions.append(f"the other files of {directory} (not listed by the input) are assumed to set no listen_backlog, listen_host or port")
+    if not hidden:
+        assumptions.append(f"the other files of {directory} (not listed by the input) are assumed to set no listen_backlog, listen_host or port")
     if bitnami:
         assumptions.append("bitnami/clickhouse's own configuration is not verified: the upstream image's layout is assumed")
     for name, value, word in extra:

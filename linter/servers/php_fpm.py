@@ -205,13 +205,16 @@ def listeners(launch: Launch) -> List[Listener]:
         if listen is None:
             continue  # php-fpm refuses a pool without an address
         address, port = _address(listen.text)
+        # a pool on a path is a Unix socket, with the same listen.backlog
+        unix = {"family": "unix", "written": f"unix:{address}"} if port is None and address.startswith("/") else {}
         word = settings.get("listen.backlog")
         if word is not None and parse_int(word.text) is not None:
             backlog = parse_int(word.text)
-            out.append(Listener(NAME, address, port, backlog, f"listen.backlog = {backlog}", word.location, True, KNOB))
+            out.append(Listener(NAME, address, port, backlog, f"listen.backlog = {backlog}", word.location, True, KNOB, **unix))
         elif version is not None and version < (8, 2):
             out.append(
-                Listener(NAME, address, port, OLD_DEFAULT, f"default listen.backlog {OLD_DEFAULT} (PHP {version[0]}.{version[1]})", launch.started_at, False, KNOB)
+                Listener(NAME, address, port, OLD_DEFAULT, f"default listen.backlog {OLD_DEFAULT} (PHP {version[0]}.{version[1]})", launch.started_at, False, KNOB,
+                         **unix)
             )
         else:
             assumption = (
@@ -222,7 +225,7 @@ def listeners(launch: Launch) -> List[Listener]:
             out.append(
                 Listener(
                     NAME, address, port, -1, "backlog = net.core.somaxconn (default listen.backlog -1)", launch.started_at, False, KNOB,
-                    above_somaxconn="follows", assumption=assumption,
+                    above_somaxconn="follows", assumption=assumption, **unix,
                 )
             )
     return out

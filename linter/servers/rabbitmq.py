@@ -93,6 +93,7 @@ DIST_BACKLOG = 128  # OTP inet_tcp_dist (measured)
 DIST_OFFSET = 20000
 EPMD_PORT = 4369
 EPMD_BACKLOG = 4096  # SOMAXCONN of glibc's bits/socket.h (measured)
+MUSL_SOMAXCONN = 128  # musl's include/sys/socket.h
 
 CONF = {"rabbitmq": "/etc/rabbitmq/rabbitmq.conf", "bitnami": "/opt/bitnami/rabbitmq/etc/rabbitmq/rabbitmq.conf"}
 PLUGINS_FILE = {"rabbitmq": "/etc/rabbitmq/enabled_plugins", "bitnami": "/opt/bitnami/rabbitmq/etc/rabbitmq/enabled_plugins"}
@@ -165,21 +166,25 @@ def listeners(launch: Launch) -> List[Listener]:
         Listener(
             NAME, "0.0.0.0", dist_port, DIST_BACKLOG,
             f"Erlang distribution listener (clustering and CLI tools, not client traffic): OTP's backlog {DIST_BACKLOG}",
-            dist_at, False, "none (Erlang/OTP's inet_tcp_dist listens with 128)", assumption=base,
+            dist_at, False, "none (Erlang/OTP's inet_tcp_dist listens with 128)", assumption=base, serves=False,
         )
     )
     epmd = _env_int(launch, "ERL_EPMD_PORT")
     epmd_port, epmd_at = epmd if epmd is not None else (EPMD_PORT, launch.started_at)
+    # the official -alpine tags build Erlang (epmd too) on Alpine: musl's
+    # SOMAXCONN is 128 (include/sys/socket.h); the others, on Ubuntu, glibc's 4096
+    musl = "alpine" in image_reference(launch.image)[2]
+    epmd_backlog = MUSL_SOMAXCONN if musl else EPMD_BACKLOG
     epmd_said = (
-        f"epmd passes the C library's SOMAXCONN, taken as {EPMD_BACKLOG} (glibc 2.36's; the image's Erlang build is not "
-        "in the input)"
+        f"epmd passes the C library's SOMAXCONN, taken as {epmd_backlog} ({'musl' if musl else 'glibc 2.36'}'s; the image's "
+        "Erlang build is not in the input)"
     )
     out.append(
         Listener(
-            NAME, "*", epmd_port, EPMD_BACKLOG,
-            f"epmd, the Erlang port mapper (node discovery, not client traffic): SOMAXCONN {EPMD_BACKLOG}",
+            NAME, "*", epmd_port, epmd_backlog,
+            f"epmd, the Erlang port mapper (node discovery, not client traffic): SOMAXCONN {epmd_backlog}",
             epmd_at, False, "none (epmd's listen(fd, SOMAXCONN))", sockets=2,
-            assumption="; ".join(([base] if base else []) + [epmd_said]),
+            assumption="; ".join(([base] if base else []) + [epmd_said]), serves=False,
         )
     )
     return out

@@ -531,6 +531,10 @@ CASES: Dict[str, Case] = {
     "php-fpm: php-fpm.d mounted whole, listen = 127.0.0.1:9000": _php_fpm(
         1000, files=(("www.conf", _pool("127.0.0.1:9000", 400)),), mount_dir=f"{PHP_PREFIX}/etc/php-fpm.d", command=("php-fpm", "-F")
     ),
+    "php-fpm: a pool on a Unix socket beside the TCP one": _php_fpm(
+        1000,
+        files=(("zz-docker.conf", "[global]\ndaemonize = no\n\n[www]\n\n" + _pool("/run/php/api.sock", 300, head="[api]\n", tail="user = www-data\ngroup = www-data\npm = static\npm.max_children = 1\n")),),
+    ),
     "php-fpm: a second pool in zz-docker.conf": _php_fpm(
         1000,
         files=(("zz-docker.conf", "[global]\ndaemonize = no\n\n[www]\n\n" + _pool("127.0.0.1:9001", 100, head="[api]\n", tail="user = www-data\ngroup = www-data\npm = static\npm.max_children = 1\n")),),
@@ -752,6 +756,11 @@ def _materialise(case: Case, root: Path) -> None:
             # the config's one absolute path: its ServerRoot
             assert text.count(HTTPD_ROOT) == 1 and f'ServerRoot "{HTTPD_ROOT}"' in text, text
             text = text.replace(f'ServerRoot "{HTTPD_ROOT}"', f'ServerRoot "{root}{HTTPD_ROOT}"')
+        if case.server == "php-fpm":
+            # a pool on a socket path: under ROOT (its directory made, as the image has /run)
+            for found in re.finditer(r"(?m)^\s*listen\s*=\s*(/\S+)", text):
+                (root / found.group(1).lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            text = re.sub(r"(?m)^(\s*listen\s*=\s*)/", lambda m: f"{m.group(1)}{root}/", text)
         if case.server == "redis":
             # an `include` of an absolute path: where the case wrote it
             text = re.sub(r"(?m)^(\s*include\s+)/", lambda m: f"{m.group(1)}{root}/", text)
