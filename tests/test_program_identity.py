@@ -194,3 +194,28 @@ def test_the_images_entrypoint_run_by_hand_starts_its_server(project):
         ("clickhouse", "clickhouse", 9005), ("clickhouse", "clickhouse", 9009),
         ("mysql", "mysql", 3307), ("mysql", "mysql", 33060),
     ]
+
+
+def test_a_server_image_started_by_a_script_not_followed_is_said(project):
+    """bitnami's Kafka chart starts `/scripts/setup.sh` (gke-stateful-kafka
+    of kubernetes-engine-samples): a serving container whose image is a
+    known server's, run by a command somaxlint does not follow, is an
+    SMX018 at that command -- not silence.  A client in a server's image
+    that serves nothing (a Job's `mysql -e`) is not."""
+    text = _pod(
+        _container("kafka", "bitnami/kafka:3.3.2", '["/scripts/setup.sh"]').replace(
+            "          command:", "          ports: [{containerPort: 9092}]\n          command:"
+        ),
+        _container("client", "mysql:8.4", '["mysql", "-h", "db", "-e", "select 1"]'),
+    )
+    project.write("app.yaml", text, dedent=False)
+    run = project.run("--format", "json", "--kernel", "4.19", "app.yaml")
+    [finding] = run.json["findings"]
+    line, column = position(text, '"/scripts/setup.sh"')
+    assert (finding["rule"], finding["severity"], finding["location"]["line"], finding["location"]["column"]) == ("SMX018", "info", line, column)
+    assert finding["message"] == (
+        "container 'kafka' of Deployment/default/app serves (it declares a port or a network probe) but it runs "
+        "`/scripts/setup.sh` in image bitnami/kafka:3.3.2 (kafka), a command somaxlint does not follow to the server: "
+        "whether and how it starts it is not in the input, so its listeners and their backlog are not known; its "
+        "listeners are not checked"
+    )

@@ -17,7 +17,7 @@ from somaxlint.load.positioned import as_map, as_seq
 from somaxlint.model import shape
 from somaxlint.model.filesystem import SourceCache, UsedSources, build_fs
 from somaxlint.model.late_writes import late_writes
-from somaxlint.model.netns import NetNamespace, Somaxconn, build_namespace, kernel_default, tuning_sources
+from somaxlint.model.netns import NetNamespace, Somaxconn, argv_location, build_namespace, kernel_default, tuning_sources
 from somaxlint.model.objects import Inventory, K8sObject, Workload, collect, workload_label  # noqa: F401 (the rules' import)
 from somaxlint.model.scope import MAX_VARIANTS, Ambiguity  # noqa: F401
 from somaxlint.model.processes import ServerProcess, Unresolved, server_processes, unread, unread_config
@@ -199,6 +199,10 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             if unknown:
                 at = workload.obj.value_loc(container.node, "image") if "image" in container.node.kpos else container.location
                 model.unresolved.append(Unresolved(workload, container, None, None, unknown, at, ()))
+            else:
+                unknown = command_not_followed(container)
+                if unknown:
+                    model.unresolved.append(Unresolved(workload, container, None, None, unknown, argv_location(container, 0), ()))
         if main_path is None:
             if container.node.get("volumeMounts"):
                 # What is mounted into another container (a controller's Go
@@ -210,6 +214,37 @@ def _model_workload(model: Model, workload: Workload, tuning, sources: SourceCac
             add_container(model, workload, container, main_path, netns, sources, used, candidates)
         except Exception as exc:  # one container's failure must not cost its siblings theirs
             model.problems.append((container.location, internal_error(exc, "container")))
+
+
+def _serving(container) -> bool:
+    """The container declares a port or a network probe."""
+    node = container.node
+    probes = [as_map(node.get(k)) for k in ("readinessProbe", "livenessProbe", "startupProbe")]
+    return bool(as_seq(node.get("ports"))) or any(
+        p is not None and (p.get("httpGet") is not None or p.get("tcpSocket") is not None or p.get("grpc") is not None) for p in probes
+    )
+
+
+def command_not_followed(container) -> Optional[str]:
+    """Why a serving container whose image is a known server's, but whose
+    command somaxlint does not follow to that server (a chart's
+    `/scripts/setup.sh`), has no listener: said, never silence.  None when
+    the image is no server's, or the container runs its image's command."""
+    argv = container.command + container.args
+    if not argv or not _serving(container):
+        return None
+    from somaxlint.servers import LAUNCHED, image_repository
+
+    repository = image_repository(container.image)
+    named = [name for name, (_commands, images, _injected) in LAUNCHED.items() if repository in images]
+    if not named:
+        return None
+    shown = " ".join(argv)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return (
+        f"it runs `{shown}` in image {container.image} ({' or '.join(named)}), a command somaxlint does not follow to the "
+        "server: whether and how it starts it is not in the input, so its listeners and their backlog are not known"
+    )
 
 
 def image_not_given(container) -> Optional[str]:

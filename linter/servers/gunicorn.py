@@ -48,26 +48,49 @@ def _config_backlog(launch: Launch, words):
     input.  Read as a syntax tree, never executed."""
     found = find_option(words, CONFIG)
     if found is not None and found[0].startswith("python:"):
-        return None, None  # a module, not a file
+        return None, None, []  # a module, not a file
     if found is None:
         # the default file, read only when it exists: when the input does
         # not provide it, it is taken not to exist
         read, assumption = config_file(launch, "gunicorn.conf.py", "backlog")
         if read is None:
-            return None, None
+            return None, None, []
     else:
         path = found[0][len("file:"):] if found[0].startswith("file:") else found[0]
         read, assumption = config_file(launch, path, "backlog")
         if read is None:
-            return None, assumption
+            return None, assumption, []
     text, locate = read
+    binds = [Word(value, locate(line, column)) for value, line, column in parsed(launch, _bind_assignment, text)]
     found = parsed(launch, _backlog_assignment, text)
     if found is False:
-        return None, None  # not Python gunicorn reads
+        return None, None, []  # not Python gunicorn reads
     if found is None:
-        return None, assumption
+        return None, assumption, binds
     value, line, column = found
-    return Word(value, locate(line, column)), assumption
+    return Word(value, locate(line, column)), assumption, binds
+
+
+def _bind_assignment(text: str):
+    """The binds of the last literal `bind = "ADDR"` or `bind = ["A", "B"]`
+    at the top level of a config file, each (value, line, column); () without
+    one or when the file does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    found = ()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "bind":
+            value = node.value
+            items = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+            if all(isinstance(i, ast.Constant) and isinstance(i.value, str) for i in items):
+                found = tuple((i.value, i.lineno, i.col_offset + 1) for i in items)
+            else:
+                found = ()  # computed: not read
+    return found
 
 
 def _backlog_assignment(text: str):
@@ -105,7 +128,7 @@ def listeners(launch: Launch) -> List[Listener]:
             pass
     # Command-line arguments win over GUNICORN_CMD_ARGS: read first.
     words = env_words + cli
-    conf, assumption = _config_backlog(launch, words)
+    conf, assumption, file_binds = _config_backlog(launch, words)
     if conf is not None:
         # the config file is read first; the command line overrides it
         words = [Word("--backlog", conf.location), conf] + words
@@ -118,7 +141,7 @@ def listeners(launch: Launch) -> List[Listener]:
     else:
         backlog, origin, location, explicit, said = DEFAULT_BACKLOG, f"default backlog {DEFAULT_BACKLOG}", launch.started_at, False, assumption
     out = []
-    for text, word in _binds(launch, cli, env_words):
+    for text, word in _binds(launch, cli, env_words, file_binds):
         bound_at = word.location if word is not None else None
         if text.startswith("fd://"):
             continue  # a socket handed over by the process that started it (not a pod's)
@@ -138,15 +161,18 @@ def listeners(launch: Launch) -> List[Listener]:
     return out
 
 
-def _binds(launch: Launch, cli: List[Word], env_words: List[Word]):
+def _binds(launch: Launch, cli: List[Word], env_words: List[Word], file_binds: List[Word]):
     """Every `--bind` of the source that sets them -- the command line, else
-    GUNICORN_CMD_ARGS; each appends a socket (`action = "append"`,
-    gunicorn/config.py class Bind) -- else the default: `0.0.0.0:$PORT` when
-    PORT is set, else 127.0.0.1:8000."""
+    GUNICORN_CMD_ARGS, else a literal `bind` of the config file; each
+    appends a socket (`action = "append"`, gunicorn/config.py class Bind) --
+    else the default: `0.0.0.0:$PORT` when PORT is set, else
+    127.0.0.1:8000."""
     for words in (cli, env_words):
         found = _all_values(words, BIND)
         if found:
             return found
+    if file_binds:
+        return [(word.text, word) for word in file_binds]
     port = launch.env.get("PORT")
     if port is not None:
         return [(f"0.0.0.0:{port.text}", port)]

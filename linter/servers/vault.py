@@ -248,10 +248,16 @@ def _config_texts(launch: Launch, path: str, names=None):
             return [(source[0], source[1], f"{path} is written at start-up: read as the copy of {copied} the vault-helm "
                                            "chart's command makes (its sed of HOST_IP aside)")]
     out = []
-    for name in names or DIRECTORY_FILES:
-        inside, _ = config_file(launch, path.rstrip("/") + "/" + name, "listener")
+    directory = path.rstrip("/")
+    # the input's files there, in name order as the server reads a config
+    # directory (*.hcl and *.json), besides the names an image or chart uses
+    given = [p.rsplit("/", 1)[-1] for p in launch.listed(directory) if p.endswith((".hcl", ".json"))]
+    for name in sorted(set(names or DIRECTORY_FILES) | set(given)):
+        inside, _ = config_file(launch, directory + "/" + name, "listener")
         if inside is not None:
             out.append((inside[0], inside[1], None))
+    if out and launch.covered(directory):
+        return out  # a volume on the directory: its files are the input's, all read
     if out:
         return out + [(None, None, f"other files of the directory {path} are not known (a directory is not listed): "
                                    "assumed to define no further listener")]

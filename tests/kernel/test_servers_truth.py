@@ -446,6 +446,14 @@ CASES: Dict[str, Case] = {
     "gunicorn: two --bind, IPv4 and IPv6 loopback": Case(
         "gunicorn", 7004, 1000, "python:3.11", command=("gunicorn", "--bind", "127.0.0.1:7004", "-b", "[::1]:7004", "--backlog", "300", "app:application")
     ),
+    "gunicorn: bind and backlog in the config file": Case(
+        "gunicorn", 7004, 1000, "python:3.11", command=("gunicorn", "-c", "/etc/gunicorn/conf.py", "app:application"),
+        files=(("/etc/gunicorn/conf.py", 'bind = ["127.0.0.1:7004", "[::1]:7004"]\nbacklog = 300\n'),),
+    ),
+    "gunicorn: --bind over the config file's": Case(
+        "gunicorn", 7014, 1000, "python:3.11", command=("gunicorn", "-c", "/etc/gunicorn/conf.py", "--bind", "127.0.0.1:7014", "app:application"),
+        files=(("/etc/gunicorn/conf.py", 'bind = "127.0.0.1:7004"\nbacklog = 300\n'),),
+    ),
     "gunicorn: no --bind": Case("gunicorn", 8000, 128, "python:3.11", command=("gunicorn", "app:application")),
     "gunicorn: PORT sets the default bind": Case("gunicorn", 7014, 1000, "python:3.11", command=("gunicorn", "app:application"), env=(("PORT", "7014"),)),
     "gunicorn: a unix: bind beside a TCP one": Case(

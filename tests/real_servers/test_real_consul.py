@@ -24,8 +24,8 @@ from pathlib import Path
 REPO = "consul-k8s"
 FILE = f"{REPO}/server.yaml"
 HERE = Path(__file__).resolve().parent
-ASSUMED = ("other files of the directory /consul/config are not known (a directory is not listed): assumed to define no "
-           "further port; /consul/extra-config is not in the input (a file or directory mounted from elsewhere or written "
+# /consul/config is a ConfigMap volume: its files are all in the input, all read
+ASSUMED = ("/consul/extra-config is not in the input (a file or directory mounted from elsewhere or written "
            "at run time): assumed to define no port")
 
 
