@@ -651,9 +651,33 @@ def _gen_hypercorn(rng, port):
     return Case("hypercorn", port, somaxconn, "python:3.11", command=tuple(command + ["app:app"]))
 
 
+def _gen_puma(rng, port):
+    import servers_puma  # (its image, app and the argv made runnable)
+
+    backlog, somaxconn, addresses = _draw(rng)
+    words = []
+    for address in addresses:
+        url = "tcp://" + _hostport(address, port)
+        words += ["-b", url + (f"?backlog={backlog}" if backlog is not None else "")]
+    return servers_puma._puma(words, somaxconn, port)
+
+
+def _gen_daphne(rng, port):
+    import servers_daphne
+
+    backlog, somaxconn, addresses = _draw(rng)
+    words = []
+    for address in dict.fromkeys("127.0.0.1" if a == "::1" else a for a in addresses):  # (IPv4 endpoints: no escaped colons)
+        if address == "*":
+            words += ["-b", "0.0.0.0", "-p", str(port)]
+        else:
+            words += ["-e", f"tcp:port={port}:interface={address}" + (f":backlog={backlog}" if backlog is not None else "")]
+    return servers_daphne._daphne(words, somaxconn, port)
+
+
 GENERATORS = {
     "redis": _gen_redis, "memcached": _gen_memcached, "gunicorn": _gen_gunicorn, "uvicorn": _gen_uvicorn,
-    "waitress": _gen_waitress, "hypercorn": _gen_hypercorn,
+    "waitress": _gen_waitress, "hypercorn": _gen_hypercorn, "puma": _gen_puma, "daphne": _gen_daphne,
 }
 
 
