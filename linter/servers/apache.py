@@ -362,4 +362,6 @@ def _address(spec: str) -> Tuple[str, Optional[int]]:
     port = parse_int(port_text)
     if port is None or ":" in host and not (host.startswith("[") and host.endswith("]")):
         return spec, None  # a variable, or not an address:port httpd accepts: as written
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]  # `[::1]:80`: the address is ::1, as the kernel shows it
     return (host if host not in ("", "*") else "*"), port

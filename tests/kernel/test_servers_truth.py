@@ -93,6 +93,7 @@ from __future__ import annotations
 
 import glob
 import json
+import dataclasses
 import os
 import random
 import posixpath
@@ -675,9 +676,45 @@ def _gen_daphne(rng, port):
     return servers_daphne._daphne(words, somaxconn, port)
 
 
+def _gen_apache(rng, port):
+    backlog, somaxconn, addresses = _draw(rng)
+    listen = tuple(str(port) if a == "*" else _hostport(a, port) for a in addresses)
+    case = _apache(somaxconn, backlog, listen=listen)
+    return dataclasses.replace(case, more_ports=tuple(sorted(set(case.more_ports) - {case.port})))  # (one port, two addresses)
+
+
+def _gen_php_fpm(rng, port):
+    backlog, somaxconn, addresses = _draw(rng)
+    spell = {"*": str(port), "127.0.0.1": f"127.0.0.1:{port}", "::1": f"[::1]:{port + 100}"}
+    files = [("www.conf", _pool(spell[addresses[0]], backlog))]
+    more = (port + 100,) if addresses[0] == "::1" else ()
+    if len(addresses) > 1:
+        # a second pool, on the other address and a port of its own
+        files.append(("zz-docker.conf", "[global]\ndaemonize = no\n\n[www]\n\n" + _pool(
+            spell[addresses[1]], backlog, head="[api]\n", tail="user = www-data\ngroup = www-data\npm = static\npm.max_children = 1\n"
+        )))
+        more = (port + 100,)
+    files = tuple((f"{PHP_PREFIX}/etc/php-fpm.d/{n}", t) for n, t in files)
+    if addresses[0] == "::1":
+        return Case("php-fpm", port + 100, somaxconn, PHP_IMAGE, files=files)
+    return Case("php-fpm", port, somaxconn, PHP_IMAGE, files=files, more_ports=more)
+
+
+def _gen_haproxy(rng, port):
+    """HAProxy's precedence (bind backlog, frontend backlog, bind maxconn,
+    frontend maxconn, global maxconn), each set or not."""
+    somaxconn = rng.choice([None, 64, 128, 1000, 4096])
+    values = [rng.randint(16, 3000) for _ in range(4)]
+    chosen = [rng.random() < 0.5 for _ in range(4)]
+    bind = (f" backlog {values[0]}" if chosen[0] else "") + (f" maxconn {values[2]}" if chosen[2] else "")
+    frontend = (f"  backlog {values[1]}\n" if chosen[1] else "") + (f"  maxconn {values[3]}\n" if chosen[3] else "")
+    return _haproxy(somaxconn, global_maxconn=rng.randint(200, 3000), frontend=frontend, bind=bind)
+
+
 GENERATORS = {
     "redis": _gen_redis, "memcached": _gen_memcached, "gunicorn": _gen_gunicorn, "uvicorn": _gen_uvicorn,
     "waitress": _gen_waitress, "hypercorn": _gen_hypercorn, "puma": _gen_puma, "daphne": _gen_daphne,
+    "apache": _gen_apache, "php-fpm": _gen_php_fpm, "haproxy": _gen_haproxy,
 }
 
 
