@@ -203,23 +203,39 @@ class Option:
     short: Tuple[str, ...] = ()  # "-b": also "-b1024"
 
 
-def find_option(words: Sequence[Word], option: Option) -> Optional[Tuple[str, Word]]:
-    """The last value given for ``option`` (later options win, as getopt
-    and argparse do), with the word that holds it."""
-    found = None
+def option_values(words: Sequence[Word], option: Option) -> List[Tuple[str, Word]]:
+    """Every value given for ``option``, in order, each with the word that
+    holds it (`--name value`, `--name=value`, `-n value`, `-nvalue`): an
+    option that appends (gunicorn's `--bind`) takes them all."""
+    out = []
     for i, word in enumerate(words):
         text = word.text
         for name in option.long:
             if text == name and i + 1 < len(words):
-                found = (words[i + 1].text, words[i + 1])
+                out.append((words[i + 1].text, words[i + 1]))
             elif text.startswith(name + "="):
-                found = (text[len(name) + 1:], word)
+                out.append((text[len(name) + 1:], word))
         for name in option.short:
             if text == name and i + 1 < len(words):
-                found = (words[i + 1].text, words[i + 1])
+                out.append((words[i + 1].text, words[i + 1]))
             elif text.startswith(name) and len(text) > len(name) and not text.startswith("--"):
-                found = (text[len(name):], word)
-    return found
+                out.append((text[len(name):], word))
+    return out
+
+
+def find_option(words: Sequence[Word], option: Option) -> Optional[Tuple[str, Word]]:
+    """The last value given for ``option`` (later options win, as getopt
+    and argparse do), with the word that holds it."""
+    values = option_values(words, option)
+    return values[-1] if values else None
+
+
+def located(launch: Launch, parse, found) -> Dict[str, Tuple[str, Location]]:
+    """The settings ``parse`` reads (name -> (value, line, column), through
+    ``parsed``: once per text) from a file ``config_file`` found, each at
+    its Location in that file."""
+    text, locate = found
+    return {name: (value, locate(line, column)) for name, (value, line, column) in parsed(launch, parse, text).items()}
 
 
 def parse_int(text: str) -> Optional[int]:

@@ -41,7 +41,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Option, Word, find_option, parse_int
+from somaxlint.servers import Launch, Listener, Option, Word, find_option, option_values, parse_int
 
 NAME = "daphne"
 TITLE = "Daphne"
@@ -67,24 +67,6 @@ _POSITIONAL = {
     "ssl": (("port", "privateKey", "certKey", "sslmethod", "interface", "backlog"), ""),
     "unix": (("address", "mode", "backlog"), None),
 }
-
-
-def _every(words: List[Word], option: Option) -> List[Tuple[str, Word]]:
-    """Every value given for an `append` option, in order."""
-    out = []
-    for i, word in enumerate(words):
-        text = word.text
-        for name in option.long:
-            if text == name and i + 1 < len(words):
-                out.append((words[i + 1].text, words[i + 1]))
-            elif text.startswith(name + "="):
-                out.append((text[len(name) + 1:], word))
-        for name in option.short:
-            if text == name and i + 1 < len(words):
-                out.append((words[i + 1].text, words[i + 1]))
-            elif text.startswith(name) and len(text) > len(name) and not text.startswith("--"):
-                out.append((text[len(name):], word))
-    return out
 
 
 def _parse(description: str) -> Tuple[List[str], Dict[str, str]]:
@@ -157,7 +139,7 @@ def listeners(launch: Launch) -> List[Listener]:
     host = find_option(words, BIND)
     port = find_option(words, PORT)
     unix = find_option(words, UNIX)
-    endpoints = _every(words, ENDPOINT)
+    endpoints = option_values(words, ENDPOINT)
     fd = find_option(words, Option(long=("--fd",)))
     strings: List[Tuple[str, Optional[Word]]] = []
     if not any((host, port, unix, fd, endpoints)):

@@ -24,7 +24,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List
 
-from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed, resolve
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, option_values, parse_int, parsed, resolve
 
 NAME = "gunicorn"
 TITLE = "gunicorn"
@@ -168,7 +168,7 @@ def _binds(launch: Launch, cli: List[Word], env_words: List[Word], file_binds: L
     else the default: `0.0.0.0:$PORT` when PORT is set, else
     127.0.0.1:8000."""
     for words in (cli, env_words):
-        found = _all_values(words, BIND)
+        found = option_values(words, BIND)
         if found:
             return found
     if file_binds:
@@ -177,20 +177,6 @@ def _binds(launch: Launch, cli: List[Word], env_words: List[Word], file_binds: L
     if port is not None:
         return [(f"0.0.0.0:{port.text}", port)]
     return [("127.0.0.1:8000", None)]
-
-
-def _all_values(words: List[Word], option: Option):
-    out = []
-    for i, word in enumerate(words):
-        text = word.text
-        for name in option.long + option.short:
-            if text == name and i + 1 < len(words):
-                out.append((words[i + 1].text, words[i + 1]))
-            elif name in option.long and text.startswith(name + "="):
-                out.append((text[len(name) + 1:], word))
-            elif name in option.short and text.startswith(name) and len(text) > len(name) and not text.startswith("--"):
-                out.append((text[len(name):], word))
-    return out
 
 
 def _address(netloc: str):

@@ -46,7 +46,7 @@ TYPE_CHECKING = False  # (typing is imported by type checkers only: start-up)
 if TYPE_CHECKING:
     from typing import List, Optional, Tuple
 
-from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Option, Word, config_file, find_option, option_values, parse_int, parsed
 
 NAME = "hypercorn"
 TITLE = "Hypercorn"
@@ -69,24 +69,6 @@ KEYFILE = Option(long=("--keyfile",))
 
 # the settings Hypercorn's sockets depend on
 _WANTED = ("backlog", "bind", "insecure_bind", "certfile", "keyfile")
-
-
-def _every(words: List[Word], option: Option) -> List[Tuple[str, Word]]:
-    """Every value given for an `append` option, in order."""
-    out = []
-    for i, word in enumerate(words):
-        text = word.text
-        for name in option.long:
-            if text == name and i + 1 < len(words):
-                out.append((words[i + 1].text, words[i + 1]))
-            elif text.startswith(name + "="):
-                out.append((text[len(name) + 1:], word))
-        for name in option.short:
-            if text == name and i + 1 < len(words):
-                out.append((words[i + 1].text, words[i + 1]))
-            elif text.startswith(name) and len(text) > len(name) and not text.startswith("--"):
-                out.append((text[len(name):], word))
-    return out
 
 
 def _toml_settings(text: str):
@@ -211,12 +193,12 @@ def listeners(launch: Launch) -> List[Listener]:
         values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
         return [(v, where) for v in values if isinstance(v, str)]
 
-    binds = [(v, w.location) for v, w in _every(words, BIND)] or from_config("bind") or [(DEFAULT_BIND, None)]
+    binds = [(v, w.location) for v, w in option_values(words, BIND)] or from_config("bind") or [(DEFAULT_BIND, None)]
     tls = (find_option(words, CERTFILE) is not None or "certfile" in settings) and (
         find_option(words, KEYFILE) is not None or "keyfile" in settings
     )
     if tls:
-        binds += [(v, w.location) for v, w in _every(words, INSECURE_BIND)] or from_config("insecure_bind")
+        binds += [(v, w.location) for v, w in option_values(words, INSECURE_BIND)] or from_config("insecure_bind")
     out: List[Listener] = []
     seen = set()
     for bind, where in binds:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from somaxlint.findings import Location
 
-from somaxlint.servers import Launch, Listener, Word, image_repository, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Word, image_repository, located, parse_int
 
 NAME = "jetty"
 TITLE = "Jetty"
@@ -112,9 +112,7 @@ def listeners(launch: Launch) -> List[Listener]:
         if found is None:
             continue
         read_any = True
-        text, locate = found
-        for key, (value, line, column) in parsed(launch, _ini, text).items():
-            files[key] = (value, locate(line, column))
+        files.update(located(launch, _ini, found))
     if ACCEPT not in command_line:
         unread = "start.d/*.ini files other than http.ini" if read_any else "start.ini and start.d/*.ini"
         assumption = f"the {unread} of jetty.base {base} (not in the input) are assumed to set no {ACCEPT}"

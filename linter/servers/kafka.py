@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from somaxlint.findings import Location
 
-from somaxlint.servers import Launch, Listener, config_file, image_reference, parse_int, parsed
+from somaxlint.servers import Launch, Listener, config_file, image_reference, located, parse_int
 
 NAME = "kafka"
 TITLE = "Kafka"
@@ -152,9 +152,7 @@ def _settings(launch: Launch):
             return None, assumptions, DEFAULT_LISTENERS
         found, said = config_file(launch, words[0].text, "listeners or socket.listen.backlog.size")
         if found is not None:
-            text, locate = found
-            for key, (value, line, column) in parsed(launch, _properties, text).items():
-                out[key] = (value, locate(line, column))
+            out.update(located(launch, _properties, found))
         elif said:
             assumptions.append(said)
         i = 1
@@ -185,9 +183,7 @@ def _settings(launch: Launch):
         from_env["listeners"] = (derived, at)
     mounted = launch.read(APACHE_MOUNTED) if flavour == "apache" else None
     if mounted is not None:
-        text, locate = mounted
-        for key, (value, line, column) in parsed(launch, _properties, text).items():
-            out[key] = (value, locate(line, column))
+        out.update(located(launch, _properties, mounted))
         out.update(from_env)
         return out, assumptions, DEFAULT_LISTENERS
     if from_env:

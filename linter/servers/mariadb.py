@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
     from somaxlint.findings import Location
 
-from somaxlint.servers import Launch, Listener, config_file, image_repository, parse_int, parsed
-from somaxlint.servers.mysql import _on, cnf_reader, command_line as mysql_command_line
+from somaxlint.servers import Launch, Listener, config_file, image_repository, located, parse_int
+from somaxlint.servers.mysql import _on, cnf_reader, command_line as mysql_command_line, connections_of
 
 NAME = "mariadb"
 TITLE = "MariaDB"
@@ -71,14 +71,7 @@ def listeners(launch: Launch) -> List[Listener]:
         backlog = parse_int(found[0])
         origin, location, explicit = f"back_log {backlog}", found[1], True
     else:
-        given = settings.get("max_connections")
-        connections = parse_int(given[0]) if given is not None else None
-        if connections is None or connections < 1:
-            connections, location, explicit = DEFAULT_MAX_CONNECTIONS, launch.started_at, False
-            named = f"default max_connections {connections}"
-        else:
-            location, explicit = given[1], True
-            named = f"max_connections {connections}"
+        connections, location, explicit, named = connections_of(launch, settings, "max_connections", DEFAULT_MAX_CONNECTIONS)
         backlog = autosized(connections)
         origin = f"back_log {backlog} (autosized: {AUTOSIZE_BASE} + {named} / {AUTOSIZE_DIVISOR})"
     address = settings.get("bind_address")
@@ -108,9 +101,7 @@ def _settings(launch: Launch):
     for path in files:
         found, said = config_file(launch, path, "back_log or max_connections")
         if found is not None:
-            text, locate = found
-            for name, (value, line, column) in parsed(launch, _cnf, text).items():
-                out[name] = (value, locate(line, column))
+            out.update(located(launch, _cnf, found))
         elif said:
             assumption = said
     out.update(command_line)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from somaxlint.findings import Location
 
-from somaxlint.servers import Launch, Listener, Word, config_file, image_reference, image_repository, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Word, config_file, image_reference, image_repository, located, parse_int
 
 NAME = "mongodb"
 TITLE = "MongoDB"
@@ -93,9 +93,7 @@ def listeners(launch: Launch) -> List[Listener]:
     if config is not None:
         found, said = config_file(launch, config[0], "net.listenBacklog, net.port or net.bindIp")
         if found is not None:
-            text, locate = found
-            for name, (value, line, column) in parsed(launch, _yaml_net, text).items():
-                settings[name] = (value, locate(line, column))
+            settings.update(located(launch, _yaml_net, found))
         elif said:
             assumptions.append(said)
     settings.update(command_line)

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
     from somaxlint.findings import Location
 
-from somaxlint.servers import Launch, Listener, config_file, image_reference, image_repository, parse_int, parsed
+from somaxlint.servers import Launch, Listener, config_file, image_reference, image_repository, located, parse_int
 
 NAME = "mysql"
 TITLE = "MySQL"
@@ -124,14 +124,7 @@ def listeners(launch: Launch) -> List[Listener]:
         origin, location, explicit = f"back_log {backlog}", found[1], True
         said = _join(assumption, image_said)
     else:
-        given = settings.get("max_connections")
-        connections = parse_int(given[0]) if given is not None else None
-        if connections is None or connections < 1:
-            connections, location, explicit = DEFAULT_MAX_CONNECTIONS, launch.started_at, False
-            named = f"default max_connections {connections}"
-        else:
-            location, explicit = given[1], True
-            named = f"max_connections {connections}"
+        connections, location, explicit, named = connections_of(launch, settings, "max_connections", DEFAULT_MAX_CONNECTIONS)
         if old:
             backlog = min(OLD_BASE + connections // OLD_DIVISOR, OLD_CAP)
             origin = f"back_log {backlog} (autosized, MySQL 5.7: {OLD_BASE} + {named} / {OLD_DIVISOR})"
@@ -157,18 +150,23 @@ def set_backlog(value: int) -> str:
     return f"set MySQL's back_log to {value} (`--back-log={value}`)"
 
 
+def connections_of(launch: Launch, settings: _Settings, name: str, default: int):
+    """The connection limit ``name`` a back_log is autosized from: (the
+    number, where it is set or the server starts, whether the input sets it,
+    how a message names it).  A value below 1 or not a number is the
+    default.  MariaDB's module autosizes from it too."""
+    given = settings.get(name)
+    connections = parse_int(given[0]) if given is not None else None
+    if connections is None or connections < 1:
+        return default, launch.started_at, False, f"default {name} {default}"
+    return connections, given[1], True, f"{name} {connections}"
+
+
 def _mysqlx(launch: Launch, settings: _Settings, said: Optional[str]) -> List[Listener]:
     port = parse_int(settings["mysqlx_port"][0]) if "mysqlx_port" in settings else DEFAULT_MYSQLX_PORT
     if not port:
         return []
-    given = settings.get("mysqlx_max_connections")
-    connections = parse_int(given[0]) if given is not None else None
-    if connections is None or connections < 1:
-        connections, location, explicit = DEFAULT_MYSQLX_MAX_CONNECTIONS, launch.started_at, False
-        named = f"default mysqlx_max_connections {connections}"
-    else:
-        location, explicit = given[1], True
-        named = f"mysqlx_max_connections {connections}"
+    connections, location, explicit, named = connections_of(launch, settings, "mysqlx_max_connections", DEFAULT_MYSQLX_MAX_CONNECTIONS)
     backlog = min(OLD_BASE + connections // OLD_DIVISOR, OLD_CAP)
     origin = f"X Plugin backlog {backlog} ({OLD_BASE} + {named} / {OLD_DIVISOR})"
     return [
@@ -254,18 +252,16 @@ def command_line(launch: Launch, settings=None, flags=None):
 def _settings(launch: Launch):
     out: _Settings = {}
     assumption: Optional[str] = None
-    command_line, files = command_line_of(launch)
+    given, files = command_line(launch)
     for path in files:
         found, said = config_file(launch, path, "back_log or max_connections")
         if found is not None:
-            text, locate = found
-            for name, (value, line, column) in parsed(launch, _cnf, text).items():
-                out[name] = (value, locate(line, column))
+            out.update(located(launch, _cnf, found))
         elif said:
             assumption = said
-    out.update(command_line)
+    out.update(given)
     replaced = any(w.text.startswith("--defaults-file=") or w.text == "--no-defaults" for w in launch.words)
-    if "back_log" not in command_line and not replaced and assumption is None:
+    if "back_log" not in given and not replaced and assumption is None:
         assumption = (
             "the image's own my.cnf and include directory (/etc/my.cnf, /etc/mysql/conf.d; bitnami's "
             "/opt/bitnami/mysql/conf/my.cnf) are not read: assumed to set no back_log or max_connections"
@@ -308,4 +304,3 @@ def cnf_reader(settings, flags, groups, group_prefixes=()):
 
 
 _cnf = cnf_reader(SETTINGS, FLAG_SETTINGS, GROUPS, ("mysqld-8", "mysqld-9", "mysqld-5"))
-command_line_of = command_line

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from somaxlint.findings import Location
 
-from somaxlint.servers import Launch, Listener, Word, config_file, image_reference, parse_int, parsed
+from somaxlint.servers import Launch, Listener, Word, config_file, image_reference, located, parse_int
 
 NAME = "postgresql"
 TITLE = "PostgreSQL"
@@ -91,9 +91,7 @@ def listeners(launch: Launch) -> List[Listener]:
     if config is not None:
         found, assumption = config_file(launch, config[0], "max_connections")
         if found is not None:
-            text, locate = found
-            for name, (value, line, column) in parsed(launch, _conf, text).items():
-                settings[name] = (value, locate(line, column))
+            settings.update(located(launch, _conf, found))
         elif assumption:
             assumptions.append(assumption)
     settings.update(command_line)
