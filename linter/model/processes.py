@@ -110,14 +110,9 @@ def launch_of(container: Container, module, commands=None, read=None, env=None, 
     if named is not None:
         command = commands[named[0]]
         words, i = command.words, named[1]
-        direct = command.argv_index == 0 and words == argv[: len(words)]
         base = words[i].rsplit("/", 1)[-1]
         start = i + 1 if base in module.COMMANDS else i + 2
-        located = [
-            Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
-            for j, w in enumerate(words[start:], start=start)
-        ]
-        at = argv_location(container, command.argv_index + i if direct else command.argv_index)
+        located, at = _located(container, command, argv, i, start)
         return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, base if base in module.COMMANDS else words[i + 1], parses)
     if (container.name, container.image) in getattr(module, "INJECTED_AS", ()):
         # written by an admission webhook at run time: started as the image says
@@ -143,6 +138,19 @@ def launch_of(container: Container, module, commands=None, read=None, env=None, 
     return None
 
 
+def _located(container, command, argv, i: int, start: int):
+    """The words of ``command`` from ``start`` on, each at its place in the
+    container's argv (a command that is the argv itself), else at the argv
+    word that holds the script; and where word ``i`` (the program) is."""
+    words = command.words
+    direct = command.argv_index == 0 and words == argv[: len(words)]
+    located = [
+        Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
+        for j, w in enumerate(words[start:], start=start)
+    ]
+    return located, argv_location(container, command.argv_index + i if direct else command.argv_index)
+
+
 def _entrypoint_by_hand(container, module, repository, commands, argv, env, read, working_dir, parses) -> Optional[Launch]:
     """A command that runs the image's own entrypoint script by hand
     (`bash -c "/entrypoint.sh --server-id=..."`, `export X=1 &&
@@ -160,12 +168,7 @@ def _entrypoint_by_hand(container, module, repository, commands, argv, env, read
         rest = words[i + 1:]
         if rest and not (entrypoint_prepends(module, repository, rest[0]) or rest[0] in subcommands):
             continue
-        direct = command.argv_index == 0 and words == argv[: len(words)]
-        located = [
-            Word(w, argv_location(container, command.argv_index + j) if direct else argv_location(container, command.argv_index))
-            for j, w in enumerate(rest, start=i + 1)
-        ]
-        at = argv_location(container, command.argv_index + i if direct else command.argv_index)
+        located, at = _located(container, command, argv, i, i + 1)
         return Launch(located, env, at, read or (lambda path: None), container.image, working_dir, parses=parses)
     return None
 
